@@ -1,0 +1,33 @@
+# The two commands of the README:
+#   make demo   set up, create the embedded database, load the Jinqiao sample, serve on http://127.0.0.1:5000
+#   make test   set up and run the whole test suite (SpatiaLite, a throwaway PostGIS, headless Chromium)
+PYTHON ?= $(firstword $(wildcard /usr/bin/python3.11 /usr/bin/python3))
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test setup setup-test clean
+
+demo: setup
+	$(BIN)/citymap demo
+
+test: setup-test
+	$(BIN)/python -m pytest
+
+setup:
+	scripts/setup_system.sh run
+	$(MAKE) $(STAMP)
+
+setup-test:
+	scripts/setup_system.sh test
+	$(MAKE) $(STAMP)
+
+# Debian's Python (not pyenv's) so that sqlite3 can load the SpatiaLite extension.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+clean:
+	rm -rf $(VENV) var

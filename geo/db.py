@@ -1,0 +1,133 @@
+"""Engines and schema set-up for SpatiaLite (embedded) and PostGIS.
+
+SQLite rules (DESIGN.md "Safety stance"): WAL journal, a busy timeout, and write
+transactions that begin IMMEDIATE. With WAL + busy_timeout alone, concurrent
+read-modify-write transactions that start as readers fail to upgrade their lock and
+are lost; taking the write lock at BEGIN makes them queue instead.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, Engine, create_engine, event, text
+
+from geo.errors import ConfigError
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+SPATIALITE_MODULE = "mod_spatialite"
+
+_IMMEDIATE = "citymap_begin_immediate"
+
+
+def _sqlite_dbapi():
+    """The sqlite3 module to use: one that can load extensions.
+
+    Debian's Python can; some builds (pyenv's default) cannot, and then
+    ``pysqlite3`` (the ``pysqlite3-binary`` wheel) is used if installed.
+    """
+    if hasattr(sqlite3.Connection, "enable_load_extension"):
+        return sqlite3
+    try:
+        import pysqlite3.dbapi2 as dbapi  # type: ignore[import-not-found]
+    except ImportError as exc:
+        raise ConfigError(
+            "this Python's sqlite3 cannot load extensions, so SpatiaLite cannot be used; "
+            "run with Debian's /usr/bin/python3 (the Makefile's venv does) or install pysqlite3-binary"
+        ) from exc
+    return dbapi
+
+
+def is_sqlite(bind: Engine | Connection) -> bool:
+    return bind.dialect.name == "sqlite"
+
+
+def make_engine(url: str, *, busy_timeout_ms: int = 30000) -> Engine:
+    """Create an engine for a SpatiaLite file or a PostGIS database.
+
+    Parameters
+    ----------
+    url : str
+        ``sqlite:///path/file.sqlite`` or ``postgresql+psycopg://user@host/db``.
+    busy_timeout_ms : int, keyword-only
+        How long a SQLite writer waits for the lock before failing, in milliseconds.
+    """
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, module=_sqlite_dbapi(), connect_args={"timeout": busy_timeout_ms / 1000})
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn, _record):
+            # Autocommit at the driver so that BEGIN is ours to emit (see _on_begin).
+            dbapi_conn.isolation_level = None
+            dbapi_conn.enable_load_extension(True)
+            dbapi_conn.load_extension(SPATIALITE_MODULE)
+            dbapi_conn.enable_load_extension(False)
+            dbapi_conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+            dbapi_conn.execute("PRAGMA journal_mode = WAL")
+            dbapi_conn.execute("PRAGMA synchronous = NORMAL")
+            dbapi_conn.execute("PRAGMA foreign_keys = ON")
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn):
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(_IMMEDIATE) else "BEGIN")
+
+        return engine
+    if url.startswith("postgresql"):
+        return create_engine(url, pool_pre_ping=True)
+    raise ConfigError(f"database URL {url!r}: only sqlite:/// (SpatiaLite) and postgresql:// (PostGIS) are supported")
+
+
+@contextmanager
+def write_tx(engine: Engine) -> Iterator[Connection]:
+    """A write transaction: ``BEGIN IMMEDIATE`` on SQLite, a plain transaction on PostGIS.
+
+    Commits when the block ends, rolls back if it raises.
+    """
+    with engine.connect() as conn:
+        if is_sqlite(conn):
+            conn = conn.execution_options(**{_IMMEDIATE: True})
+        with conn.begin():
+            yield conn
+
+
+def _alembic_config(conn: Connection) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.attributes["connection"] = conn
+    return cfg
+
+
+def init_db(engine: Engine) -> None:
+    """Create the spatial metadata (SpatiaLite) or extension (PostGIS) and migrate to head."""
+    if is_sqlite(engine):
+        raw = engine.raw_connection()
+        try:
+            has_meta = raw.execute(
+                "SELECT count(*) FROM sqlite_master WHERE name = 'spatial_ref_sys'"
+            ).fetchone()[0]
+            if not has_meta:
+                # 'WGS84' loads only the WGS84-based SRIDs: we store 4326 and nothing else.
+                raw.execute("SELECT InitSpatialMetaData(1, 'WGS84')")
+        finally:
+            raw.close()
+    else:
+        with engine.begin() as conn:
+            conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
+    with write_tx(engine) as conn:
+        command.upgrade(_alembic_config(conn), "head")
+
+
+def schema_revision(engine: Engine) -> str | None:
+    """The Alembic revision the database is at, or None if it was never migrated."""
+    from alembic.migration import MigrationContext
+
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()

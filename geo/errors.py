@@ -1,0 +1,83 @@
+"""Errors that carry a user-facing message and an HTTP status."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class CitymapError(Exception):
+    """Base error: ``str(err)`` is a message fit to show a user.
+
+    Parameters
+    ----------
+    message : str
+        What went wrong, quoting the bad value.
+    status : int, optional
+        The HTTP status a web handler answers with; the class default otherwise.
+    """
+
+    status = 500
+
+    def __init__(self, message: str, *, status: int | None = None):
+        super().__init__(message)
+        self.message = message
+        if status is not None:
+            self.status = status
+
+
+class ValidationError(CitymapError):
+    """Input that does not make sense (bad value, unknown code, wrong CRS)."""
+
+    status = 400
+
+
+class NotFoundError(CitymapError):
+    """A thing asked for by identifier does not exist."""
+
+    status = 404
+
+
+class ForbiddenError(CitymapError):
+    """The caller may not do this."""
+
+    status = 403
+
+
+class ConflictError(CitymapError):
+    """The state changed under the caller (racing transitions, duplicates)."""
+
+    status = 409
+
+
+class ConfigError(CitymapError):
+    """A setting is missing or malformed."""
+
+    status = 500
+
+
+@dataclass(frozen=True)
+class RowError:
+    """One rejected input row: where it is and what is wrong with it.
+
+    ``row`` is the 1-based row number as a person sees it in the file (the header
+    is row 1 of a CSV/XLSX, so the first data row is row 2); for GeoJSON/GPKG it
+    is the 1-based feature number.
+    """
+
+    file: str
+    row: int
+    field: str
+    reason: str
+    value: str | None = None
+
+    def __str__(self) -> str:
+        shown = "" if self.value is None else f" (value {self.value!r})"
+        return f"{self.file}: row {self.row}: {self.field}: {self.reason}{shown}"
+
+
+class ImportRejected(ValidationError):
+    """A strict import, or one with no usable row, was refused; nothing was written."""
+
+    def __init__(self, message: str, errors: list[RowError]):
+        super().__init__(message)
+        self.errors = errors

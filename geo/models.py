@@ -1,0 +1,251 @@
+"""The database schema: SQLAlchemy 2 / GeoAlchemy2 tables.
+
+This is the only module that knows table and column names. Geometries are WGS84
+lon/lat (SRID 4326). Every row carries ``jurisdiction_code`` (the 9-digit
+sub-district code) so that one deployment can serve many sub-districts and a
+city-wide PostGIS can be sharded on it (Citus distribution column).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from geoalchemy2 import Geometry
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+SRID = 4326
+
+# Issue lifecycle states (DESIGN.md "Lifecycle"); the workflow module owns the
+# transitions, the schema only needs the vocabulary for its CHECK-free text column.
+ISSUE_STATUSES = ("reported", "registered", "dispatched", "handled", "verified", "closed", "refused", "merged")
+OPEN_STATUSES = ("reported", "registered", "dispatched", "handled", "verified")
+
+
+def _geom(kind: str, *, nullable: bool = False) -> Mapped:
+    return mapped_column(Geometry(kind, srid=SRID, spatial_index=True), nullable=nullable)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Jurisdiction(Base):
+    """A sub-district (街道) and the definition of its unit grid."""
+
+    __tablename__ = "jurisdictions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(9), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    district_code: Mapped[str] = mapped_column(String(6))
+    metric_crs: Mapped[str] = mapped_column(String(32))
+    cell_size_m: Mapped[float] = mapped_column(Float)
+    grid_origin_x: Mapped[float] = mapped_column(Float)
+    grid_origin_y: Mapped[float] = mapped_column(Float)
+    geom = _geom("GEOMETRY")
+
+
+class Department(Base):
+    """A responsible department (责任科室), contractor or community team."""
+
+    __tablename__ = "departments"
+    __table_args__ = (UniqueConstraint("jurisdiction_code", "code"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    jurisdiction_code: Mapped[str] = mapped_column(String(9), index=True)
+    code: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(100))
+    name_en: Mapped[str | None] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))
+    parent: Mapped[str | None] = mapped_column(String(40))
+
+
+class Community(Base):
+    __tablename__ = "communities"
+    __table_args__ = (UniqueConstraint("jurisdiction_code", "code"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    jurisdiction_code: Mapped[str] = mapped_column(String(9), index=True)
+    code: Mapped[str] = mapped_column(String(12))
+    name: Mapped[str] = mapped_column(String(100))
+    geom = _geom("GEOMETRY")
+
+
+class Compound(Base):
+    """A residential compound (小区)."""
+
+    __tablename__ = "compounds"
+    __table_args__ = (UniqueConstraint("jurisdiction_code", "code"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    jurisdiction_code: Mapped[str] = mapped_column(String(9), index=True)
+    code: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(100))
+    community_code: Mapped[str | None] = mapped_column(String(12))
+    geom = _geom("GEOMETRY")
+
+
+class ManagementGrid(Base):
+    """A management grid (网格) with its grid worker."""
+
+    __tablename__ = "management_grids"
+    __table_args__ = (UniqueConstraint("jurisdiction_code", "code"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    jurisdiction_code: Mapped[str] = mapped_column(String(9), index=True)
+    code: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(100))
+    community_code: Mapped[str | None] = mapped_column(String(12))
+    worker: Mapped[str | None] = mapped_column(String(100))
+    department_code: Mapped[str | None] = mapped_column(String(40))
+    geom = _geom("GEOMETRY")
+
+
+class ContractorZone(Base):
+    """A sanitation contractor zone (西片 / 东片 环卫一体化) with its depot."""
+
+    __tablename__ = "contractor_zones"
+    __table_args__ = (UniqueConstraint("jurisdiction_code", "code"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    jurisdiction_code: Mapped[str] = mapped_column(String(9), index=True)
+    code: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(100))
+    department_code: Mapped[str] = mapped_column(String(40))
+    depot_lon: Mapped[float] = mapped_column(Float)
+    depot_lat: Mapped[float] = mapped_column(Float)
+    geom = _geom("GEOMETRY")
+
+
+class UnitCell(Base):
+    """A 100 m unit grid cell (万米单元网格) with its 15-character code."""
+
+    __tablename__ = "unit_cells"
+    __table_args__ = (UniqueConstraint("jurisdiction_code", "code"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    jurisdiction_code: Mapped[str] = mapped_column(String(9), index=True)
+    code: Mapped[str] = mapped_column(String(15))
+    community_code: Mapped[str | None] = mapped_column(String(12))
+    col: Mapped[int] = mapped_column(Integer)
+    row: Mapped[int] = mapped_column(Integer)
+    geom = _geom("GEOMETRY")
+
+
+class Road(Base):
+    __tablename__ = "roads"
+    __table_args__ = (UniqueConstraint("jurisdiction_code", "road_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    jurisdiction_code: Mapped[str] = mapped_column(String(9), index=True)
+    road_id: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(100))
+    road_class: Mapped[str] = mapped_column(String(20))
+    is_priority: Mapped[bool] = mapped_column(Boolean)
+    oneway: Mapped[bool] = mapped_column(Boolean)
+    geom = _geom("GEOMETRY")
+
+
+class RoadSegment(Base):
+    """A piece of a road between intersections, at most ~200 m, with its chainage."""
+
+    __tablename__ = "road_segments"
+    __table_args__ = (UniqueConstraint("jurisdiction_code", "segment_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    jurisdiction_code: Mapped[str] = mapped_column(String(9), index=True)
+    segment_id: Mapped[int] = mapped_column(Integer)
+    road_id: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(100))
+    road_class: Mapped[str] = mapped_column(String(20))
+    is_priority: Mapped[bool] = mapped_column(Boolean)
+    oneway: Mapped[bool] = mapped_column(Boolean)
+    seq: Mapped[int] = mapped_column(Integer)
+    from_m: Mapped[float] = mapped_column(Float)
+    to_m: Mapped[float] = mapped_column(Float)
+    length_m: Mapped[float] = mapped_column(Float)
+    geom = _geom("LINESTRING")
+
+
+class ImportBatch(Base):
+    """One import: what file, by whom, and what became of its rows."""
+
+    __tablename__ = "import_batches"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    jurisdiction_code: Mapped[str] = mapped_column(String(9), index=True)
+    file: Mapped[str] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(100))
+    at: Mapped[datetime] = mapped_column(DateTime)
+    rows_loaded: Mapped[int] = mapped_column(Integer)
+    rows_skipped: Mapped[int] = mapped_column(Integer)
+    rows_rejected: Mapped[int] = mapped_column(Integer)
+
+
+class Issue(Base):
+    """A geotagged problem and where it belongs (the assignment columns)."""
+
+    __tablename__ = "issues"
+    __table_args__ = (
+        UniqueConstraint("jurisdiction_code", "source", "external_id", name="uq_issue_source_external_id"),
+        Index("ix_issues_status", "jurisdiction_code", "status"),
+        Index("ix_issues_reported_at", "jurisdiction_code", "reported_at"),
+        Index("ix_issues_category", "jurisdiction_code", "category_code"),
+        Index("ix_issues_department", "jurisdiction_code", "department_code"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    jurisdiction_code: Mapped[str] = mapped_column(String(9))
+    source: Mapped[str] = mapped_column(String(40))
+    external_id: Mapped[str] = mapped_column(String(80))
+    source_system: Mapped[str] = mapped_column(String(20))
+    category_code: Mapped[str] = mapped_column(String(5))
+    description: Mapped[str | None] = mapped_column(Text)
+    address: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20))
+    reported_at: Mapped[datetime] = mapped_column(DateTime)
+    registered_at: Mapped[datetime | None] = mapped_column(DateTime)
+    dispatched_at: Mapped[datetime | None] = mapped_column(DateTime)
+    handled_at: Mapped[datetime | None] = mapped_column(DateTime)
+    verified_at: Mapped[datetime | None] = mapped_column(DateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    deadline_at: Mapped[datetime | None] = mapped_column(DateTime)
+    rework_count: Mapped[int] = mapped_column(Integer, default=0)
+    cell_code: Mapped[str | None] = mapped_column(String(15))
+    segment_id: Mapped[int | None] = mapped_column(Integer)
+    segment_dist_m: Mapped[float | None] = mapped_column(Float)
+    compound_code: Mapped[str | None] = mapped_column(String(20))
+    community_code: Mapped[str | None] = mapped_column(String(12))
+    grid_code: Mapped[str | None] = mapped_column(String(20))
+    zone_code: Mapped[str | None] = mapped_column(String(40))
+    department_code: Mapped[str | None] = mapped_column(String(60))
+    import_batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batches.id"))
+    geom = _geom("POINT")
+
+
+class ReporterContact(Base):
+    """The reporter's contact, kept apart from the issue; outputs mask it."""
+
+    __tablename__ = "reporter_contacts"
+    issue_id: Mapped[int] = mapped_column(ForeignKey("issues.id", ondelete="CASCADE"), primary_key=True)
+    jurisdiction_code: Mapped[str] = mapped_column(String(9))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    name: Mapped[str | None] = mapped_column(String(100))
+
+
+class IssueEvent(Base):
+    """One step of an issue's life: the audit trail (who, when, note, photo, where)."""
+
+    __tablename__ = "issue_events"
+    __table_args__ = (Index("ix_issue_events_issue", "issue_id", "at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    jurisdiction_code: Mapped[str] = mapped_column(String(9))
+    issue_id: Mapped[int] = mapped_column(ForeignKey("issues.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(DateTime)
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(20))
+    from_status: Mapped[str | None] = mapped_column(String(20))
+    to_status: Mapped[str] = mapped_column(String(20))
+    note: Mapped[str | None] = mapped_column(Text)
+    photo: Mapped[str | None] = mapped_column(Text)
+    geom = _geom("POINT", nullable=True)

@@ -1,0 +1,123 @@
+"""Typed settings: defaults, then an optional TOML file, then ``CITYMAP_*`` variables.
+
+Nothing is read at import time: call :func:`load_settings` (``create_app`` and the
+CLI do) so tests can build as many differently configured apps as they like.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from datetime import time
+from pathlib import Path
+from typing import Mapping
+
+from geo.errors import ConfigError
+
+BASEMAPS = ("none", "local", "tianditu", "amap", "osm")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything an operator can change.
+
+    Attributes
+    ----------
+    database_url : str
+        SQLAlchemy URL. Empty means the embedded SpatiaLite file
+        ``<data_dir>/citymap.sqlite``; ``postgresql+psycopg://…`` selects PostGIS.
+    data_dir : Path
+        Where the embedded database and uploads live.
+    sample_dir : Path
+        The reference layers and sample issues loaded by ``load-sample``.
+    jurisdiction_code : str
+        The sub-district (9-digit code) pages and imports work on by default.
+    metric_crs : str
+        CRS for lengths, areas and distances (metres).
+    snap_max_dist_m : float
+        An issue farther than this from every road segment gets no segment.
+    day_cutoff : datetime.time
+        Garbage reported after this local time counts for the next day (日产日清).
+    basemap : str
+        One of ``none``, ``local``, ``tianditu``, ``amap``, ``osm``.
+    tile_url : str
+        Tile URL template for ``local`` basemaps; ``tianditu_key`` for Tianditu.
+    secret_key : str
+        Flask session key; set it in production.
+    """
+
+    database_url: str = ""
+    data_dir: Path = Path("var")
+    sample_dir: Path = Path(__file__).resolve().parents[1] / "data"
+    jurisdiction_code: str = "120110900"
+    metric_crs: str = "EPSG:4548"
+    snap_max_dist_m: float = 30.0
+    day_cutoff: time = time(20, 0)
+    basemap: str = "none"
+    tile_url: str = ""
+    tianditu_key: str = ""
+    secret_key: str = "dev-only-change-me"
+    sqlite_busy_timeout_ms: int = 30000
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to the SpatiaLite file under ``data_dir``."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'citymap.sqlite').resolve()}"
+
+
+def _coerce(name: str, raw: object, kind: type) -> object:
+    try:
+        if kind is Path:
+            return Path(str(raw))
+        if kind is time:
+            return raw if isinstance(raw, time) else time.fromisoformat(str(raw))
+        if kind is float:
+            return float(raw)
+        if kind is int:
+            return int(raw)
+        return str(raw)
+    except ValueError as exc:
+        raise ConfigError(f"setting {name}: cannot read {raw!r} as {kind.__name__}") from exc
+
+
+def load_settings(
+    overrides: Mapping[str, object] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Build :class:`Settings` from defaults, the config file, the environment and overrides.
+
+    Parameters
+    ----------
+    overrides : mapping, optional
+        Field name → value, applied last (tests and ``create_app(config)`` use it).
+    environ : mapping, optional
+        Defaults to ``os.environ``. ``CITYMAP_CONFIG`` names a TOML file whose keys
+        are field names; ``CITYMAP_<FIELD>`` overrides a single field.
+    """
+    env = os.environ if environ is None else environ
+    types = {f.name: f.type for f in fields(Settings)}
+    kinds = {name: {"Path": Path, "time": time, "float": float, "int": int}.get(str(t), str) for name, t in types.items()}
+    values: dict[str, object] = {}
+    config_path = env.get("CITYMAP_CONFIG")
+    if config_path:
+        path = Path(config_path)
+        if not path.is_file():
+            raise ConfigError(f"CITYMAP_CONFIG names {config_path!r}, which is not a file")
+        with path.open("rb") as fh:
+            values.update(tomllib.load(fh))
+    for name in types:
+        key = f"CITYMAP_{name.upper()}"
+        if key in env:
+            values[name] = env[key]
+    values.update(overrides or {})
+    unknown = sorted(set(values) - set(types))
+    if unknown:
+        raise ConfigError(f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(types)}")
+    settings = replace(Settings(), **{k: _coerce(k, v, kinds[k]) for k, v in values.items()})
+    if settings.basemap not in BASEMAPS:
+        raise ConfigError(f"basemap {settings.basemap!r} is not one of {', '.join(BASEMAPS)}")
+    return settings

@@ -1,0 +1,91 @@
+"""Shared fixtures: the repository's paths and a database engine on each back end.
+
+``db_engine`` is parametrised over SpatiaLite and PostGIS: every storage test runs
+on both. The PostGIS cluster is a throwaway one (scripts/pg_throwaway.py) started
+once per session; under ``CI=true`` a missing PostGIS fails the run instead of
+skipping.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from geo.db import init_db, make_engine
+
+ROOT = Path(__file__).resolve().parents[1]
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+_spec = importlib.util.spec_from_file_location("pg_throwaway", ROOT / "scripts" / "pg_throwaway.py")
+pg_throwaway = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(pg_throwaway)
+sys.modules.setdefault("pg_throwaway", pg_throwaway)
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return ROOT
+
+
+@pytest.fixture(scope="session")
+def postgis_server():
+    """URL of a running throwaway PostGIS cluster whose template1 has PostGIS."""
+    base = Path(tempfile.mkdtemp(prefix="citymap-pg-"))
+    try:
+        url = pg_throwaway.start(base)
+    except Exception as exc:  # noqa: BLE001 - any failure to start is reported the same way
+        pg_throwaway.stop(base)
+        if IN_CI:
+            pytest.fail(f"PostGIS is required under CI=true but could not start: {exc}")
+        pytest.skip(f"PostGIS not available: {exc}")
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
+    admin.dispose()
+    admin = create_engine(url.rsplit("/", 1)[0] + "/template1", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
+    admin.dispose()
+    yield url
+    pg_throwaway.stop(base)
+
+
+_db_numbers = itertools.count(1)
+
+
+@pytest.fixture
+def postgis_url(postgis_server) -> str:
+    """A fresh, empty database (with PostGIS) on the throwaway cluster."""
+    name = f"citymap_test_{next(_db_numbers)}"
+    admin = create_engine(postgis_server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE DATABASE {name}"))
+    admin.dispose()
+    yield postgis_server.rsplit("/", 1)[0] + "/" + name
+
+
+@pytest.fixture
+def spatialite_url(tmp_path) -> str:
+    return f"sqlite:///{tmp_path / 'citymap.sqlite'}"
+
+
+@pytest.fixture(params=["spatialite", "postgis"])
+def db_url(request) -> str:
+    """A database URL on each back end in turn."""
+    return request.getfixturevalue(f"{request.param}_url")
+
+
+@pytest.fixture
+def db_engine(db_url):
+    """An engine on a freshly migrated, empty database, on each back end in turn."""
+    engine = make_engine(db_url)
+    init_db(engine)
+    yield engine
+    engine.dispose()

@@ -1,0 +1,135 @@
+"""Storage on SpatiaLite and PostGIS: schema, layers, issue loads, bbox queries."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from geopandas.testing import assert_geodataframe_equal
+from shapely.geometry import LineString, Point, box
+from sqlalchemy import text
+
+from geo import store
+from geo.db import init_db, schema_revision, write_tx
+from geo.errors import ValidationError
+
+J = "120110900"
+
+
+def _jurisdiction() -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        {"code": [J], "name": ["金桥街道"], "district_code": ["120110"], "metric_crs": ["EPSG:4548"],
+         "cell_size_m": [100.0], "grid_origin_x": [528500.0], "grid_origin_y": [4327400.0]},
+        geometry=[box(117.33, 39.08, 117.40, 39.12)], crs="EPSG:4326",
+    )
+
+
+def _layers() -> dict[str, gpd.GeoDataFrame]:
+    communities = gpd.GeoDataFrame({"code": [J + "001", J + "002"], "name": ["甲社区", "乙社区"]},
+                                   geometry=[box(117.33, 39.08, 117.365, 39.12), box(117.365, 39.08, 117.40, 39.12)],
+                                   crs="EPSG:4326")
+    roads = gpd.GeoDataFrame({"road_id": ["R1"], "name": ["津北公路"], "road_class": ["arterial"],
+                              "is_priority": [True], "oneway": [False]},
+                             geometry=[LineString([(117.33, 39.10), (117.40, 39.10)])], crs="EPSG:4326")
+    return {"communities": communities, "roads": roads}
+
+
+def _departments() -> pd.DataFrame:
+    return pd.DataFrame({"code": ["sanitation"], "name": ["公共管理办（市容环卫）"], "name_en": ["Sanitation"],
+                         "kind": ["office"], "parent": [None]})
+
+
+def _issues(n: int, *, seed: int = 1, source: str = "12345") -> gpd.GeoDataFrame:
+    rng = np.random.default_rng(seed)
+    lon = rng.uniform(117.33, 117.40, n)
+    lat = rng.uniform(39.08, 39.12, n)
+    return gpd.GeoDataFrame({
+        "source": source,
+        "external_id": [f"E{i:07d}" for i in range(n)],
+        "source_system": "wgs84",
+        "category_code": "06010",
+        "description": "路边有垃圾",
+        "status": "registered",
+        "reported_at": pd.Timestamp("2025-03-01 08:00") + pd.to_timedelta(rng.integers(0, 86400 * 30, n), unit="s"),
+        "registered_at": pd.Timestamp("2025-04-01 08:00"),
+        "phone": np.where(np.arange(n) % 2 == 0, "13800138000", None),
+    }, geometry=gpd.points_from_xy(lon, lat), crs="EPSG:4326")
+
+
+def test_schema_is_at_head_and_migrating_again_is_a_no_op(db_engine):
+    assert schema_revision(db_engine) == "0001"
+    init_db(db_engine)
+    assert schema_revision(db_engine) == "0001"
+
+
+def test_layers_round_trip(db_engine):
+    counts = store.replace_layers(db_engine, _jurisdiction(), _layers(), _departments())
+    assert counts == {"communities": 2, "roads": 1, "departments": 1}
+    # loading again replaces rather than duplicates
+    store.replace_layers(db_engine, _jurisdiction(), _layers(), _departments())
+    got = store.read_layer(db_engine, "communities", jurisdiction_code=J)
+    assert_geodataframe_equal(got, _layers()["communities"], check_like=True, check_dtype=False)
+    roads = store.read_layer(db_engine, "roads", jurisdiction_code=J)
+    assert roads.loc[0, "name"] == "津北公路" and bool(roads.loc[0, "is_priority"]) is True
+    juris = store.read_layer(db_engine, "jurisdiction", jurisdiction_code=J)
+    assert juris.loc[0, "grid_origin_x"] == 528500.0
+
+
+def test_layer_in_wrong_crs_is_refused(db_engine):
+    layers = _layers()
+    layers["roads"] = layers["roads"].to_crs(4548)
+    with pytest.raises(ValidationError, match="roads: expected EPSG:4326"):
+        store.replace_layers(db_engine, _jurisdiction(), layers, _departments())
+    assert store.count_rows(db_engine, "jurisdictions", jurisdiction_code=J) == 0
+
+
+def test_issue_load_is_idempotent_and_keeps_phones_apart(db_engine):
+    issues = _issues(200)
+    first = store.insert_issues(db_engine, issues, jurisdiction_code=J, file="a.csv", actor="test")
+    assert (first.inserted, first.skipped) == (200, 0)
+    again = store.insert_issues(db_engine, issues.iloc[:150], jurisdiction_code=J, file="a.csv", actor="test")
+    assert (again.inserted, again.skipped) == (0, 150)
+    assert store.count_rows(db_engine, "issues", jurisdiction_code=J) == 200
+    assert store.count_rows(db_engine, "reporter_contacts", jurisdiction_code=J) == 100
+    # two events per issue: reported and registered
+    assert store.count_rows(db_engine, "issue_events", jurisdiction_code=J) == 400
+    got = store.query_issues(db_engine, jurisdiction_code=J)
+    assert "phone" not in got.columns
+    np.testing.assert_allclose(np.sort(got.geometry.x), np.sort(issues.geometry.x), atol=1e-12)
+
+
+def test_bbox_query_matches_a_plain_filter(db_engine):
+    issues = _issues(3000, seed=7)
+    store.insert_issues(db_engine, issues, jurisdiction_code=J, file="a.csv", actor="test")
+    bbox = (117.35, 39.09, 117.36, 39.10)
+    got = store.query_issues(db_engine, jurisdiction_code=J, bbox=bbox)
+    expected = issues.cx[bbox[0]:bbox[2], bbox[1]:bbox[3]]
+    assert sorted(got["external_id"]) == sorted(expected["external_id"])
+    assert len(got) > 0
+
+
+def test_bulk_load_above_the_rebuild_threshold_keeps_the_spatial_index(db_engine, monkeypatch):
+    monkeypatch.setattr(store, "REBUILD_INDEX_ROWS", 100)
+    issues = _issues(500, seed=3)
+    store.insert_issues(db_engine, issues, jurisdiction_code=J, file="a.csv", actor="test")
+    bbox = (117.33, 39.08, 117.37, 39.10)
+    got = store.query_issues(db_engine, jurisdiction_code=J, bbox=bbox)
+    assert len(got) == len(issues.cx[bbox[0]:bbox[2], bbox[1]:bbox[3]]) > 0
+    # and later single inserts still reach the index (its triggers are back)
+    extra = _issues(1, seed=4, source="inspection")
+    extra.geometry = [Point(117.331, 39.081)]
+    store.insert_issues(db_engine, extra, jurisdiction_code=J, file="b.csv", actor="test")
+    assert len(store.query_issues(db_engine, jurisdiction_code=J, bbox=(117.3305, 39.0805, 117.3315, 39.0815))) == 1
+
+
+def test_failed_load_leaves_nothing_behind(db_engine):
+    issues = _issues(50)
+    issues.loc[25, "reported_at"] = pd.NaT  # NOT NULL column: the database refuses the batch
+    with pytest.raises(Exception):
+        store.insert_issues(db_engine, issues, jurisdiction_code=J, file="bad.csv", actor="test")
+    for table in ("issues", "import_batches", "issue_events", "reporter_contacts"):
+        assert store.count_rows(db_engine, table, jurisdiction_code=J) == 0, table

@@ -1,0 +1,66 @@
+"""Leaflet and plugin files served by the app itself: the intranet has no internet.
+
+The files come from Python packages installed with citymap (XStatic-Leaflet,
+XStatic-Leaflet-MarkerCluster, and folium's own wheel for leaflet-heat), so an
+offline install needs nothing but the package index. :func:`localize` rewrites a
+folium map's script and style links to these local copies.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import folium
+import xstatic.pkg.leaflet as _leaflet
+import xstatic.pkg.leaflet_markercluster as _markercluster
+from branca.element import Element
+
+#: URL prefix → directory of files served under it
+ASSET_DIRS: dict[str, Path] = {
+    "leaflet": Path(_leaflet.BASE_DIR),
+    "markercluster": Path(_markercluster.BASE_DIR),
+    "folium": Path(folium.__file__).parent / "templates",
+}
+
+#: folium asset name → (prefix, file); names folium uses that are absent here are dropped
+LOCAL_JS = {
+    "leaflet": ("leaflet", "leaflet.js"),
+    "markerclusterjs": ("markercluster", "leaflet.markercluster.js"),
+    "leaflet-heat.js": ("folium", "leaflet_heat.min.js"),
+}
+LOCAL_CSS = {
+    "leaflet_css": ("leaflet", "leaflet.css"),
+    "markerclustercss": ("markercluster", "MarkerCluster.css"),
+    "markerclusterdefaultcss": ("markercluster", "MarkerCluster.Default.css"),
+}
+
+
+def asset_path(prefix: str, filename: str) -> Path | None:
+    """The file behind ``/vendor/<prefix>/<filename>``, or None if there is none."""
+    base = ASSET_DIRS.get(prefix)
+    if base is None:
+        return None
+    path = (base / filename).resolve()
+    if base.resolve() not in path.parents or not path.is_file():
+        return None
+    return path
+
+
+def localize(element: Element, *, url_prefix: str = "/vendor") -> Element:
+    """Point every script and stylesheet of a folium element tree at the local copies.
+
+    Bootstrap, jQuery and Awesome-Markers, which folium adds for features we do not
+    use (glyph icons), are dropped rather than fetched from a CDN.
+    """
+    def local(table: dict[str, tuple[str, str]], items: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        return [(name, f"{url_prefix}/{table[name][0]}/{table[name][1]}") for name, _ in items if name in table]
+
+    stack = [element]
+    while stack:
+        node = stack.pop()
+        if hasattr(node, "default_js"):
+            node.default_js = local(LOCAL_JS, node.default_js)
+        if hasattr(node, "default_css"):
+            node.default_css = local(LOCAL_CSS, node.default_css)
+        stack.extend(node._children.values())
+    return element

@@ -1,0 +1,1 @@
+"""Folium map builders: analysis frames in, folium maps out (no database access here)."""
