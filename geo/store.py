@@ -91,14 +91,15 @@ def replace_layers(
     layers: dict[str, gpd.GeoDataFrame],
     departments: pd.DataFrame,
 ) -> dict[str, int]:
-    """Replace a jurisdiction's reference layers in one transaction.
+    """Replace a jurisdiction, all its reference layers and departments in one transaction.
 
     Parameters
     ----------
     jurisdiction : GeoDataFrame
         One row with :data:`JURISDICTION_COLUMNS` and the boundary polygon.
     layers : dict
-        Layer name (keys of :data:`LAYER_TABLES`) → GeoDataFrame in EPSG:4326.
+        Layer name (keys of :data:`LAYER_TABLES`) → GeoDataFrame in EPSG:4326;
+        layers not given are emptied.
     departments : DataFrame
         ``code``, ``name``, ``name_en``, ``kind``, ``parent``.
 
@@ -109,23 +110,15 @@ def replace_layers(
     """
     if len(jurisdiction) != 1:
         raise ValidationError(f"expected one jurisdiction row, got {len(jurisdiction)}")
-    unknown = sorted(set(layers) - set(LAYER_TABLES))
-    if unknown:
-        raise ValidationError(f"unknown layer(s) {unknown}; known: {sorted(LAYER_TABLES)}")
     code = str(jurisdiction["code"].iloc[0])
     counts: dict[str, int] = {}
     with write_tx(engine) as conn:
-        for table, _ in LAYER_TABLES.values():
-            conn.execute(text(f"DELETE FROM {table} WHERE jurisdiction_code = :j"), {"j": code})
+        for name in LAYER_TABLES:
+            counts[name] = _replace_layer(conn, name, layers.get(name), code)
         conn.execute(text("DELETE FROM departments WHERE jurisdiction_code = :j"), {"j": code})
         conn.execute(text("DELETE FROM jurisdictions WHERE code = :j"), {"j": code})
         _insert_frame(conn, "jurisdictions", _check_frame(jurisdiction, JURISDICTION_COLUMNS, "jurisdiction"),
                       JURISDICTION_COLUMNS)
-        for name, frame in layers.items():
-            table, columns = LAYER_TABLES[name]
-            frame = _check_frame(frame, columns, name).assign(jurisdiction_code=code)
-            _insert_frame(conn, table, frame, (*columns, "jurisdiction_code"))
-            counts[name] = len(frame)
         deps = departments.assign(jurisdiction_code=code)
         dep_cols = ("code", "name", "name_en", "kind", "parent", "jurisdiction_code")
         conn.execute(
@@ -133,7 +126,25 @@ def replace_layers(
             _records(deps[list(dep_cols)]),
         )
         counts["departments"] = len(deps)
-    return counts
+    return {name: n for name, n in counts.items() if name in layers or name == "departments"}
+
+
+def replace_some_layers(engine: Engine, frames: dict[str, gpd.GeoDataFrame], *, jurisdiction_code: str) -> dict[str, int]:
+    """Replace the given reference layers of a jurisdiction in one transaction; layer → rows written."""
+    with write_tx(engine) as conn:
+        return {name: _replace_layer(conn, name, frame, jurisdiction_code) for name, frame in frames.items()}
+
+
+def _replace_layer(conn: Connection, name: str, frame: gpd.GeoDataFrame | None, jurisdiction_code: str) -> int:
+    if name not in LAYER_TABLES:
+        raise ValidationError(f"unknown layer {name!r}; known: {sorted(LAYER_TABLES)}")
+    table, columns = LAYER_TABLES[name]
+    conn.execute(text(f"DELETE FROM {table} WHERE jurisdiction_code = :j"), {"j": jurisdiction_code})
+    if frame is None:
+        return 0
+    frame = _check_frame(frame, columns, name).assign(jurisdiction_code=jurisdiction_code)
+    _insert_frame(conn, table, frame, (*columns, "jurisdiction_code"))
+    return len(frame)
 
 
 def _check_frame(frame: gpd.GeoDataFrame, columns: Sequence[str], name: str) -> gpd.GeoDataFrame:
@@ -387,6 +398,25 @@ def _insert_lifecycle_events(conn: Connection, new: pd.DataFrame, *, actor: str)
     cols = ("issue_id", "jurisdiction_code", "at", "actor", "action", "from_status", "to_status")
     sql = f"INSERT INTO issue_events ({', '.join(cols)}) VALUES ({', '.join(':' + c for c in cols)})"
     conn.execute(text(sql), _records(events[list(cols)]))
+
+
+ASSIGNMENT_COLUMNS = ("cell_code", "segment_id", "segment_dist_m", "compound_code", "community_code", "grid_code",
+                      "zone_code", "department_code")
+
+
+def update_assignment(engine: Engine, assignment: pd.DataFrame) -> int:
+    """Overwrite the assignment columns of existing issues in one transaction.
+
+    ``assignment`` has ``id`` (issue id) and :data:`ASSIGNMENT_COLUMNS`.
+    """
+    missing = [c for c in ("id", *ASSIGNMENT_COLUMNS) if c not in assignment]
+    if missing:
+        raise ValidationError(f"assignment lacks column(s) {missing}")
+    sets = ", ".join(f"{c} = :{c}" for c in ASSIGNMENT_COLUMNS)
+    with write_tx(engine) as conn:
+        conn.execute(text(f"UPDATE issues SET {sets} WHERE id = :id"),
+                     _records(assignment[["id", *ASSIGNMENT_COLUMNS]]))
+    return len(assignment)
 
 
 ISSUE_READ_COLUMNS = ("id", "source", "external_id", "category_code", "description", "address", "status",

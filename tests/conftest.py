@@ -89,3 +89,77 @@ def db_engine(db_url):
     init_db(engine)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sample_db(tmp_path_factory):
+    """Settings of a SpatiaLite database holding the whole Jinqiao sample (layers and issues)."""
+    from geo import ingest
+    from geo.settings import load_settings
+
+    data_dir = tmp_path_factory.mktemp("sample-db")
+    settings = load_settings({"data_dir": str(data_dir)}, environ={})
+    engine = make_engine(settings.resolved_database_url)
+    init_db(engine)
+    ingest.load_layer_dir(engine, settings.sample_dir)
+    ingest.import_issue_file(engine, settings.sample_dir / "issues" / "jinqiao_2025_issues.csv",
+                             jurisdiction_code=settings.jurisdiction_code, settings=settings, actor="test")
+    engine.dispose()
+    return settings
+
+
+@pytest.fixture(scope="session")
+def live_server(sample_db):
+    """The app on the sample database, served over HTTP on 127.0.0.1 in a thread."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    from webmap.app import create_app
+
+    server = make_server("127.0.0.1", 0, create_app(sample_db), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join()
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's headless Chromium driven by Playwright."""
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        if IN_CI:
+            pytest.fail(f"{CHROMIUM} is required under CI=true")
+        pytest.skip(f"{CHROMIUM} not installed")
+    with sync_playwright() as p:
+        instance = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--no-first-run"],
+        )
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def page_watch(browser):
+    """A fresh page plus the lists of JS errors and of requests that left 127.0.0.1."""
+    from urllib.parse import urlparse
+
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    outside: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.on("request", lambda req: outside.append(req.url)
+            if urlparse(req.url).hostname not in {"127.0.0.1", None} and not req.url.startswith(("data:", "about:"))
+            else None)
+    yield page, errors, outside
+    context.close()

@@ -1,7 +1,7 @@
 """Leaflet and plugin files served by the app itself: the intranet has no internet.
 
 The files come from Python packages installed with citymap (XStatic-Leaflet,
-XStatic-Leaflet-MarkerCluster, and folium's own wheel for leaflet-heat), so an
+XStatic-Leaflet-MarkerCluster, XStatic-jQuery (folium's popups use it), and folium's own wheel for leaflet-heat), so an
 offline install needs nothing but the package index. :func:`localize` rewrites a
 folium map's script and style links to these local copies.
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import folium
+import xstatic.pkg.jquery as _jquery
 import xstatic.pkg.leaflet as _leaflet
 import xstatic.pkg.leaflet_markercluster as _markercluster
 from branca.element import Element
@@ -18,6 +19,7 @@ from branca.element import Element
 #: URL prefix → directory of files served under it
 ASSET_DIRS: dict[str, Path] = {
     "leaflet": Path(_leaflet.BASE_DIR),
+    "jquery": Path(_jquery.BASE_DIR),
     "markercluster": Path(_markercluster.BASE_DIR),
     "folium": Path(folium.__file__).parent / "templates",
 }
@@ -25,6 +27,7 @@ ASSET_DIRS: dict[str, Path] = {
 #: folium asset name → (prefix, file); names folium uses that are absent here are dropped
 LOCAL_JS = {
     "leaflet": ("leaflet", "leaflet.js"),
+    "jquery": ("jquery", "jquery.min.js"),
     "markerclusterjs": ("markercluster", "leaflet.markercluster.js"),
     "leaflet-heat.js": ("folium", "leaflet_heat.min.js"),
 }
@@ -49,7 +52,7 @@ def asset_path(prefix: str, filename: str) -> Path | None:
 def localize(element: Element, *, url_prefix: str = "/vendor") -> Element:
     """Point every script and stylesheet of a folium element tree at the local copies.
 
-    Bootstrap, jQuery and Awesome-Markers, which folium adds for features we do not
+    Bootstrap and Awesome-Markers, which folium adds for features we do not
     use (glyph icons), are dropped rather than fetched from a CDN.
     """
     def local(table: dict[str, tuple[str, str]], items: list[tuple[str, str]]) -> list[tuple[str, str]]:

@@ -1,0 +1,190 @@
+"""The ``citymap`` command: set-up, imports, exports, assignment and serving.
+
+Every command reads its settings (``CITYMAP_*`` variables, ``CITYMAP_CONFIG``) when it
+runs. Errors are printed as one line naming what was wrong, never a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+
+import click
+
+from geo.errors import CitymapError, ImportRejected
+from geo.settings import Settings, load_settings
+
+LAYER_KINDS = ("communities", "compounds", "grids", "zones", "unit_cells", "roads")
+
+
+def _settings(ctx: click.Context) -> Settings:
+    return ctx.obj["settings"]
+
+
+def _engine(ctx: click.Context):
+    from geo.db import make_engine
+
+    if "engine" not in ctx.obj:
+        s = _settings(ctx)
+        ctx.obj["engine"] = make_engine(s.resolved_database_url, busy_timeout_ms=s.sqlite_busy_timeout_ms)
+    return ctx.obj["engine"]
+
+
+def _one_line_errors(func):
+    """Turn citymap's errors into one line on stderr and exit status 1."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except ImportRejected as err:
+            for row_error in err.errors[:50]:
+                click.echo(f"  {row_error}", err=True)
+            if len(err.errors) > 50:
+                click.echo(f"  … and {len(err.errors) - 50} more", err=True)
+            click.echo(f"error: {err.message}", err=True)
+            sys.exit(1)
+        except CitymapError as err:
+            click.echo(f"error: {err.message}", err=True)
+            sys.exit(1)
+
+    return wrapper
+
+
+@click.group()
+@click.option("--database-url", envvar="CITYMAP_DATABASE_URL", default=None,
+              help="SQLAlchemy URL; default: the SpatiaLite file under CITYMAP_DATA_DIR.")
+@click.pass_context
+@_one_line_errors
+def main(ctx: click.Context, database_url: str | None) -> None:
+    """citymap: city-management issues on maps (金桥街道 and any sub-district like it)."""
+    ctx.ensure_object(dict)
+    ctx.obj["settings"] = load_settings({"database_url": database_url} if database_url else None)
+
+
+@main.command("init-db")
+@click.pass_context
+@_one_line_errors
+def init_db_cmd(ctx: click.Context) -> None:
+    """Create the database (or bring its schema up to date)."""
+    from geo.db import init_db, schema_revision
+
+    engine = _engine(ctx)
+    init_db(engine)
+    click.echo(f"database ready at schema revision {schema_revision(engine)}: {engine.url.render_as_string()}")
+
+
+@main.command("load-sample")
+@click.option("--issues/--no-issues", default=True, help="Also load the simulated year of issues.")
+@click.pass_context
+@_one_line_errors
+def load_sample_cmd(ctx: click.Context, issues: bool) -> None:
+    """Load the (illustrative, not surveyed) Jinqiao sample layers and issues."""
+    from geo import ingest
+    from geo.db import init_db
+
+    engine, settings = _engine(ctx), _settings(ctx)
+    init_db(engine)
+    counts = ingest.load_layer_dir(engine, settings.sample_dir)
+    click.echo("layers: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    if issues:
+        report = ingest.import_issue_file(
+            engine, settings.sample_dir / "issues" / "jinqiao_2025_issues.csv",
+            jurisdiction_code=settings.jurisdiction_code, settings=settings, actor="load-sample", progress=True,
+        )
+        click.echo(report.summary())
+
+
+@main.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--kind", type=click.Choice(("issues", *LAYER_KINDS)), default="issues", show_default=True)
+@click.option("--coord-system", default="wgs84", show_default=True,
+              help="wgs84, cgcs2000, gcj02 (AMap, Tencent), bd09 (Baidu) or EPSG:nnnn; a coord_system column overrides it.")
+@click.option("--source", default="12345", show_default=True, help="Source of issues without a source column.")
+@click.option("--strict", is_flag=True, help="Refuse the whole file if any row is bad.")
+@click.pass_context
+@_one_line_errors
+def import_cmd(ctx: click.Context, path: Path, kind: str, coord_system: str, source: str, strict: bool) -> None:
+    """Import issues (CSV, XLSX, GeoJSON, GeoPackage) or a reference layer (GeoJSON, GeoPackage, Shapefile)."""
+    from geo import ingest
+
+    engine, settings = _engine(ctx), _settings(ctx)
+    if kind == "issues":
+        report = ingest.import_issue_file(
+            engine, path, jurisdiction_code=settings.jurisdiction_code, settings=settings,
+            coord_system=coord_system, source=source, strict=strict, actor="cli", progress=True,
+        )
+        for row_error in report.errors[:50]:
+            click.echo(f"  {row_error}", err=True)
+        if len(report.errors) > 50:
+            click.echo(f"  … and {len(report.errors) - 50} more", err=True)
+        click.echo(report.summary())
+    else:
+        n = ingest.import_layer_file(engine, path, kind=kind, jurisdiction_code=settings.jurisdiction_code,
+                                     settings=settings)
+        click.echo(f"{kind}: {n} features loaded from {path}; run `citymap assign` to re-assign issues")
+
+
+@main.command("assign")
+@click.pass_context
+@_one_line_errors
+def assign_cmd(ctx: click.Context) -> None:
+    """Recompute every issue's cell, segment, compound, community, grid, zone and department."""
+    from geo import ingest
+
+    settings = _settings(ctx)
+    n = ingest.reassign_issues(_engine(ctx), jurisdiction_code=settings.jurisdiction_code, settings=settings)
+    click.echo(f"{n} issues re-assigned")
+
+
+@main.command("export")
+@click.option("--layer", type=click.Choice(("issues", *LAYER_KINDS, "segments")), default="issues", show_default=True)
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="A .geojson or .gpkg file.")
+@click.pass_context
+@_one_line_errors
+def export_cmd(ctx: click.Context, layer: str, out: Path) -> None:
+    """Export issues (with their assignment columns, phones masked) or a layer."""
+    from geo import ingest
+
+    settings = _settings(ctx)
+    n = ingest.export_layer(_engine(ctx), layer, out, jurisdiction_code=settings.jurisdiction_code)
+    click.echo(f"{n} features written to {out}")
+
+
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.pass_context
+@_one_line_errors
+def serve_cmd(ctx: click.Context, host: str, port: int) -> None:
+    """Serve the web app on the configured database."""
+    _serve(_settings(ctx), host, port)
+
+
+def _serve(settings: Settings, host: str, port: int) -> None:
+    from waitress import serve
+
+    from webmap.app import create_app
+
+    click.echo(f"citymap serving on http://{host}:{port}/  (Ctrl+C stops)")
+    serve(create_app(settings), host=host, port=port, threads=8)
+
+
+@main.command("demo")
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.pass_context
+@_one_line_errors
+def demo_cmd(ctx: click.Context, port: int) -> None:
+    """Create the embedded database, load the Jinqiao sample if it is empty, and serve it."""
+    from geo import ingest, store
+    from geo.db import init_db
+
+    engine, settings = _engine(ctx), _settings(ctx)
+    init_db(engine)
+    if store.count_rows(engine, "jurisdictions", jurisdiction_code=settings.jurisdiction_code) == 0:
+        ctx.invoke(load_sample_cmd, issues=True)
+    else:
+        click.echo("sample already loaded; `make clean` starts afresh")
+    _serve(settings, "127.0.0.1", port)

@@ -1,0 +1,27 @@
+"""Pages in a real headless Chromium: drawn, no JS error, nothing fetched from outside."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+
+def test_home_map_draws_clusters_and_layers(live_server, page_watch):
+    page, errors, outside = page_watch
+    page.goto(f"{live_server}/", wait_until="networkidle")
+    assert page.locator("#fig-total").inner_text() == "20000"
+    frame = page.frame_locator("#overview-map")
+    frame.locator(".leaflet-container").wait_for()
+    # open issues are clustered: clusters are drawn, and the cluster layer holds one marker per open issue
+    frame.locator(".marker-cluster").first.wait_for()
+    map_frame = page.frames[1]
+    held = map_frame.evaluate(
+        "Object.keys(window).filter(k => k.startsWith('marker_cluster_')).map(k => window[k].getLayers().length)"
+    )
+    assert held == [int(page.locator("#fig-open").inner_text())]
+    frame.locator(".leaflet-control-layers").hover()
+    labels = frame.locator(".leaflet-control-layers-overlays label").all_inner_texts()
+    assert any("单元网格问题数" in t for t in labels) and any("道路" in t for t in labels)
+    assert errors == []
+    assert outside == []

@@ -1,0 +1,75 @@
+"""The web app through Flask's test client (no server): pages, maps, GeoJSON API."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from webmap.app import create_app
+
+
+@pytest.fixture(scope="module")
+def client(sample_db):
+    return create_app(sample_db).test_client()
+
+
+def test_home_shows_the_figures_of_the_sample(client, sample_db):
+    page = client.get("/")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "金桥街道" in html
+    total = int(re.search(r'id="fig-total">(\d+)<', html).group(1))
+    assert total == 20000
+    assert 'src="/maps/overview"' in html
+
+
+def test_overview_map_uses_only_local_assets(client):
+    page = client.get("/maps/overview")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    urls = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert urls, "the map should load Leaflet"
+    assert all(u.startswith("/vendor/") for u in urls), urls
+    for url in urls:
+        assert client.get(url).status_code == 200, url
+
+
+def test_issues_bbox_geojson(client):
+    bbox = "117.35,39.09,117.36,39.10"
+    body = client.get(f"/api/issues?bbox={bbox}&limit=10000")
+    assert body.status_code == 200 and body.mimetype == "application/geo+json"
+    data = json.loads(body.get_data())
+    assert data["type"] == "FeatureCollection" and len(data["features"]) > 0
+    for feature in data["features"]:
+        lon, lat = feature["geometry"]["coordinates"]
+        assert 117.35 <= lon <= 117.36 and 39.09 <= lat <= 39.10
+        assert lon == round(lon, 6)
+        assert "phone" not in feature["properties"]
+
+
+@pytest.mark.parametrize("query, message", [
+    ("bbox=1,2,3", "bbox"),
+    ("limit=0", "limit=0"),
+    ("limit=abc", "limit='abc'"),
+])
+def test_bad_api_input_is_a_400_with_a_message(client, query, message):
+    answer = client.get(f"/api/issues?{query}")
+    assert answer.status_code == 400
+    assert message in answer.get_json()["error"]
+
+
+def test_unknown_layer_is_a_400(client):
+    answer = client.get("/api/layers/nope")
+    assert answer.status_code == 400 and "nope" in answer.get_json()["error"]
+
+
+def test_empty_database_page_says_what_to_do(tmp_path):
+    from geo.db import init_db, make_engine
+
+    app = create_app({"data_dir": str(tmp_path)})
+    init_db(app.extensions["citymap.engine"])
+    page = app.test_client().get("/")
+    assert page.status_code == 404
+    assert "load-sample" in page.get_data(as_text=True)

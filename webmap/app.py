@@ -1,0 +1,57 @@
+"""The Flask application factory."""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+from flask import Flask, jsonify, render_template, request
+from sqlalchemy import Engine
+
+from geo.db import make_engine
+from geo.errors import CitymapError
+from geo.settings import Settings, load_settings
+
+
+def create_app(config: Mapping[str, object] | Settings | None = None) -> Flask:
+    """Build the app; nothing is read from the environment until this is called.
+
+    Parameters
+    ----------
+    config : Settings or mapping, optional
+        A ready :class:`~geo.settings.Settings`, or overrides for
+        :func:`~geo.settings.load_settings`.
+    """
+    settings = config if isinstance(config, Settings) else load_settings(config)
+    app = Flask(__name__)
+    app.config["SECRET_KEY"] = settings.secret_key
+    app.config["JSON_AS_ASCII"] = False
+    app.extensions["citymap.settings"] = settings
+    app.extensions["citymap.engine"] = make_engine(
+        settings.resolved_database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms
+    )
+
+    from webmap import api, pages, vendor
+
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(api.bp, url_prefix="/api")
+    app.register_blueprint(vendor.bp, url_prefix="/vendor")
+
+    @app.get("/favicon.ico")
+    def _favicon():
+        return "", 204
+
+    @app.errorhandler(CitymapError)
+    def _citymap_error(err: CitymapError):
+        if request.path.startswith(("/api/", "/ogcapi/", "/open311/")):
+            return jsonify({"error": err.message, "status": err.status}), err.status
+        return render_template("error.html", message=err.message, status=err.status), err.status
+
+    return app
+
+
+def engine_of(app: Flask) -> Engine:
+    return app.extensions["citymap.engine"]
+
+
+def settings_of(app: Flask) -> Settings:
+    return app.extensions["citymap.settings"]
