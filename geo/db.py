@@ -125,6 +125,15 @@ def init_db(engine: Engine) -> None:
         command.upgrade(_alembic_config(conn), "head")
 
 
+def head_revision() -> str:
+    """The newest migration this code ships."""
+    from alembic.script import ScriptDirectory
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return ScriptDirectory.from_config(cfg).get_current_head()
+
+
 def schema_revision(engine: Engine) -> str | None:
     """The Alembic revision the database is at, or None if it was never migrated."""
     from alembic.migration import MigrationContext

@@ -852,16 +852,18 @@ LAYER_COLUMNS: dict[str, tuple[str, ...]] = {
     "zones": ("code", "name", "department_code", "depot_lon", "depot_lat", "jurisdiction_code"),
     "unit_cells": ("code", "community_code", "col", "row", "jurisdiction_code"),
     "roads": ("road_id", "name", "road_class", "is_priority", "oneway", "jurisdiction_code"),
+    "segments": ("segment_id", "road_id", "name", "road_class", "is_priority", "oneway", "seq", "from_m", "to_m",
+                 "length_m", "jurisdiction_code"),
 }
 # Surveyed road files seldom carry these flags; a road is then ordinary and two-way.
-_LAYER_DEFAULTS: dict[str, dict[str, bool]] = {"roads": {"is_priority": False, "oneway": False}}
+_LAYER_DEFAULTS: dict[str, dict[str, bool]] = {kind: {"is_priority": False, "oneway": False} for kind in ("roads", "segments")}
 # Columns that may be empty (nullable in geo.models).
 _LAYER_OPTIONAL: dict[str, frozenset[str]] = {
     "compounds": frozenset({"community_code"}),
     "grids": frozenset({"community_code", "worker", "department_code"}),
     "unit_cells": frozenset({"community_code"}),
 }
-_LAYER_KEY = {"roads": "road_id"}
+_LAYER_KEY = {"roads": "road_id", "segments": "segment_id", "jurisdiction": "code"}
 _LAYER_CHINESE: dict[str, tuple[str, ...]] = {
     "name": ("名称",),
     "road_class": ("等级", "道路等级"),
@@ -874,8 +876,9 @@ _LAYER_CHINESE: dict[str, tuple[str, ...]] = {
     "worker": ("网格员",),
     "department_code": ("责任科室",),
 }
-_INTEGER_COLUMNS = frozenset({"col", "row"})
-_FLOAT_COLUMNS = frozenset({"depot_lon", "depot_lat", "cell_size_m", "grid_origin_x", "grid_origin_y"})
+_INTEGER_COLUMNS = frozenset({"col", "row", "segment_id", "seq"})
+_FLOAT_COLUMNS = frozenset({"depot_lon", "depot_lat", "cell_size_m", "grid_origin_x", "grid_origin_y", "from_m", "to_m",
+                            "length_m"})
 _BOOLEAN_COLUMNS = frozenset({"is_priority", "oneway"})
 _BOOLEAN_WORDS = {
     **dict.fromkeys(("true", "t", "1", "yes", "y", "是"), True),
@@ -946,7 +949,7 @@ def _layer_geometry(
     """2-D geometries of a layer, with one problem per missing, mistyped or invalid feature."""
     values = shapely.force_2d(geometry.to_numpy())
     missing = shapely.is_missing(values) | shapely.is_empty(values)
-    if kind == "roads":
+    if kind in ("roads", "segments"):
         # A road digitised in pieces that touch end to end is still one line.
         multi = shapely.get_type_id(values) == 5
         values[multi] = shapely.line_merge(values[multi])

@@ -13,41 +13,22 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
-import pandas as pd
 from shapely.geometry.base import BaseGeometry
 
-from geo.crs import WGS84
 from geo.errors import NotFoundError, ValidationError
+from geo.io import read_layer_file
 
-# File (relative to the data directory) and required columns of each layer.
-LAYER_FILES: dict[str, tuple[str, tuple[str, ...]]] = {
-    "jurisdiction": (
-        "grids/jurisdiction.geojson",
-        ("code", "name", "district_code", "metric_crs", "cell_size_m", "grid_origin_x", "grid_origin_y"),
-    ),
-    "communities": ("grids/communities.geojson", ("code", "name", "jurisdiction_code")),
-    "compounds": ("grids/compounds.geojson", ("code", "name", "community_code", "jurisdiction_code")),
-    "grids": (
-        "grids/grids.geojson",
-        ("code", "name", "community_code", "worker", "department_code", "jurisdiction_code"),
-    ),
-    "zones": (
-        "grids/zones.geojson",
-        ("code", "name", "department_code", "depot_lon", "depot_lat", "jurisdiction_code"),
-    ),
-    "cells": ("grids/unit_cells.geojson", ("code", "community_code", "col", "row", "jurisdiction_code")),
-    "roads": (
-        "roads/roads.geojson",
-        ("road_id", "name", "road_class", "is_priority", "oneway", "jurisdiction_code"),
-    ),
-    "segments": (
-        "roads/segments.geojson",
-        ("segment_id", "road_id", "name", "road_class", "is_priority", "oneway",
-         "seq", "from_m", "to_m", "length_m", "jurisdiction_code"),
-    ),
+#: Layers attribute → (file relative to the data directory, geo.io layer kind)
+LAYER_FILES: dict[str, tuple[str, str]] = {
+    "jurisdiction": ("grids/jurisdiction.geojson", "jurisdiction"),
+    "communities": ("grids/communities.geojson", "communities"),
+    "compounds": ("grids/compounds.geojson", "compounds"),
+    "grids": ("grids/grids.geojson", "grids"),
+    "zones": ("grids/zones.geojson", "zones"),
+    "cells": ("grids/unit_cells.geojson", "unit_cells"),
+    "roads": ("roads/roads.geojson", "roads"),
+    "segments": ("roads/segments.geojson", "segments"),
 }
-# Columns holding codes: strings by contract, whatever a file's writer inferred.
-_CODE_COLUMNS = ("code", "district_code", "community_code", "department_code", "jurisdiction_code")
 
 
 @dataclass
@@ -136,19 +117,8 @@ def load_layers_from_dir(data_dir: Path) -> Layers:
 
 
 def _read_layer(data_dir: Path, name: str) -> gpd.GeoDataFrame:
-    relative, columns = LAYER_FILES[name]
+    relative, kind = LAYER_FILES[name]
     path = data_dir / relative
     if not path.is_file():
         raise NotFoundError(f"layer file {str(path)!r} does not exist")
-    frame = gpd.read_file(path, engine="pyogrio")
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise ValidationError(f"{path} lacks column(s) {missing!r}")
-    for col in _CODE_COLUMNS:
-        if col in frame.columns and pd.api.types.is_numeric_dtype(frame[col]):
-            frame[col] = frame[col].astype("Int64").astype("string")
-    if frame.crs is None:
-        frame = frame.set_crs(WGS84)
-    elif not frame.crs.equals(WGS84):
-        frame = frame.to_crs(WGS84)
-    return frame
+    return read_layer_file(path, kind=kind)

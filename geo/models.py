@@ -193,6 +193,7 @@ class Issue(Base):
         Index("ix_issues_reported_at", "jurisdiction_code", "reported_at"),
         Index("ix_issues_category", "jurisdiction_code", "category_code"),
         Index("ix_issues_department", "jurisdiction_code", "department_code"),
+        Index("ix_issues_import_batch", "import_batch_id"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     jurisdiction_code: Mapped[str] = mapped_column(String(9))

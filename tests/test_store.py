@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
-import shapely
 from geopandas.testing import assert_geodataframe_equal
-from shapely.geometry import LineString, Point, box
-from sqlalchemy import text
+from shapely.geometry import LineString, box
 
 from geo import store
-from geo.db import init_db, schema_revision, write_tx
+from geo.db import head_revision, init_db, schema_revision, write_tx
 from geo.errors import ValidationError
 
 J = "120110900"
@@ -61,9 +58,9 @@ def _issues(n: int, *, seed: int = 1, source: str = "12345") -> gpd.GeoDataFrame
 
 
 def test_schema_is_at_head_and_migrating_again_is_a_no_op(db_engine):
-    assert schema_revision(db_engine) == "0001"
+    assert schema_revision(db_engine) == head_revision()
     init_db(db_engine)
-    assert schema_revision(db_engine) == "0001"
+    assert schema_revision(db_engine) == head_revision()
 
 
 def test_layers_round_trip(db_engine):
@@ -95,8 +92,8 @@ def test_issue_load_is_idempotent_and_keeps_phones_apart(db_engine):
     assert (again.inserted, again.skipped) == (0, 150)
     assert store.count_rows(db_engine, "issues", jurisdiction_code=J) == 200
     assert store.count_rows(db_engine, "reporter_contacts", jurisdiction_code=J) == 100
-    # two events per issue: reported and registered
-    assert store.count_rows(db_engine, "issue_events", jurisdiction_code=J) == 400
+    # one event per issue: registered (the report is the issue row and its import batch)
+    assert store.count_rows(db_engine, "issue_events", jurisdiction_code=J) == 200
     got = store.query_issues(db_engine, jurisdiction_code=J)
     assert "phone" not in got.columns
     np.testing.assert_allclose(np.sort(got.geometry.x), np.sort(issues.geometry.x), atol=1e-12)
@@ -112,18 +109,33 @@ def test_bbox_query_matches_a_plain_filter(db_engine):
     assert len(got) > 0
 
 
-def test_bulk_load_above_the_rebuild_threshold_keeps_the_spatial_index(db_engine, monkeypatch):
-    monkeypatch.setattr(store, "REBUILD_INDEX_ROWS", 100)
-    issues = _issues(500, seed=3)
-    store.insert_issues(db_engine, issues, jurisdiction_code=J, file="a.csv", actor="test")
+def _issue_triggers(engine) -> set[str]:
+    with engine.connect() as conn:
+        return {r[0] for r in conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'issues'")}
+
+
+def test_bulk_loads_keep_the_spatial_index_and_its_triggers(db_engine):
+    sqlite = db_engine.dialect.name == "sqlite"
+    triggers = _issue_triggers(db_engine) if sqlite else set()
+    first = _issues(300, seed=2, source="grid_worker")
+    second = _issues(500, seed=3)
+    for n, batch in enumerate((first, second)):
+        store.insert_issues(db_engine, batch, jurisdiction_code=J, file=f"{n}.csv", actor="test")
     bbox = (117.33, 39.08, 117.37, 39.10)
     got = store.query_issues(db_engine, jurisdiction_code=J, bbox=bbox)
-    assert len(got) == len(issues.cx[bbox[0]:bbox[2], bbox[1]:bbox[3]]) > 0
-    # and later single inserts still reach the index (its triggers are back)
-    extra = _issues(1, seed=4, source="inspection")
-    extra.geometry = [Point(117.331, 39.081)]
-    store.insert_issues(db_engine, extra, jurisdiction_code=J, file="b.csv", actor="test")
-    assert len(store.query_issues(db_engine, jurisdiction_code=J, bbox=(117.3305, 39.0805, 117.3315, 39.0815))) == 1
+    expected = pd.concat([first, second]).cx[bbox[0]:bbox[2], bbox[1]:bbox[3]]
+    assert sorted(zip(got["source"], got["external_id"])) == sorted(zip(expected["source"], expected["external_id"]))
+    assert len(got) > 0
+    if sqlite:
+        assert _issue_triggers(db_engine) == triggers and any(t.startswith("gii_") for t in triggers)
+        # a plain INSERT (not the bulk path) reaches the R*Tree through the restored trigger
+        with write_tx(db_engine) as conn:
+            conn.exec_driver_sql(
+                "INSERT INTO issues (jurisdiction_code, source, external_id, source_system, category_code, status, "
+                "reported_at, rework_count, geom) VALUES (?, 'web', 'W1', 'wgs84', '06010', 'reported', "
+                "'2025-05-01 10:00:00', 0, MakePoint(117.331, 39.081, 4326))", (J,))
+        found = store.query_issues(db_engine, jurisdiction_code=J, bbox=(117.3305, 39.0805, 117.3315, 39.0815))
+        assert "W1" in set(found["external_id"])
 
 
 def test_failed_load_leaves_nothing_behind(db_engine):

@@ -66,7 +66,7 @@ def test_unknown_layer_is_a_400(client):
 
 
 def test_empty_database_page_says_what_to_do(tmp_path):
-    from geo.db import init_db, make_engine
+    from geo.db import init_db
 
     app = create_app({"data_dir": str(tmp_path)})
     init_db(app.extensions["citymap.engine"])

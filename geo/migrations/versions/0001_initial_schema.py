@@ -207,6 +207,7 @@ def upgrade() -> None:
         batch_op.create_geospatial_index('idx_issues_geom', ['geom'], unique=False, postgresql_using='gist', postgresql_ops={})
         batch_op.create_index('ix_issues_category', ['jurisdiction_code', 'category_code'], unique=False)
         batch_op.create_index('ix_issues_department', ['jurisdiction_code', 'department_code'], unique=False)
+        batch_op.create_index('ix_issues_import_batch', ['import_batch_id'], unique=False)
         batch_op.create_index('ix_issues_reported_at', ['jurisdiction_code', 'reported_at'], unique=False)
         batch_op.create_index('ix_issues_status', ['jurisdiction_code', 'status'], unique=False)
 
@@ -250,6 +251,7 @@ def downgrade() -> None:
         batch_op.drop_index('ix_issues_status')
         batch_op.drop_index('ix_issues_reported_at')
         batch_op.drop_index('ix_issues_department')
+        batch_op.drop_index('ix_issues_import_batch')
         batch_op.drop_index('ix_issues_category')
         batch_op.drop_geospatial_index('idx_issues_geom', postgresql_using='gist', column_name='geom')
 

@@ -1,0 +1,116 @@
+"""Benchmark of the storage layer on SpatiaLite and on a throwaway PostGIS.
+
+Prints, for each back end: the bulk load of N synthetic issues through
+``geo.store.insert_issues`` (rows/s; one transaction, with the issues' reporter
+contacts and their audit events, spatial index maintained), and the median and
+p90 time of a bbox query returning about 1,000 issues through
+``geo.store.query_issues`` (the spatial index; GeoDataFrame out).
+
+    python scripts/bench_store.py [--n 1000000] [--queries 50] [--backend spatialite|postgis|both]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from geo import ingest, store
+from geo.db import init_db, make_engine
+from geo.layers import load_layers_from_dir
+from geo.settings import load_settings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def synthetic_issues(n: int, layers, *, seed: int) -> gpd.GeoDataFrame:
+    """N issues spread uniformly over the jurisdiction's bounding box, assigned."""
+    rng = np.random.default_rng(seed)
+    minx, miny, maxx, maxy = layers.boundary.bounds
+    lon = rng.uniform(minx, maxx, n)
+    lat = rng.uniform(miny, maxy, n)
+    codes = rng.choice(np.array(["06010", "06011", "07001", "09006", "08005"]), n)
+    frame = gpd.GeoDataFrame({
+        "source": "12345",
+        "external_id": np.char.add("B", np.arange(n).astype(str)),
+        "source_system": "wgs84",
+        "category_code": codes,
+        "description": "测试问题",
+        "address": "金桥街道",
+        "status": "registered",
+        "reported_at": pd.Timestamp("2025-06-01") + pd.to_timedelta(rng.integers(0, 86400 * 180, n), unit="s"),
+        "phone": np.where(rng.random(n) < 0.7, "13800138000", None),
+    }, geometry=gpd.points_from_xy(lon, lat), crs="EPSG:4326")
+    settings = load_settings(environ={})
+    return ingest.assign_and_schedule(frame, layers, settings=settings)
+
+
+def bench_backend(name: str, url: str, issues: gpd.GeoDataFrame, layers, *, queries: int, seed: int) -> None:
+    engine = make_engine(url)
+    init_db(engine)
+    ingest.save_layers(engine, layers)
+    start = time.perf_counter()
+    result = store.insert_issues(engine, issues, jurisdiction_code=layers.code, file="bench", actor="bench")
+    load_s = time.perf_counter() - start
+    print(f"{name}: bulk load {result.inserted:,} issues in {load_s:.2f} s = {result.inserted / load_s:,.0f} rows/s")
+
+    rng = np.random.default_rng(seed + 1)
+    minx, miny, maxx, maxy = layers.boundary.bounds
+    # a box holding ~1/1000 of a uniform spread over the bounding box holds ~1,000 of 1M
+    share = np.sqrt(1000 / len(issues))
+    w, h = (maxx - minx) * share, (maxy - miny) * share
+    times, sizes = [], []
+    for _ in range(queries):
+        x0 = rng.uniform(minx, maxx - w)
+        y0 = rng.uniform(miny, maxy - h)
+        t = time.perf_counter()
+        got = store.query_issues(engine, jurisdiction_code=layers.code, bbox=(x0, y0, x0 + w, y0 + h))
+        times.append(time.perf_counter() - t)
+        sizes.append(len(got))
+    times_ms = np.array(times) * 1000
+    print(f"{name}: bbox query, {queries} boxes returning {np.median(sizes):,.0f} issues (median): "
+          f"median {np.median(times_ms):.2f} ms, p90 {np.percentile(times_ms, 90):.2f} ms")
+    engine.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=1_000_000)
+    parser.add_argument("--queries", type=int, default=50)
+    parser.add_argument("--backend", choices=("spatialite", "postgis", "both"), default="both")
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    print(f"machine: {os.cpu_count()} CPUs, {cpu}; Python {platform.python_version()}")
+    layers = load_layers_from_dir(ROOT / "data")
+    t = time.perf_counter()
+    issues = synthetic_issues(args.n, layers, seed=args.seed)
+    print(f"{args.n:,} synthetic issues generated and assigned in {time.perf_counter() - t:.2f} s")
+
+    if args.backend in ("spatialite", "both"):
+        with tempfile.TemporaryDirectory() as tmp:
+            bench_backend("SpatiaLite", f"sqlite:///{tmp}/bench.sqlite", issues, layers,
+                          queries=args.queries, seed=args.seed)
+    if args.backend in ("postgis", "both"):
+        spec = importlib.util.spec_from_file_location("pg_throwaway", ROOT / "scripts" / "pg_throwaway.py")
+        pg = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(pg)
+        base = Path(tempfile.mkdtemp(prefix="citymap-bench-pg-"))
+        try:
+            bench_backend("PostGIS", pg.start(base), issues, layers, queries=args.queries, seed=args.seed)
+        finally:
+            pg.stop(base)
+
+
+if __name__ == "__main__":
+    main()
