@@ -94,6 +94,10 @@ def load_sample_cmd(ctx: click.Context, issues: bool) -> None:
             jurisdiction_code=settings.jurisdiction_code, settings=settings, actor="load-sample", progress=True,
         )
         click.echo(report.summary())
+    from geo.greening_pipeline import load_sample_greening
+
+    n_plan, greening = load_sample_greening(engine, settings.sample_dir, jurisdiction_code=settings.jurisdiction_code)
+    click.echo(f"greening plan: {n_plan} rows; {greening.summary()}")
 
 
 @main.command("import")
@@ -153,6 +157,71 @@ def export_cmd(ctx: click.Context, layer: str, out: Path) -> None:
     click.echo(f"{n} features written to {out}")
 
 
+@main.group("greening")
+def greening_group() -> None:
+    """Greening of the priority roads (plan tasks 3 and 14): plans, work records, progress."""
+
+
+@greening_group.command("progress")
+@click.option("--road", default=None, help="Road name or id (default: every road with a plan).")
+@click.option("--season", type=click.Choice(("spring", "summer", "autumn", "winter")), default=None)
+@click.option("--year", type=int, default=None, help="Plan year (default: the latest with a plan).")
+@click.option("--as-of", "as_of", default=None, help="Count work done up to this day, YYYY-MM-DD (default: today).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the tables to this .xlsx workbook.")
+@click.pass_context
+@_one_line_errors
+def greening_progress_cmd(ctx: click.Context, road: str | None, season: str | None, year: int | None,
+                          as_of: str | None, out: Path | None) -> None:
+    """Print (and export) the share of planned length done per road and task, and what is overdue."""
+    from geo import greening_pipeline as gp
+    from geo.io import write_xlsx
+
+    settings = _settings(ctx)
+    view = gp.greening_view(_engine(ctx), jurisdiction_code=settings.jurisdiction_code, year=year, as_of=as_of,
+                            road=road, season=season)
+    sheets = gp.report_tables(view)
+    click.echo(f"绿化进度 {view.year} 年，截至 {view.as_of:%Y-%m-%d}")
+    click.echo(sheets["进度"].to_string(index=False))
+    if not view.clipped.empty:
+        click.echo(f"{len(view.clipped)} 条记录超出道路范围，已裁剪或忽略（见导出表“超出范围”）")
+    if out is not None:
+        write_xlsx(sheets, out)
+        click.echo(f"written to {out}")
+
+
+@greening_group.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--strict", is_flag=True, help="Refuse the whole file if any row is bad.")
+@click.pass_context
+@_one_line_errors
+def greening_import_cmd(ctx: click.Context, path: Path, strict: bool) -> None:
+    """Import greening work records (CSV or XLSX); bad rows are listed and skipped."""
+    from geo.greening_pipeline import import_greening_records
+
+    settings = _settings(ctx)
+    report = import_greening_records(_engine(ctx), path, jurisdiction_code=settings.jurisdiction_code, strict=strict)
+    for row_error in report.errors[:50]:
+        click.echo(f"  {row_error}", err=True)
+    if len(report.errors) > 50:
+        click.echo(f"  … and {len(report.errors) - 50} more", err=True)
+    click.echo(report.summary())
+
+
+@greening_group.command("import-plan")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--year", type=int, required=True, help="The plan year; its old plan is replaced.")
+@click.pass_context
+@_one_line_errors
+def greening_import_plan_cmd(ctx: click.Context, path: Path, year: int) -> None:
+    """Replace a year's greening work plan with a CSV or XLSX file (all rows good, or nothing)."""
+    from geo.greening_pipeline import import_greening_plan
+
+    settings = _settings(ctx)
+    n = import_greening_plan(_engine(ctx), path, jurisdiction_code=settings.jurisdiction_code, year=year)
+    click.echo(f"greening plan {year}: {n} rows loaded from {path}")
+
+
 @main.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
@@ -178,7 +247,7 @@ def _serve(settings: Settings, host: str, port: int) -> None:
 @_one_line_errors
 def demo_cmd(ctx: click.Context, port: int) -> None:
     """Create the embedded database, load the Jinqiao sample if it is empty, and serve it."""
-    from geo import ingest, store
+    from geo import store
     from geo.db import init_db
 
     engine, settings = _engine(ctx), _settings(ctx)

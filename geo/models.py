@@ -13,6 +13,7 @@ from datetime import datetime
 from geoalchemy2 import Geometry
 from sqlalchemy import (
     Boolean,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -250,3 +251,50 @@ class IssueEvent(Base):
     note: Mapped[str | None] = mapped_column(Text)
     photo: Mapped[str | None] = mapped_column(Text)
     geom = _geom("POINT", nullable=True)
+
+
+# --------------------------------------------------------------------------- greening (plan tasks 3, 14)
+
+class GreeningPlanItem(Base):
+    """A stretch of a priority road on which a season-bound greening task is due (geo.greening)."""
+
+    __tablename__ = "greening_plan"
+    __table_args__ = (Index("ix_greening_plan_road", "jurisdiction_code", "year", "road_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    jurisdiction_code: Mapped[str] = mapped_column(String(9))
+    year: Mapped[int] = mapped_column(Integer)
+    road_id: Mapped[str] = mapped_column(String(40))
+    task_code: Mapped[str] = mapped_column(String(40))
+    side: Mapped[str] = mapped_column(String(10))
+    from_m: Mapped[float] = mapped_column(Float)
+    to_m: Mapped[float] = mapped_column(Float)
+    due_date: Mapped[datetime] = mapped_column(Date)
+    section_name: Mapped[str | None] = mapped_column(String(100))
+    team: Mapped[str | None] = mapped_column(String(100))
+
+
+class GreeningRecord(Base):
+    """Greening work done on a stretch (or at a point) of a road: who, when, how much, photo."""
+
+    __tablename__ = "greening_records"
+    __table_args__ = (
+        UniqueConstraint("jurisdiction_code", "external_id", name="uq_greening_record_external_id"),
+        Index("ix_greening_records_road", "jurisdiction_code", "road_id", "done_on"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    jurisdiction_code: Mapped[str] = mapped_column(String(9))
+    external_id: Mapped[str | None] = mapped_column(String(80))
+    road_id: Mapped[str] = mapped_column(String(40))
+    task_code: Mapped[str] = mapped_column(String(40))
+    side: Mapped[str] = mapped_column(String(10))
+    from_m: Mapped[float] = mapped_column(Float)
+    to_m: Mapped[float] = mapped_column(Float)
+    done_on: Mapped[datetime] = mapped_column(Date)
+    team: Mapped[str | None] = mapped_column(String(100))
+    quantity: Mapped[float | None] = mapped_column(Float)
+    photo: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    # The stretch of road covered (a LineString) or the spot (a Point), for QGIS and maps.
+    geom = _geom("GEOMETRY")

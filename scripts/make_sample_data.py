@@ -24,6 +24,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from geo.sample import make_issues, make_layers  # noqa: E402
+from geo.sample_greening import make_greening  # noqa: E402
 
 #: Layer name -> file, relative to the data directory.
 LAYER_FILES = {
@@ -37,6 +38,8 @@ LAYER_FILES = {
     "segments": "roads/segments.geojson",
 }
 ISSUES_FILE = "issues/jinqiao_2025_issues.csv"
+#: greening sample (plan and work records of 2025 on 津北公路 and 先锋东路) -> file
+GREENING_FILES = {"greening_plan": "greening/plan_2025.csv", "greening_records": "greening/records_2025.csv"}
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 
@@ -67,6 +70,11 @@ def write_sample_data(out: Path, *, seed: int = 20250101, n_issues: int = 20000)
     issues = make_issues(layers, n=n_issues, seed=seed)
     write_issues(issues, out / ISSUES_FILE)
     counts["issues"] = len(issues)
+    for name, frame in zip(GREENING_FILES, make_greening(layers["roads"], year=2025, seed=seed)):
+        path = out / GREENING_FILES[name]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        frame.to_csv(path, index=False, encoding="utf-8", lineterminator="\n")
+        counts[name] = len(frame)
     return counts
 
 
@@ -78,7 +86,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     counts = write_sample_data(args.out, seed=args.seed, n_issues=args.issues)
     for name, count in counts.items():
-        rel = LAYER_FILES.get(name, ISSUES_FILE)
+        rel = LAYER_FILES.get(name) or GREENING_FILES.get(name, ISSUES_FILE)
         size = (args.out / rel).stat().st_size
         print(f"{name:<13} {count:>6} rows  {size / 1024:>8.1f} KiB  {rel}")
 

@@ -93,8 +93,8 @@ def db_engine(db_url):
 
 @pytest.fixture(scope="session")
 def sample_db(tmp_path_factory):
-    """Settings of a SpatiaLite database holding the whole Jinqiao sample (layers and issues)."""
-    from geo import ingest
+    """Settings of a SpatiaLite database holding the whole Jinqiao sample (layers, issues, greening)."""
+    from geo import greening_pipeline, ingest
     from geo.settings import load_settings
 
     data_dir = tmp_path_factory.mktemp("sample-db")
@@ -104,6 +104,7 @@ def sample_db(tmp_path_factory):
     ingest.load_layer_dir(engine, settings.sample_dir)
     ingest.import_issue_file(engine, settings.sample_dir / "issues" / "jinqiao_2025_issues.csv",
                              jurisdiction_code=settings.jurisdiction_code, settings=settings, actor="test")
+    greening_pipeline.load_sample_greening(engine, settings.sample_dir, jurisdiction_code=settings.jurisdiction_code)
     engine.dispose()
     return settings
 

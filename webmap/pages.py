@@ -3,13 +3,19 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, render_template
+from urllib.parse import urlencode
+
+import pandas as pd
+from flask import Blueprint, Response, current_app, render_template, request, url_for
 
 from geo import store
-from geo.errors import NotFoundError
+from geo.errors import NotFoundError, ValidationError
+from geo.greening_pipeline import GreeningView, greening_view, progress_labelled, report_tables, section_view
+from geo.greening_tasks import SEASONS, load_greening_tasks, task_due_around
 from geo.models import OPEN_STATUSES
 from geo.taxonomy import load_taxonomy
 from webmap.app import engine_of, settings_of
+from webmap.maps.greening import greening_map as build_greening_map
 from webmap.maps.overview import overview_map
 
 bp = Blueprint("pages", __name__)
@@ -51,6 +57,72 @@ def overview():
         cell_counts=cells,
         open_issues=store.query_issues(engine, jurisdiction_code=j, status=OPEN_STATUSES),
         settings=settings,
+        category_names=dict(zip(taxonomy.categories["code"], taxonomy.categories["name"])),
+    )
+    return Response(m.get_root().render(), mimetype="text/html")
+
+
+
+# --------------------------------------------------------------------------- greening (plan tasks 3, 14)
+
+def _greening_request() -> tuple[GreeningView, str, pd.DataFrame]:
+    """The greening view for ``year``, ``road``, ``season`` and ``as_of`` (or ``day`` of the year), and the task shown.
+
+    Returns the view, the task code (``task``, or the one due around the day) and
+    the tasks offered (those of the plan, within the season).
+    """
+    engine, settings = engine_of(current_app), settings_of(current_app)
+    args = request.args
+    year, day, as_of = args.get("year") or None, args.get("day") or None, args.get("as_of") or None
+    if year is not None and not year.isdigit():
+        raise ValidationError(f"year={year!r}: expected a year such as 2025")
+    if day is not None and as_of is None:
+        # The season slider counts days from 1 January of the year shown.
+        if year is None or not day.isdigit() or int(day) > 365:
+            raise ValidationError(f"day={day!r}: expected a day of the year 0…365, with year")
+        as_of = min(pd.Timestamp(int(year), 1, 1) + pd.Timedelta(days=int(day)), pd.Timestamp(int(year), 12, 31))
+    view = greening_view(engine, jurisdiction_code=settings.jurisdiction_code, year=int(year) if year else None,
+                         as_of=as_of, road=args.get("road") or None, season=args.get("season") or None)
+    tasks = load_greening_tasks()
+    offered = tasks[tasks["code"].isin(view.table["task_code"])]
+    task = args.get("task") or None
+    if task is not None and task not in tasks.index:
+        raise ValidationError(f"task={task!r}: expected one of {', '.join(tasks.index)}")
+    if task is None or task not in offered.index:
+        task = task_due_around(offered if len(offered) else tasks, view.as_of, year=view.year)
+    return view, task, offered
+
+
+@bp.get("/greening")
+def greening():
+    view, task, offered = _greening_request()
+    labelled = progress_labelled(view.table)
+    issues = report_tables(view)["相关问题"]
+    roads = [{"name": name, "table": labelled[(view.table["road_id"] == road_id).to_numpy()],
+              "issues": issues[issues["道路"] == name], "clipped": view.clipped[view.clipped["road_id"] == road_id]}
+             for road_id, name in zip(view.roads_metric["road_id"], view.roads_metric["name"])]
+    chosen = {"road": request.args.get("road", ""), "season": request.args.get("season", "")}
+    query = {"year": view.year, "as_of": f"{view.as_of:%Y-%m-%d}", "task": task, **chosen}
+    return render_template(
+        "greening.html", view=view, roads=roads, task=task, task_options=list(zip(offered["code"], offered["name"])),
+        seasons=SEASONS, chosen=chosen,
+        day=(view.as_of - pd.Timestamp(view.year, 1, 1)).days,
+        map_src=url_for("pages.greening_map") + "?" + urlencode({k: v for k, v in query.items() if v != ""}),
+    )
+
+
+@bp.get("/maps/greening")
+def greening_map():
+    engine, settings = engine_of(current_app), settings_of(current_app)
+    view, task, _offered = _greening_request()
+    sections, pairs = section_view(view, task_code=task)
+    tasks = load_greening_tasks()
+    taxonomy = load_taxonomy()
+    m = build_greening_map(
+        boundary=_boundary(),
+        roads=store.read_layer(engine, "roads", jurisdiction_code=settings.jurisdiction_code),
+        sections=sections, section_records=pairs, issues=view.issues,
+        task_name=tasks.loc[task, "name"], unit=tasks.loc[task, "unit"], as_of=view.as_of, settings=settings,
         category_names=dict(zip(taxonomy.categories["code"], taxonomy.categories["name"])),
     )
     return Response(m.get_root().render(), mimetype="text/html")

@@ -1,0 +1,268 @@
+"""Greening progress through the web app, the CLI and a real headless Chromium."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import geopandas as gpd
+import openpyxl
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from shapely import LineString
+
+from geo.cli import main
+from geo.db import make_engine
+from geo.greening_pipeline import greening_view
+from geo.settings import load_settings
+from webmap.app import create_app
+from webmap.maps.greening import greening_map, share_colors
+
+AS_OF = "2025-05-20"
+
+
+def json_strings(html: str, key: str) -> list[str]:
+    """The values of ``key`` in the GeoJSON folium embedded (it writes <, > and & as \\u escapes)."""
+    return [json.loads(f'"{raw}"') for raw in re.findall(rf'"{key}": "((?:[^"\\]|\\.)*)"', html)]
+
+
+@pytest.fixture(scope="module")
+def client(sample_db):
+    return create_app(sample_db).test_client()
+
+
+@pytest.fixture(scope="module")
+def view(sample_db):
+    engine = make_engine(sample_db.resolved_database_url)
+    yield greening_view(engine, jurisdiction_code=sample_db.jurisdiction_code, year=2025, as_of=AS_OF)
+    engine.dispose()
+
+
+def test_sample_progress_has_overdue_work_clipped_records_and_related_issues(view):
+    table = view.table
+    assert table["road_name"].unique().tolist() == ["津北公路", "先锋东路"] and len(table) == 18
+    assert set(table["status"]) >= {"done", "overdue", "in_progress", "not_started"}
+    assert ((table["done_m"] <= table["planned_m"] + 1e-6) & (table["done_share"].between(0, 1))).all()
+    assert len(view.clipped) == 3 and (view.clipped["road_id"] == "R001").all()
+    assert set(view.issues["category_code"]) <= {"06017", "06018", "06021", "06022", "06045"}
+    assert len(view.issues) == view.issue_counts["n_issues"].sum() > 0
+    assert (view.issues["reported_at"] < pd.Timestamp(AS_OF) + pd.Timedelta(days=1)).all()
+
+
+def test_greening_page_has_a_table_per_road(client, view):
+    page = client.get(f"/greening?year=2025&as_of={AS_OF}")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert re.findall(r'<h2 id="road-\d">([^<]+)</h2>', html) == ["津北公路", "先锋东路"]
+    assert html.count('class="progress greening-table"') == 2
+    assert html.count('<tr class="overdue">') == (view.table["status"] == "overdue").sum()
+    # The task due around 20 May is pest control (window 1 May – 31 August): it is the one selected and mapped.
+    assert '<option value="pest_control" selected>' in html
+    assert 'src="/maps/greening?year=2025&amp;as_of=2025-05-20&amp;task=pest_control"' in html
+    assert "3 条作业记录超出道路范围" in html
+    assert 'href="/greening"' in client.get("/").get_data(as_text=True)
+
+
+def test_season_and_road_filters_and_the_day_slider(client):
+    html = client.get("/greening?year=2025&road=先锋东路&season=summer&day=150").get_data(as_text=True)
+    assert re.findall(r'<h2 id="road-\d">([^<]+)</h2>', html) == ["先锋东路"]
+    assert re.findall(r'<option value="(\w+)"(?: selected)?>[^<]+</option>', html)[-2:] == [
+        "pest_control",
+        "summer_pruning",
+    ]
+    assert 'id="as-of-label">2025-05-31<' in html and 'value="150"' in html
+
+
+@pytest.mark.parametrize(
+    "query, status, message",
+    [
+        ("task=mowing", 400, "task=&#39;mowing&#39;"),
+        ("year=2025&day=400", 400, "day=&#39;400&#39;"),
+        ("season=monsoon", 400, "season &#39;monsoon&#39;"),
+        ("road=金桥路", 404, "津北公路、先锋东路"),
+        ("year=2019", 404, "no greening plan for 2019"),
+    ],
+)
+def test_bad_greening_requests_are_answered_with_a_message(client, query, status, message):
+    for url in (f"/greening?{query}", f"/maps/greening?{query}"):
+        answer = client.get(url)
+        assert answer.status_code == status and message in answer.get_data(as_text=True), url
+
+
+def test_greening_map_uses_only_local_assets_and_draws_every_section(client):
+    html = client.get(f"/maps/greening?year=2025&as_of={AS_OF}&task=pruning").get_data(as_text=True)
+    urls = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert urls and all(u.startswith("/vendor/") for u in urls), urls
+    # 津北公路 is 6041.8 m (31 sections of up to 200 m), 先锋东路 4322.2 m (22).
+    labels = json_strings(html, "label")
+    assert (
+        sum(t.startswith("津北公路 K") for t in labels) == 31 and sum(t.startswith("先锋东路 K") for t in labels) == 22
+    )
+    assert labels[0] == "津北公路 K0+000–K0+200 100%"
+    assert "修剪完成率" in html
+
+
+def test_map_popups_escape_user_text():
+    crs = "EPSG:4326"
+    sections = gpd.GeoDataFrame(
+        {
+            "road_id": ["R1"],
+            "name": ["<i>路</i>"],
+            "section_no": [1],
+            "section_name": ["K0+000–K0+200"],
+            "planned_m": [600.0],
+            "done_m": [150.0],
+            "done_share": [0.25],
+            "n_records": [1],
+        },
+        geometry=[LineString([(117.35, 39.1), (117.352, 39.1)])],
+        crs=crs,
+    )
+    pairs = pd.DataFrame(
+        {
+            "road_id": ["R1"],
+            "section_no": [1],
+            "done_on": [pd.Timestamp("2025-04-01")],
+            "team": ["<script>alert(1)</script>"],
+            "side": ["left"],
+            "from_m": [0.0],
+            "to_m": [150.0],
+            "quantity": [3.0],
+            "photo": ["javascript:alert(2)"],
+            "note": ["`${document.cookie}`"],
+        }
+    )
+    issues = gpd.GeoDataFrame(
+        {
+            "id": [7],
+            "category_code": ["06021"],
+            "status": ["registered"],
+            "reported_at": [pd.Timestamp("2025-04-02")],
+            "address": ["<img src=x onerror=alert(3)>"],
+            "chainage_m": [12.0],
+        },
+        geometry=gpd.points_from_xy([117.351], [39.1]),
+        crs=crs,
+    )
+    boundary = gpd.GeoDataFrame(geometry=[sections.geometry.iloc[0].buffer(0.01)], crs=crs)
+    roads = sections.assign(road_class="arterial", is_priority=True)
+    html = (
+        greening_map(
+            boundary=boundary,
+            roads=roads,
+            sections=sections,
+            section_records=pairs,
+            issues=issues,
+            task_name="修剪",
+            unit="株",
+            as_of=pd.Timestamp("2025-04-20"),
+            settings=load_settings(environ={}),
+            category_names={"06021": "病虫害"},
+        )
+        .get_root()
+        .render()
+    )
+    section_popup, issue_popup = json_strings(html, "popup")
+    for raw in ("<script>alert(1)", "<i>路", "${document.cookie}", "`", 'href="javascript:'):
+        assert raw not in section_popup
+    assert (
+        "&lt;script&gt;alert(1)&lt;/script&gt;" in section_popup and "&#96;&#36;{document.cookie}&#96;" in section_popup
+    )
+    assert "照片 javascript:alert(2)" in section_popup and "完成 25%（150 / 600 m" in section_popup
+    assert "<img" not in issue_popup and "&lt;img src=x" in issue_popup
+    assert "病虫害" in issue_popup and "已立案" in issue_popup and "K0+012" in issue_popup
+
+
+def test_share_colours():
+    shares = pd.Series([float("nan"), 0.0, 0.2, 0.5, 0.99, 1.0])
+    assert share_colors(shares).tolist() == ["#9e9e9e", "#d73027", "#fc8d59", "#fc8d59", "#fee08b", "#1a9850"]
+
+
+def test_cli_progress_prints_and_exports(sample_db, tmp_path):
+    out = tmp_path / "progress.xlsx"
+    result = CliRunner().invoke(
+        main,
+        [
+            "--database-url",
+            sample_db.resolved_database_url,
+            "greening",
+            "progress",
+            "--road",
+            "先锋东路",
+            "--season",
+            "spring",
+            "--as-of",
+            AS_OF,
+            "--out",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == "绿化进度 2025 年，截至 2025-05-20"
+    assert len([line for line in lines if line.startswith("先锋东路")]) == 5
+    book = openpyxl.load_workbook(out)
+    assert book.sheetnames == ["进度", "季节汇总", "超出范围", "相关问题"]
+    sheet = book["进度"]
+    header = [c.value for c in sheet[1]]
+    assert header[:3] == ["道路", "作业", "季节"] and sheet.max_row == 6
+    assert [sheet.cell(row=r, column=2).value for r in range(2, 7)] == [
+        "返青水",
+        "防寒围挡拆除",
+        "树挂清理",
+        "修剪",
+        "补植补种",
+    ]
+
+
+def test_cli_load_sample_and_import_with_a_bad_row(tmp_path):
+    url = f"sqlite:///{tmp_path / 'g.sqlite'}"
+    runner = CliRunner()
+    loaded = runner.invoke(main, ["--database-url", url, "load-sample", "--no-issues"])
+    assert loaded.exit_code == 0, loaded.output
+    assert "greening plan: 108 rows; records_2025.csv: 1212 rows read, 1212 greening records loaded" in loaded.output
+    path = tmp_path / "more.csv"
+    path.write_text(
+        "道路,作业,侧别,起点桩号,终点桩号,作业日期,班组\n"
+        "津北公路,夏季修剪,左侧,0,200,2025-06-03,绿化一队\n津北公路,割草,左侧,0,200,2025-06-03,绿化一队\n",
+        encoding="utf-8",
+    )
+    result = runner.invoke(main, ["--database-url", url, "greening", "import", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "more.csv: row 3: task: unknown task" in result.output
+    assert "2 rows read, 1 greening records loaded, 0 already present, 1 rows rejected" in result.output
+    strict = runner.invoke(main, ["--database-url", url, "greening", "import", "--strict", str(path)])
+    assert strict.exit_code == 1 and "--strict loads nothing" in strict.output
+
+
+@pytest.mark.browser
+def test_greening_page_in_chromium(live_server, page_watch):
+    page, errors, outside = page_watch
+    page.goto(f"{live_server}/greening?year=2025&as_of=2025-04-20&task=pruning", wait_until="networkidle")
+    page.frame_locator("#greening-map").locator(".leaflet-container").wait_for()
+    map_frame = page.frame(url=re.compile(r"/maps/greening"))
+    colors = map_frame.evaluate("""() => {
+        const layer = Object.keys(window).filter(k => k.startsWith('geo_json_')).map(k => window[k])
+            .find(l => l.getLayers && l.getLayers().length && l.getLayers()[0].feature.properties.color);
+        return layer.getLayers().map(s => s.options.color);
+    }""")
+    assert len(colors) == 53 and set(colors) <= {"#d73027", "#fc8d59", "#fee08b", "#1a9850", "#9e9e9e"}
+    # Open the popup of 津北公路's last full section: it lists its pruning records.
+    map_frame.evaluate("""() => {
+        const layer = Object.keys(window).filter(k => k.startsWith('geo_json_')).map(k => window[k])
+            .find(l => l.getLayers && l.getLayers().length && l.getLayers()[0].feature.properties.color);
+        const s = layer.getLayers()[29];
+        s.fire('click', {latlng: s.getBounds().getCenter()}, true);
+    }""")
+    popup = page.frame_locator("#greening-map").locator(".leaflet-popup-content")
+    popup.wait_for()
+    assert "津北公路 K5+800–K6+000" in popup.inner_text() and "修剪" in popup.inner_text()
+    # Moving the season slider re-queries the page and the map for the new day.
+    with page.expect_navigation(wait_until="networkidle"):
+        page.locator("#day-slider").evaluate("s => { s.value = 200; s.dispatchEvent(new Event('change')); }")
+    assert page.locator("#as-of-label").inner_text() == "2025-07-20"
+    assert "as_of=2025-07-20" in page.locator("#greening-map").get_attribute("src")
+    page.frame_locator("#greening-map").locator(".leaflet-container").wait_for()
+    assert errors == []
+    assert outside == []
