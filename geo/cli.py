@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import click
+from sqlalchemy.exc import SQLAlchemyError
 
 from geo.errors import CitymapError, ImportRejected
 from geo.settings import Settings, load_settings
@@ -47,6 +48,10 @@ def _one_line_errors(func):
             sys.exit(1)
         except CitymapError as err:
             click.echo(f"error: {err.message}", err=True)
+            sys.exit(1)
+        except (SQLAlchemyError, OSError) as err:
+            # the database or the file system refused: say which, in one line
+            click.echo(f"error: {type(err).__name__}: {str(err).splitlines()[0]}", err=True)
             sys.exit(1)
 
     return wrapper

@@ -299,6 +299,8 @@ def insert_issues(
         if column not in frame:
             frame[column] = None
     frame["rework_count"] = pd.to_numeric(frame["rework_count"], errors="coerce").fillna(0).astype(int)
+    # a report with no lifecycle yet (a 12345 export, a web form) starts the loop at 上报
+    frame["status"] = frame["status"].astype(object).where(frame["status"].notna(), "reported")
     for column in TIMESTAMP_COLUMNS:
         frame[column] = pd.to_datetime(frame[column])
     frame["lon"] = issues.geometry.x.to_numpy()

@@ -145,3 +145,11 @@ def test_failed_load_leaves_nothing_behind(db_engine):
         store.insert_issues(db_engine, issues, jurisdiction_code=J, file="bad.csv", actor="test")
     for table in ("issues", "import_batches", "issue_events", "reporter_contacts"):
         assert store.count_rows(db_engine, table, jurisdiction_code=J) == 0, table
+
+
+def test_issues_without_a_lifecycle_start_as_reported(db_engine):
+    issues = _issues(3).drop(columns=["status", "registered_at"])
+    store.insert_issues(db_engine, issues, jurisdiction_code=J, file="12345.csv", actor="test")
+    got = store.query_issues(db_engine, jurisdiction_code=J)
+    assert list(got["status"]) == ["reported"] * 3
+    assert store.count_rows(db_engine, "issue_events", jurisdiction_code=J) == 0
