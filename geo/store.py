@@ -7,8 +7,8 @@ the spatial-index query) this module picks the dialect's fastest path:
   suspended and the R*Tree filled in one statement afterwards (per-row triggers
   cost 6×); a bbox query reads the R*Tree table ``idx_<table>_geom`` directly,
   because ``ST_Within``/``MbrWithin`` alone scan the whole table.
-* PostGIS: ``COPY`` into a temporary table, then one ``INSERT … SELECT … ON CONFLICT``;
-  a bbox query uses ``&&`` on the GiST index.
+* PostGIS: the keys already stored are looked up first, then ``COPY`` straight into
+  the table; a bbox query uses ``ST_Intersects`` with the GiST index.
 
 Geometries go in and out as WKB and are WGS84 lon/lat (SRID 4326).
 """
@@ -312,7 +312,8 @@ def insert_issues(
             {"j": jurisdiction_code, "f": file, "a": actor, "at": datetime.now().replace(microsecond=0), "r": rows_rejected},
         ).scalar_one()
         frame["import_batch_id"] = batch_id
-        _bulk_insert(conn, "issues", frame, (*ISSUE_COLUMNS, "import_batch_id"), point=True, skip_conflicts=True)
+        _bulk_insert(conn, "issues", frame, (*ISSUE_COLUMNS, "import_batch_id"), point=True,
+                     unique_key=("jurisdiction_code", "source", "external_id"))
         cursor = conn.connection.driver_connection.cursor()
         cursor.execute(f"SELECT id, source, external_id FROM issues WHERE import_batch_id = {int(batch_id)}")
         ids = pd.DataFrame(cursor.fetchall(), columns=["issue_id", "source", "external_id"])
@@ -336,27 +337,29 @@ def _bulk_insert(
     columns: Sequence[str],
     *,
     point: bool = False,
-    skip_conflicts: bool = False,
+    unique_key: Sequence[str] | None = None,
 ) -> None:
     """Insert many rows fast: ``executemany`` on SQLite, ``COPY`` on PostGIS.
 
     With ``point``, the frame's ``lon``/``lat`` columns become the ``geom`` point
-    (SRID 4326). With ``skip_conflicts``, rows that break a unique constraint are
-    skipped (PostGIS: copied into a temporary table first, then inserted with
-    ``ON CONFLICT DO NOTHING``).
+    (SRID 4326). With ``unique_key`` (the columns of a unique constraint), rows whose
+    key is already stored, or repeats an earlier row of the batch, are skipped.
     """
     if frame.empty:
         return
     names = ", ".join(columns) + (", geom" if point else "")
+    rebuild = len(frame) >= REBUILD_INDEXES_ROWS
     if is_sqlite(conn):
         values = ", ".join("?" * len(columns)) + (", MakePoint(?, ?, 4326)" if point else "")
         arrays = [_sqlite_values(frame[c]) for c in columns]
         if point:
             arrays += [frame["lon"].to_numpy(dtype=float).tolist(), frame["lat"].to_numpy(dtype=float).tolist()]
-        sql = f"INSERT INTO {table} ({names}) VALUES ({values})" + (" ON CONFLICT DO NOTHING" if skip_conflicts else "")
-        with _spatialite_bulk_mode(conn, table, rebuild_indexes=len(frame) >= REBUILD_INDEXES_ROWS):
+        sql = f"INSERT INTO {table} ({names}) VALUES ({values})" + (" ON CONFLICT DO NOTHING" if unique_key else "")
+        with _spatialite_bulk_mode(conn, table, rebuild_indexes=rebuild):
             conn.connection.driver_connection.executemany(sql, zip(*arrays))
         return
+    if unique_key:
+        frame = _not_yet_stored(conn, table, frame, unique_key)
     out = frame[list(columns)].copy()
     for column in columns:
         if pd.api.types.is_datetime64_any_dtype(out[column]):
@@ -367,16 +370,34 @@ def _bulk_insert(
         out["geom"] = shapely.to_wkb(points, hex=True, include_srid=True)
     buffer = _io.StringIO()
     out.to_csv(buffer, index=False, header=False, na_rep="\\N")
-    target = table
-    if skip_conflicts:
-        target = f"{table}_load"
-        conn.exec_driver_sql(f"CREATE TEMPORARY TABLE {target} (LIKE {table} INCLUDING DEFAULTS) ON COMMIT DROP")
     cursor = conn.connection.driver_connection.cursor()
-    with cursor.copy(f"COPY {target} ({names}) FROM STDIN WITH (FORMAT csv, NULL '\\N')") as copy:
-        copy.write(buffer.getvalue())
-    if skip_conflicts:
-        with _postgis_bulk_mode(conn, table, rebuild_indexes=len(frame) >= REBUILD_INDEXES_ROWS):
-            conn.exec_driver_sql(f"INSERT INTO {table} ({names}) SELECT {names} FROM {target} ON CONFLICT DO NOTHING")
+    with _postgis_bulk_mode(conn, table, rebuild_indexes=rebuild):
+        with cursor.copy(f"COPY {table} ({names}) FROM STDIN WITH (FORMAT csv, NULL '\\N')") as copy:
+            copy.write(buffer.getvalue())
+
+
+def _not_yet_stored(conn: Connection, table: str, frame: pd.DataFrame, unique_key: Sequence[str]) -> pd.DataFrame:
+    """The rows of ``frame`` whose key is not in ``table`` yet, first of each key (PostGIS).
+
+    Checking first and then COPYing straight into the table writes each row once
+    (COPY into a temporary table and ``INSERT … ON CONFLICT`` wrote it twice). A
+    transaction-scoped advisory lock keeps two loads into one table from checking
+    at the same time; the unique constraint still guards against anything else.
+    """
+    conn.exec_driver_sql("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"citymap bulk load {table}",))
+    keys = list(unique_key)
+    arrays = tuple(frame[c].astype(str).tolist() for c in keys)
+    unnest = ", ".join("%s::text[]" for _ in keys)
+    stored = conn.exec_driver_sql(
+        f"SELECT {', '.join('t.' + k for k in keys)} FROM {table} t "
+        f"JOIN unnest({unnest}) AS k({', '.join(keys)}) ON {' AND '.join(f't.{k}::text = k.{k}' for k in keys)}",
+        arrays,
+    ).fetchall()
+    frame = frame.drop_duplicates(keys)
+    if stored:
+        present = pd.MultiIndex.from_frame(frame[keys].astype(str)).isin(pd.MultiIndex.from_tuples([tuple(row) for row in stored]))
+        frame = frame[~present]
+    return frame
 
 
 @contextmanager
