@@ -103,6 +103,10 @@ def load_sample_cmd(ctx: click.Context, issues: bool) -> None:
 
     n_plan, greening = load_sample_greening(engine, settings.sample_dir, jurisdiction_code=settings.jurisdiction_code)
     click.echo(f"greening plan: {n_plan} rows; {greening.summary()}")
+    from geo.sample_inspections import load_sample_inspections
+
+    n_units, n_tracks = load_sample_inspections(engine, settings.sample_dir, jurisdiction_code=settings.jurisdiction_code)
+    click.echo(f"frontage units: {n_units}; inspections (tracks and check-ins): {n_tracks}")
 
 
 @main.command("import")
@@ -227,6 +231,25 @@ def greening_import_plan_cmd(ctx: click.Context, path: Path, year: int) -> None:
     click.echo(f"greening plan {year}: {n} rows loaded from {path}")
 
 
+@main.group("api-key")
+def api_key_group() -> None:
+    """Keys that let other systems create Open311 service requests."""
+
+
+@api_key_group.command("create")
+@click.argument("name")
+@click.pass_context
+@_one_line_errors
+def api_key_create_cmd(ctx: click.Context, name: str) -> None:
+    """Create an Open311 API key called NAME; the key is printed once, on the last line."""
+    from geo import store
+
+    settings = _settings(ctx)
+    key = store.create_api_key(_engine(ctx), name, jurisdiction_code=settings.jurisdiction_code)
+    click.echo(f"API key {name!r} created; only its SHA-256 is stored, so keep the key now:")
+    click.echo(key)
+
+
 @main.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
@@ -259,6 +282,65 @@ def demo_cmd(ctx: click.Context, port: int) -> None:
     init_db(engine)
     if store.count_rows(engine, "jurisdictions", jurisdiction_code=settings.jurisdiction_code) == 0:
         ctx.invoke(load_sample_cmd, issues=True)
+        from geo import users
+        from geo.workflow import local_now
+
+        # Demo-only accounts with a published password, so that the demo can be logged in to at once;
+        # a real deployment creates its users with `citymap user create`.
+        for name, role, department in DEMO_ACCOUNTS:
+            store.create_user(engine, name=name, password_hash=users.hash_password(DEMO_PASSWORD), role=role,
+                              department_code=department, jurisdiction_code=settings.jurisdiction_code,
+                              now=local_now())
     else:
         click.echo("sample already loaded; `make clean` starts afresh")
+    click.echo("demo accounts (password " + DEMO_PASSWORD + "): " + ", ".join(f"{n} ({r})" for n, r, _ in DEMO_ACCOUNTS))
     _serve(settings, "127.0.0.1", port)
+
+
+DEMO_PASSWORD = "jinqiao-demo"
+DEMO_ACCOUNTS = (("supervisor", "supervisor", None), ("dispatcher", "dispatcher", None),
+                 ("sanitation", "department", "sanitation"), ("citizen", "public", None))
+
+
+@main.group("user")
+def user_group() -> None:
+    """People who log in to the web pages."""
+
+
+@user_group.command("create")
+@click.argument("name")
+@click.option("--role", required=True, help="supervisor, dispatcher, department, public or admin (geo/data/roles.csv).")
+@click.option("--department", "department", default=None, help="Department code; required for the department role.")
+@click.option("--password", default=None, help="The password (prompted, hidden, if not given).")
+@click.pass_context
+@_one_line_errors
+def user_create_cmd(ctx: click.Context, name: str, role: str, department: str | None, password: str | None) -> None:
+    """Create a user NAME with a role (and a department for department users)."""
+    from geo import store, users
+    from geo.workflow import local_now
+
+    name, role, department = users.check_account(name, role, department)
+    if password is None:
+        password = click.prompt("password", hide_input=True, confirmation_prompt=True)
+    settings = _settings(ctx)
+    user_id = store.create_user(_engine(ctx), name=name, password_hash=users.hash_password(password), role=role,
+                                department_code=department, jurisdiction_code=settings.jurisdiction_code,
+                                now=local_now())
+    click.echo(f"user {name!r} created (id {user_id}, role {role}{f', department {department}' if department else ''})")
+
+
+# The route group lives in its own module; imported last because it uses the helpers above.
+from geo.cli_route import route
+
+main.add_command(route)
+
+# The closed-loop commands (weekly report, inspection tracks) live in their own module, like the route group.
+from geo.cli_workflow import purge_tracks_cmd, report_cmd, tracks_import_cmd
+
+for _command in (report_cmd, purge_tracks_cmd, tracks_import_cmd):
+    main.add_command(_command)
+
+# `citymap hotspots` (Gi* per unit cell, optional standalone map) lives in its own module too.
+from geo.cli_hotspots import hotspots_cmd
+
+main.add_command(hotspots_cmd)

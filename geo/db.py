@@ -87,9 +87,19 @@ def make_engine(url: str, *, busy_timeout_ms: int = 30000) -> Engine:
 
 @contextmanager
 def write_tx(engine: Engine) -> Iterator[Connection]:
-    """A write transaction: ``BEGIN IMMEDIATE`` on SQLite, a plain transaction on PostGIS.
+    """A write transaction: ``BEGIN IMMEDIATE`` on SQLite, READ COMMITTED on PostGIS.
 
     Commits when the block ends, rolls back if it raises.
+
+    What it guarantees for a read-modify-write (read a value, write one computed
+    from it): on SQLite, writers run one at a time from ``BEGIN``, so what the block
+    reads stays current until it commits. On PostgreSQL, blocks run side by side and
+    a plain ``SELECT`` may read a value another block is about to change, losing its
+    update; read what you will write back with :func:`geo.store.lock_row`
+    (``SELECT … FOR UPDATE``), or write it in one statement (``SET n = n + 1``, or
+    ``UPDATE … WHERE status = :expected`` and check the row count). SERIALIZABLE was
+    not chosen: its serialization failures need the whole block re-run, which a
+    ``with`` block cannot do, and they would also strike the bulk loads.
     """
     with engine.connect() as conn:
         if is_sqlite(conn):

@@ -128,25 +128,25 @@ def import_issue_file(
     nothing is written. A file with no usable row is refused too.
     """
     path = Path(path)
-    steps = tqdm(total=4, desc=f"import {path.name}", unit="step", disable=not progress, leave=False)
-    layers = read_layers(engine, jurisdiction_code=jurisdiction_code)
-    taxonomy = load_taxonomy()
-    steps.update()
-    batch = io.read_issue_file(path, coord_system=coord_system, boundary=layers.boundary, source=source,
-                               gazetteer=gazetteer(layers), taxonomy=taxonomy)
-    steps.update()
-    rows_read = len(batch.frame) + len({e.row for e in batch.errors})
-    if batch.errors and strict:
-        raise ImportRejected(f"{batch.file}: {len({e.row for e in batch.errors})} of {rows_read} rows are bad; "
-                             "--strict loads nothing", batch.errors)
-    if batch.frame.empty:
-        raise ImportRejected(f"{batch.file}: no usable row ({rows_read} read)", batch.errors)
-    issues = assign_and_schedule(batch.frame.drop(columns=["row"]), layers, settings=settings, taxonomy=taxonomy)
-    steps.update()
-    result = store.insert_issues(engine, issues, jurisdiction_code=jurisdiction_code, file=str(path), actor=actor,
-                                 rows_rejected=len({e.row for e in batch.errors}))
-    steps.update()
-    steps.close()
+    # Closed however the import ends, so that an error message starts on a clean line.
+    with tqdm(total=4, desc=f"import {path.name}", unit="step", disable=not progress, leave=False) as steps:
+        layers = read_layers(engine, jurisdiction_code=jurisdiction_code)
+        taxonomy = load_taxonomy()
+        steps.update()
+        batch = io.read_issue_file(path, coord_system=coord_system, boundary=layers.boundary, source=source,
+                                   gazetteer=gazetteer(layers), taxonomy=taxonomy)
+        steps.update()
+        rows_read = len(batch.frame) + len({e.row for e in batch.errors})
+        if batch.errors and strict:
+            raise ImportRejected(f"{batch.file}: {len({e.row for e in batch.errors})} of {rows_read} rows are bad; "
+                                 "--strict loads nothing", batch.errors)
+        if batch.frame.empty:
+            raise ImportRejected(f"{batch.file}: no usable row ({rows_read} read)", batch.errors)
+        issues = assign_and_schedule(batch.frame.drop(columns=["row"]), layers, settings=settings, taxonomy=taxonomy)
+        steps.update()
+        result = store.insert_issues(engine, issues, jurisdiction_code=jurisdiction_code, file=str(path), actor=actor,
+                                     rows_rejected=len({e.row for e in batch.errors}))
+        steps.update()
     return ImportReport(file=batch.file, rows_read=rows_read, inserted=result.inserted, skipped=result.skipped,
                         errors=batch.errors)
 

@@ -1356,3 +1356,188 @@ def write_xlsx(sheets: dict[str, pd.DataFrame], path: str | Path) -> Path:
                     out[column] = mask_phones(out[column])
             out.to_excel(writer, sheet_name=sheet, index=False)
     return path
+
+
+# ------------------------------------------------------------------ inspection tracks (geo.coverage)
+
+_GPX_NS = {"gpx": "http://www.topografix.com/GPX/1/1"}
+INSPECTION_KINDS = ("track", "checkin")
+
+
+def read_inspection_file(path: str | Path, *, team: str, actor: str) -> gpd.GeoDataFrame:
+    """Read inspection tracks and check-ins from a GPX 1.1 or GeoJSON file.
+
+    GPX: each track segment (``trkseg``) becomes a track (LineString, at least two
+    fixes) from its first to its last fix time; each waypoint (``wpt``) a check-in
+    (Point) at its time. GeoJSON: LineString features are tracks, Point features
+    check-ins; times come from the properties ``started_at`` / ``ended_at`` (or
+    ``time`` for both); ``team`` and ``actor`` properties, when present, override
+    the arguments. Coordinates must be WGS84; times with ``Z`` or an offset are
+    converted to local (Asia/Shanghai) time, naive.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        A ``.gpx``, ``.geojson`` or ``.json`` file.
+    team, actor : str, keyword-only
+        The team (department code) and the worker the file belongs to.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        EPSG:4326 with ``team``, ``actor``, ``kind`` (track / checkin),
+        ``started_at``, ``ended_at``, ``source`` (gpx / geojson).
+
+    Raises
+    ------
+    geo.errors.ValidationError
+        Unreadable file, no inspection in it, a fix without a time, a geometry
+        of another type, or coordinates outside WGS84 ranges.
+    """
+    import xml.etree.ElementTree as ET
+
+    path = Path(path)
+    name = path.name
+    for label, value in (("team", team), ("actor", actor)):
+        if not isinstance(value, str) or not value.strip():
+            raise ValidationError(f"{name}: {label} {value!r} must be a non-empty name")
+    suffix = path.suffix.lower()
+    if suffix == ".gpx":
+        try:
+            root = ET.parse(path).getroot()
+        except (ET.ParseError, OSError) as exc:
+            raise ValidationError(f"{name}: not a readable GPX file ({exc})") from exc
+        ns = _GPX_NS if root.tag.startswith("{" + _GPX_NS["gpx"]) else {"gpx": ""}
+        q = (lambda tag: f"gpx:{tag}") if ns["gpx"] else (lambda tag: tag)
+        parts, kinds, starts, ends = [], [], [], []
+        for seg in root.iterfind(f".//{q('trkseg')}", ns):
+            fixes = seg.findall(q("trkpt"), ns)
+            times = pd.Series([p.findtext(q("time"), default="", namespaces=ns) for p in fixes], dtype=object)
+            if len(fixes) < 2:
+                continue
+            parts.append(shapely.linestrings([(float(p.get("lon")), float(p.get("lat"))) for p in fixes]))
+            kinds.append("track")
+            starts.append(times.iloc[0])
+            ends.append(times.iloc[-1])
+        for wpt in root.iterfind(f".//{q('wpt')}", ns):
+            parts.append(shapely.Point(float(wpt.get("lon")), float(wpt.get("lat"))))
+            kinds.append("checkin")
+            stamp = wpt.findtext(q("time"), default="", namespaces=ns)
+            starts.append(stamp)
+            ends.append(stamp)
+        frame = gpd.GeoDataFrame({"team": team, "actor": actor, "kind": kinds, "started_at": starts,
+                                  "ended_at": ends, "source": "gpx"}, geometry=parts, crs="EPSG:4326")
+    elif suffix in (".geojson", ".json"):
+        try:
+            raw = gpd.read_file(path)
+        except Exception as exc:  # pyogrio raises several error types for unreadable files
+            raise ValidationError(f"{name}: not a readable GeoJSON file ({exc})") from exc
+        if raw.crs is not None and not raw.crs.equals("EPSG:4326"):
+            raise ValidationError(f"{name}: coordinates must be WGS84 (EPSG:4326), got {raw.crs}")
+        types = raw.geom_type
+        bad = types[~types.isin(("LineString", "Point"))]
+        if len(bad):
+            raise ValidationError(f"{name}: feature {int(bad.index[0]) + 1} is a {bad.iloc[0]}, "
+                                  f"not a LineString track or a Point check-in")
+
+        def prop(column: str, default: object) -> pd.Series:
+            if column in raw:
+                return raw[column].astype(object).where(raw[column].notna(), default)
+            return pd.Series(default, index=raw.index, dtype=object)
+
+        when = prop("time", "")
+        frame = gpd.GeoDataFrame({
+            "team": prop("team", team), "actor": prop("actor", actor),
+            "kind": np.where(types == "LineString", "track", "checkin"),
+            "started_at": prop("started_at", None).where(lambda s: s.notna(), when),
+            "ended_at": prop("ended_at", None).where(lambda s: s.notna(), when),
+            "source": "geojson"}, geometry=raw.geometry.values, crs="EPSG:4326")
+    else:
+        raise ValidationError(f"{name}: inspections are read from .gpx or .geojson files, not {suffix or 'this'}")
+    if frame.empty:
+        raise ValidationError(f"{name}: holds no track (two fixes or more) and no waypoint")
+    for column in ("started_at", "ended_at"):
+        frame[column] = _parse_times(frame[column].astype(str).str.strip(), excel=False)
+        missing = frame[column].isna()
+        if missing.any():
+            raise ValidationError(f"{name}: inspection {int(np.flatnonzero(missing)[0]) + 1} has no readable "
+                                  f"time ({column})")
+    xy = shapely.get_coordinates(frame.geometry.values)
+    if not ((np.abs(xy[:, 0]) <= 180) & (np.abs(xy[:, 1]) <= 90)).all():
+        raise ValidationError(f"{name}: coordinates outside WGS84 longitude/latitude ranges")
+    return frame
+
+
+def write_xlsx_with_images(sheets: dict[str, pd.DataFrame], path: str | Path, *,
+                           images: dict[str, bytes]) -> Path:
+    """:func:`write_xlsx`, then put PNG images on sheets of their own (sheet name → PNG bytes)."""
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+    from openpyxl.drawing.image import Image
+
+    path = write_xlsx(sheets, path)
+    book = load_workbook(path)
+    for sheet, png in images.items():
+        if not 0 < len(sheet) <= 31 or sheet in book.sheetnames:
+            raise ValidationError(f"image sheet name {sheet!r} must have 1 to 31 characters and be new")
+        book.create_sheet(sheet).add_image(Image(BytesIO(png)), "A1")
+    book.save(path)
+    return path
+
+
+# --------------------------------------------------------------------------- issue photos (web uploads)
+
+#: content type → (file suffix, test of the file's first bytes): the type is judged by the bytes, never by
+#: the name or the browser's claim, so a script renamed .jpg is refused
+PHOTO_TYPES = {
+    "image/jpeg": (".jpg", lambda head: head[:3] == b"\xff\xd8\xff"),
+    "image/png": (".png", lambda head: head[:8] == b"\x89PNG\r\n\x1a\n"),
+    "image/webp": (".webp", lambda head: head[:4] == b"RIFF" and head[8:12] == b"WEBP"),
+}
+#: a stored photo's name: 32 random hex digits and a suffix of PHOTO_TYPES
+PHOTO_NAME_RE = re.compile(r"[0-9a-f]{32}\.(?:jpg|png|webp)")
+
+
+def photo_type(data: bytes) -> str | None:
+    """The content type of a JPEG, PNG or WebP image judged by its magic bytes, or None."""
+    head = bytes(data[:12])
+    return next((kind for kind, (_suffix, test) in PHOTO_TYPES.items() if test(head)), None)
+
+
+def check_photo(data: bytes, *, max_bytes: int, label: str = "photo") -> str:
+    """The content type of an uploaded photo after checking it.
+
+    Raises
+    ------
+    geo.errors.ValidationError
+        Empty, larger than ``max_bytes``, or not a JPEG/PNG/WebP by its first bytes.
+    """
+    if not data:
+        raise ValidationError(f"{label} is empty")
+    if len(data) > max_bytes:
+        raise ValidationError(f"{label} is {len(data) / 1e6:.1f} MB; at most {max_bytes / 1e6:.1f} MB")
+    kind = photo_type(data)
+    if kind is None:
+        raise ValidationError(f"{label} is not a JPEG, PNG or WebP image (first bytes {bytes(data[:8]).hex()})")
+    return kind
+
+
+def save_photo(data: bytes, *, photos_dir: Path, max_bytes: int, label: str = "photo") -> tuple[str, str]:
+    """Check an uploaded photo (:func:`check_photo`) and store it under a random name; returns (name, type)."""
+    import secrets
+
+    kind = check_photo(data, max_bytes=max_bytes, label=label)
+    name = secrets.token_hex(16) + PHOTO_TYPES[kind][0]
+    photos_dir = Path(photos_dir)
+    photos_dir.mkdir(parents=True, exist_ok=True)
+    (photos_dir / name).write_bytes(data)
+    return name, kind
+
+
+def photo_file(photos_dir: Path, name: str) -> Path | None:
+    """The stored photo called ``name`` (a :data:`PHOTO_NAME_RE` name, so no path tricks), or None."""
+    if not isinstance(name, str) or not PHOTO_NAME_RE.fullmatch(name):
+        return None
+    path = Path(photos_dir) / name
+    return path if path.is_file() else None

@@ -222,6 +222,8 @@ class Issue(Base):
     zone_code: Mapped[str | None] = mapped_column(String(40))
     department_code: Mapped[str | None] = mapped_column(String(60))
     import_batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batches.id"))
+    # The issue this one was merged into as a duplicate (status "merged"); geo.workflow sets it.
+    merged_into: Mapped[int | None] = mapped_column(Integer)
     geom = _geom("POINT")
 
 
@@ -233,6 +235,8 @@ class ReporterContact(Base):
     jurisdiction_code: Mapped[str] = mapped_column(String(9))
     phone: Mapped[str | None] = mapped_column(String(40))
     name: Mapped[str | None] = mapped_column(String(100))
+    # Open311 reporters may leave an e-mail address instead of (or besides) a phone.
+    email: Mapped[str | None] = mapped_column(String(200))
 
 
 class IssueEvent(Base):
@@ -298,3 +302,134 @@ class GreeningRecord(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime)
     # The stretch of road covered (a LineString) or the spot (a Point), for QGIS and maps.
     geom = _geom("GEOMETRY")
+
+
+# --------------------------------------------------------------------------- Open311 API keys
+
+class ApiKey(Base):
+    """A key that lets a client system (12345 platform, grid workers' app) POST Open311 requests.
+
+    Only the key's SHA-256 is stored: a leaked database does not leak usable keys.
+    """
+
+    __tablename__ = "api_keys"
+    __table_args__ = (UniqueConstraint("jurisdiction_code", "name", name="uq_api_key_name"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    jurisdiction_code: Mapped[str] = mapped_column(String(9))
+    name: Mapped[str] = mapped_column(String(100))
+    key_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+# --------------------------------------------------------------------------- closed loop and coverage (geo.workflow, geo.coverage)
+
+class FrontageUnit(Base):
+    """A 门前三包 frontage: the stretch of pavement a shop, institution or property company keeps clean.
+
+    The geometry is the frontage area (a polygon); one recorded as a stretch of road
+    (``road_id``, ``from_m``–``to_m``) is stored as that stretch buffered to the pavement.
+    """
+
+    __tablename__ = "frontage_units"
+    __table_args__ = (UniqueConstraint("jurisdiction_code", "code", name="uq_frontage_unit_code"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    jurisdiction_code: Mapped[str] = mapped_column(String(9))
+    code: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(20))
+    road_id: Mapped[str | None] = mapped_column(String(40))
+    from_m: Mapped[float | None] = mapped_column(Float)
+    to_m: Mapped[float | None] = mapped_column(Float)
+    geom = _geom("GEOMETRY")
+
+
+class Inspection(Base):
+    """A field inspection: a GPS track (LineString) or a check-in (Point) of a team's worker.
+
+    Personal information under PIPL: rows older than the retention setting are purged
+    (geo.coverage / ``citymap purge-tracks``), and only supervisors see them.
+    """
+
+    __tablename__ = "inspections"
+    __table_args__ = (Index("ix_inspections_team", "jurisdiction_code", "team", "ended_at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    jurisdiction_code: Mapped[str] = mapped_column(String(9))
+    team: Mapped[str] = mapped_column(String(60))
+    actor: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(10))
+    started_at: Mapped[datetime] = mapped_column(DateTime)
+    ended_at: Mapped[datetime] = mapped_column(DateTime)
+    source: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    geom = _geom("GEOMETRY")
+
+
+# --------------------------------------------------------------------------- users, sessions and audit of people (webmap.auth)
+
+class User(Base):
+    """A person who logs in: a role of ``geo/data/roles.csv``, bound to a jurisdiction and,
+    for the ``department`` role, to a department code. Only the scrypt hash of the password is kept."""
+
+    __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("jurisdiction_code", "name", name="uq_user_name"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    jurisdiction_code: Mapped[str] = mapped_column(String(9))
+    name: Mapped[str] = mapped_column(String(60))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(20))
+    department_code: Mapped[str | None] = mapped_column(String(60))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class UserSession(Base):
+    """A login. The cookie carries a random token; the row is keyed by its SHA-256, so a copy of
+    the database cannot be used to log in, and logout deletes the row (the cookie is then worthless)."""
+
+    __tablename__ = "user_sessions"
+    __table_args__ = (Index("ix_user_sessions_user", "user_id"),)
+    token_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    ip: Mapped[str | None] = mapped_column(String(45))
+
+
+class LoginFailure(Base):
+    """A failed login of a user name from an address: the rate limit counts these across processes."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (Index("ix_login_failures_key", "name", "ip", "at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(60))
+    ip: Mapped[str] = mapped_column(String(45))
+    at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class PhoneReveal(Base):
+    """A dispatcher looked at a reporter's unmasked phone number: who, when, which issue (PIPL audit)."""
+
+    __tablename__ = "phone_reveals"
+    __table_args__ = (Index("ix_phone_reveals_issue", "issue_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    jurisdiction_code: Mapped[str] = mapped_column(String(9))
+    issue_id: Mapped[int] = mapped_column(ForeignKey("issues.id", ondelete="CASCADE"))
+    user_name: Mapped[str] = mapped_column(String(60))
+    at: Mapped[datetime] = mapped_column(DateTime)
+    ip: Mapped[str | None] = mapped_column(String(45))
+
+
+class IssuePhoto(Base):
+    """A photo uploaded for an issue (with its report, or for a handling step); the file lives under
+    ``<data_dir>/photos`` with a random name, and this row says whose it is."""
+
+    __tablename__ = "issue_photos"
+    __table_args__ = (Index("ix_issue_photos_issue", "issue_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    jurisdiction_code: Mapped[str] = mapped_column(String(9))
+    issue_id: Mapped[int] = mapped_column(ForeignKey("issues.id", ondelete="CASCADE"))
+    file: Mapped[str] = mapped_column(String(80), unique=True)
+    content_type: Mapped[str] = mapped_column(String(40))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    uploaded_by: Mapped[str] = mapped_column(String(60))
+    at: Mapped[datetime] = mapped_column(DateTime)

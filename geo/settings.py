@@ -59,6 +59,23 @@ class Settings:
     tianditu_key: str = ""
     secret_key: str = "dev-only-change-me"
     sqlite_busy_timeout_ms: int = 30000
+    # Closed loop and coverage (geo.workflow, geo.coverage): a report of the same category within
+    # duplicate_radius_m metres and duplicate_window_h hours of an open issue is offered as its duplicate;
+    # inspection tracks (personal information) are kept track_retention_days days; coverage counts what a
+    # track passed within coverage_tolerance_m metres of, over the last coverage_days days.
+    duplicate_radius_m: float = 20.0
+    duplicate_window_h: float = 24.0
+    track_retention_days: int = 90
+    coverage_tolerance_m: float = 25.0
+    coverage_days: int = 7
+    # People (webmap.auth): a login lasts session_hours; login_max_failures failed logins of one user name
+    # from one address within login_window_min minutes lock that pair until the window has passed; a report
+    # carries at most max_photos photos (JPEG, PNG or WebP) of at most max_photo_mb MB each.
+    session_hours: float = 12.0
+    login_max_failures: int = 5
+    login_window_min: float = 15.0
+    max_photos: int = 4
+    max_photo_mb: float = 5.0
 
     @property
     def resolved_database_url(self) -> str:

@@ -15,7 +15,9 @@ Geometries go in and out as WKB and are WGS84 lon/lat (SRID 4326).
 
 from __future__ import annotations
 
+import hashlib
 import io as _io
+import secrets
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,7 +30,7 @@ from sqlalchemy import Connection, Engine, text
 
 from geo import models
 from geo.db import is_sqlite, write_tx
-from geo.errors import NotFoundError, ValidationError
+from geo.errors import ConflictError, NotFoundError, ValidationError
 
 WGS84 = "EPSG:4326"
 
@@ -44,6 +46,9 @@ LAYER_TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
         "segment_id", "road_id", "name", "road_class", "is_priority", "oneway", "seq", "from_m", "to_m", "length_m",
     )),
 }
+#: layer name → the column that identifies a feature of it (an OGC API feature id)
+LAYER_KEYS = {"communities": "code", "compounds": "code", "grids": "code", "zones": "code", "unit_cells": "code",
+              "roads": "road_id", "segments": "segment_id"}
 JURISDICTION_COLUMNS = ("code", "name", "district_code", "metric_crs", "cell_size_m", "grid_origin_x", "grid_origin_y")
 
 #: columns of ``issues`` an import writes (besides geometry and the batch id)
@@ -53,6 +58,8 @@ ISSUE_COLUMNS = (
     "deadline_at", "rework_count", "cell_code", "segment_id", "segment_dist_m", "compound_code",
     "community_code", "grid_code", "zone_code", "department_code",
 )
+#: issue-frame column → ``reporter_contacts`` column: the contact is kept apart from the issue
+CONTACT_COLUMNS = {"phone": "phone", "email": "email", "reporter_name": "name"}
 TIMESTAMP_COLUMNS = ("reported_at", "registered_at", "dispatched_at", "handled_at", "verified_at", "closed_at", "deadline_at")
 
 #: lifecycle column → (event action, status the issue entered); order is the loop's order. The
@@ -168,18 +175,86 @@ def read_layer(
     *,
     jurisdiction_code: str,
     bbox: tuple[float, float, float, float] | None = None,
+    keys: Iterable | None = None,
+    limit: int | None = None,
+    offset: int = 0,
 ) -> gpd.GeoDataFrame:
     """A reference layer as a GeoDataFrame (EPSG:4326), optionally only what meets ``bbox``.
 
-    ``name`` is a key of :data:`LAYER_TABLES` or ``"jurisdiction"``.
+    ``name`` is a key of :data:`LAYER_TABLES` or ``"jurisdiction"``. ``keys`` keeps
+    the features whose :data:`LAYER_KEYS` column is one of them; ``limit`` and
+    ``offset`` page through the rows in storage order.
     """
+    table, columns, key = _layer_source(name)
+    params = {"j": jurisdiction_code}
+    clauses = [f"t.{key} = :j", *_in_clause(f"t.{LAYER_KEYS.get(name, 'code')}", keys, params, "k")]
+    frame = _read_geo(bind, table, columns, where=" AND ".join(clauses), params=params, bbox=bbox,
+                      limit=limit, offset=offset)
+    # SQLite hands booleans back as 0/1: make both back ends answer True/False
+    for column in ("is_priority", "oneway"):
+        if column in frame:
+            frame[column] = frame[column].astype(bool)
+    return frame
+
+
+def _layer_source(name: str) -> tuple[str, tuple[str, ...], str]:
+    """(table, columns, jurisdiction column) of a layer name."""
     if name == "jurisdiction":
-        table, columns, key = "jurisdictions", JURISDICTION_COLUMNS, "code"
-    elif name in LAYER_TABLES:
-        (table, columns), key = LAYER_TABLES[name], "jurisdiction_code"
-    else:
-        raise ValidationError(f"unknown layer {name!r}; known: jurisdiction, {', '.join(LAYER_TABLES)}")
-    return _read_geo(bind, table, columns, where=f"t.{key} = :j", params={"j": jurisdiction_code}, bbox=bbox)
+        return "jurisdictions", JURISDICTION_COLUMNS, "code"
+    if name in LAYER_TABLES:
+        return (*LAYER_TABLES[name], "jurisdiction_code")
+    raise ValidationError(f"unknown layer {name!r}; known: jurisdiction, {', '.join(LAYER_TABLES)}")
+
+
+def count_layer(
+    bind: Engine | Connection,
+    name: str,
+    *,
+    jurisdiction_code: str,
+    bbox: tuple[float, float, float, float] | None = None,
+) -> int:
+    """How many features of a reference layer :func:`read_layer` returns with the same filters (no paging)."""
+    table, _columns, key = _layer_source(name)
+    return _with_conn(bind, lambda conn: _count(conn, table, where=f"t.{key} = :j", params={"j": jurisdiction_code},
+                                                 bbox=bbox))
+
+
+def extent(bind: Engine | Connection, name: str, *, jurisdiction_code: str) -> tuple[float, float, float, float] | None:
+    """(minlon, minlat, maxlon, maxlat) of a layer or of ``"issues"``, degrees; None when it has no feature."""
+    table, _columns, key = ("issues", (), "jurisdiction_code") if name == "issues" else _layer_source(name)
+
+    def run(conn: Connection):
+        parts = (("MbrMinX", "MbrMinY", "MbrMaxX", "MbrMaxY") if is_sqlite(conn)
+                 else ("ST_XMin", "ST_YMin", "ST_XMax", "ST_YMax"))
+        aggregates = ", ".join(f"{agg}({fn}(t.geom))" for agg, fn in zip(("min", "min", "max", "max"), parts))
+        return conn.execute(text(f"SELECT {aggregates} FROM {table} t WHERE t.{key} = :j"),
+                            {"j": jurisdiction_code}).one()
+
+    row = _with_conn(bind, run)
+    return None if row[0] is None else tuple(float(v) for v in row)
+
+
+def _with_conn(bind: Engine | Connection, run):
+    """``run(connection)`` on ``bind`` itself or on a connection opened for the call."""
+    if isinstance(bind, Connection):
+        return run(bind)
+    with bind.connect() as conn:
+        return run(conn)
+
+
+def _count(conn: Connection, table: str, *, where: str, params: dict, bbox: Sequence[float] | None = None,
+           points: bool = False) -> int:
+    source, condition = _source_where(conn, table, where, bbox, points=points)
+    return int(conn.execute(text(f"SELECT count(*) FROM {source} WHERE {condition}"), params).scalar_one())
+
+
+def _source_where(conn: Connection, table: str, where: str, bbox: Sequence[float] | None, *,
+                  points: bool) -> tuple[str, str]:
+    """(FROM, WHERE) of a query on ``table`` with an attribute condition and an optional bbox."""
+    if bbox is None:
+        return f"{table} t", where
+    source, spatial = _bbox_filter(conn, table, bbox, points=points)
+    return source, f"{where} AND {spatial}"
 
 
 def _bbox_filter(conn: Connection, table: str, bbox: Sequence[float], *, points: bool = False) -> tuple[str, str]:
@@ -226,13 +301,10 @@ def _read_geo(
 ) -> gpd.GeoDataFrame:
     """Rows of ``table`` as a GeoDataFrame; ``points`` reads x/y instead of WKB (faster)."""
     def run(conn: Connection) -> gpd.GeoDataFrame:
-        source, clauses = f"{table} t", [where]
-        if bbox is not None:
-            source, spatial = _bbox_filter(conn, table, bbox, points=points)
-            clauses.append(spatial)
+        source, condition = _source_where(conn, table, where, bbox, points=points)
         geometry_sql = "ST_X(t.geom), ST_Y(t.geom)" if points else f"{_as_binary(conn)}(t.geom)"
         sql = (f"SELECT {', '.join('t.' + c for c in columns)}, {geometry_sql} FROM {source} "
-               f"WHERE {' AND '.join(clauses)} ORDER BY {order_by}")
+               f"WHERE {condition} ORDER BY {order_by}")
         if limit is not None:
             sql += f" LIMIT {int(limit)} OFFSET {int(offset)}"
         # Plain tuples: pandas probes SQLAlchemy Row objects attribute by attribute, which costs more than the query.
@@ -277,8 +349,9 @@ def insert_issues(
     ----------
     issues : GeoDataFrame
         Points in EPSG:4326 with the columns of :data:`ISSUE_COLUMNS` that apply
-        (missing optional ones are stored as NULL), plus ``phone`` (stored apart in
-        ``reporter_contacts``). An issue whose source and external id are already
+        (missing optional ones are stored as NULL), plus the reporter's contact
+        (:data:`CONTACT_COLUMNS`: ``phone``, ``email``, ``reporter_name``), stored apart
+        in ``reporter_contacts``. An issue whose source and external id are already
         stored is left as it is and counted as skipped.
     file, actor : str
         Recorded on the import batch row (the audit of the load).
@@ -318,10 +391,12 @@ def insert_issues(
         cursor.execute(f"SELECT id, source, external_id FROM issues WHERE import_batch_id = {int(batch_id)}")
         ids = pd.DataFrame(cursor.fetchall(), columns=["issue_id", "source", "external_id"])
         new = frame.merge(ids, on=["source", "external_id"], how="inner")
-        if "phone" in new:
-            phone = new["phone"].astype("string").str.strip()
-            contacts = new.loc[phone.fillna("") != "", ["issue_id", "jurisdiction_code"]].assign(phone=phone)
-            _bulk_insert(conn, "reporter_contacts", contacts, ("issue_id", "jurisdiction_code", "phone"))
+        given = {column: CONTACT_COLUMNS[column] for column in CONTACT_COLUMNS if column in new}
+        if given:
+            values = pd.DataFrame({stored: new[column].astype("string").str.strip() for column, stored in given.items()})
+            keep = (values.fillna("") != "").any(axis=1)
+            contacts = new.loc[keep, ["issue_id", "jurisdiction_code"]].assign(**values[keep])
+            _bulk_insert(conn, "reporter_contacts", contacts, ("issue_id", "jurisdiction_code", *given.values()))
         events = lifecycle_events(new, actor=actor)
         _bulk_insert(conn, "issue_events", events,
                      ("issue_id", "jurisdiction_code", "at", "actor", "action", "from_status", "to_status"))
@@ -551,26 +626,75 @@ def query_issues(
     until: datetime | None = None,
     limit: int | None = None,
     offset: int = 0,
+    ids: Iterable[int] | None = None,
+    columns: Sequence[str] = ISSUE_READ_COLUMNS,
+    newest_first: bool = False,
+    department: Iterable[str] | None = None,
+    community: Iterable[str] | None = None,
 ) -> gpd.GeoDataFrame:
-    """Issues of a jurisdiction as points (EPSG:4326), filtered; bbox uses the spatial index."""
-    clauses, params = ["t.jurisdiction_code = :j"], {"j": jurisdiction_code}
-    for name, values in (("status", status), ("category_code", category)):
-        if values is not None:
-            values = list(values)
-            keys = [f"{name}{i}" for i in range(len(values))]
-            clauses.append(f"t.{name} IN ({', '.join(':' + k for k in keys)})" if keys else "1 = 0")
-            params.update(zip(keys, values))
+    """Issues of a jurisdiction as points (EPSG:4326), filtered; bbox uses the spatial index.
+
+    ``since`` is inclusive and ``until`` exclusive (on ``reported_at``); ``ids`` keeps
+    only those issues, ``department`` and ``community`` those of these department /
+    community codes. ``columns`` are the ``issues`` columns returned (default
+    :data:`ISSUE_READ_COLUMNS`); timestamps come back as datetime64. Rows are in id
+    order, or newest report first with ``newest_first``.
+    """
+    unknown = [c for c in columns if c not in models.Issue.__table__.columns or c == "geom"]
+    if unknown:
+        raise ValidationError(f"issues have no column(s) {unknown}")
+    where, params = _issue_where(jurisdiction_code, status=status, category=category, since=since, until=until,
+                                 ids=ids, department=department, community=community)
+    frame = _read_geo(bind, "issues", columns, where=where, params=params, bbox=bbox, points=True, limit=limit,
+                      offset=offset, order_by="t.reported_at DESC, t.id DESC" if newest_first else "t.id")
+    for column in TIMESTAMP_COLUMNS:
+        if column in frame:
+            frame[column] = pd.to_datetime(frame[column], format="ISO8601")
+    return frame
+
+
+def count_issues(
+    bind: Engine | Connection,
+    *,
+    jurisdiction_code: str,
+    bbox: tuple[float, float, float, float] | None = None,
+    status: Iterable[str] | None = None,
+    category: Iterable[str] | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    ids: Iterable[int] | None = None,
+    department: Iterable[str] | None = None,
+    community: Iterable[str] | None = None,
+) -> int:
+    """How many issues :func:`query_issues` returns with the same filters (no paging), counted in SQL."""
+    where, params = _issue_where(jurisdiction_code, status=status, category=category, since=since, until=until,
+                                 ids=ids, department=department, community=community)
+    return _with_conn(bind, lambda conn: _count(conn, "issues", where=where, params=params, bbox=bbox, points=True))
+
+
+def _issue_where(jurisdiction_code: str, *, status, category, since, until, ids, department=None,
+                 community=None) -> tuple[str, dict]:
+    params: dict[str, object] = {"j": jurisdiction_code}
+    clauses = ["t.jurisdiction_code = :j", *_in_clause("t.status", status, params, "status"),
+               *_in_clause("t.category_code", category, params, "category_code"),
+               *_in_clause("t.department_code", department, params, "department_code"),
+               *_in_clause("t.community_code", community, params, "community_code"),
+               *_in_clause("t.id", None if ids is None else [int(i) for i in ids], params, "id")]
     if since is not None:
         clauses.append("t.reported_at >= :since")
         params["since"] = since
     if until is not None:
         clauses.append("t.reported_at < :until")
         params["until"] = until
-    frame = _read_geo(bind, "issues", ISSUE_READ_COLUMNS, where=" AND ".join(clauses), params=params, bbox=bbox,
-                      points=True, limit=limit, offset=offset)
-    for column in ("reported_at", "closed_at", "deadline_at"):
-        frame[column] = pd.to_datetime(frame[column], format="ISO8601")
-    return frame
+    return " AND ".join(clauses), params
+
+
+def issue_time_range(bind: Engine | Connection, *, jurisdiction_code: str) -> tuple[datetime, datetime] | None:
+    """The first and last ``reported_at`` of a jurisdiction's issues (naive local time), None when none."""
+    row = _with_conn(bind, lambda conn: conn.execute(
+        text("SELECT min(reported_at), max(reported_at) FROM issues WHERE jurisdiction_code = :j"),
+        {"j": jurisdiction_code}).one())
+    return None if row[0] is None else (pd.Timestamp(row[0]).to_pydatetime(), pd.Timestamp(row[1]).to_pydatetime())
 
 
 def count_issues_by(
@@ -764,4 +888,365 @@ def read_greening_records(
     # Missing text is None on both back ends (psycopg hands NULLs of an all-NULL column as NaN otherwise).
     for column in ("external_id", "team", "photo", "note"):
         frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
+    return frame
+
+
+# --------------------------------------------------------------------------- Open311 API keys
+
+def _key_digest(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def create_api_key(engine: Engine, name: str, *, jurisdiction_code: str) -> str:
+    """Create an Open311 API key named ``name``; returns the key, which only this call ever sees.
+
+    The database keeps the key's SHA-256. A name already in use is a
+    :class:`~geo.errors.ConflictError`.
+    """
+    name = (name or "").strip()
+    if not name or len(name) > 100:
+        raise ValidationError(f"API key name {name!r}: expected 1–100 characters")
+    key = secrets.token_urlsafe(32)
+    with write_tx(engine) as conn:
+        taken = conn.execute(text("SELECT 1 FROM api_keys WHERE jurisdiction_code = :j AND name = :n"),
+                             {"j": jurisdiction_code, "n": name}).first()
+        if taken:
+            raise ConflictError(f"an API key named {name!r} already exists")
+        conn.execute(text("INSERT INTO api_keys (jurisdiction_code, name, key_sha256, created_at) "
+                          "VALUES (:j, :n, :h, :at)"),
+                     {"j": jurisdiction_code, "n": name, "h": _key_digest(key),
+                      "at": datetime.now().replace(microsecond=0)})
+    return key
+
+
+def api_key_name(bind: Engine | Connection, key: str, *, jurisdiction_code: str) -> str | None:
+    """The name of the API key ``key`` of a jurisdiction, or None if no such key exists."""
+    if not key:
+        return None
+    return _with_conn(bind, lambda conn: conn.execute(
+        text("SELECT name FROM api_keys WHERE key_sha256 = :h AND jurisdiction_code = :j"),
+        {"h": _key_digest(key), "j": jurisdiction_code}).scalar_one_or_none())
+
+
+def issue_id_of(bind: Engine | Connection, *, jurisdiction_code: str, source: str, external_id: str) -> int | None:
+    """The id of the issue a source knows by ``external_id`` (an Open311 token, a 12345 case number), or None."""
+    return _with_conn(bind, lambda conn: conn.execute(
+        text("SELECT id FROM issues WHERE jurisdiction_code = :j AND source = :s AND external_id = :e"),
+        {"j": jurisdiction_code, "s": source, "e": external_id}).scalar_one_or_none())
+
+
+# --------------------------------------------------------------------------- closed loop (geo.workflow)
+
+#: issue columns geo.workflow reads before a transition
+ISSUE_STATE_COLUMNS = ("id", "jurisdiction_code", "status", "department_code", "category_code", "merged_into")
+
+
+def issue_state(conn: Connection, issue_id: int) -> dict | None:
+    """The workflow columns of one issue (:data:`ISSUE_STATE_COLUMNS`), or None if there is no such issue."""
+    row = conn.execute(text(f"SELECT {', '.join(ISSUE_STATE_COLUMNS)} FROM issues WHERE id = :id"),
+                       {"id": int(issue_id)}).mappings().first()
+    return None if row is None else dict(row)
+
+
+def lock_row(conn: Connection, table: str, row_id: int, columns: Sequence[str]) -> dict | None:
+    """Read ``columns`` of the row ``id = row_id`` of ``table`` and hold it until the transaction ends.
+
+    For a read-modify-write inside :func:`geo.db.write_tx`: on PostgreSQL this is
+    ``SELECT … FOR UPDATE``, so a second transaction locking the same row waits here
+    until the first commits and then reads the committed value (a plain ``SELECT``
+    would read the old one and its update would overwrite the other's); on SQLite,
+    where ``write_tx`` already admits one writer at a time, a plain ``SELECT``.
+    Returns the values by column name, or None when there is no such row.
+    """
+    if table not in models.Base.metadata.tables:
+        raise ValidationError(f"no table {table!r}")
+    known = models.Base.metadata.tables[table].columns
+    unknown = [c for c in columns if c not in known or c == "geom"]
+    if unknown or "id" not in known or not columns:
+        raise ValidationError(f"cannot lock columns {list(columns)!r} of {table}: it has {[c.name for c in known]}")
+    lock = "" if is_sqlite(conn) else " FOR UPDATE"
+    row = conn.execute(text(f"SELECT {', '.join(columns)} FROM {table} WHERE id = :id{lock}"),
+                       {"id": int(row_id)}).mappings().first()
+    return None if row is None else dict(row)
+
+
+def update_issue_if_status(conn: Connection, issue_id: int, *, expected_status: str, values: dict,
+                           increment_rework: bool = False) -> int:
+    """``UPDATE issues SET … WHERE id = :id AND status = :expected``; returns the rowcount (0: lost a race).
+
+    ``values`` maps issue columns to new values (None clears); ``increment_rework`` adds 1 to ``rework_count``.
+    """
+    unknown = [c for c in values if c not in models.Issue.__table__.columns or c in ("id", "geom")]
+    if unknown:
+        raise ValidationError(f"issues have no updatable column(s) {unknown}")
+    sets = [f"{c} = :v_{c}" for c in values] + (["rework_count = rework_count + 1"] if increment_rework else [])
+    params = {f"v_{c}": v for c, v in values.items()} | {"id": int(issue_id), "expected": expected_status}
+    return conn.execute(text(f"UPDATE issues SET {', '.join(sets)} WHERE id = :id AND status = :expected"),
+                        params).rowcount
+
+
+def insert_issue_event(conn: Connection, event: dict, *, lon: float | None = None, lat: float | None = None) -> int:
+    """Write one audit event (``issue_events``) and return its id; the position is optional (both or neither)."""
+    columns = ("jurisdiction_code", "issue_id", "at", "actor", "action", "from_status", "to_status", "note", "photo")
+    params = {c: event.get(c) for c in columns}
+    if lon is None:
+        geom = "NULL"
+    else:
+        params["wkb"] = shapely.to_wkb(shapely.points(float(lon), float(lat)))
+        geom = _geom_from_wkb(conn, "wkb")
+    return conn.execute(text(f"INSERT INTO issue_events ({', '.join(columns)}, geom) "
+                             f"VALUES ({', '.join(':' + c for c in columns)}, {geom}) RETURNING id"),
+                        params).scalar_one()
+
+
+def read_issue_events(bind: Engine | Connection, issue_id: int) -> pd.DataFrame:
+    """The audit trail of one issue, oldest first: ``id``, ``at``, ``actor``, ``action``, ``from_status``,
+    ``to_status``, ``note``, ``photo``, ``lon``, ``lat`` (NaN without a position)."""
+    def run(conn: Connection) -> pd.DataFrame:
+        rows = conn.execute(text(
+            "SELECT id, at, actor, action, from_status, to_status, note, photo, ST_X(geom), ST_Y(geom) "
+            "FROM issue_events WHERE issue_id = :i ORDER BY at, id"), {"i": int(issue_id)}).fetchall()
+        frame = pd.DataFrame(list(map(tuple, rows)), columns=["id", "at", "actor", "action", "from_status",
+                                                              "to_status", "note", "photo", "lon", "lat"])
+        frame["at"] = pd.to_datetime(frame["at"], format="ISO8601")
+        return frame.astype({"lon": "float64", "lat": "float64"})
+
+    return _with_conn(bind, run)
+
+
+# --------------------------------------------------------------------------- frontage units and inspections (geo.coverage)
+
+#: columns of ``frontage_units`` besides ``id``, ``jurisdiction_code`` and ``geom``
+FRONTAGE_COLUMNS = ("code", "name", "kind", "road_id", "from_m", "to_m")
+#: columns of ``inspections`` a load writes besides ``jurisdiction_code``, ``created_at`` and ``geom``
+INSPECTION_COLUMNS = ("team", "actor", "kind", "started_at", "ended_at", "source")
+
+
+def replace_frontage_units(engine: Engine, units: gpd.GeoDataFrame, *, jurisdiction_code: str) -> int:
+    """Replace a jurisdiction's 门前三包 frontage units (EPSG:4326 polygons, :data:`FRONTAGE_COLUMNS`) in one
+    transaction; returns the rows written."""
+    frame = _check_frame(units, ("code", "name", "kind"), "frontage_units").copy()
+    for column in ("road_id", "from_m", "to_m"):
+        if column not in frame:
+            frame[column] = None
+    frame["jurisdiction_code"] = jurisdiction_code
+    with write_tx(engine) as conn:
+        conn.execute(text("DELETE FROM frontage_units WHERE jurisdiction_code = :j"), {"j": jurisdiction_code})
+        if len(frame):
+            _insert_frame(conn, "frontage_units", frame, ("jurisdiction_code", *FRONTAGE_COLUMNS))
+    return len(frame)
+
+
+def read_frontage_units(bind: Engine | Connection, *, jurisdiction_code: str) -> gpd.GeoDataFrame:
+    """A jurisdiction's frontage units (EPSG:4326) with :data:`FRONTAGE_COLUMNS`, by code."""
+    frame = _read_geo(bind, "frontage_units", FRONTAGE_COLUMNS, where="t.jurisdiction_code = :j",
+                      params={"j": jurisdiction_code}, order_by="t.code")
+    return frame.astype({"from_m": "float64", "to_m": "float64"})
+
+
+def insert_inspections(engine: Engine, inspections: gpd.GeoDataFrame, *, jurisdiction_code: str) -> int:
+    """Store inspection tracks (LineString) and check-ins (Point), EPSG:4326, with :data:`INSPECTION_COLUMNS`,
+    in one transaction; returns the rows written."""
+    frame = _check_frame(inspections, INSPECTION_COLUMNS, "inspections").copy()
+    frame["jurisdiction_code"] = jurisdiction_code
+    # Text, as the greening loads do: sqlite3 cannot bind pandas Timestamps, and both back ends read it.
+    for column in ("started_at", "ended_at"):
+        frame[column] = pd.to_datetime(frame[column]).dt.strftime("%Y-%m-%d %H:%M:%S")
+    frame["created_at"] = datetime.now().strftime("%Y-%m-%d %H:%M:%S")
+    if len(frame):
+        with write_tx(engine) as conn:
+            _insert_frame(conn, "inspections", frame, ("jurisdiction_code", *INSPECTION_COLUMNS, "created_at"))
+    return len(frame)
+
+
+def read_inspections(
+    bind: Engine | Connection,
+    *,
+    jurisdiction_code: str,
+    teams: Iterable[str] | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> gpd.GeoDataFrame:
+    """Inspections (EPSG:4326) with ``id`` and :data:`INSPECTION_COLUMNS`, oldest first.
+
+    ``since`` (inclusive, on ``ended_at``) and ``until`` (exclusive, on ``started_at``) keep the
+    inspections that overlap ``[since, until)``; ``teams`` keeps those teams.
+    """
+    params: dict[str, object] = {"j": jurisdiction_code}
+    clauses = ["t.jurisdiction_code = :j", *_in_clause("t.team", teams, params, "team")]
+    if since is not None:
+        clauses.append("t.ended_at >= :since")
+        params["since"] = since
+    if until is not None:
+        clauses.append("t.started_at < :until")
+        params["until"] = until
+    frame = _read_geo(bind, "inspections", ("id", *INSPECTION_COLUMNS), where=" AND ".join(clauses),
+                      params=params, order_by="t.started_at, t.id")
+    for column in ("started_at", "ended_at"):
+        frame[column] = pd.to_datetime(frame[column], format="ISO8601")
+    return frame
+
+
+def purge_inspections(engine: Engine, *, before: datetime, jurisdiction_code: str | None = None,
+                      source: str | None = None) -> int:
+    """Delete inspections that ended before ``before`` (the retention limit), optionally of one jurisdiction
+    and source; returns how many went."""
+    params: dict[str, object] = {"b": before}
+    where = "ended_at < :b"
+    for column, value in (("jurisdiction_code", jurisdiction_code), ("source", source)):
+        if value is not None:
+            where += f" AND {column} = :{column}"
+            params[column] = value
+    with write_tx(engine) as conn:
+        return conn.execute(text(f"DELETE FROM inspections WHERE {where}"), params).rowcount
+
+
+# --------------------------------------------------------------------------- users, sessions, phone reveals, photos (webmap.auth)
+
+#: columns of ``users`` read back (never the password hash, except by :func:`read_login`)
+USER_COLUMNS = ("id", "jurisdiction_code", "name", "role", "department_code", "active", "created_at")
+
+
+def create_user(engine: Engine, *, name: str, password_hash: str, role: str, department_code: str | None,
+                jurisdiction_code: str, now: datetime) -> int:
+    """Insert a user (checked by :func:`geo.users.check_account`); a name in use is a ConflictError."""
+    with write_tx(engine) as conn:
+        taken = conn.execute(text("SELECT 1 FROM users WHERE jurisdiction_code = :j AND name = :n"),
+                             {"j": jurisdiction_code, "n": name}).first()
+        if taken:
+            raise ConflictError(f"a user named {name!r} already exists")
+        return conn.execute(text(
+            "INSERT INTO users (jurisdiction_code, name, password_hash, role, department_code, active, created_at) "
+            "VALUES (:j, :n, :h, :r, :d, :a, :at) RETURNING id"),
+            {"j": jurisdiction_code, "n": name, "h": password_hash, "r": role, "d": department_code, "a": True,
+             "at": now}).scalar_one()
+
+
+def read_login(bind: Engine | Connection, name: str, *, jurisdiction_code: str) -> dict | None:
+    """The active user called ``name`` with its password hash (for logging in), or None."""
+    return _with_conn(bind, lambda conn: _one(conn.execute(text(
+        f"SELECT {', '.join(USER_COLUMNS)}, password_hash FROM users "
+        "WHERE jurisdiction_code = :j AND name = :n AND active"), {"j": jurisdiction_code, "n": name})))
+
+
+def read_users(bind: Engine | Connection, *, jurisdiction_code: str) -> pd.DataFrame:
+    """The users of a jurisdiction (:data:`USER_COLUMNS`, no password hashes), by name."""
+    return _read_plain(bind, f"SELECT {', '.join(USER_COLUMNS)} FROM users WHERE jurisdiction_code = :j ORDER BY name",
+                       {"j": jurisdiction_code}, USER_COLUMNS)
+
+
+def _one(result) -> dict | None:
+    row = result.mappings().first()
+    return None if row is None else dict(row)
+
+
+def create_session(engine: Engine, *, token_sha256: str, user_id: int, now: datetime, expires_at: datetime,
+                   ip: str | None) -> None:
+    """Store a login (keyed by the SHA-256 of the cookie's token); expired logins are deleted on the way."""
+    with write_tx(engine) as conn:
+        conn.execute(text("DELETE FROM user_sessions WHERE expires_at <= :now"), {"now": now})
+        conn.execute(text("INSERT INTO user_sessions (token_sha256, user_id, created_at, expires_at, ip) "
+                          "VALUES (:t, :u, :now, :e, :ip)"),
+                     {"t": token_sha256, "u": user_id, "now": now, "e": expires_at, "ip": ip})
+
+
+def session_user(bind: Engine | Connection, token_sha256: str, *, now: datetime) -> dict | None:
+    """The active user of an unexpired login (:data:`USER_COLUMNS`), or None."""
+    columns = ", ".join(f"u.{c}" for c in USER_COLUMNS)
+    return _with_conn(bind, lambda conn: _one(conn.execute(text(
+        f"SELECT {columns} FROM user_sessions s JOIN users u ON u.id = s.user_id "
+        "WHERE s.token_sha256 = :t AND s.expires_at > :now AND u.active"), {"t": token_sha256, "now": now})))
+
+
+def delete_session(engine: Engine, token_sha256: str) -> int:
+    """End a login (logout); returns 1 if it existed."""
+    with write_tx(engine) as conn:
+        return conn.execute(text("DELETE FROM user_sessions WHERE token_sha256 = :t"), {"t": token_sha256}).rowcount
+
+
+def record_login_failure(engine: Engine, *, name: str, ip: str, at: datetime) -> None:
+    """Note a failed login of ``name`` from ``ip`` (the rate limit counts them)."""
+    with write_tx(engine) as conn:
+        conn.execute(text("INSERT INTO login_failures (name, ip, at) VALUES (:n, :ip, :at)"),
+                     {"n": name[:60], "ip": ip[:45], "at": at})
+
+
+def count_login_failures(bind: Engine | Connection, *, name: str, ip: str, since: datetime) -> int:
+    """Failed logins of ``name`` from ``ip`` at or after ``since``."""
+    return _with_conn(bind, lambda conn: conn.execute(text(
+        "SELECT count(*) FROM login_failures WHERE name = :n AND ip = :ip AND at >= :since"),
+        {"n": name[:60], "ip": ip[:45], "since": since}).scalar_one())
+
+
+def clear_login_failures(engine: Engine, *, name: str, ip: str, before: datetime) -> None:
+    """Forget the failures of ``name`` from ``ip`` (after a good login), and everyone's older than ``before``."""
+    with write_tx(engine) as conn:
+        conn.execute(text("DELETE FROM login_failures WHERE (name = :n AND ip = :ip) OR at < :before"),
+                     {"n": name[:60], "ip": ip[:45], "before": before})
+
+
+def read_contact(bind: Engine | Connection, issue_id: int) -> dict | None:
+    """The reporter's contact of an issue (``phone``, ``name``, ``email``) — callers mask it — or None."""
+    return _with_conn(bind, lambda conn: _one(conn.execute(text(
+        "SELECT phone, name, email FROM reporter_contacts WHERE issue_id = :i"), {"i": int(issue_id)})))
+
+
+def reveal_phone(engine: Engine, issue_id: int, *, user_name: str, at: datetime, ip: str | None) -> str | None:
+    """The unmasked phone number of an issue's reporter, logged in ``phone_reveals`` in the same transaction.
+
+    Nothing is logged (and None returned) when the issue has no phone number.
+    """
+    with write_tx(engine) as conn:
+        row = conn.execute(text("SELECT c.phone, i.jurisdiction_code FROM reporter_contacts c "
+                                "JOIN issues i ON i.id = c.issue_id WHERE c.issue_id = :i"),
+                           {"i": int(issue_id)}).first()
+        if row is None or not row[0]:
+            return None
+        conn.execute(text("INSERT INTO phone_reveals (jurisdiction_code, issue_id, user_name, at, ip) "
+                          "VALUES (:j, :i, :u, :at, :ip)"),
+                     {"j": row[1], "i": int(issue_id), "u": user_name, "at": at, "ip": ip})
+        return row[0]
+
+
+def read_phone_reveals(bind: Engine | Connection, *, jurisdiction_code: str, issue_id: int | None = None) -> pd.DataFrame:
+    """The phone-reveal log (``issue_id``, ``user_name``, ``at``, ``ip``), oldest first."""
+    params: dict[str, object] = {"j": jurisdiction_code}
+    where = "jurisdiction_code = :j"
+    if issue_id is not None:
+        where += " AND issue_id = :i"
+        params["i"] = int(issue_id)
+    frame = _read_plain(bind, f"SELECT issue_id, user_name, at, ip FROM phone_reveals WHERE {where} ORDER BY at, id",
+                        params, ("issue_id", "user_name", "at", "ip"))
+    frame["at"] = pd.to_datetime(frame["at"], format="ISO8601")
+    return frame
+
+
+PHOTO_COLUMNS = ("issue_id", "file", "content_type", "size_bytes", "uploaded_by", "at")
+
+
+def insert_issue_photos(engine: Engine, photos: pd.DataFrame, *, jurisdiction_code: str) -> int:
+    """Record stored photo files (:data:`PHOTO_COLUMNS`) of issues; returns how many."""
+    missing = [c for c in PHOTO_COLUMNS if c not in photos]
+    if missing:
+        raise ValidationError(f"photos lack column(s) {missing}")
+    if photos.empty:
+        return 0
+    frame = photos[list(PHOTO_COLUMNS)].assign(jurisdiction_code=jurisdiction_code)
+    # the drivers take Python datetimes, not pandas Timestamps
+    frame["at"] = pd.Series(pd.to_datetime(frame["at"]).dt.to_pydatetime(), index=frame.index, dtype=object)
+    rows = _records(frame)
+    with write_tx(engine) as conn:
+        conn.execute(text(f"INSERT INTO issue_photos (jurisdiction_code, {', '.join(PHOTO_COLUMNS)}) "
+                          f"VALUES (:jurisdiction_code, {', '.join(':' + c for c in PHOTO_COLUMNS)})"), rows)
+    return len(rows)
+
+
+def read_issue_photos(bind: Engine | Connection, *, issue_id: int | None = None, file: str | None = None) -> pd.DataFrame:
+    """Photos of one issue, or the record of one photo file (:data:`PHOTO_COLUMNS`), oldest first."""
+    if (issue_id is None) == (file is None):
+        raise ValidationError("give either issue_id or file")
+    where, params = ("issue_id = :v", {"v": int(issue_id)}) if file is None else ("file = :v", {"v": file})
+    frame = _read_plain(bind, f"SELECT {', '.join(PHOTO_COLUMNS)} FROM issue_photos WHERE {where} ORDER BY at, id",
+                        params, PHOTO_COLUMNS)
+    frame["at"] = pd.to_datetime(frame["at"], format="ISO8601")
     return frame

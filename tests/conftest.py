@@ -93,7 +93,7 @@ def db_engine(db_url):
 
 @pytest.fixture(scope="session")
 def sample_db(tmp_path_factory):
-    """Settings of a SpatiaLite database holding the whole Jinqiao sample (layers, issues, greening)."""
+    """Settings of a SpatiaLite database holding the whole Jinqiao sample (layers, issues, greening, inspections)."""
     from geo import greening_pipeline, ingest
     from geo.settings import load_settings
 
@@ -105,25 +105,104 @@ def sample_db(tmp_path_factory):
     ingest.import_issue_file(engine, settings.sample_dir / "issues" / "jinqiao_2025_issues.csv",
                              jurisdiction_code=settings.jurisdiction_code, settings=settings, actor="test")
     greening_pipeline.load_sample_greening(engine, settings.sample_dir, jurisdiction_code=settings.jurisdiction_code)
+    from geo.sample_inspections import load_sample_inspections
+
+    load_sample_inspections(engine, settings.sample_dir, jurisdiction_code=settings.jurisdiction_code)
+    create_test_users(engine, settings.jurisdiction_code)
     engine.dispose()
     return settings
+
+
+#: the users every sample database has (see create_test_users): name → (role, department); password TEST_PASSWORD
+TEST_USERS = {
+    "supervisor": ("supervisor", None),
+    "dispatcher": ("dispatcher", None),
+    "sanitation": ("department", "sanitation"),
+    "construction": ("department", "construction"),
+    "citizen": ("public", None),
+    "admin": ("admin", None),
+}
+TEST_PASSWORD = "test-password-1"
+
+
+def create_test_users(engine, jurisdiction_code: str) -> None:
+    """One user per role (two department users: sanitation and construction), all with TEST_PASSWORD."""
+    from datetime import datetime
+
+    from geo import store, users
+
+    password_hash = users.hash_password(TEST_PASSWORD)
+    for name, (role, department) in TEST_USERS.items():
+        store.create_user(engine, name=name, password_hash=password_hash, role=role, department_code=department,
+                          jurisdiction_code=jurisdiction_code, now=datetime(2025, 1, 1))
+
+
+@pytest.fixture(scope="session")
+def login():
+    """``login(client, name)``: log a Flask test client in as a TEST_USERS user; returns its CSRF token."""
+    def run(client, name: str = "supervisor") -> str:
+        answer = client.post("/login", json={"name": name, "password": TEST_PASSWORD})
+        assert answer.status_code == 200, answer.get_data(as_text=True)
+        return answer.get_json()["csrf_token"]
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def browser_login():
+    """``browser_login(page, base_url, name)``: log a Playwright page in through the login form."""
+    def run(page, base_url: str, name: str = "supervisor") -> None:
+        page.goto(f"{base_url}/login", wait_until="domcontentloaded")
+        page.fill("#login-name", name)
+        page.fill("#login-password", TEST_PASSWORD)
+        page.click("#login-button")
+        page.wait_for_load_state("domcontentloaded")
+        assert "/login" not in page.url, page.url
+
+    return run
 
 
 @pytest.fixture(scope="session")
 def live_server(sample_db):
     """The app on the sample database, served over HTTP on 127.0.0.1 in a thread."""
+    yield from _serve_in_thread(sample_db)
+
+
+def _serve_in_thread(settings):
+    """Serve the app on ``settings`` over HTTP on 127.0.0.1 in a thread; yields its URL."""
     import threading
 
     from werkzeug.serving import make_server
 
     from webmap.app import create_app
 
-    server = make_server("127.0.0.1", 0, create_app(sample_db), threaded=True)
+    server = make_server("127.0.0.1", 0, create_app(settings), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
     thread.join()
+
+
+@pytest.fixture(scope="module")
+def sample_copy(sample_db, tmp_path_factory):
+    """Settings of a private copy of the sample database, for the tests of one module that write to it."""
+    import sqlite3
+    from dataclasses import replace
+
+    data_dir = tmp_path_factory.mktemp("sample-copy")
+    source = sqlite3.connect(sample_db.resolved_database_url.split("///", 1)[1])
+    target = sqlite3.connect(data_dir / "citymap.sqlite")
+    source.backup(target)
+    source.close()
+    target.close()
+    return replace(sample_db, data_dir=data_dir)
+
+
+@pytest.fixture(scope="module")
+def copy_server(sample_copy):
+    """The app on :func:`sample_copy`, served over HTTP on 127.0.0.1 in a thread."""
+    yield from _serve_in_thread(sample_copy)
 
 
 CHROMIUM = "/usr/bin/chromium"

@@ -7,8 +7,9 @@ import pytest
 pytestmark = pytest.mark.browser
 
 
-def test_home_map_draws_clusters_and_layers(live_server, page_watch):
+def test_home_map_draws_clusters_and_layers(live_server, page_watch, browser_login):
     page, errors, outside = page_watch
+    browser_login(page, live_server, "supervisor")
     page.goto(f"{live_server}/", wait_until="networkidle")
     assert page.locator("#fig-total").inner_text() == "20000"
     frame = page.frame_locator("#overview-map")

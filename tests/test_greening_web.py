@@ -28,8 +28,10 @@ def json_strings(html: str, key: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def client(sample_db):
-    return create_app(sample_db).test_client()
+def client(sample_db, login):
+    client = create_app(sample_db).test_client()
+    login(client, "supervisor")
+    return client
 
 
 @pytest.fixture(scope="module")
@@ -237,8 +239,9 @@ def test_cli_load_sample_and_import_with_a_bad_row(tmp_path):
 
 
 @pytest.mark.browser
-def test_greening_page_in_chromium(live_server, page_watch):
+def test_greening_page_in_chromium(live_server, page_watch, browser_login):
     page, errors, outside = page_watch
+    browser_login(page, live_server, "supervisor")
     page.goto(f"{live_server}/greening?year=2025&as_of=2025-04-20&task=pruning", wait_until="networkidle")
     page.frame_locator("#greening-map").locator(".leaflet-container").wait_for()
     map_frame = page.frame(url=re.compile(r"/maps/greening"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 
 import geopandas as gpd
 import numpy as np
@@ -9,6 +10,7 @@ import pandas as pd
 import pytest
 from geopandas.testing import assert_geodataframe_equal
 from shapely.geometry import LineString, box
+from sqlalchemy import event
 
 from geo import store
 from geo.db import head_revision, init_db, schema_revision, write_tx
@@ -153,3 +155,39 @@ def test_issues_without_a_lifecycle_start_as_reported(db_engine):
     got = store.query_issues(db_engine, jurisdiction_code=J)
     assert list(got["status"]) == ["reported"] * 3
     assert store.count_rows(db_engine, "issue_events", jurisdiction_code=J) == 0
+
+
+def _bbox_statement(engine, bbox) -> tuple[str, object]:
+    """The SQL (and parameters) store.query_issues sends for a bbox query."""
+    sent = []
+
+    def record(_conn, _cursor, statement, parameters, _context, _many):
+        sent.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        got = store.query_issues(engine, jurisdiction_code=J, bbox=bbox)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert len(got) > 0
+    (statement, parameters), = [s for s in sent if "FROM" in s[0] and "issues" in s[0]]
+    return statement, parameters
+
+
+def test_bbox_query_goes_through_the_spatial_index(db_engine):
+    store.insert_issues(db_engine, _issues(20_000, seed=11), jurisdiction_code=J, file="big.csv", actor="test")
+    # about 1 % of the issues
+    statement, parameters = _bbox_statement(db_engine, (117.35, 39.09, 117.357, 39.094))
+    with db_engine.connect() as conn:
+        if db_engine.dialect.name == "sqlite":
+            plan = [row[-1] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)]
+            # the R*Tree is read first, with its coordinate constraints (INDEX n:<constraints>), and each
+            # candidate fetched by rowid; the issues table is never scanned
+            assert "idx_issues_geom r" in statement
+            assert re.fullmatch(r"SCAN r VIRTUAL TABLE INDEX \d+:\w+", plan[0]), plan
+            assert any(step.startswith("SEARCH t USING INTEGER PRIMARY KEY") for step in plan), plan
+            assert not any(step.startswith("SCAN t") for step in plan), plan
+        else:
+            conn.exec_driver_sql("ANALYZE issues")
+            plan = "\n".join(row[0] for row in conn.exec_driver_sql("EXPLAIN " + statement, parameters))
+            assert "idx_issues_geom" in plan and "Seq Scan" not in plan, plan

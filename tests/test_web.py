@@ -11,8 +11,10 @@ from webmap.app import create_app
 
 
 @pytest.fixture(scope="module")
-def client(sample_db):
-    return create_app(sample_db).test_client()
+def client(sample_db, login):
+    client = create_app(sample_db).test_client()
+    login(client, "supervisor")
+    return client
 
 
 def test_home_shows_the_figures_of_the_sample(client, sample_db):
@@ -65,11 +67,16 @@ def test_unknown_layer_is_a_400(client):
     assert answer.status_code == 400 and "nope" in answer.get_json()["error"]
 
 
-def test_empty_database_page_says_what_to_do(tmp_path):
+def test_empty_database_page_says_what_to_do(tmp_path, login):
+    from conftest import create_test_users
+
     from geo.db import init_db
 
     app = create_app({"data_dir": str(tmp_path)})
     init_db(app.extensions["citymap.engine"])
-    page = app.test_client().get("/")
+    create_test_users(app.extensions["citymap.engine"], "120110900")
+    client = app.test_client()
+    login(client, "supervisor")
+    page = client.get("/")
     assert page.status_code == 404
     assert "load-sample" in page.get_data(as_text=True)

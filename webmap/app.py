@@ -35,6 +35,16 @@ def create_app(config: Mapping[str, object] | Settings | None = None) -> Flask:
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp, url_prefix="/api")
     app.register_blueprint(vendor.bp, url_prefix="/vendor")
+    from webmap import ogcapi, open311, openapi
+
+    app.register_blueprint(openapi.bp)
+    app.register_blueprint(open311.bp, url_prefix="/open311/v2")
+    app.register_blueprint(ogcapi.bp, url_prefix="/ogcapi")
+    # People: login, sessions, roles per route, CSRF, security headers (webmap.auth); the pages' two languages.
+    from webmap import auth, i18n
+
+    auth.init_app(app)
+    i18n.init_app(app)
 
     @app.get("/favicon.ico")
     def _favicon():

@@ -6,15 +6,17 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 import pandas as pd
-from flask import Blueprint, Response, current_app, render_template, request, url_for
+from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 
-from geo import store
+from geo import metrics, store, users
 from geo.errors import NotFoundError, ValidationError
 from geo.greening_pipeline import GreeningView, greening_view, progress_labelled, report_tables, section_view
 from geo.greening_tasks import SEASONS, load_greening_tasks, task_due_around
 from geo.models import OPEN_STATUSES
 from geo.taxonomy import load_taxonomy
+from geo.workflow import local_now
 from webmap.app import engine_of, settings_of
+from webmap.auth import current_user
 from webmap.maps.greening import greening_map as build_greening_map
 from webmap.maps.overview import overview_map
 
@@ -31,14 +33,16 @@ def _boundary():
 
 @bp.get("/")
 def index():
+    """Home: today's figures and the map of open issues; department users go to their queue, the public to the form."""
+    role = current_user()["role"]
+    if role == "public":
+        return redirect(url_for("pages.report_form"))
+    if users.scope(role) != "all":
+        return redirect(url_for("pages.issue_list"))
     engine, settings = engine_of(current_app), settings_of(current_app)
     boundary = _boundary()
-    by_status = store.count_issues_by(engine, "status", jurisdiction_code=settings.jurisdiction_code)
-    figures = {
-        "total": int(by_status.sum()),
-        "open": int(by_status.reindex(list(OPEN_STATUSES)).fillna(0).sum()),
-        "closed": int(by_status.get("closed", 0)),
-    }
+    issues = store.query_issues(engine, jurisdiction_code=settings.jurisdiction_code, columns=metrics.ISSUE_COLUMNS)
+    figures = {"total": len(issues), **metrics.home_figures(issues, now=local_now())}
     return render_template("index.html", figures=figures, jurisdiction=boundary.loc[0, "name"])
 
 
@@ -126,3 +130,10 @@ def greening_map():
         category_names=dict(zip(taxonomy.categories["code"], taxonomy.categories["name"])),
     )
     return Response(m.get_root().render(), mimetype="text/html")
+
+
+# The route page and the accountability pages (coverage, league table, plan tasks, weekly report) register
+# their handlers on this blueprint; imported last to avoid a cycle.
+from webmap import accountability_pages, route_pages  # noqa: F401
+from webmap import issue_pages  # noqa: F401,E402  (issue list, issue page, report form, photos)
+from webmap import hotspot_pages  # noqa: F401,E402  (/hotspots, /maps/hotspots, /emerging, /maps/emerging)

@@ -10,6 +10,7 @@ import pandas as pd
 
 from geo.settings import Settings
 from webmap.assets import localize
+from webmap.maps.gcj02 import shift_map_to_gcj02
 
 ROAD_STYLE = {
     "arterial": {"color": "#555555", "weight": 4},
@@ -18,6 +19,7 @@ ROAD_STYLE = {
     "alley": {"color": "#bbbbbb", "weight": 1.5},
 }
 PRIORITY_COLOR = "#d62728"
+AMAP_TILES = "https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8&x={x}&y={y}&z={z}"
 
 
 # folium puts popup HTML inside a JavaScript template literal: a backtick would end it,
@@ -47,6 +49,11 @@ def new_map(bounds: tuple[float, float, float, float], settings: Settings) -> fo
         ).add_to(m)
     elif basemap == "osm":
         folium.TileLayer("OpenStreetMap", name="OSM").add_to(m)
+    elif basemap == "amap":
+        # AMap draws in GCJ-02: finish() shifts our WGS84 geometries to match, for display only.
+        # tile_url may name an intranet mirror of AMap's tiles.
+        folium.TileLayer(settings.tile_url or AMAP_TILES, attr="高德地图", name="高德地图", subdomains="1234").add_to(m)
+        m.gcj02_display = True
     minx, miny, maxx, maxy = bounds
     m.fit_bounds([[miny, minx], [maxy, maxx]])
     return m
@@ -73,6 +80,8 @@ def add_roads(m: folium.Map, roads: gpd.GeoDataFrame, *, name: str = "道路") -
 
 
 def finish(m: folium.Map) -> folium.Map:
-    """Layer control and local assets: call last."""
+    """Layer control, the GCJ-02 display shift on AMap basemaps, and local assets: call last."""
+    if getattr(m, "gcj02_display", False):
+        shift_map_to_gcj02(m)
     folium.LayerControl(collapsed=True).add_to(m)
     return localize(m)

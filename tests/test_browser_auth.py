@@ -1,0 +1,141 @@
+"""People's pages in headless Chromium: log in, see the map with its markers, report an issue with a photo and
+find it again; stored XSS payloads in every user-text field stay inert text. No JS error (a CSP violation
+is one), no request leaving 127.0.0.1."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import requests
+from PIL import Image
+
+from conftest import TEST_PASSWORD
+
+pytestmark = pytest.mark.browser
+
+PAYLOADS = {
+    "description": "<img src=x onerror=alert('xss-d')>\"><script>alert('xss-s')</script>`${alert('xss-t')}`\\",
+    "address": "</script><svg onload=alert('xss-a')>javascript:alert('xss-j')",
+    "note": "<iframe srcdoc=\"<script>parent.alert('xss-n')</script>\"></iframe>${alert('xss-n2')}",
+    "phone": "<b onclick=alert(1)>13812345678</b>",
+}
+
+
+def _png(path):
+    Image.new("RGB", (40, 30), (200, 40, 40)).save(path, format="PNG")
+    return path
+
+
+def _api_session(base: str, name: str) -> requests.Session:
+    session = requests.Session()
+    answer = session.post(f"{base}/login", json={"name": name, "password": TEST_PASSWORD}, timeout=10)
+    answer.raise_for_status()
+    session.headers["X-CSRF-Token"] = answer.json()["csrf_token"]
+    return session
+
+
+def test_log_in_see_the_map_report_an_issue_and_find_it(copy_server, page_watch, browser_login, tmp_path):
+    page, errors, outside = page_watch
+    page.goto(f"{copy_server}/issues")
+    assert "/login" in page.url  # not logged in yet
+    browser_login(page, copy_server, "dispatcher")
+    page.goto(f"{copy_server}/", wait_until="networkidle")
+    frame = page.frame_locator("#overview-map")
+    frame.locator(".marker-cluster").first.wait_for()
+    held = page.frame(url=re.compile(r"/maps/overview")).evaluate(
+        "Object.keys(window).filter(k => k.startsWith('marker_cluster_')).map(k => window[k].getLayers().length)")
+    assert held == [int(page.locator("#fig-open").inner_text())] and held[0] > 0
+
+    page.click("#report-link")
+    page.wait_for_load_state("networkidle")
+    page.locator("#report-map path").first.wait_for()  # the boundary and roads from the GeoJSON API
+    page.select_option("#category-select", "06010")
+    page.fill("#description", "浏览器测试：路口暴露垃圾")
+    page.set_input_files("#photos", str(_png(tmp_path / "pile.png")))
+    page.click("#report-button")
+    assert "地图上点击" in page.locator("#report-error").inner_text()  # no point yet: the form is not sent
+    box = page.locator("#report-map").bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    lon, lat = (float(v) for v in page.locator("#point-shown").inner_text().split(","))
+    assert 117.2 < lon < 117.6 and 39.0 < lat < 39.2
+    page.click("#report-button")
+    page.wait_for_load_state("networkidle")
+    number = int(page.locator("#report-number").inner_text().lstrip("#"))
+
+    page.click("#view-issue")
+    page.wait_for_load_state("networkidle")
+    assert page.locator("#issue-description").inner_text() == "浏览器测试：路口暴露垃圾"
+    assert page.locator("#issue-status").inner_text().startswith("已上报")
+    assert page.locator(".photos img").evaluate("img => img.complete && img.naturalWidth") == 40
+    page.frame_locator("#issue-map").locator(".leaflet-container").wait_for()
+
+    page.goto(f"{copy_server}/issues?status=reported", wait_until="networkidle")
+    assert page.locator(f'#issue-table a[href="/issues/{number}"]').count() == 1
+    page.frame_locator("#issues-map").locator(".leaflet-container").wait_for()
+    popups = page.frame(url=re.compile(r"/maps/issues")).evaluate("""() => Object.keys(window)
+        .filter(k => k.startsWith('geo_json_')).map(k => window[k]).filter(l => l && l.getLayers)
+        .flatMap(l => l.getLayers())
+        .filter(m => m.feature && 'popup' in m.feature.properties).map(m => m.feature.properties.popup)""")
+    assert any(f'href="/issues/{number}"' in p for p in popups)
+    assert errors == []
+    assert outside == []
+
+
+def test_stored_xss_payloads_stay_inert_text(copy_server, page_watch, browser_login):
+    dispatcher = _api_session(copy_server, "dispatcher")
+    created = dispatcher.post(f"{copy_server}/api/issues", json={
+        "lon": 117.37, "lat": 39.1, "category_code": "07001", "description": PAYLOADS["description"],
+        "address": PAYLOADS["address"], "phone": PAYLOADS["phone"]}, timeout=30)
+    assert created.status_code == 201, created.text
+    issue_id = created.json()["id"]
+    for action, extra in (("register", {}), ("reassign", {}), ("dispatch", {"note": PAYLOADS["note"]})):
+        dispatcher.post(f"{copy_server}/api/issues/{issue_id}/transitions", json={"action": action, **extra},
+                        timeout=30)
+    page, errors, outside = page_watch
+    dialogs = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    browser_login(page, copy_server, "dispatcher")
+
+    page.goto(f"{copy_server}/issues/{issue_id}", wait_until="networkidle")
+    assert page.locator("#issue-description").inner_text() == PAYLOADS["description"]
+    assert page.locator("#issue-address").inner_text() == PAYLOADS["address"]
+    assert PAYLOADS["note"] in page.locator("#timeline").inner_text()
+    page.click("#reveal-button")
+    page.wait_for_load_state("networkidle")
+    assert page.locator("#phone-revealed").inner_text() == PAYLOADS["phone"]
+
+    # the popups of the issue's map, of the list's map and of the overview render the text, not markup
+    for url, frame_url in ((f"/issues/{issue_id}", r"/maps/issues/\d+"), ("/issues?status=registered,dispatched",
+                                                                          r"/maps/issues"), ("/", r"/maps/overview")):
+        page.goto(f"{copy_server}{url}", wait_until="networkidle")
+        page.locator("iframe").first.wait_for()
+        frame = page.frame(url=re.compile(frame_url))
+        frame.wait_for_selector(".leaflet-container")
+        texts = frame.evaluate("""(id) => {
+            // GeoJSON features (our issue maps) are clicked, so Leaflet renders their popup as it would for a
+            // person; the overview's clustered markers are not on the map, so their popup's content is read.
+            const out = [];
+            const visit = (layer) => {
+                if (!layer || typeof layer !== 'object') return;
+                const props = layer.feature && layer.feature.properties;
+                if (props && props.popup !== undefined) {
+                    if (props.popup.includes('/issues/' + id + '"')) {
+                        layer.fire('click', {latlng: layer.getLatLng()}, true);
+                        out.push(document.querySelector('.leaflet-popup-content').innerText);
+                    }
+                    return;
+                }
+                if (layer.getLayers) { layer.getLayers().forEach(visit); return; }
+                const content = layer.getPopup && layer.getPopup() && layer.getPopup().getContent();
+                const text = content instanceof HTMLElement ? content.textContent : '';
+                if (text.includes('#' + id + ' ')) out.push(text);
+            };
+            Object.keys(window).filter(k => /^(geo_json_|marker_cluster_)/.test(k)).forEach(k => visit(window[k]));
+            return out;
+        }""", issue_id)
+        assert texts, url
+        assert all("<img src=x onerror=alert('xss-d')>" in t for t in texts), texts
+    assert dialogs == []
+    assert errors == []
+    assert outside == []

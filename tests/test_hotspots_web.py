@@ -1,0 +1,147 @@
+"""The hotspot and emerging-hotspot pages and maps through Flask's test client, and `citymap hotspots`."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime
+
+import geopandas as gpd
+import pytest
+from click.testing import CliRunner
+
+from geo import store
+from geo.cli import main
+from geo.db import make_engine
+from geo.taxonomy import load_taxonomy
+from webmap.app import create_app
+
+EVIL = "<img src=x onerror=alert(1)>`${document.cookie}`"
+
+
+@pytest.fixture(scope="module")
+def evil_db(sample_copy):
+    """The sample plus one open issue whose address and description are markup."""
+    engine = make_engine(sample_copy.resolved_database_url)
+    cell = store.read_layer(engine, "unit_cells", jurisdiction_code=sample_copy.jurisdiction_code).iloc[100]
+    issue = gpd.GeoDataFrame({
+        "source": ["citizen"], "source_system": ["wgs84"], "external_id": ["evil-1"], "category_code": ["06010"], "address": [EVIL],
+        "description": [EVIL], "status": ["registered"], "reported_at": [datetime(2025, 12, 31, 23, 0)],
+        "registered_at": [datetime(2025, 12, 31, 23, 5)], "cell_code": [cell["code"]],
+        "community_code": [cell["community_code"]], "department_code": ["sanitation"],
+    }, geometry=[cell.geometry.centroid], crs="EPSG:4326")
+    store.insert_issues(engine, issue, jurisdiction_code=sample_copy.jurisdiction_code, file="evil.csv", actor="test")
+    engine.dispose()
+    return sample_copy, cell["code"]
+
+
+@pytest.fixture(scope="module")
+def client(sample_db, login):
+    client = create_app(sample_db).test_client()
+    login(client, "supervisor")
+    return client
+
+
+def _layers(html: str) -> list[dict]:
+    """The GeoJSON FeatureCollections a folium page adds."""
+    return [json.loads(m) for m in re.findall(r"_add\((\{.*?\})\);\n", html)]
+
+
+def test_home_links_the_hotspot_pages(client):
+    html = client.get("/").get_data(as_text=True)
+    assert 'id="hotspots-link" href="/hotspots"' in html and 'id="emerging-link" href="/emerging"' in html
+
+
+def test_hotspot_page_has_the_form_the_tables_and_a_map_with_the_same_query(client):
+    page = client.get("/hotspots?since=2025-10-01&until=2025-12-31&category=06&community=120110900005")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    for field in ("since", "until", "category", "department", "community", "source"):
+        assert f'name="{field}"' in html
+    src = re.search(r'id="hotspot-map"[^>]*src="([^"]+)"', html).group(1).replace("&amp;", "&")
+    assert src.startswith("/maps/hotspots?") and "category=06" in src and "community=120110900005" in src
+    assert "since=2025-10-01" in src and "until=2025-12-31" in src
+    assert '<option value="06" selected>' in html
+    issues = int(re.search(r'id="fig-issues">(\d+)<', html).group(1))
+    assert 0 < issues < 20000
+    assert html.count("<tr><td>") >= 10  # ranked cells and segments
+    assert client.get(src).status_code == 200
+
+
+def test_hotspot_map_layers_assets_and_size(client):
+    answer = client.get("/maps/hotspots?since=2025-01-01&until=2025-12-31")
+    html = answer.get_data(as_text=True)
+    assert answer.status_code == 200 and len(answer.data) < 3_000_000
+    urls = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert urls and all(u.startswith("/vendor/") for u in urls), urls
+    assert all(client.get(u).status_code == 200 for u in set(urls))
+    cells = next(layer for layer in _layers(html) if "cls" in layer["features"][0]["properties"])
+    assert len(cells["features"]) <= 2714 and "bbox" not in cells["features"][0]
+    # a year of the sample is 20,000 issues: the cluster layers carry one row per cell, counting all of them
+    rows = json.loads(re.search(r"var data = (\[\[.*?\]\]);", html).group(1))
+    assert sum(r[2] for r in rows) == 20000 and len(rows) <= 2714
+    for label in ("热点分析（Gi*）", "问题核密度（热力）", "全部问题（20000）", "重点道路（每公里问题数）", "市容环境（"):
+        assert json.dumps(label)[1:-1] in html  # layer names are JSON in the layer control
+    assert "热点（99% 置信）" in html and "冷点（95% 置信）" in html  # the legend is HTML
+
+
+def test_a_short_period_ships_one_row_per_issue(client):
+    html = client.get("/maps/hotspots?since=2025-12-25&until=2025-12-31").get_data(as_text=True)
+    rows = json.loads(re.search(r"var data = (\[\[.*?\]\]);", html).group(1))
+    assert {r[2] for r in rows} == {1}
+    assert json.dumps(f"全部问题（{len(rows)}）")[1:-1] in html
+
+
+@pytest.mark.parametrize("query, message", [
+    ("since=2025-13-01", "since=&#39;2025-13-01&#39;"), ("category=6", "&#39;6&#39;"), ("since=2025-12-31&until=2025-12-01", "晚于")])
+def test_bad_filters_are_a_400_with_a_message(client, query, message):
+    answer = client.get(f"/maps/hotspots?{query}")
+    assert answer.status_code == 400 and message in answer.get_data(as_text=True)
+
+
+def test_user_text_is_escaped_in_the_popups(evil_db, login):
+    settings, _cell = evil_db
+    client = create_app(settings).test_client()
+    login(client, "supervisor")
+    html = client.get("/maps/hotspots?since=2025-12-01&until=2025-12-31").get_data(as_text=True)
+    cells = next(layer for layer in _layers(html) if "cls" in layer["features"][0]["properties"])
+    tops = [f["properties"]["top"] for f in cells["features"] if "&lt;img" in f["properties"]["top"]]
+    assert len(tops) == 1
+    assert "<img" not in tops[0] and "`" not in tops[0] and "${" not in tops[0]
+    assert "&lt;img src=x onerror=alert(1)&gt;&#96;&#36;{document.cookie}&#96;" in tops[0]
+
+
+def test_emerging_page_and_map(client):
+    page = client.get("/emerging?until=2025-12-31&weeks=12&category=06")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    counts = {key: int(n) for key, n in re.findall(r'data-class="(\w+)"><td>[^<]+</td><td>(\d+)<', html)}
+    assert sum(counts.values()) == 2714 and counts.get("no_pattern", 0) < 2714
+    src = re.search(r'id="emerging-map"[^>]*src="([^"]+)"', html).group(1).replace("&amp;", "&")
+    answer = client.get(src)
+    assert answer.status_code == 200
+    drawn = next(layer for layer in _layers(answer.get_data(as_text=True)) if "tip" in layer["features"][0]["properties"])
+    assert len(drawn["features"]) == 2714 - counts.get("no_pattern", 0)
+    assert client.get("/emerging?weeks=1").status_code == 400
+
+
+def test_cli_writes_cells_and_a_standalone_map(sample_db, tmp_path, monkeypatch):
+    monkeypatch.setenv("CITYMAP_DATA_DIR", str(sample_db.data_dir))
+    out, page = tmp_path / "cells.geojson", tmp_path / "page.html"
+    result = CliRunner().invoke(main, ["hotspots", "--category", "06", "--since", "2025-10-01", "--until",
+                                       "2025-12-31", "--out", str(out), "--map", str(page)])
+    assert result.exit_code == 0, result.output
+    cells = gpd.read_file(out)
+    assert len(cells) == 2714 and cells["cell_code"].is_unique
+    assert {"cell_code", "count", "gi_z", "gi_p", "gi_bin"} <= set(cells.columns)
+    engine = make_engine(sample_db.resolved_database_url)
+    expected = store.count_issues(engine, jurisdiction_code=sample_db.jurisdiction_code, since=datetime(2025, 10, 1),
+                                  until=datetime(2026, 1, 1),
+                                  category=[c for c in load_taxonomy().categories.index if c.startswith("06")])
+    engine.dispose()
+    assert cells["count"].sum() == expected and f"{expected} issues" in result.output
+    assert set(cells["gi_bin"]) <= set(range(-3, 4)) and (cells["gi_bin"] == 3).any()
+    html = page.read_text(encoding="utf-8")
+    assert "/vendor/" not in html and "L.map(" in html and "markerClusterGroup" in html
+    bad = CliRunner().invoke(main, ["hotspots", "--category", "6", "--out", str(out)])
+    assert bad.exit_code == 1 and "'6'" in bad.output

@@ -1,0 +1,278 @@
+"""Open311 GeoReport v2: the test client for every endpoint and error, then a live server driven by
+the ``georeport`` client library from PyPI (reads) and by plain HTTP following the spec (POST, tokens,
+discovery, which that library does not implement)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import requests
+from georeport import GeoReport
+from sqlalchemy import text
+
+from geo import store
+from geo.db import make_engine
+from geo.models import OPEN_STATUSES
+from geo.taxonomy import load_taxonomy
+from webmap.app import create_app
+
+J = "120110900"
+BASE = "/open311/v2"
+# the sample's issues are of 2025; the spec limits a query to 90 days
+JUNE = {"start_date": "2025-06-01T00:00:00+08:00", "end_date": "2025-06-30T23:59:59+08:00"}
+CITYMAP = str(Path(sys.executable).parent / "citymap")
+INSIDE = {"lat": "39.1", "long": "117.37"}
+
+
+@pytest.fixture(scope="module")
+def app(sample_copy):
+    return create_app(sample_copy)
+
+
+@pytest.fixture(scope="module")
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture(scope="module")
+def engine(sample_copy):
+    engine = make_engine(sample_copy.resolved_database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def api_key(engine):
+    return store.create_api_key(engine, "测试客户端", jurisdiction_code=J)
+
+
+def _issues(engine, **filters) -> pd.DataFrame:
+    return store.query_issues(engine, jurisdiction_code=J, **filters)
+
+
+def test_services_are_the_taxonomy_categories(client):
+    services = client.get(f"{BASE}/services.json").get_json()
+    categories = load_taxonomy().categories
+    assert [s["service_code"] for s in services] == list(categories["code"])
+    garbage = next(s for s in services if s["service_code"] == "06010")
+    assert garbage["service_name"] == categories.loc["06010", "name"]
+    assert garbage["metadata"] is False and garbage["type"] == "realtime"
+    assert garbage["group"] == categories.loc["06010", "major_name"]
+    root = ET.fromstring(client.get(f"{BASE}/services.xml").get_data())
+    assert root.tag == "services" and len(root.findall("service")) == len(categories)
+    assert root.find("service/metadata").text == "false"
+
+
+def test_service_definition_and_unknown_codes(client):
+    assert client.get(f"{BASE}/services/06010.json").get_json() == {"service_code": "06010", "attributes": []}
+    missing = client.get(f"{BASE}/services/99999.json")
+    assert missing.status_code == 404
+    assert missing.get_json() == [{"code": 404, "description": "service_code '99999' not found"}]
+    xml = client.get(f"{BASE}/services/99999.xml")
+    assert xml.status_code == 404 and xml.mimetype == "text/xml"
+    root = ET.fromstring(xml.get_data())
+    assert root.tag == "errors" and root.find("error/code").text == "404"
+
+
+def test_jurisdiction_id_is_accepted_and_checked(client):
+    assert client.get(f"{BASE}/services.json?jurisdiction_id={J}").status_code == 200
+    wrong = client.get(f"{BASE}/requests.json?jurisdiction_id=110101001")
+    assert wrong.status_code == 404 and "110101001" in wrong.get_json()[0]["description"]
+
+
+def test_requests_in_a_window_by_code_and_status(client, engine):
+    answer = client.get(f"{BASE}/requests.json", query_string={**JUNE, "service_code": "06010,07001"})
+    assert answer.status_code == 200 and answer.mimetype == "application/json"
+    got = answer.get_json()
+    expected = _issues(engine, category=["06010", "07001"], since=datetime.fromisoformat("2025-06-01"),
+                       until=datetime.fromisoformat("2025-07-01"))
+    assert len(got) == len(expected) > 0
+    assert {r["service_request_id"] for r in got} == set(expected["id"])
+    requested = [r["requested_datetime"] for r in got]
+    assert requested == sorted(requested, reverse=True)  # newest first
+    one = got[0]
+    row = expected.set_index("id").loc[one["service_request_id"]]
+    assert one["service_code"] == row["category_code"]
+    assert (one["long"], one["lat"]) == (round(row.geometry.x, 6), round(row.geometry.y, 6))
+    assert one["requested_datetime"] == f"{row['reported_at']:%Y-%m-%dT%H:%M:%S}+08:00"
+    assert one["status"] == ("open" if row["status"] in OPEN_STATUSES else "closed")
+    assert "phone" not in one and "email" not in one
+
+
+def test_status_maps_to_open_and_closed(client, engine):
+    window = {"start_date": "2025-10-01", "end_date": "2025-12-29"}
+    frame = _issues(engine, since=datetime.fromisoformat("2025-10-01"), until=datetime.fromisoformat("2025-12-30"))
+    for status, ours in (("open", list(OPEN_STATUSES)), ("closed", ["closed", "refused", "merged"])):
+        got = client.get(f"{BASE}/requests.json", query_string={**window, "status": status}).get_json()
+        assert {r["status"] for r in got} <= {status}
+        assert len(got) == min(1000, int(frame["status"].isin(ours).sum())), status
+    assert client.get(f"{BASE}/requests.json", query_string={**window, "status": "pending"}).status_code == 400
+
+
+def test_service_request_id_overrides_the_other_filters(client):
+    got = client.get(f"{BASE}/requests.json?service_request_id=3,1,2&service_code=09001&status=open").get_json()
+    assert sorted(r["service_request_id"] for r in got) == [1, 2, 3]
+    assert client.get(f"{BASE}/requests.json?service_request_id=1;drop").status_code == 400
+
+
+@pytest.mark.parametrize("query, message", [
+    ({"start_date": "2025-01-01", "end_date": "2025-06-01"}, "more than 90 days"),
+    ({"start_date": "2025-06-01", "end_date": "2025-05-01"}, "before start_date"),
+    ({"start_date": "yesterday"}, "start_date='yesterday'"),
+    ({"service_code": "00000"}, "00000"),
+])
+def test_bad_filters_are_400_errors(client, query, message):
+    answer = client.get(f"{BASE}/requests.json", query_string=query)
+    assert answer.status_code == 400
+    [error] = answer.get_json()
+    assert error["code"] == 400 and message in error["description"]
+
+
+def test_default_window_is_the_last_90_days(client):
+    # the sample ends in 2025; nothing of it is within 90 days of today
+    assert client.get(f"{BASE}/requests.json").get_json() == []
+
+
+def test_one_request_in_json_and_xml(client):
+    [one] = client.get(f"{BASE}/requests/5.json").get_json()
+    assert one["service_request_id"] == 5
+    root = ET.fromstring(client.get(f"{BASE}/requests/5.xml").get_data())
+    assert root.tag == "service_requests" and root.find("request/service_request_id").text == "5"
+    assert root.find("request/lat").text == str(one["lat"])
+    for missing in ("999999999", "abc"):
+        answer = client.get(f"{BASE}/requests/{missing}.json")
+        assert answer.status_code == 404 and answer.get_json()[0]["code"] == 404
+
+
+def _post(client, fmt="json", **fields):
+    return client.post(f"{BASE}/requests.{fmt}", data=fields)
+
+
+@pytest.mark.parametrize("fields, status, message", [
+    ({"service_code": "06010", **INSIDE}, 400, "api_key is required"),
+    ({"api_key": "not-a-key", "service_code": "06010", **INSIDE}, 403, "invalid api_key"),
+])
+def test_post_needs_a_valid_api_key(client, fields, status, message):
+    answer = _post(client, **fields)
+    assert answer.status_code == status and message in answer.get_json()[0]["description"]
+
+
+@pytest.mark.parametrize("fields, status, message", [
+    ({}, 400, "service_code is required"),
+    ({"service_code": "99999", **INSIDE}, 404, "'99999' not found"),
+    ({"service_code": "06010"}, 400, "lat and long"),
+    ({"service_code": "06010", "lat": "39.5", "long": "117.0"}, 400, "outside the jurisdiction"),
+    ({"service_code": "06010", "lat": "north", "long": "117.37"}, 400, "lat='north'"),
+    ({"service_code": "06010", "address_string": "火星路"}, 400, "'火星路'"),
+    ({"service_code": "06010", "description": "长" * 4001, **INSIDE}, 400, "at most 4000"),
+    ({"service_code": "06010", "jurisdiction_id": "999", **INSIDE}, 404, "'999' not found"),
+])
+def test_post_errors(client, api_key, fields, status, message):
+    answer = _post(client, "xml", api_key=api_key, **fields)
+    assert answer.status_code == status
+    root = ET.fromstring(answer.get_data())
+    assert root.find("error/code").text == str(status) and message in root.find("error/description").text
+
+
+def test_post_creates_an_assigned_issue_and_keeps_the_contact_apart(client, engine, api_key):
+    answer = _post(client, api_key=api_key, service_code="06010", description="路边堆了垃圾，请联系13800138000",
+                   phone="13912345678", email="reporter@example.cn", first_name="小", last_name="王", **INSIDE)
+    assert answer.status_code == 201
+    [created] = answer.get_json()
+    issue_id, token = created["service_request_id"], created["token"]
+    [issue] = _issues(engine, ids=[issue_id], columns=(*store.ISSUE_READ_COLUMNS, "source_system")).to_dict("records")
+    assert (issue["source"], issue["external_id"], issue["status"]) == ("open311", token, "reported")
+    assert issue["category_code"] == "06010" and issue["department_code"] and issue["cell_code"]
+    assert issue["deadline_at"] >= issue["reported_at"]
+    with engine.connect() as conn:
+        contact = conn.execute(text("SELECT phone, email, name FROM reporter_contacts WHERE issue_id = :i"),
+                               {"i": issue_id}).one()
+        batch = conn.execute(text("SELECT b.actor FROM issues i JOIN import_batches b ON b.id = i.import_batch_id "
+                                  "WHERE i.id = :i"), {"i": issue_id}).scalar_one()
+    assert tuple(contact) == ("13912345678", "reporter@example.cn", "小 王")
+    assert batch == "open311:测试客户端"
+    # the token resolves, and no output shows the contact or the unmasked number
+    assert client.get(f"{BASE}/tokens/{token}.json").get_json() == [{"service_request_id": issue_id, "token": token}]
+    outputs = [client.get(f"{BASE}/requests/{issue_id}.json"), client.get(f"{BASE}/requests/{issue_id}.xml"),
+               client.get(f"/ogcapi/collections/issues/items/{issue_id}")]
+    for output in outputs:
+        body = output.get_data(as_text=True)
+        assert output.status_code == 200 and str(issue_id) in body
+        for secret in ("13912345678", "reporter@example.cn", "小 王", "13800138000"):
+            assert secret not in body
+        assert "138****8000" in body
+    [shown] = outputs[0].get_json()
+    assert shown["status"] == "open" and shown["token"] == token
+    assert client.get(f"{BASE}/tokens/nope.xml").status_code == 404
+
+
+def test_post_by_place_name(client, engine, api_key):
+    [created] = _post(client, api_key=api_key, service_code="07001", address_string="津北公路").get_json()
+    [issue] = _issues(engine, ids=[created["service_request_id"]]).to_dict("records")
+    roads = store.read_layer(engine, "roads", jurisdiction_code=J)
+    road = roads.loc[roads["name"] == "津北公路"].geometry.union_all()
+    assert issue["address"] == "津北公路" and road.distance(issue["geometry"]) < 1e-6
+
+
+def test_cli_api_key_create_prints_the_key_last_and_stores_its_hash(sample_copy, engine, client):
+    env = {"CITYMAP_DATA_DIR": str(sample_copy.data_dir), "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([CITYMAP, "api-key", "create", "12345热线平台"],
+                          capture_output=True, text=True, env=env, check=False)
+    assert done.returncode == 0, done.stderr
+    key = done.stdout.strip().splitlines()[-1]
+    assert len(key) >= 40
+    with engine.connect() as conn:
+        stored = conn.execute(text("SELECT key_sha256 FROM api_keys WHERE name = '12345热线平台'")).scalar_one()
+    import hashlib
+
+    assert stored == hashlib.sha256(key.encode()).hexdigest()
+    assert _post(client, api_key=key, service_code="06010", **INSIDE).status_code == 201
+    again = subprocess.run([CITYMAP, "api-key", "create", "12345热线平台"],
+                           capture_output=True, text=True, env=env, check=False)
+    assert again.returncode == 1 and "already exists" in again.stderr
+
+
+# --------------------------------------------------------------------------- live server, client library
+
+def test_georeport_client_reads_services_and_requests(copy_server, engine):
+    for fmt in ("json", "xml"):
+        client = GeoReport(f"{copy_server}{BASE}", jurisdiction=J, output_format=fmt)
+        services = client.get_service_list()
+        assert len(services) == len(load_taxonomy().categories)
+        assert {s["service_code"] for s in services} >= {"06010", "07001"}
+        definition = client.get_service_definition("06010")
+        assert definition["service_code"] == "06010"
+        got = client.get_service_requests(service_code="06042", status="closed", **JUNE)
+        expected = _issues(engine, category=["06042"], status=["closed", "refused", "merged"],
+                           since=datetime.fromisoformat("2025-06-01"), until=datetime.fromisoformat("2025-07-01"))
+        assert len(got) == len(expected) > 1
+        assert {int(r["service_request_id"]) for r in got} == set(expected["id"])
+        one = client.get_service_request("7")
+        assert int(one["service_request_id"]) == 7 and one["status"] in ("open", "closed")
+
+
+def test_spec_post_then_read_back_over_http(copy_server, api_key):
+    """POST as the spec describes (form-encoded), then the token and the request through the client."""
+    discovery = requests.get(f"{copy_server}{BASE}/discovery.json", timeout=10).json()
+    [endpoint] = discovery["endpoints"]
+    assert endpoint["url"] == f"{copy_server}{BASE}" and "application/json" in endpoint["formats"]
+    posted = requests.post(f"{endpoint['url']}/requests.json", timeout=30, data={
+        "api_key": api_key, "jurisdiction_id": J, "service_code": "06042", "description": "垃圾桶满溢",
+        "email": "someone@example.cn", **INSIDE})
+    assert posted.status_code == 201
+    [created] = posted.json()
+    token = requests.get(f"{endpoint['url']}/tokens/{created['token']}.xml", timeout=10)
+    assert ET.fromstring(token.content).find("request/service_request_id").text == str(created["service_request_id"])
+    client = GeoReport(endpoint["url"], jurisdiction=J)
+    one = client.get_service_request(str(created["service_request_id"]))
+    assert (one["service_code"], one["status"], one["status_notes"]) == ("06042", "open", "已上报")
+    today = pd.Timestamp.now(tz="Asia/Shanghai")
+    recent = client.get_service_requests(start_date=f"{today - timedelta(days=1):%Y-%m-%d}", status="open")
+    assert created["service_request_id"] in {r["service_request_id"] for r in recent}
+    assert all("someone@example.cn" not in str(r) for r in recent)

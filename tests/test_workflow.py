@@ -1,0 +1,246 @@
+"""The closed loop: every transition per role, audit events, races, dispatch and duplicate suggestions."""
+
+from __future__ import annotations
+
+import multiprocessing
+from datetime import datetime
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+from shapely.geometry import Point, box
+
+from geo import store, workflow
+from geo.db import init_db, make_engine
+from geo.errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
+from geo.models import ISSUE_STATUSES
+
+J = "120110900"
+NOW = datetime(2025, 3, 4, 10, 0)
+# Which stamp an issue in each state already carries (so that rework/close have something to build on).
+_STAMPS = {"reported": [], "registered": ["registered_at"], "dispatched": ["registered_at", "dispatched_at"],
+           "handled": ["registered_at", "dispatched_at", "handled_at"],
+           "verified": ["registered_at", "dispatched_at", "handled_at", "verified_at"],
+           "closed": ["registered_at", "dispatched_at", "handled_at", "verified_at", "closed_at"],
+           "refused": [], "merged": []}
+
+
+def insert(engine, statuses: list[str], *, department: str = "sanitation_west", category: str = "06010",
+           tag: str = "t") -> list[int]:
+    """Issues in the given states (one per entry), ids in the same order."""
+    frame = gpd.GeoDataFrame({
+        "source": "inspection", "external_id": [f"{tag}{i}" for i in range(len(statuses))],
+        "source_system": "wgs84", "category_code": category, "status": statuses,
+        "reported_at": pd.Timestamp("2025-03-03 09:00"), "deadline_at": pd.Timestamp("2025-03-03 23:59:59"),
+        "department_code": department,
+        **{c: [pd.Timestamp("2025-03-03 10:00") if c in _STAMPS[s] else pd.NaT for s in statuses]
+           for c in ("registered_at", "dispatched_at", "handled_at", "verified_at", "closed_at")},
+    }, geometry=[Point(117.35, 39.10)] * len(statuses), crs="EPSG:4326")
+    store.insert_issues(engine, frame, jurisdiction_code=J, file="test", actor="test")
+    ids = store.query_issues(engine, jurisdiction_code=J, columns=("id", "external_id"))
+    return ids.set_index("external_id").loc[frame["external_id"], "id"].astype(int).tolist()
+
+
+def _arguments(action: str, role: str, target: int) -> dict:
+    return {"actor": "张三", "role": role, "note": "已清理", "photo": "photos/1.jpg", "lon": 117.35, "lat": 39.1,
+            "department_code": "sanitation_west" if role == "department" else None,
+            "merge_into": target if action == "merge" else None, "now": NOW}
+
+
+@pytest.fixture
+def sqlite_engine(spatialite_url):
+    engine = make_engine(spatialite_url)
+    init_db(engine)
+    yield engine
+    engine.dispose()
+
+
+def test_transition_table_is_the_designed_loop():
+    table = workflow.load_transitions()
+    pairs = set(zip(table["action"], table["from"], table["to"]))
+    assert pairs == {
+        ("register", "reported", "registered"), ("refuse", "reported", "refused"),
+        ("merge", "reported", "merged"), ("merge", "registered", "merged"),
+        ("dispatch", "registered", "dispatched"), ("reassign", "dispatched", "dispatched"),
+        ("handle", "dispatched", "handled"), ("verify", "handled", "verified"),
+        ("rework", "handled", "dispatched"), ("close", "verified", "closed"),
+    }
+    assert workflow.allowed_actions("handled", "dispatcher") == ["verify", "rework"]
+    assert workflow.allowed_actions("dispatched", "department") == ["handle"]
+    assert workflow.allowed_actions("closed", "dispatcher") == []
+
+
+def test_every_action_for_every_role_and_state(sqlite_engine):
+    """Allowed (action, from, role) → the issue moves and one event is written; every other pair is refused."""
+    table = workflow.load_transitions()
+    cases = [(a, s, r) for a in table["action"].unique() for s in ISSUE_STATUSES for r in workflow.ROLES]
+    ids = insert(sqlite_engine, [s for _, s, _ in cases])
+    (target,) = insert(sqlite_engine, ["registered"], tag="target")
+    outcomes = {"ok": 0, "forbidden": 0, "conflict": 0}
+    for (action, state, role), issue_id in zip(cases, ids):
+        rows = table[table["action"] == action]
+        args = _arguments(action, role, target)
+        if role not in rows.iloc[0]["roles"]:
+            with pytest.raises(ForbiddenError, match=f"role '{role}' may not {action}"):
+                workflow.apply_transition(sqlite_engine, issue_id, action, **args)
+            outcomes["forbidden"] += 1
+        elif state not in set(rows["from"]):
+            with pytest.raises(ConflictError, match=f"issue {issue_id} is '{state}' now"):
+                workflow.apply_transition(sqlite_engine, issue_id, action, **args)
+            outcomes["conflict"] += 1
+        else:
+            result = workflow.apply_transition(sqlite_engine, issue_id, action, **args)
+            expected = rows.loc[rows["from"] == state, "to"].iloc[0]
+            assert (result["from_status"], result["to_status"]) == (state, expected)
+            events = store.read_issue_events(sqlite_engine, issue_id)
+            last = events.iloc[-1]
+            assert (last["action"], last["from_status"], last["to_status"], last["actor"]) == (
+                action, state, expected, "张三")
+            assert last["at"] == pd.Timestamp(NOW)
+            assert (last["lon"], last["lat"]) == pytest.approx((117.35, 39.1))
+            outcomes["ok"] += 1
+            state = expected
+        # A refused step leaves the issue as it was.
+        assert store.query_issues(sqlite_engine, jurisdiction_code=J, ids=[issue_id],
+                                  columns=("status",))["status"].iloc[0] == state
+    # 10 (action, from) rows, each allowed for exactly one role.
+    assert outcomes["ok"] == 10
+    assert outcomes["forbidden"] == 9 * len(ISSUE_STATUSES) * (len(workflow.ROLES) - 1)
+
+
+def test_lifecycle_sets_stamps_rework_and_events(sqlite_engine):
+    (i,) = insert(sqlite_engine, ["reported"])
+    go = lambda action, role="dispatcher", **kw: workflow.apply_transition(
+        sqlite_engine, i, action, actor="u", role=role, **kw)
+    go("register", now=datetime(2025, 3, 3, 9, 30))
+    result = go("dispatch", department_code="sanitation_east", now=datetime(2025, 3, 3, 9, 40))
+    assert result["department_code"] == "sanitation_east"
+    # sanitation_east is a child of sanitation: the sanitation office may act for it, the west crew may not.
+    with pytest.raises(ForbiddenError, match="belongs to department 'sanitation_east'"):
+        go("handle", role="department", department_code="sanitation_west", note="n", photo="p")
+    go("handle", role="department", department_code="sanitation", note="清了", photo="a.jpg",
+       now=datetime(2025, 3, 3, 12, 0))
+    go("rework", note="没清干净", now=datetime(2025, 3, 3, 13, 0))
+    row = store.query_issues(sqlite_engine, jurisdiction_code=J, ids=[i],
+                             columns=("status", "handled_at", "dispatched_at", "rework_count")).iloc[0]
+    assert row["status"] == "dispatched" and pd.isna(row["handled_at"]) and row["rework_count"] == 1
+    assert row["dispatched_at"] == pd.Timestamp("2025-03-03 13:00")
+    go("handle", role="department", department_code="sanitation_east", note="再清", photo="b.jpg",
+       now=datetime(2025, 3, 3, 15, 0))
+    go("verify", now=datetime(2025, 3, 3, 16, 0))
+    go("close", now=datetime(2025, 3, 3, 16, 5))
+    row = store.query_issues(sqlite_engine, jurisdiction_code=J, ids=[i], columns=(
+        "status", "registered_at", "handled_at", "verified_at", "closed_at", "rework_count", "department_code")).iloc[0]
+    assert row["status"] == "closed" and row["rework_count"] == 1 and row["department_code"] == "sanitation_east"
+    assert (row["registered_at"], row["handled_at"], row["closed_at"]) == (
+        pd.Timestamp("2025-03-03 09:30"), pd.Timestamp("2025-03-03 15:00"), pd.Timestamp("2025-03-03 16:05"))
+    events = store.read_issue_events(sqlite_engine, i)
+    assert events["action"].tolist() == ["register", "dispatch", "handle", "rework", "handle", "verify", "close"]
+    assert events.loc[events["action"] == "handle", "photo"].tolist() == ["a.jpg", "b.jpg"]
+    assert events["note"].iloc[3] == "没清干净"
+
+
+def test_inputs_are_checked_before_anything_is_written(sqlite_engine):
+    reported, registered, merged = insert(sqlite_engine, ["reported", "registered", "merged"])
+    call = workflow.apply_transition
+    with pytest.raises(ValidationError, match="action 'destroy' is unknown"):
+        call(sqlite_engine, reported, "destroy", actor="u", role="dispatcher")
+    with pytest.raises(ValidationError, match="role 'boss' is unknown"):
+        call(sqlite_engine, reported, "register", actor="u", role="boss")
+    with pytest.raises(ValidationError, match="needs a note"):
+        call(sqlite_engine, reported, "refuse", actor="u", role="dispatcher")
+    with pytest.raises(ValidationError, match="both lon and lat"):
+        call(sqlite_engine, reported, "register", actor="u", role="dispatcher", lon=117.3)
+    with pytest.raises(ValidationError, match="department 'nobody' is unknown"):
+        call(sqlite_engine, registered, "dispatch", actor="u", role="dispatcher", department_code="nobody")
+    with pytest.raises(ValidationError, match="merge needs the id"):
+        call(sqlite_engine, reported, "merge", actor="u", role="dispatcher")
+    with pytest.raises(ValidationError, match=r"cannot be merged into issue \d+ \(merged\)"):
+        call(sqlite_engine, reported, "merge", actor="u", role="dispatcher", merge_into=merged)
+    with pytest.raises(ValidationError, match="itself"):
+        call(sqlite_engine, reported, "merge", actor="u", role="dispatcher", merge_into=reported)
+    with pytest.raises(NotFoundError, match="issue 999999 does not exist"):
+        call(sqlite_engine, 999999, "register", actor="u", role="dispatcher")
+    assert store.read_issue_events(sqlite_engine, reported).empty
+    result = call(sqlite_engine, reported, "merge", actor="u", role="dispatcher", merge_into=registered)
+    assert result["to_status"] == "merged"
+    assert store.query_issues(sqlite_engine, jurisdiction_code=J, ids=[reported],
+                              columns=("merged_into",))["merged_into"].iloc[0] == registered
+    # The losing side of a race: the conditional UPDATE matches no row.
+    from geo.db import write_tx
+    with write_tx(sqlite_engine) as conn:
+        assert store.update_issue_if_status(conn, registered, expected_status="reported",
+                                            values={"status": "registered"}) == 0
+
+
+def _race_worker(url: str, issue_id: int, actor: str, barrier, results) -> None:
+    engine = make_engine(url)
+    engine.connect().close()  # pay the connection (and SpatiaLite loading) before the start line
+    barrier.wait()
+    try:
+        workflow.apply_transition(engine, issue_id, "register", actor=actor, role="dispatcher")
+        results.put((actor, "won", ""))
+    except ConflictError as exc:
+        results.put((actor, "conflict", str(exc)))
+    finally:
+        engine.dispose()
+
+
+def test_racing_transitions_from_two_processes(db_engine, db_url):
+    """Two processes register the same issues at the same moment: exactly one wins each race."""
+    ids = insert(db_engine, ["reported"] * 3)
+    ctx = multiprocessing.get_context("spawn")
+    for issue_id in ids:
+        barrier, results = ctx.Barrier(2), ctx.Queue()
+        procs = [ctx.Process(target=_race_worker, args=(db_url, issue_id, a, barrier, results)) for a in ("甲", "乙")]
+        for p in procs:
+            p.start()
+        outcomes = [results.get(timeout=120) for _ in procs]
+        for p in procs:
+            p.join(timeout=60)
+            assert p.exitcode == 0
+        assert sorted(o[1] for o in outcomes) == ["conflict", "won"]
+        loser = next(o for o in outcomes if o[1] == "conflict")
+        assert f"issue {issue_id}" in loser[2] and "reload" in loser[2]
+        winner = next(o[0] for o in outcomes if o[1] == "won")
+        events = store.read_issue_events(db_engine, issue_id)
+        assert events["action"].tolist() == ["register"] and events["actor"].tolist() == [winner]
+
+
+def test_suggest_department_prefers_frontage_then_place_rules():
+    issues = gpd.GeoDataFrame({
+        "category_code": ["06010", "06010", "06010", "07001", "06010"],
+        "department_code": ["sanitation_west", "community:120110900001", "sanitation_west", "enforcement", None],
+    }, geometry=[Point(117.351, 39.101), Point(117.36, 39.11), Point(117.37, 39.10), Point(117.351, 39.101),
+                 Point(117.39, 39.09)], crs="EPSG:4326")
+    units = gpd.GeoDataFrame({"code": ["F2", "F1"]},
+                             geometry=[box(117.350, 39.100, 117.352, 39.102), box(117.3505, 39.1005, 117.36, 39.11)],
+                             crs="EPSG:4326")
+    out = workflow.suggest_department(issues, frontage_units=units)
+    assert out["department_code"].tolist() == [
+        "frontage:F1", "frontage:F1", "sanitation_west", "enforcement", "sanitation"]
+    assert out["reason"].tolist() == ["frontage", "frontage", "zone", "lead", "lead"]
+    assert out["frontage_code"].tolist() == ["F1", "F1", None, None, None]
+    plain = workflow.suggest_department(issues)
+    assert plain["reason"].tolist() == ["zone", "community", "zone", "lead", "lead"]
+
+
+def test_suggest_duplicates_same_category_near_and_recent():
+    # 10 m east ≈ 0.000116° at 39.1 °N.
+    deg_per_m = 1 / (111_320 * 0.7760)
+    base = pd.Timestamp("2025-03-03 09:00")
+    issues = gpd.GeoDataFrame({
+        "id": [1, 2, 3, 4, 5, 6],
+        "category_code": ["06010", "06010", "06010", "07001", "06010", "06010"],
+        "status": ["dispatched", "reported", "reported", "reported", "reported", "closed"],
+        "reported_at": [base, base + pd.Timedelta(hours=2), base + pd.Timedelta(hours=30), base,
+                        base + pd.Timedelta(hours=1), base],
+    }, geometry=[Point(117.35, 39.1), Point(117.35 + 10 * deg_per_m, 39.1), Point(117.35, 39.1),
+                 Point(117.35, 39.1), Point(117.35 + 25 * deg_per_m, 39.1), Point(117.35, 39.1)], crs="EPSG:4326")
+    pairs = workflow.suggest_duplicates(issues, radius_m=20, window_h=24)
+    # 2 is 10 m from 1 and 15 m from 5, both open and earlier; 3 is 28–30 h late; 4 is another category;
+    # 5 is 25 m from 1; 6 came in the same second as 1 and has the higher id; closed 6 is no candidate.
+    assert pairs[["issue_id", "duplicate_of"]].values.tolist() == [[2, 1], [2, 5], [6, 1]]
+    assert pairs["dist_m"].tolist() == pytest.approx([10.0, 15.0, 0.0], abs=0.05)
+    assert pairs["hours_apart"].tolist() == pytest.approx([2.0, 1.0, 0.0])
+    assert workflow.suggest_duplicates(issues, radius_m=5, window_h=24)["issue_id"].tolist() == [6]

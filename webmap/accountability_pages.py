@@ -1,0 +1,143 @@
+"""Accountability pages: team coverage, the departments' league table, the plan-task board, the weekly report.
+
+Registered on :data:`webmap.pages.bp` (imported at the end of :mod:`webmap.pages`).
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from datetime import datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlencode
+
+from flask import Response, current_app, render_template, request, url_for
+
+from geo import accountability_jobs as jobs
+from geo import metrics, store
+from geo.errors import ValidationError
+from geo.taxonomy import load_taxonomy
+from geo.workflow import local_now
+from webmap.app import engine_of, settings_of
+from webmap.maps.coverage import coverage_map
+from webmap.pages import _boundary, bp
+
+_MONTH_RE = re.compile(r"(\d{4})-(\d{2})")
+MAX_COVERAGE_DAYS = 92
+
+
+def _month() -> tuple[datetime, datetime, str]:
+    """``?month=YYYY-MM`` → its [start, end); default: the month of the latest report, or this month."""
+    raw = request.args.get("month", "").strip()
+    if raw:
+        match = _MONTH_RE.fullmatch(raw)
+        if not match or not 1 <= int(match[2]) <= 12:
+            raise ValidationError(f"month={raw!r}: expected YYYY-MM, e.g. 2025-12")
+        start = datetime(int(match[1]), int(match[2]), 1)
+    else:
+        engine, settings = engine_of(current_app), settings_of(current_app)
+        span = store.issue_time_range(engine, jurisdiction_code=settings.jurisdiction_code)
+        latest = min(span[1], local_now()) if span else local_now()
+        start = datetime(latest.year, latest.month, 1)
+    end = datetime(start.year + start.month // 12, start.month % 12 + 1, 1)
+    return start, end, f"{start:%Y-%m}"
+
+
+def _labelled(table):
+    out = table.rename(columns=jobs.FIGURE_LABELS)
+    return out.round(2)
+
+
+@bp.get("/league")
+def league():
+    engine, settings = engine_of(current_app), settings_of(current_app)
+    start, end, month = _month()
+    now = local_now()
+    table = jobs.league(engine, settings, start=start, end=end, now=now)
+    start_d = start.date()
+    week = f"{start_d.isocalendar().year}-W{start_d.isocalendar().week:02d}"
+    return render_template("league.html", table=_labelled(table), month=month, now=now, week=week)
+
+
+@bp.get("/plan-tasks")
+def plan_tasks():
+    engine, settings = engine_of(current_app), settings_of(current_app)
+    start, end, month = _month()
+    now = local_now()
+    issues = jobs.read_issues(engine, settings)
+    board = metrics.plan_task_figures(issues, start=start, end=end, now=now)
+    departments = load_taxonomy().departments["name"]
+    categories = load_taxonomy().categories["name"]
+    tasks = [{
+        "number": number, "title": row["title"], "lead": departments.get(row["lead"], row["lead"]),
+        "supporting": [departments.get(c, c) for c in row["supporting"].split(";") if c],
+        "categories": [f"{c} {categories.get(c, '')}" for c in row["categories"].split(";") if c],
+        "figures": {jobs.FIGURE_LABELS[k]: row[k] for k in ("registered", "due", "closed", "closed_on_time",
+                                                             "close_rate_pct", "on_time_rate_pct", "backlog",
+                                                             "overdue")},
+    } for number, row in board.iterrows()]
+    return render_template("plan_tasks.html", tasks=tasks, month=month, now=now)
+
+
+def _coverage_request():
+    engine, settings = engine_of(current_app), settings_of(current_app)
+    args = request.args
+    team = args.get("team", "").strip() or "sanitation_west"
+    raw_days = args.get("days", "").strip()
+    if raw_days and not raw_days.isdigit():
+        raise ValidationError(f"days={raw_days!r}: expected a whole number of days")
+    days = int(raw_days) if raw_days else settings.coverage_days
+    if not 1 <= days <= MAX_COVERAGE_DAYS:
+        raise ValidationError(f"days={days}: expected 1 to {MAX_COVERAGE_DAYS}")
+    raw_until = args.get("until", "").strip()
+    if raw_until:
+        try:
+            until = datetime.fromisoformat(raw_until) + timedelta(days=1)
+        except ValueError as exc:
+            raise ValidationError(f"until={raw_until!r}: expected a date such as 2025-12-31") from exc
+    else:
+        # Up to the end of the day of the newest inspection on record (today when there is none).
+        latest = jobs.latest_inspection_end(engine, settings) or local_now()
+        until = datetime(latest.year, latest.month, latest.day) + timedelta(days=1)
+    return jobs.coverage_view(engine, settings, team=team, until=until, days=days, now=local_now())
+
+
+@bp.get("/coverage")
+def coverage():
+    engine, settings = engine_of(current_app), settings_of(current_app)
+    view = _coverage_request()
+    patches = jobs.read_patches(engine, settings)
+    shown_until = view.until - timedelta(days=1)
+    query = {"team": view.team, "days": view.days, "until": f"{shown_until:%Y-%m-%d}"}
+    r = view.result
+    return render_template(
+        "coverage.html", view=view, teams=list(zip(patches["code"], patches["name"])), until=shown_until,
+        figures={"cells": f"{r.cells_visited} / {r.cells_total}", "cell_share": r.cell_share * 100,
+                 "road": f"{r.road_visited_km:.1f} / {r.road_km:.1f}", "road_share": r.road_share * 100,
+                 "open": len(view.issues), "overdue": int(view.issues["overdue"].sum())},
+        map_src=url_for("pages.coverage_map_page") + "?" + urlencode(query),
+    )
+
+
+@bp.get("/maps/coverage")
+def coverage_map_page():
+    settings = settings_of(current_app)
+    view = _coverage_request()
+    taxonomy = load_taxonomy()
+    m = coverage_map(boundary=_boundary(), patch=view.patch, result=view.result, issues=view.issues,
+                     settings=settings,
+                     category_names=dict(zip(taxonomy.categories["code"], taxonomy.categories["name"])))
+    return Response(m.get_root().render(), mimetype="text/html")
+
+
+@bp.get("/reports/weekly.xlsx")
+def weekly_report():
+    engine, settings = engine_of(current_app), settings_of(current_app)
+    week = request.args.get("week", "").strip()
+    _start, end = jobs.parse_week(week)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = jobs.write_weekly_report(engine, settings, week=week, path=Path(tmp) / "report.xlsx",
+                                        now=min(end, local_now()))
+        data = path.read_bytes()
+    return Response(data, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    headers={"Content-Disposition": f'attachment; filename="weekly-report-{week}.xlsx"'})

@@ -1,0 +1,324 @@
+"""Logging in and out, who may open what, CSRF, the login rate limit and the security headers.
+
+* **Sessions** are server-side: logging in stores a row in ``user_sessions`` keyed by
+  the SHA-256 of a random token; the signed Flask cookie carries the token. Logout
+  deletes the row, so a copied cookie is worthless afterwards.
+* **Access**: every view of the guarded blueprints (:data:`GUARDED_BLUEPRINTS`) needs
+  a login, and the user's role must be listed for its endpoint in :data:`ACCESS`
+  (an endpoint missing there is open to supervisors and admins only). Which issues a
+  role reads is :func:`geo.users.may_see`; views filter with :func:`issue_filter` and
+  check single issues with :func:`visible_issue`.
+* **CSRF**: every POST of a guarded blueprint or of this one carries the session's
+  token, as the form field ``csrf_token`` or the ``X-CSRF-Token`` header (a JSON login
+  is exempt: browsers cannot send ``application/json`` across sites without CORS).
+* **Rate limit**: ``login_max_failures`` failures of one name from one address within
+  ``login_window_min`` minutes answer 429 until the window has passed; failures are
+  rows in the database, so every worker process sees them.
+* **Headers**: ``X-Content-Type-Options``, ``Referrer-Policy``, ``X-Frame-Options``,
+  ``Permissions-Policy``, and a Content-Security-Policy whose ``script-src`` lists the
+  SHA-256 of each inline ``<script>`` of the HTML response (folium writes its maps as
+  inline scripts) — no ``'unsafe-inline'`` for scripts.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+import secrets
+from datetime import timedelta
+from functools import lru_cache
+from urllib.parse import urlsplit
+
+from flask import (Blueprint, Flask, Response, current_app, g, jsonify, redirect, render_template, request, session,
+                   url_for)
+
+from geo import store, users
+from geo.errors import CitymapError, ForbiddenError, NotFoundError, ValidationError
+from geo.settings import Settings
+from geo.workflow import local_now
+from webmap.app import engine_of, settings_of
+
+bp = Blueprint("auth", __name__)
+
+#: blueprints whose every view needs a login and a role of ACCESS
+GUARDED_BLUEPRINTS = ("pages", "api")
+#: roles that read every issue
+ALL_SEEING = ("supervisor", "dispatcher", "admin")
+EVERYONE = ("supervisor", "dispatcher", "department", "public", "admin")
+#: endpoint → roles that may open it (the pages and APIs that list or show issues filter them further)
+ACCESS: dict[str, tuple[str, ...]] = {
+    "pages.index": EVERYONE,
+    "pages.overview": ALL_SEEING,
+    "pages.greening": ALL_SEEING,
+    "pages.greening_map": ALL_SEEING,
+    "pages.routes": ALL_SEEING,
+    "pages.routes_map_page": ALL_SEEING,
+    "pages.routes_gpx_download": ALL_SEEING,
+    # inspection tracks are personal information: supervisors only (DESIGN.md, PIPL)
+    "pages.coverage": ("supervisor",),
+    "pages.coverage_map_page": ("supervisor",),
+    "pages.league": ALL_SEEING,
+    "pages.plan_tasks": ALL_SEEING,
+    "pages.weekly_report": ALL_SEEING,
+    "pages.hotspots": ALL_SEEING,
+    "pages.hotspots_map_page": ALL_SEEING,
+    "pages.emerging": ALL_SEEING,
+    "pages.emerging_map_page": ALL_SEEING,
+    "pages.issue_list": (*ALL_SEEING, "department"),
+    "pages.issues_map": (*ALL_SEEING, "department"),
+    "pages.issue_page": (*ALL_SEEING, "department"),
+    "pages.issue_map": (*ALL_SEEING, "department"),
+    "pages.issue_transition": ("dispatcher", "department"),
+    "pages.reveal_phone": ("dispatcher",),
+    "pages.photo": (*ALL_SEEING, "department"),
+    "pages.report_form": EVERYONE,
+    "pages.report_submit": EVERYONE,
+    "pages.report_done": EVERYONE,
+    "api.issues": (*ALL_SEEING, "department"),
+    "api.issue": (*ALL_SEEING, "department"),
+    "api.issue_events": (*ALL_SEEING, "department"),
+    "api.create_issue": EVERYONE,
+    "api.transition": ("dispatcher", "department"),
+    "api.upload_photo": ("dispatcher", "department"),
+    "api.layer": EVERYONE,
+    "api.accountability": ALL_SEEING,
+    "api.greening_progress": ALL_SEEING,
+    "api.me": EVERYONE,
+}
+DEFAULT_ROLES = ("supervisor", "admin")
+_SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+# A dummy hash checked when the name is unknown, so the answer takes as long as for a real user.
+_DUMMY_HASH = "scrypt:32768:8:1$dummysaltdummysa$" + "0" * 128
+
+
+class CsrfError(CitymapError):
+    """A form or API write without the session's CSRF token."""
+
+    status = 400
+
+
+class TooManyAttempts(CitymapError):
+    """The login rate limit."""
+
+    status = 429
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode("ascii")).hexdigest()
+
+
+def current_user() -> dict | None:
+    """The logged-in user (``id``, ``name``, ``role``, ``department_code`` …) or None."""
+    return g.get("user")
+
+
+def _client_ip() -> str:
+    # Behind a reverse proxy configure werkzeug's ProxyFix; remote_addr is what reached us.
+    return (request.remote_addr or "unknown")[:45]
+
+
+def csrf_token() -> str:
+    """The session's CSRF token (made on first use); forms put it in ``csrf_token``."""
+    if "csrf" not in session:
+        session["csrf"] = secrets.token_urlsafe(32)
+    return session["csrf"]
+
+
+def _check_csrf() -> None:
+    if request.method in _SAFE_METHODS:
+        return
+    if request.endpoint == "auth.login" and request.mimetype == "application/json":
+        return
+    sent = request.headers.get("X-CSRF-Token") or request.form.get("csrf_token") or ""
+    expected = session.get("csrf", "")
+    if not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
+        raise CsrfError("表单已过期或缺少 CSRF 令牌，请刷新页面后重试 (CSRF token missing or wrong)")
+
+
+def _load_user() -> None:
+    g.user = None
+    token = session.get("sid")
+    if isinstance(token, str) and token:
+        g.user = store.session_user(engine_of(current_app), _digest(token), now=local_now())
+        if g.user is None:
+            session.pop("sid", None)
+
+
+def _guard():
+    if request.blueprint == "auth":
+        _check_csrf()
+        return None
+    if request.blueprint not in GUARDED_BLUEPRINTS or request.endpoint is None:
+        return None
+    user = current_user()
+    if user is None:
+        if request.blueprint == "api":
+            return jsonify({"error": "请先登录 (login required)", "status": 401}), 401
+        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+    _check_csrf()
+    allowed = ACCESS.get(request.endpoint, DEFAULT_ROLES)
+    if user["role"] not in allowed:
+        raise ForbiddenError(f"角色 {user['role']!r} 无权访问此页面 (role {user['role']!r} may not use "
+                             f"{request.endpoint})")
+    return None
+
+
+def issue_filter() -> list[str] | None:
+    """The department codes whose issues the current user reads, or None for every issue.
+
+    A role that reads no issue gets an empty list (no issue matches it).
+    """
+    user = current_user()
+    seen = users.scope(user["role"])
+    if seen == "all":
+        return None
+    if seen == "none" or not user["department_code"]:
+        return []
+    settings = settings_of(current_app)
+    communities = store.read_layer(engine_of(current_app), "communities", jurisdiction_code=settings.jurisdiction_code)
+    return users.owned_departments(user["department_code"], community_codes=communities["code"].tolist())
+
+
+def visible_issue(issue_id: int, *, columns: tuple[str, ...] | None = None):
+    """One issue (a one-row GeoDataFrame) the current user may read; NotFoundError otherwise.
+
+    An issue of another department is answered exactly like a missing one.
+    """
+    settings = settings_of(current_app)
+    kwargs = {"columns": columns} if columns else {}
+    frame = store.query_issues(engine_of(current_app), jurisdiction_code=settings.jurisdiction_code,
+                               ids=[issue_id], **kwargs)
+    user = current_user()
+    if frame.empty or not users.may_see(user["role"], user["department_code"], frame.iloc[0]["department_code"]):
+        raise NotFoundError(f"问题 #{issue_id} 不存在或无权查看 (issue {issue_id} not found)")
+    return frame
+
+
+def _safe_next(target: str | None) -> str:
+    """A local path to go to after logging in (never another site: no scheme, no host, no ``//``)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return url_for("pages.index")
+    parts = urlsplit(target)
+    return url_for("pages.index") if parts.scheme or parts.netloc else target
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    """Log in: the form (GET), or name and password as a form or JSON (POST)."""
+    engine, settings = engine_of(current_app), settings_of(current_app)
+    if request.method == "GET":
+        return render_template("login.html", next=_safe_next(request.args.get("next")), error=None)
+    data = request.get_json(silent=True) if request.mimetype == "application/json" else request.form
+    if not isinstance(data, dict) and not hasattr(data, "get"):
+        raise ValidationError("send name and password as a form or a JSON object")
+    name = str(data.get("name") or "").strip()[:60]
+    password = str(data.get("password") or "")
+    now = local_now()
+    window = timedelta(minutes=settings.login_window_min)
+    ip = _client_ip()
+    if store.count_login_failures(engine, name=name, ip=ip, since=now - window) >= settings.login_max_failures:
+        raise TooManyAttempts(f"登录失败次数过多，请 {settings.login_window_min:g} 分钟后再试 "
+                              f"(too many failed logins; wait {settings.login_window_min:g} minutes)")
+    user = store.read_login(engine, name, jurisdiction_code=settings.jurisdiction_code) if name else None
+    good = users.check_password(user["password_hash"] if user else _DUMMY_HASH, password) and user is not None
+    if not good:
+        store.record_login_failure(engine, name=name, ip=ip, at=now)
+        message = "用户名或密码错误 (wrong user name or password)"
+        if request.mimetype == "application/json":
+            return jsonify({"error": message, "status": 401}), 401
+        return render_template("login.html", next=_safe_next(data.get("next")), error=message), 401
+    store.clear_login_failures(engine, name=name, ip=ip, before=now - window)
+    token = secrets.token_urlsafe(32)
+    store.create_session(engine, token_sha256=_digest(token), user_id=user["id"], now=now,
+                         expires_at=now + timedelta(hours=settings.session_hours), ip=ip)
+    # A fresh cookie (new token, new CSRF token): nothing from before the login carries over.
+    session.clear()
+    session["sid"] = token
+    if request.mimetype == "application/json":
+        return jsonify({"name": user["name"], "role": user["role"], "department_code": user["department_code"],
+                        "csrf_token": csrf_token()})
+    return redirect(_safe_next(data.get("next")))
+
+
+@bp.post("/logout")
+def logout():
+    """Log out: the server forgets the session, so its cookie no longer works anywhere."""
+    token = session.get("sid")
+    if isinstance(token, str) and token:
+        store.delete_session(engine_of(current_app), _digest(token))
+    session.clear()
+    if request.accept_mimetypes.best == "application/json":
+        return jsonify({"logged_out": True})
+    return redirect(url_for("auth.login"))
+
+
+# --------------------------------------------------------------------------- security headers
+
+_INLINE_SCRIPT = re.compile(rb"<script(?![^>]*\bsrc\s*=)[^>]*>(.*?)</script\s*>", re.S | re.I)
+
+
+def inline_script_hashes(html: bytes) -> list[str]:
+    """CSP source expressions (``'sha256-…'``) of every inline ``<script>`` of an HTML document, in order."""
+    return [f"'sha256-{base64.b64encode(hashlib.sha256(body).digest()).decode()}'"
+            for body in dict.fromkeys(_INLINE_SCRIPT.findall(html))]
+
+
+#: where each basemap's tiles come from when no ``tile_url`` names a server (see webmap.maps.base.new_map)
+_TILE_HOSTS = {"tianditu": "https://t0.tianditu.gov.cn", "osm": "https://tile.openstreetmap.org",
+               "amap": "https://*.is.autonavi.com"}
+
+
+@lru_cache(maxsize=8)
+def tile_sources(settings: Settings) -> tuple[str, ...]:
+    """The origin basemap tiles come from under ``settings`` (for ``img-src``); none without a basemap."""
+    if settings.basemap in ("local", "amap") and settings.tile_url:
+        parts = urlsplit(settings.tile_url)
+        # a template's {s} subdomain becomes CSP's leading wildcard
+        return (f"{parts.scheme}://{re.sub(r'^[^.]*[{]s[}][^.]*[.]', '*.', parts.netloc)}",) if parts.netloc else ()
+    return (_TILE_HOSTS[settings.basemap],) if settings.basemap in _TILE_HOSTS else ()
+
+
+def _security_headers(response: Response) -> Response:
+    headers = response.headers
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+    headers.setdefault("Permissions-Policy", "geolocation=(self), camera=(), microphone=()")
+    if current_user() is not None and request.blueprint not in ("vendor", None):
+        headers["Cache-Control"] = "private, no-store"
+    if response.mimetype == "text/html" and not response.direct_passthrough:
+        scripts = " ".join(["'self'", *inline_script_hashes(response.get_data())])
+        images = " ".join(["'self'", "data:", "blob:", *tile_sources(settings_of(current_app))])
+        headers["Content-Security-Policy"] = (
+            f"default-src 'self'; script-src {scripts}; style-src 'self' 'unsafe-inline'; img-src {images}; "
+            "font-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
+            "frame-src 'self'; frame-ancestors 'self'")
+    else:
+        headers.setdefault("Content-Security-Policy", "default-src 'none'; frame-ancestors 'self'")
+    return response
+
+
+def init_app(app: Flask) -> None:
+    """Register the blueprint, the session loading, the guard and the headers on ``app``."""
+    app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
+                      MAX_CONTENT_LENGTH=_max_request_bytes(settings_of(app)))
+    app.register_blueprint(bp)
+    app.before_request(_load_user)
+    app.before_request(_guard)
+    app.after_request(_security_headers)
+    app.jinja_env.globals.update(csrf_token=csrf_token, current_user=current_user)
+
+    @app.errorhandler(413)
+    def _too_large(_err):
+        message = (f"上传内容过大：每张照片不超过 {settings_of(app).max_photo_mb:g} MB，"
+                   f"最多 {settings_of(app).max_photos} 张 (upload too large)")
+        if request.path.startswith("/api/"):
+            return jsonify({"error": message, "status": 413}), 413
+        return render_template("error.html", message=message, status=413), 413
+
+
+def _max_request_bytes(settings: Settings) -> int:
+    """The largest request body: every photo at its limit plus 1 MB of form fields."""
+    return int((settings.max_photos * settings.max_photo_mb + 1) * 1_000_000)

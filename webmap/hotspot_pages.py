@@ -1,0 +1,164 @@
+"""The hotspot and emerging-hotspot pages and their maps. Registered on :data:`webmap.pages.bp`
+(imported at the end of :mod:`webmap.pages`).
+
+The page holds the filter form (a GET form: submitting it asks the server again) and
+frames the map, whose URL carries the same query.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from urllib.parse import urlencode
+
+from flask import Response, current_app, render_template, request, url_for
+
+from geo import store
+from geo.emerging import CLASS_LABELS
+from geo.errors import ValidationError
+from geo.hotspot_jobs import HotspotFilters, default_period, emerging_view, hotspot_view
+from geo.taxonomy import load_taxonomy
+from webmap.app import engine_of, settings_of
+from webmap.maps.hotspots import emerging_map, hotspot_map
+from webmap.pages import _boundary, bp
+
+#: the form's fields, in the order they go into the map's URL
+FILTER_FIELDS = ("since", "until", "category", "department", "community", "source", "fdr")
+EMERGING_FIELDS = ("until", "weeks", "bin_days", "category", "department", "community")
+SOURCE_NAMES = {"12345": "12345 热线", "inspection": "巡查", "grid_worker": "网格员", "citizen": "市民",
+                "leadership_check": "领导检查", "open311": "Open311"}
+MAX_BINS = 104
+
+
+def _day(name: str, default: date) -> date:
+    raw = request.args.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return date.fromisoformat(raw)
+    except ValueError as exc:
+        raise ValidationError(f"{name}={raw!r}：应为日期 YYYY-MM-DD") from exc
+
+
+def _whole(name: str, default: int, low: int, high: int) -> int:
+    raw = request.args.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise ValidationError(f"{name}={raw!r}：应为 {low}–{high} 之间的整数")
+    return int(raw)
+
+
+def _one(name: str) -> tuple[str, ...] | None:
+    raw = request.args.get(name, "").strip()
+    return (raw,) if raw else None
+
+
+def _filters() -> HotspotFilters:
+    """The form's filters; ``until`` is the last day shown (inclusive), default the last 30 days of reports."""
+    since0, until0 = default_period(engine_of(current_app), settings_of(current_app))
+    until = _day("until", (until0 - timedelta(days=1)).date())
+    since = _day("since", until - timedelta(days=(until0 - since0).days - 1))
+    if since > until:
+        raise ValidationError(f"起始日期 {since} 晚于截止日期 {until}")
+    return HotspotFilters(since=datetime.combine(since, datetime.min.time()),
+                          until=datetime.combine(until + timedelta(days=1), datetime.min.time()),
+                          categories=_one("category"), departments=_one("department"),
+                          communities=_one("community"), sources=_one("source"))
+
+
+def _choices() -> dict:
+    """The options of the form's selects."""
+    engine, settings = engine_of(current_app), settings_of(current_app)
+    taxonomy = load_taxonomy()
+    categories = taxonomy.categories
+    majors = categories.drop_duplicates("major_code")
+    communities = store.read_layer(engine, "communities", jurisdiction_code=settings.jurisdiction_code)
+    departments = list(zip(taxonomy.departments["code"], taxonomy.departments["name"]))
+    departments += [(f"community:{c}", f"{n}（社区）") for c, n in zip(communities["code"], communities["name"])]
+    return {
+        "majors": list(zip(majors["major_code"], majors["major_name"])),
+        "categories": list(zip(categories["code"], categories["name"])),
+        "departments": departments,
+        "communities": list(zip(communities["code"], communities["name"])),
+        "sources": list(SOURCE_NAMES.items()),
+    }
+
+
+def _chosen(fields: tuple[str, ...]) -> dict[str, str]:
+    return {name: request.args.get(name, "").strip() for name in fields}
+
+
+def _map_query(fields: tuple[str, ...], shown: dict[str, str]) -> str:
+    return urlencode({k: shown[k] for k in fields if shown.get(k)})
+
+
+def _blank_missing(table):
+    """Missing names shown as empty cells, not "nan"."""
+    text = table.select_dtypes(include=["object", "str"]).columns
+    return table.astype({c: object for c in text}).fillna({c: "" for c in text})
+
+
+@bp.get("/hotspots")
+def hotspots():
+    filters = _filters()
+    engine, settings = engine_of(current_app), settings_of(current_app)
+    view = hotspot_view(engine, settings, filters, fdr=request.args.get("fdr") == "1", with_density=False)
+    shown = _chosen(FILTER_FIELDS) | {"since": f"{filters.since:%Y-%m-%d}",
+                                      "until": f"{filters.until - timedelta(days=1):%Y-%m-%d}"}
+    figures = {"issues": len(view.issues), "open": len(view.open_issues),
+               "hot": int((view.cells["gi_bin"] >= 2).sum()), "cold": int((view.cells["gi_bin"] <= -2).sum())}
+    return render_template(
+        "hotspots.html", shown=shown, choices=_choices(), figures=figures, top_cells=_blank_missing(view.top_cells),
+        top_segments=_blank_missing(view.top_segments),
+        map_src=f"{url_for('pages.hotspots_map_page')}?{_map_query(FILTER_FIELDS, shown)}",
+    )
+
+
+@bp.get("/maps/hotspots")
+def hotspots_map_page():
+    engine, settings = engine_of(current_app), settings_of(current_app)
+    view = hotspot_view(engine, settings, _filters(), fdr=request.args.get("fdr") == "1")
+    majors = load_taxonomy().categories.drop_duplicates("major_code")
+    m = hotspot_map(view, boundary=_boundary(),
+                    roads=store.read_layer(engine, "roads", jurisdiction_code=settings.jurisdiction_code),
+                    settings=settings, major_names=dict(zip(majors["major_code"], majors["major_name"])))
+    return Response(m.get_root().render(), mimetype="text/html")
+
+
+def _emerging_filters() -> tuple[HotspotFilters, int]:
+    """The emerging form: ``weeks`` bins of ``bin_days`` days ending with the day ``until`` (inclusive)."""
+    _since0, until0 = default_period(engine_of(current_app), settings_of(current_app))
+    until = _day("until", (until0 - timedelta(days=1)).date()) + timedelta(days=1)
+    bin_days = _whole("bin_days", 7, 1, 92)
+    bins = _whole("weeks", 12, 2, MAX_BINS)
+    end = datetime.combine(until, datetime.min.time())
+    return HotspotFilters(since=end - timedelta(days=bins * bin_days), until=end, categories=_one("category"),
+                          departments=_one("department"), communities=_one("community")), bin_days
+
+
+@bp.get("/emerging")
+def emerging():
+    filters, bin_days = _emerging_filters()
+    engine, settings = engine_of(current_app), settings_of(current_app)
+    cells = emerging_view(engine, settings, filters, bin_days=bin_days)
+    counts = cells["ehsa_class"].value_counts()
+    classes = [(key, label, int(counts.get(key, 0))) for key, label in CLASS_LABELS.items()]
+    shown = _chosen(EMERGING_FIELDS) | {"until": f"{filters.until - timedelta(days=1):%Y-%m-%d}",
+                                        "weeks": str(int((filters.until - filters.since).days // bin_days)),
+                                        "bin_days": str(bin_days)}
+    return render_template(
+        "emerging.html", shown=shown, choices=_choices(), classes=classes, since=filters.since,
+        map_src=f"{url_for('pages.emerging_map_page')}?{_map_query(EMERGING_FIELDS, shown)}",
+    )
+
+
+@bp.get("/maps/emerging")
+def emerging_map_page():
+    engine, settings = engine_of(current_app), settings_of(current_app)
+    filters, bin_days = _emerging_filters()
+    cells = emerging_view(engine, settings, filters, bin_days=bin_days)
+    m = emerging_map(cells, boundary=_boundary(),
+                     roads=store.read_layer(engine, "roads", jurisdiction_code=settings.jurisdiction_code),
+                     settings=settings,
+                     title=f"时空热点（{filters.since:%Y-%m-%d} 起，每 {bin_days} 天一段）")
+    return Response(m.get_root().render(), mimetype="text/html")

@@ -1,0 +1,211 @@
+"""Issue pages: the filtered list and its map, one issue (map, timeline, photos, the steps
+the user may take, the masked phone and its logged reveal), the report form, photos.
+
+Registered on :data:`webmap.pages.bp` (imported at the end of :mod:`webmap.pages`); who
+may open each is :data:`webmap.auth.ACCESS`, and which issues they see is the user's reach.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from flask import Response, current_app, redirect, render_template, request, send_file, url_for
+
+from geo import io, store
+from geo.errors import NotFoundError, ValidationError
+from geo.privacy import mask_phone
+from geo.taxonomy import load_taxonomy
+from geo.workflow import allowed_actions, apply_transition, load_transitions, local_now, owns
+from webmap.app import engine_of, settings_of
+from webmap.auth import current_user, visible_issue
+from webmap.i18n import translate
+from webmap.issue_filters import FILTER_NAMES, issue_query
+from webmap.maps import issues as issue_maps
+from webmap.pages import _boundary, bp
+from webmap.reports import Photo, create_issue, photos_dir, record_photos, save_photos
+
+PAGE_SIZE = 50
+#: markers drawn on a list's map at most (the newest); beyond that the list pages through the rest
+MAP_MAX_ISSUES = 2000
+LIST_COLUMNS = ("id", "category_code", "description", "address", "status", "reported_at", "deadline_at",
+                "closed_at", "handled_at", "community_code", "department_code")
+DETAIL_COLUMNS = ("id", "source", "external_id", "category_code", "description", "address", "status", "reported_at",
+                  "registered_at", "dispatched_at", "handled_at", "verified_at", "closed_at", "deadline_at",
+                  "rework_count", "cell_code", "segment_id", "compound_code", "community_code", "grid_code",
+                  "zone_code", "department_code", "merged_into")
+
+
+def _names() -> dict[str, dict[str, str]]:
+    """Category, department and community names for the pages (codes shown where a name is missing)."""
+    taxonomy = load_taxonomy()
+    settings = settings_of(current_app)
+    communities = store.read_layer(engine_of(current_app), "communities", jurisdiction_code=settings.jurisdiction_code)
+    departments = dict(taxonomy.departments["name"])
+    departments.update({f"community:{c}": f"{n}（社区）" for c, n in zip(communities["code"], communities["name"])})
+    return {"category": dict(taxonomy.categories["name"]), "department": departments,
+            "community": dict(zip(communities["code"], communities["name"]))}
+
+
+def _photo_list() -> list[Photo]:
+    return [Photo(label=f.filename or "photo", data=f.read()) for f in request.files.getlist("photos") if f.filename]
+
+
+@bp.get("/issues")
+def issue_list():
+    """The issue list with filters (status, category, department, community, time) and paging."""
+    engine, settings = engine_of(current_app), settings_of(current_app)
+    query = issue_query(request.args)
+    raw_page = request.args.get("page", "1")
+    if not raw_page.isdigit() or int(raw_page) < 1:
+        raise ValidationError(f"page={raw_page!r}: expected 1, 2, …")
+    page = int(raw_page)
+    total = store.count_issues(engine, jurisdiction_code=settings.jurisdiction_code, **query)
+    pages = max(1, -(-total // PAGE_SIZE))
+    rows = store.query_issues(engine, jurisdiction_code=settings.jurisdiction_code, columns=LIST_COLUMNS,
+                              newest_first=True, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, **query)
+    now = local_now()
+    rows["overdue"] = (rows["deadline_at"] < now) & rows["status"].isin(("reported", "registered", "dispatched"))
+    kept = {k: request.args.get(k, "") for k in FILTER_NAMES if request.args.get(k)}
+    names = _names()
+    reach = query.get("department")
+    return render_template(
+        "issues.html", rows=rows, total=total, page=page, pages=pages, chosen=kept, names=names,
+        statuses=load_transitions()[["from", "to"]].stack().unique().tolist(),
+        departments=[(c, n) for c, n in names["department"].items() if reach is None or c in reach],
+        page_href=lambda p: url_for("pages.issue_list", **kept, page=p),
+        map_src=url_for("pages.issues_map") + ("?" + urlencode(kept) if kept else ""),
+    )
+
+
+@bp.get("/maps/issues")
+def issues_map():
+    """The map of the issue list's filter: its newest issues (at most MAP_MAX_ISSUES)."""
+    engine, settings = engine_of(current_app), settings_of(current_app)
+    query = issue_query(request.args)
+    issues = store.query_issues(engine, jurisdiction_code=settings.jurisdiction_code, newest_first=True,
+                                limit=MAP_MAX_ISSUES, **query)
+    m = issue_maps.issues_map(boundary=_boundary(), roads=store.read_layer(engine, "roads", jurisdiction_code=settings.jurisdiction_code),
+                   issues=issues, settings=settings, category_names=_names()["category"],
+                   title=f"{translate('issues')}（{len(issues)}）")
+    return Response(m.get_root().render(), mimetype="text/html")
+
+
+
+def _actions(issue) -> list[dict]:
+    """The steps the current user may take on the issue now, with what each needs."""
+    user = current_user()
+    if user["role"] == "department" and not owns(user["department_code"] or "", issue["department_code"]):
+        return []
+    table = load_transitions()
+    codes = allowed_actions(issue["status"], user["role"])
+    rows = table[table["action"].isin(codes)].drop_duplicates("action")
+    return rows[["action", "name", "needs_note", "needs_photo", "sets_department"]].to_dict("records")
+
+
+def _issue_view(issue_id: int, *, revealed: str | None = None) -> str:
+    engine = engine_of(current_app)
+    frame = visible_issue(issue_id, columns=DETAIL_COLUMNS)
+    issue = frame.iloc[0]
+    events = store.read_issue_events(engine, issue_id)
+    photos = store.read_issue_photos(engine, issue_id=issue_id)
+    contact = store.read_contact(engine, issue_id) or {}
+    user = current_user()
+    return render_template(
+        "issue.html", issue=issue, lon=issue.geometry.x, lat=issue.geometry.y, events=events,
+        photos=photos["file"].tolist(), names=_names(), actions=_actions(issue),
+        event_photo=lambda name: isinstance(name, str) and bool(io.PHOTO_NAME_RE.fullmatch(name)),
+        masked_phone=mask_phone(contact.get("phone")), revealed=revealed,
+        can_reveal=bool(contact.get("phone")) and user["role"] == "dispatcher",
+        now=local_now(),
+    )
+
+
+@bp.get("/issues/<int:issue_id>")
+def issue_page(issue_id: int):
+    """One issue: its map, category, department, deadline, timeline, photos and the steps the user may take."""
+    return _issue_view(issue_id)
+
+
+@bp.get("/maps/issues/<int:issue_id>")
+def issue_map(issue_id: int):
+    """The map of one issue and its surroundings."""
+    engine, settings = engine_of(current_app), settings_of(current_app)
+    frame = visible_issue(issue_id)
+    m = issue_maps.issues_map(boundary=_boundary(), roads=store.read_layer(engine, "roads", jurisdiction_code=settings.jurisdiction_code),
+                   issues=frame, settings=settings, category_names=_names()["category"],
+                   title=f"#{issue_id}", focus=True)
+    return Response(m.get_root().render(), mimetype="text/html")
+
+
+@bp.post("/issues/<int:issue_id>/transitions")
+def issue_transition(issue_id: int):
+    """Take a step of the closed loop from the issue page (a handling step carries a photo file)."""
+    user = current_user()
+    visible_issue(issue_id)
+    form = request.form
+    photo = None
+    uploads = _photo_list()
+    if uploads:
+        saved = save_photos(uploads[:1], settings=settings_of(current_app))
+        record_photos(issue_id, saved, actor=user["name"])
+        photo = saved[0][0]
+    merge_into = form.get("merge_into", "").strip()
+    if merge_into and not merge_into.isdigit():
+        raise ValidationError(f"merge_into={merge_into!r}: expected an issue number")
+    apply_transition(
+        engine_of(current_app), issue_id, form.get("action", ""), actor=user["name"], role=user["role"],
+        department_code=user["department_code"] if user["role"] == "department" else (form.get("department_code") or None),
+        note=form.get("note") or None, photo=photo, merge_into=int(merge_into) if merge_into else None,
+    )
+    return redirect(url_for("pages.issue_page", issue_id=issue_id))
+
+
+@bp.post("/issues/<int:issue_id>/phone")
+def reveal_phone(issue_id: int):
+    """Show the reporter's full phone number to a dispatcher; each reveal is logged (who, when, which issue)."""
+    visible_issue(issue_id)
+    phone = store.reveal_phone(engine_of(current_app), issue_id, user_name=current_user()["name"], at=local_now(),
+                               ip=request.remote_addr)
+    if phone is None:
+        raise NotFoundError(f"问题 #{issue_id} 没有联系电话 (no phone number recorded)")
+    return _issue_view(issue_id, revealed=phone)
+
+
+@bp.get("/photos/<name>")
+def photo(name: str):
+    """A stored photo, to users who may see its issue."""
+    engine, settings = engine_of(current_app), settings_of(current_app)
+    record = store.read_issue_photos(engine, file=name) if io.PHOTO_NAME_RE.fullmatch(name) else None
+    if record is None or record.empty:
+        raise NotFoundError(f"photo {name[:80]!r} not found")
+    visible_issue(int(record.iloc[0]["issue_id"]))
+    path = io.photo_file(photos_dir(settings), name)
+    if path is None:
+        raise NotFoundError(f"photo {name[:80]!r} not found")
+    return send_file(path, mimetype=record.iloc[0]["content_type"], max_age=0)
+
+
+@bp.get("/report")
+def report_form():
+    """The report form: a point on the map, a category, a description, photos."""
+    settings = settings_of(current_app)
+    categories = load_taxonomy().categories
+    bounds = _boundary().total_bounds
+    return render_template("report.html", categories=list(zip(categories.index, categories["name"])),
+                           bounds=",".join(f"{v:.6f}" for v in bounds), settings=settings, form={})
+
+
+@bp.post("/report")
+def report_submit():
+    """Store the report as an issue (source ``web``), then show its number."""
+    issue_id = create_issue(request.form.to_dict(), _photo_list(), actor=current_user()["name"])
+    return redirect(url_for("pages.report_done", issue=issue_id))
+
+
+@bp.get("/report/done")
+def report_done():
+    """The confirmation of a report: its number, and a link to it for those who may see it."""
+    raw = request.args.get("issue", "")
+    if not raw.isdigit():
+        raise ValidationError(f"issue={raw!r}: expected an issue number")
+    return render_template("report_done.html", issue_id=int(raw))

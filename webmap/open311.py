@@ -1,0 +1,436 @@
+"""Open311 GeoReport v2 (http://wiki.open311.org/GeoReport_v2) under ``/open311/v2/``.
+
+This module owns the protocol and its mapping to citymap's model:
+
+* services are the event categories of ``geo.taxonomy`` (service_code = the 5-digit
+  GB/T 47678.5 code; group = the major class); none has extra attributes
+  (``metadata`` false), so a service definition has an empty attribute list;
+* a service request is an issue; ``status`` is ``open`` while the issue is in the
+  closed loop (上报 … 核查) and ``closed`` once it is closed, refused or merged, with
+  the precise stage in ``status_notes``; ``agency_responsible`` is the assigned
+  department; ``expected_datetime`` is the deadline;
+* POST creates an issue (source ``open311``) through the same assignment and
+  deadline rules as every import, in one transaction; the reporter's phone, e-mail
+  and name go to ``reporter_contacts`` and are never output. Requests are created at
+  once, so the answer carries the ``service_request_id``; its ``token`` (the issue's
+  external id) also resolves through ``tokens/{token}``.
+
+Every endpoint answers in ``.json`` (bare arrays, as in the spec) or ``.xml``;
+errors are arrays of ``code`` + ``description`` with status 400, 403 or 404.
+``jurisdiction_id`` is optional and, when given, must be the configured
+sub-district code. Reading needs no login (the service is on the intranet);
+creating needs an ``api_key`` (``citymap api-key create NAME``). Timestamps are
+W3C date-times with the +08:00 offset.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+import xml.etree.ElementTree as ET
+from datetime import datetime, timedelta
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from flask import Blueprint, Response, current_app, request, url_for
+
+from geo import ingest, store
+from geo.errors import CitymapError, ForbiddenError, NotFoundError, ValidationError
+from geo.models import OPEN_STATUSES
+from geo.privacy import mask_phones
+from geo.taxonomy import load_taxonomy
+from webmap.app import engine_of, settings_of
+from webmap.maps.overview import STATUS_LABELS
+from webmap.openapi import components, operation
+from webmap.timefmt import now_local, parse_rfc3339, to_rfc3339
+
+bp = Blueprint("open311", __name__)
+
+SPEC_URL = "http://wiki.open311.org/GeoReport_v2"
+#: when this API's behaviour last changed (discovery's ``changeset``)
+CHANGESET = "2026-11-28T00:00:00+08:00"
+FORMATS = {"json": "application/json", "xml": "text/xml"}
+FMT = "<any(json, xml):fmt>"
+SOURCE = "open311"
+#: the spec's default and largest window of ``GET requests``
+WINDOW = timedelta(days=90)
+#: the most requests one ``GET requests`` returns, newest first
+MAX_REQUESTS = 1000
+MAX_DESCRIPTION = 4000
+#: our statuses that Open311 calls closed; the rest of the loop is open
+CLOSED_STATUSES = ("closed", "refused", "merged")
+#: XML element name of the items of a list-valued field
+_XML_ITEMS = {"endpoints": "endpoint", "formats": "format", "attributes": "attribute", "values": "value"}
+_REQUEST_COLUMNS = (*store.ISSUE_READ_COLUMNS, "registered_at", "dispatched_at", "handled_at", "verified_at")
+
+
+# --------------------------------------------------------------------------- OpenAPI description
+
+ERRORS = "Open311Errors"
+_TEXT, _NULLABLE_TEXT = {"type": "string"}, {"type": "string", "nullable": True}
+_QUERY = {
+    "jurisdiction_id": "the sub-district code; optional, this endpoint serves one",
+    "service_request_id": "comma-separated ids; overrides the other filters",
+    "service_code": "comma-separated service codes",
+    "start_date": "earliest requested_datetime (W3C date-time)",
+    "end_date": "latest requested_datetime (W3C date-time); at most 90 days after start_date",
+    "status": "open, closed or open,closed",
+}
+components(
+    parameters={f"open311.{name}": {"name": name, "in": "query", "required": False,
+                                    "description": description, "schema": _TEXT}
+                for name, description in _QUERY.items()},
+    schemas={
+        ERRORS: {"type": "array", "items": {"type": "object", "required": ["code", "description"], "properties": {
+            "code": {"type": "integer"}, "description": _TEXT}}},
+        "Open311Discovery": {"type": "object", "required": ["changeset", "endpoints"], "properties": {
+            "changeset": _TEXT, "contact": _TEXT, "key_service": _TEXT, "endpoints": {"type": "array", "items": {
+                "type": "object", "required": ["specification", "url", "formats"], "properties": {
+                    "specification": _TEXT, "url": _TEXT, "changeset": _TEXT, "type": _TEXT,
+                    "formats": {"type": "array", "items": _TEXT}}}}}},
+        "Open311Services": {"type": "array", "items": {
+            "type": "object", "required": ["service_code", "service_name", "metadata", "type"], "properties": {
+                "service_code": _TEXT, "service_name": _TEXT, "description": _TEXT, "metadata": {"type": "boolean"},
+                "type": {"type": "string", "enum": ["realtime", "batch", "blackbox"]}, "keywords": _TEXT,
+                "group": _TEXT}}},
+        "Open311ServiceDefinition": {"type": "object", "required": ["service_code", "attributes"], "properties": {
+            "service_code": _TEXT, "attributes": {"type": "array", "items": {"type": "object"}}}},
+        "Open311Requests": {"type": "array", "items": {
+            "type": "object", "required": ["service_request_id", "status", "service_code", "lat", "long"],
+            "properties": {
+                "service_request_id": {"type": "integer"}, "token": _NULLABLE_TEXT,
+                "status": {"type": "string", "enum": ["open", "closed"]}, "status_notes": _NULLABLE_TEXT,
+                "service_name": _NULLABLE_TEXT, "service_code": _TEXT, "description": _NULLABLE_TEXT,
+                "agency_responsible": _NULLABLE_TEXT, "service_notice": _NULLABLE_TEXT,
+                "requested_datetime": _TEXT, "updated_datetime": _NULLABLE_TEXT,
+                "expected_datetime": _NULLABLE_TEXT, "address": _NULLABLE_TEXT, "address_id": _NULLABLE_TEXT,
+                "zipcode": _NULLABLE_TEXT, "lat": {"type": "number"}, "long": {"type": "number"},
+                "media_url": _NULLABLE_TEXT}}},
+        "Open311Tokens": {"type": "array", "items": {"type": "object", "required": ["service_request_id", "token"],
+                                                     "properties": {"service_request_id": {"type": "integer"},
+                                                                    "token": _TEXT}}},
+        "Open311Created": {"type": "array", "items": {
+            "type": "object", "required": ["service_request_id"], "properties": {
+                "service_request_id": {"type": "integer"}, "token": _TEXT, "service_notice": _NULLABLE_TEXT,
+                "account_id": _NULLABLE_TEXT}}},
+        "Open311CreateForm": {"type": "object", "required": ["api_key", "service_code"], "properties": {
+            "api_key": _TEXT, "jurisdiction_id": _TEXT, "service_code": _TEXT,
+            "lat": {"type": "number", "minimum": -90, "maximum": 90},
+            "long": {"type": "number", "minimum": -180, "maximum": 180},
+            **{name: _TEXT for name in ("address_string", "description", "email", "phone", "first_name",
+                                        "last_name", "device_id", "account_id", "media_url")}}},
+    },
+)
+
+
+def _params(*names: str) -> list[str]:
+    return [f"open311.{name}" for name in names]
+
+
+def _answers(by_status: dict[str, str]) -> dict[str, dict[str, str | None]]:
+    """Every answer comes as JSON (described by the schema) or as XML."""
+    return {status: {FORMATS["json"]: schema, FORMATS["xml"]: None} for status, schema in by_status.items()}
+
+
+# --------------------------------------------------------------------------- wire formats
+
+def _xml_fill(parent: ET.Element, record: dict) -> None:
+    for key, value in record.items():
+        child = ET.SubElement(parent, key)
+        if isinstance(value, list):
+            for item in value:
+                element = ET.SubElement(child, _XML_ITEMS[key])
+                if isinstance(item, dict):
+                    _xml_fill(element, item)
+                else:
+                    element.text = str(item)
+        elif isinstance(value, bool):
+            child.text = "true" if value else "false"
+        elif value is not None:
+            child.text = str(value)
+
+
+def _respond(data: list[dict] | dict, fmt: str, *, root: str, item: str | None = None, status: int = 200) -> Response:
+    """The spec's shape: a bare JSON array (or object), or ``<root><item>…</item></root>`` XML."""
+    if fmt == "xml":
+        element = ET.Element(root)
+        if item is None:
+            _xml_fill(element, data)
+        else:
+            for record in data:
+                _xml_fill(ET.SubElement(element, item), record)
+        body = '<?xml version="1.0" encoding="utf-8"?>' + ET.tostring(element, encoding="unicode")
+    else:
+        body = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return Response(body, status=status, mimetype=FORMATS[fmt])
+
+
+@bp.errorhandler(CitymapError)
+def _error(err: CitymapError):
+    """Errors as the spec gives them: ``[{"code": 404, "description": "…"}]``."""
+    fmt = (request.view_args or {}).get("fmt", "json")
+    return _respond([{"code": err.status, "description": err.message}], fmt, root="errors", item="error",
+                    status=err.status)
+
+
+def _check_jurisdiction() -> str:
+    code = settings_of(current_app).jurisdiction_code
+    given = request.values.get("jurisdiction_id")
+    if given not in (None, "", code):
+        raise NotFoundError(f"jurisdiction_id {given!r} not found; this endpoint serves {code}")
+    return code
+
+
+# --------------------------------------------------------------------------- discovery and services
+
+@bp.get(f"/discovery.{FMT}")
+@operation(summary="Open311 discovery: where the endpoint is, its formats", tags=["open311"],
+           responses=_answers({"200": "Open311Discovery"}))
+def discovery(fmt: str):
+    """The spec's service discovery document."""
+    jurisdiction = store.read_layer(engine_of(current_app), "jurisdiction",
+                                    jurisdiction_code=settings_of(current_app).jurisdiction_code)
+    name = jurisdiction["name"].iloc[0] if len(jurisdiction) else ""
+    data = {
+        "changeset": CHANGESET,
+        "contact": f"{name}网格中心",
+        "key_service": "API key 由系统管理员发放（citymap api-key create 名称）",
+        "endpoints": [{"specification": SPEC_URL, "url": url_for("open311.discovery", fmt=fmt, _external=True)
+                       .rsplit("/", 1)[0], "changeset": CHANGESET, "type": "production",
+                       "formats": list(FORMATS.values())}],
+    }
+    return _respond(data, fmt, root="discovery")
+
+
+def _services() -> pd.DataFrame:
+    taxonomy = load_taxonomy()
+    categories = taxonomy.categories
+    keywords = taxonomy.synonyms.groupby("code")["text"].agg(",".join)
+    leads = categories["lead_department"].map(taxonomy.departments["name"])
+    return pd.DataFrame({
+        "service_code": categories["code"],
+        "service_name": categories["name"],
+        "description": categories["major_name"] + "：" + categories["name"] + "（牵头：" + leads + "）",
+        "metadata": False,
+        "type": "realtime",
+        "keywords": categories["code"].map(keywords).fillna(""),
+        "group": categories["major_name"],
+    })
+
+
+@bp.get(f"/services.{FMT}")
+@operation(summary="Open311 service list: our event categories", tags=["open311"],
+           parameters=_params("jurisdiction_id"), responses=_answers({"200": "Open311Services", "404": ERRORS}))
+def services(fmt: str):
+    """Every event category as an Open311 service."""
+    _check_jurisdiction()
+    return _respond(_services().to_dict("records"), fmt, root="services", item="service")
+
+
+@bp.get(f"/services/<code>.{FMT}")
+@operation(summary="Open311 service definition (no extra attributes)", tags=["open311"],
+           parameters=_params("jurisdiction_id"),
+           responses=_answers({"200": "Open311ServiceDefinition", "404": ERRORS}))
+def service_definition(code: str, fmt: str):
+    """A service's definition: its code and (none of) its attributes."""
+    _check_jurisdiction()
+    if code not in load_taxonomy().categories.index:
+        raise NotFoundError(f"service_code {code!r} not found")
+    return _respond({"service_code": code, "attributes": []}, fmt, root="service_definition")
+
+
+# --------------------------------------------------------------------------- requests
+
+def _requests(frame: gpd.GeoDataFrame) -> list[dict]:
+    """Issues (with :data:`_REQUEST_COLUMNS`) → Open311 service requests; free text masked."""
+    taxonomy = load_taxonomy()
+    departments = taxonomy.departments["name"]
+    department = frame["department_code"].astype("string")
+    # "community:<code>" is a community's own team (geo.assign): the communities' department, naming the community.
+    community = department.str.startswith("community:", na=False)
+    agency = department.map(departments).mask(
+        community, departments.get("communities", "") + "（" + department.str.removeprefix("community:") + "）")
+    updated = frame[["reported_at", "registered_at", "dispatched_at", "handled_at", "verified_at",
+                     "closed_at"]].max(axis=1)
+    out = pd.DataFrame({
+        "service_request_id": frame["id"].astype(int),
+        "token": frame["external_id"].where(frame["source"] == SOURCE),
+        "status": np.where(frame["status"].isin(CLOSED_STATUSES), "closed", "open"),
+        "status_notes": frame["status"].map(STATUS_LABELS),
+        "service_name": frame["category_code"].map(taxonomy.categories["name"]),
+        "service_code": frame["category_code"],
+        "description": mask_phones(frame["description"]),
+        "agency_responsible": agency,
+        "service_notice": None,
+        "requested_datetime": to_rfc3339(frame["reported_at"]),
+        "updated_datetime": to_rfc3339(updated),
+        "expected_datetime": to_rfc3339(frame["deadline_at"]),
+        "address": mask_phones(frame["address"]),
+        "address_id": None,
+        "zipcode": None,
+        "lat": np.round(frame.geometry.y.to_numpy(), 6),
+        "long": np.round(frame.geometry.x.to_numpy(), 6),
+        "media_url": None,
+    })
+    out = out.astype(object).where(out.notna(), None)
+    return out.to_dict("records")
+
+
+def _window(start: str | None, end: str | None) -> tuple[datetime, datetime]:
+    """[since, until) of ``GET requests``: the spec's 90-day default and limit."""
+    since = parse_rfc3339(start, name="start_date")[0] if start else None
+    until = None
+    if end:
+        until, whole_day = parse_rfc3339(end, name="end_date")
+        until += timedelta(days=1) if whole_day else timedelta(seconds=1)
+    if since is None and until is None:
+        until = now_local() + timedelta(seconds=1)
+    since = until - WINDOW if since is None else since
+    until = since + WINDOW if until is None else until
+    if until <= since:
+        raise ValidationError(f"end_date {end!r} is before start_date {start!r}")
+    if until - since > WINDOW + timedelta(days=1):
+        raise ValidationError(f"start_date {start!r} to end_date {end!r} spans more than 90 days")
+    return since, until
+
+
+def _split(name: str) -> list[str] | None:
+    raw = request.args.get(name)
+    return [part.strip() for part in raw.split(",") if part.strip()] if raw else None
+
+
+@bp.get(f"/requests.{FMT}")
+@operation(summary="Open311 service requests, newest first (at most 1000, within 90 days)", tags=["open311"],
+           parameters=_params("jurisdiction_id", "service_request_id", "service_code", "start_date", "end_date", "status"),
+           responses=_answers({"200": "Open311Requests", "400": ERRORS, "404": ERRORS}))
+def requests_list(fmt: str):
+    """Service requests filtered as the spec says; ``service_request_id`` overrides the other filters."""
+    code = _check_jurisdiction()
+    engine = engine_of(current_app)
+    ids = _split("service_request_id")
+    if ids is not None:
+        if not all(i.isdigit() for i in ids):
+            raise ValidationError(f"service_request_id={request.args['service_request_id']!r}: expected ids such as 12,15")
+        frame = store.query_issues(engine, jurisdiction_code=code, ids=[int(i) for i in ids if len(i) < 12],
+                                   columns=_REQUEST_COLUMNS, newest_first=True, limit=MAX_REQUESTS)
+        return _respond(_requests(frame), fmt, root="service_requests", item="request")
+    codes = _split("service_code")
+    known = load_taxonomy().categories.index
+    unknown = [c for c in codes or [] if c not in known]
+    if unknown:
+        raise ValidationError(f"service_code {', '.join(unknown)!r} not found")
+    statuses = _split("status")
+    if statuses is not None and not set(statuses) <= {"open", "closed"}:
+        raise ValidationError(f"status={request.args['status']!r}: expected open, closed or both")
+    ours = None if statuses is None else [
+        *(OPEN_STATUSES if "open" in statuses else ()), *(CLOSED_STATUSES if "closed" in statuses else ())]
+    since, until = _window(request.args.get("start_date"), request.args.get("end_date"))
+    frame = store.query_issues(engine, jurisdiction_code=code, category=codes, status=ours, since=since, until=until,
+                               columns=_REQUEST_COLUMNS, newest_first=True, limit=MAX_REQUESTS)
+    return _respond(_requests(frame), fmt, root="service_requests", item="request")
+
+
+@bp.get(f"/requests/<request_id>.{FMT}")
+@operation(summary="One Open311 service request", tags=["open311"], parameters=_params("jurisdiction_id"),
+           responses=_answers({"200": "Open311Requests", "404": ERRORS}))
+def request_one(request_id: str, fmt: str):
+    """One service request, as a one-element array."""
+    code = _check_jurisdiction()
+    frame = None
+    if request_id.isdigit() and len(request_id) < 12:
+        frame = store.query_issues(engine_of(current_app), jurisdiction_code=code, ids=[int(request_id)],
+                                   columns=_REQUEST_COLUMNS)
+    if frame is None or frame.empty:
+        raise NotFoundError(f"service_request_id {request_id!r} not found")
+    return _respond(_requests(frame), fmt, root="service_requests", item="request")
+
+
+@bp.get(f"/tokens/<token>.{FMT}")
+@operation(summary="The service request id of a token", tags=["open311"], parameters=_params("jurisdiction_id"),
+           responses=_answers({"200": "Open311Tokens", "404": ERRORS}))
+def token(token: str, fmt: str):
+    """``[{"service_request_id": …, "token": …}]`` for a token a POST returned."""
+    code = _check_jurisdiction()
+    issue_id = store.issue_id_of(engine_of(current_app), jurisdiction_code=code, source=SOURCE, external_id=token)
+    if issue_id is None:
+        raise NotFoundError(f"token {token!r} not found")
+    return _respond([{"service_request_id": int(issue_id), "token": token}], fmt, root="service_requests",
+                    item="request")
+
+
+def _number(name: str, lo: float, hi: float) -> float | None:
+    raw = request.form.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ValidationError(f"{name}={raw!r}: expected a number of degrees (WGS84)") from exc
+    if not lo <= value <= hi:
+        raise ValidationError(f"{name}={raw!r}: expected {lo}…{hi} degrees (WGS84)")
+    return value
+
+
+def _location(layers) -> tuple[float, float, str | None]:
+    """(lon, lat, address) of the request: lat/long, or a place name of the jurisdiction."""
+    lat, lon = _number("lat", -90, 90), _number("long", -180, 180)
+    address = request.form.get("address_string", "").strip() or None
+    if lat is None or lon is None:
+        if address is None:
+            raise ValidationError("lat and long (WGS84) or address_string is required")
+        places = ingest.gazetteer(layers).set_index("name")
+        if address not in places.index:
+            raise ValidationError(f"address_string {address!r} is not a road, compound or community name we know; "
+                                  "send lat and long")
+        lon, lat = float(places.loc[address, "lon"]), float(places.loc[address, "lat"])
+    if not layers.boundary.covers(shapely.Point(lon, lat)):
+        raise ValidationError(f"lat={lat}, long={lon} is outside the jurisdiction {layers.code}")
+    return lon, lat, address
+
+
+def _form_text(name: str, limit: int) -> str | None:
+    value = request.form.get(name, "").strip()
+    if len(value) > limit:
+        raise ValidationError(f"{name}: at most {limit} characters, got {len(value)}")
+    return value or None
+
+
+@bp.post(f"/requests.{FMT}")
+@operation(summary="Create an Open311 service request (needs api_key)", tags=["open311"],
+           form="Open311CreateForm",
+           responses=_answers({"201": "Open311Created", "400": ERRORS, "403": ERRORS, "404": ERRORS}))
+def request_create(fmt: str):
+    """Create an issue from a service request; answers its id (and token) at once."""
+    code = _check_jurisdiction()
+    engine, settings = engine_of(current_app), settings_of(current_app)
+    key = request.form.get("api_key", "")
+    if not key:
+        raise ValidationError("api_key is required to create a service request")
+    key_name = store.api_key_name(engine, key, jurisdiction_code=code)
+    if key_name is None:
+        raise ForbiddenError("invalid api_key received -- can't proceed with create_request")
+    service_code = request.form.get("service_code", "").strip()
+    if not service_code:
+        raise ValidationError("service_code is required")
+    if service_code not in load_taxonomy().categories.index:
+        raise NotFoundError(f"service_code {service_code!r} not found")
+    description = _form_text("description", MAX_DESCRIPTION)
+    contact = {"phone": _form_text("phone", 40), "email": _form_text("email", 200),
+               "reporter_name": " ".join(filter(None, (_form_text("first_name", 50), _form_text("last_name", 50))))
+               or None}
+    layers = ingest.read_layers(engine, jurisdiction_code=code)
+    lon, lat, address = _location(layers)
+    token_value = uuid.uuid4().hex
+    issue = gpd.GeoDataFrame(
+        {"source": [SOURCE], "external_id": [token_value], "source_system": ["wgs84"],
+         "category_code": [service_code], "description": [description], "address": [address],
+         "reported_at": [now_local()], **{k: [v] for k, v in contact.items()}},
+        geometry=[shapely.Point(lon, lat)], crs=store.WGS84)
+    issue = ingest.assign_and_schedule(issue, layers, settings=settings)
+    store.insert_issues(engine, issue, jurisdiction_code=code, file=SOURCE, actor=f"{SOURCE}:{key_name}")
+    issue_id = store.issue_id_of(engine, jurisdiction_code=code, source=SOURCE, external_id=token_value)
+    notice = "已受理，将派遣至责任部门处置"
+    return _respond([{"service_request_id": int(issue_id), "token": token_value, "service_notice": notice,
+                      "account_id": None}], fmt, root="service_requests", item="request", status=201)

@@ -1,0 +1,134 @@
+"""A report made on the web (the form or ``POST /api/issues``) becomes an issue.
+
+The same steps as a file import: check the fields, assign the place (cell, segment,
+compound, community, grid, zone, department) and the deadline
+(:func:`geo.ingest.assign_and_schedule`), store it in one transaction
+(:func:`geo.store.insert_issues`, source ``web``); then its photos, already checked
+and written by :func:`geo.io.save_photo`, are recorded.
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import shapely
+from flask import current_app
+
+from geo import ingest, io, store
+from geo.errors import ValidationError
+from geo.settings import Settings
+from geo.taxonomy import load_taxonomy
+from geo.workflow import local_now
+from webmap.app import engine_of, settings_of
+
+SOURCE = "web"
+MAX_DESCRIPTION = 2000
+MAX_ADDRESS = 200
+MAX_PHONE = 40
+
+
+@dataclass(frozen=True)
+class Photo:
+    """An uploaded file: its name as the client gave it (for messages) and its bytes."""
+
+    label: str
+    data: bytes
+
+
+def photos_dir(settings: Settings) -> Path:
+    """Where uploaded photos are kept: ``<data_dir>/photos``."""
+    return Path(settings.data_dir) / "photos"
+
+
+def _text(value: object, name: str, limit: int, *, required: bool = False) -> str | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            raise ValidationError(f"{name} is required")
+        return None
+    if not isinstance(value, str):
+        raise ValidationError(f"{name} {value!r} is not text")
+    if len(value) > limit:
+        raise ValidationError(f"{name} has {len(value)} characters; at most {limit}")
+    return value.strip()
+
+
+def _coordinate(value: object, name: str, lo: float, hi: float) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(f"{name}={value!r}: expected a number (WGS84 degrees)") from exc
+    if not math.isfinite(number) or not lo <= number <= hi:
+        raise ValidationError(f"{name}={value!r}: expected {lo}…{hi}")
+    return number
+
+
+def save_photos(photos: list[Photo], *, settings: Settings) -> list[tuple[str, str, int]]:
+    """Check and store uploaded photos; returns (file name, content type, bytes) of each.
+
+    All are checked before any is written: a bad photo stores none.
+    """
+    if len(photos) > settings.max_photos:
+        raise ValidationError(f"{len(photos)} photos; at most {settings.max_photos}")
+    limit = int(settings.max_photo_mb * 1_000_000)
+    for photo in photos:
+        io.check_photo(photo.data, max_bytes=limit, label=f"photo {photo.label[:60]!r}")
+    return [(*io.save_photo(p.data, photos_dir=photos_dir(settings), max_bytes=limit), len(p.data)) for p in photos]
+
+
+def record_photos(issue_id: int, saved: list[tuple[str, str, int]], *, actor: str) -> None:
+    """Note stored photo files as belonging to an issue."""
+    settings = settings_of(current_app)
+    frame = pd.DataFrame(saved, columns=["file", "content_type", "size_bytes"]).assign(
+        issue_id=issue_id, uploaded_by=actor, at=local_now())
+    store.insert_issue_photos(engine_of(current_app), frame, jurisdiction_code=settings.jurisdiction_code)
+
+
+def create_issue(fields: dict, photos: list[Photo], *, actor: str) -> int:
+    """Check a report, store it as an issue with its photos; returns the new issue's id.
+
+    ``fields``: ``lon``, ``lat`` (WGS84), ``category_code``, ``description``, and
+    optionally ``address`` and ``phone`` (kept apart, masked everywhere).
+
+    Raises
+    ------
+    geo.errors.ValidationError
+        A missing or bad field, a point outside the jurisdiction, a bad photo.
+    """
+    engine, settings = engine_of(current_app), settings_of(current_app)
+    lon = _coordinate(fields.get("lon"), "lon", -180, 180)
+    lat = _coordinate(fields.get("lat"), "lat", -90, 90)
+    category = fields.get("category_code")
+    categories = load_taxonomy().categories
+    if not isinstance(category, str) or category not in categories.index:
+        raise ValidationError(f"category_code {category!r} is unknown; see /open311/v2/services.json for the codes")
+    description = _text(fields.get("description"), "description", MAX_DESCRIPTION, required=True)
+    address = _text(fields.get("address"), "address", MAX_ADDRESS)
+    phone = _text(fields.get("phone"), "phone", MAX_PHONE)
+    layers = ingest.read_layers(engine, jurisdiction_code=settings.jurisdiction_code)
+    point = shapely.Point(lon, lat)
+    if not layers.boundary.covers(point):
+        raise ValidationError(f"lon={lon}, lat={lat} is outside the jurisdiction {settings.jurisdiction_code}")
+    saved = save_photos(photos, settings=settings)
+    external_id = f"web-{secrets.token_hex(12)}"
+    frame = gpd.GeoDataFrame({
+        "source": [SOURCE], "external_id": [external_id], "source_system": ["wgs84"], "category_code": [category],
+        "description": [description], "address": [address], "status": [None], "reported_at": [local_now()],
+        "phone": [phone],
+    }, geometry=[point], crs="EPSG:4326")
+    try:
+        issues = ingest.assign_and_schedule(frame, layers, settings=settings)
+        store.insert_issues(engine, issues, jurisdiction_code=settings.jurisdiction_code, file="web", actor=actor)
+    except Exception:
+        for name, _kind, _size in saved:
+            (photos_dir(settings) / name).unlink(missing_ok=True)
+        raise
+    issue_id = store.issue_id_of(engine, jurisdiction_code=settings.jurisdiction_code, source=SOURCE,
+                                 external_id=external_id)
+    if saved:
+        record_photos(issue_id, saved, actor=actor)
+    return issue_id

@@ -1,0 +1,166 @@
+"""The route page: choose a zone, a day, an issue set or a street set and vehicles; see
+the routes on a map with a turn list; download GPX. Registered on
+:data:`webmap.pages.bp` (imported at the end of :mod:`webmap.pages`)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
+from urllib.parse import urlencode
+
+import geopandas as gpd
+from flask import Response, current_app, render_template, request, url_for
+
+from geo import store
+from geo.errors import CitymapError, ValidationError
+from geo.route_jobs import STREET_SETS, zone_pickups, zone_sweep
+from geo.routing import format_turn_list, routes_gpx, turn_list
+from geo.taxonomy import load_taxonomy
+from geo.vrp import ISSUE_SETS
+from webmap.app import engine_of, settings_of
+from webmap.maps.routes import routes_map
+from webmap.pages import _boundary, bp
+
+#: the web answers within a few seconds: PyVRP's budget per plan
+WEB_TIME_LIMIT_S = 2.0
+#: a plan is reused for the page, its map and its GPX for at most this long (seconds)
+PLAN_FRESH_S = 300
+JOBS = {"pickup": "垃圾渣土清运", "sweep": "街道清扫"}
+ISSUE_SET_NAMES = {"open": "全部未清运", "overdue": "已超时", "chosen": "指定问题"}
+STREET_SET_NAMES = {"alleys": "片区全部背街小巷", "hotspots": "问题高发路段"}
+
+
+@dataclass(frozen=True)
+class RouteQuery:
+    """The parsed route form; hashable so plans can be cached per query."""
+
+    job: str
+    zone: str
+    day: date
+    issue_set: str
+    issues: tuple[int, ...]
+    street_set: str
+    vehicles: int
+    capacity_m3: float
+    shift_h: float
+    speed_kmh: float
+    oneway: bool
+
+    def params(self) -> dict[str, str]:
+        return {"job": self.job, "zone": self.zone, "date": self.day.isoformat(), "set": self.issue_set,
+                "issues": ",".join(map(str, self.issues)), "streets": self.street_set,
+                "vehicles": str(self.vehicles), "capacity_m3": f"{self.capacity_m3:g}", "shift_h": f"{self.shift_h:g}",
+                "speed_kmh": f"{self.speed_kmh:g}", "oneway": "1" if self.oneway else "0"}
+
+
+def _number(name: str, default: float, kind=float):
+    raw = request.args.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return kind(raw)
+    except ValueError as exc:
+        raise ValidationError(f"{name}={raw!r} 不是数字") from exc
+
+
+def _query(zone_codes: list[str]) -> RouteQuery:
+    args = request.args
+    job = args.get("job", "pickup")
+    if job not in JOBS:
+        raise ValidationError(f"job={job!r}：应为 {', '.join(JOBS)} 之一")
+    zone = args.get("zone") or (zone_codes[0] if zone_codes else "")
+    try:
+        day = date.fromisoformat(args["date"]) if args.get("date") else date.today()
+    except ValueError as exc:
+        raise ValidationError(f"date={args.get('date')!r}：应为 YYYY-MM-DD") from exc
+    issue_set = args.get("set", "open")
+    if issue_set not in ISSUE_SETS:
+        raise ValidationError(f"set={issue_set!r}：应为 {', '.join(ISSUE_SETS)} 之一")
+    street_set = args.get("streets", "alleys")
+    if street_set not in STREET_SETS:
+        raise ValidationError(f"streets={street_set!r}：应为 {', '.join(STREET_SETS)} 之一")
+    try:
+        issues = tuple(int(v) for v in args.get("issues", "").replace("，", ",").split(",") if v.strip())
+    except ValueError as exc:
+        raise ValidationError(f"issues={args.get('issues')!r}：应为逗号分隔的问题编号") from exc
+    return RouteQuery(
+        job=job, zone=zone, day=day, issue_set=issue_set, issues=issues, street_set=street_set,
+        vehicles=int(_number("vehicles", 3, int)), capacity_m3=_number("capacity_m3", 10.0),
+        shift_h=_number("shift_h", 8.0), speed_kmh=_number("speed_kmh", 15.0 if job == "pickup" else 10.0),
+        oneway=args.get("oneway", "1") != "0",
+    )
+
+
+@lru_cache(maxsize=16)
+def _cached_plan(database_url: str, jurisdiction: str, query: RouteQuery, _period: int):
+    # The page, its map and the GPX download ask for the same plan: solve it once per
+    # PLAN_FRESH_S period, so piles reported since are picked up on the next period.
+    engine, settings = engine_of(current_app), settings_of(current_app)
+    if query.job == "pickup":
+        plan = zone_pickups(engine, settings, query.zone, issue_set=query.issue_set, on_date=query.day,
+                            chosen=list(query.issues), vehicles=query.vehicles, capacity_m3=query.capacity_m3,
+                            shift_h=query.shift_h, speed_kmh=query.speed_kmh, seed=0, time_limit_s=WEB_TIME_LIMIT_S)
+        return plan.routes, plan.steps, plan.stops, plan.depot, None, None
+    plan, graph = zone_sweep(engine, settings, query.zone, street_set=query.street_set, on_date=query.day,
+                             respect_oneway=query.oneway, speed_kmh=query.speed_kmh)
+    required = graph.edges[graph.edges["edge"].isin(plan.steps.loc[plan.steps["work"], "edge"])]
+    x, y = graph.node_xy[plan.depot_node]
+    depot = gpd.GeoDataFrame({"name": ["车场"]}, geometry=gpd.points_from_xy([x], [y]), crs=graph.crs)
+    return plan.routes, plan.steps, None, depot, required, plan
+
+
+def _plan(query: RouteQuery):
+    settings = settings_of(current_app)
+    return _cached_plan(settings.resolved_database_url, settings.jurisdiction_code, query,
+                        int(time.time() // PLAN_FRESH_S))
+
+
+def _zones():
+    engine, settings = engine_of(current_app), settings_of(current_app)
+    return store.read_layer(engine, "zones", jurisdiction_code=settings.jurisdiction_code)
+
+
+@bp.get("/routes")
+def routes():
+    zones = _zones()
+    query = _query(zones["code"].tolist())
+    error, summary, turns, sweep = None, None, "", None
+    try:
+        lines, steps, stops, _depot, _required, sweep = _plan(query)
+        summary = lines.drop(columns=lines.geometry.name)
+        turns = format_turn_list(turn_list(steps, speed_kmh=query.speed_kmh), stops=stops)
+    except CitymapError as err:
+        error = err.message
+    encoded = urlencode(query.params())
+    return render_template(
+        "routes.html", q=query, zones=list(zip(zones["code"], zones["name"])), jobs=JOBS,
+        issue_sets=ISSUE_SET_NAMES, street_sets=STREET_SET_NAMES, error=error, summary=summary, turns=turns,
+        sweep=sweep, map_src=f"{url_for('pages.routes_map_page')}?{encoded}",
+        gpx_href=f"{url_for('pages.routes_gpx_download')}?{encoded}",
+    )
+
+
+@bp.get("/maps/routes")
+def routes_map_page():
+    engine, settings = engine_of(current_app), settings_of(current_app)
+    query = _query(_zones()["code"].tolist())
+    lines, _steps, stops, depot, required, _sweep = _plan(query)
+    taxonomy = load_taxonomy()
+    m = routes_map(
+        boundary=_boundary(), roads=store.read_layer(engine, "roads", jurisdiction_code=settings.jurisdiction_code),
+        routes=lines, settings=settings, depot=depot, stops=stops, required=required,
+        category_names=dict(zip(taxonomy.categories["code"], taxonomy.categories["name"])),
+    )
+    return Response(m.get_root().render(), mimetype="text/html")
+
+
+@bp.get("/routes.gpx")
+def routes_gpx_download():
+    query = _query(_zones()["code"].tolist())
+    lines, _steps, stops, _depot, _required, _sweep = _plan(query)
+    filename = f"route-{query.job}-{query.zone}-{query.day.isoformat()}.gpx"
+    return Response(routes_gpx(lines, stops=stops, name=f"{JOBS[query.job]} {query.zone} {query.day}"),
+                    mimetype="application/gpx+xml",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
