@@ -8,7 +8,7 @@ order of the steps.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
@@ -17,8 +17,9 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from geo import greening, io, store
+from geo.ingest import ImportReport
 from geo.crs import to_metric, to_wgs84
-from geo.errors import ImportRejected, NotFoundError, RowError, ValidationError
+from geo.errors import ImportRejected, NotFoundError, ValidationError
 from geo.greening_tasks import SEASONS, greening_issue_codes, load_greening_tasks
 from geo.models import OPEN_STATUSES
 from geo.taxonomy import load_taxonomy
@@ -27,27 +28,6 @@ from geo.taxonomy import load_taxonomy
 SAMPLE_PLAN = "greening/plan_{year}.csv"
 SAMPLE_RECORDS = "greening/records_{year}.csv"
 SAMPLE_YEAR = 2025
-
-
-@dataclass
-class GreeningImportReport:
-    """What a greening-record import did."""
-
-    file: str
-    rows_read: int
-    inserted: int
-    skipped: int
-    errors: list[RowError] = field(default_factory=list)
-
-    @property
-    def rows_rejected(self) -> int:
-        return len({e.row for e in self.errors})
-
-    def summary(self) -> str:
-        return (
-            f"{self.file}: {self.rows_read} rows read, {self.inserted} greening records loaded, "
-            f"{self.skipped} already present, {self.rows_rejected} rows rejected"
-        )
 
 
 def roads_metric(engine: Engine, *, jurisdiction_code: str) -> gpd.GeoDataFrame:
@@ -75,7 +55,7 @@ def import_greening_records(
     jurisdiction_code: str,
     strict: bool = False,
     source: str = "import",
-) -> GreeningImportReport:
+) -> ImportReport:
     """Import a CSV/XLSX of greening work records: good rows in one transaction, bad rows reported.
 
     With ``strict``, any bad row refuses the whole file (:class:`ImportRejected`) and
@@ -93,9 +73,8 @@ def import_greening_records(
         raise ImportRejected(f"{batch.file}: no usable row ({rows_read} read)", batch.errors)
     records = with_geometry(batch.frame.assign(source=source), roads)
     result = store.insert_greening_records(engine, records, jurisdiction_code=jurisdiction_code)
-    return GreeningImportReport(
-        file=batch.file, rows_read=rows_read, inserted=result.inserted, skipped=result.skipped, errors=batch.errors
-    )
+    return ImportReport(file=batch.file, rows_read=rows_read, inserted=result.inserted, skipped=result.skipped,
+                        errors=batch.errors, what="greening records")
 
 
 def import_greening_plan(engine: Engine, path: Path, *, jurisdiction_code: str, year: int) -> int:
@@ -107,7 +86,7 @@ def import_greening_plan(engine: Engine, path: Path, *, jurisdiction_code: str, 
 
 def load_sample_greening(
     engine: Engine, sample_dir: Path, *, jurisdiction_code: str
-) -> tuple[int, GreeningImportReport]:
+) -> tuple[int, ImportReport]:
     """Load the sample plan and records of :data:`SAMPLE_YEAR`; plan rows and the import report."""
     base = Path(sample_dir)
     n_plan = import_greening_plan(

@@ -37,13 +37,15 @@ class ImportReport:
     inserted: int
     skipped: int
     errors: list[RowError] = field(default_factory=list)
+    #: what the rows are, for the summary line ("issues", "greening records", …)
+    what: str = "issues"
 
     @property
     def rows_rejected(self) -> int:
         return len({e.row for e in self.errors})
 
     def summary(self) -> str:
-        return (f"{self.file}: {self.rows_read} rows read, {self.inserted} issues loaded, "
+        return (f"{self.file}: {self.rows_read} rows read, {self.inserted} {self.what} loaded, "
                 f"{self.skipped} already present, {self.rows_rejected} rows rejected")
 
 
@@ -92,17 +94,24 @@ def gazetteer(layers: Layers) -> pd.DataFrame:
     return frame.drop_duplicates("name").reset_index(drop=True)
 
 
+def assignment(
+    issues: gpd.GeoDataFrame, layers: Layers, *, settings: Settings, taxonomy: Taxonomy | None = None
+) -> pd.DataFrame:
+    """The assignment columns (cell … department) of issues (points, EPSG:4326), one row per issue."""
+    taxonomy = taxonomy or load_taxonomy()
+    leads = issues["category_code"].map(taxonomy.categories["lead_department"])
+    return assign.assign_issues(
+        issues.geometry.x.to_numpy(), issues.geometry.y.to_numpy(), assign.prepare(layers),
+        max_dist_m=settings.snap_max_dist_m, lead_departments=leads.to_numpy(),
+    )
+
+
 def assign_and_schedule(
     issues: gpd.GeoDataFrame, layers: Layers, *, settings: Settings, taxonomy: Taxonomy | None = None
 ) -> gpd.GeoDataFrame:
     """Add the assignment columns (cell … department) and the deadline to issues."""
     taxonomy = taxonomy or load_taxonomy()
-    prepared = assign.prepare(layers)
-    leads = issues["category_code"].map(taxonomy.categories["lead_department"])
-    columns = assign.assign_issues(
-        issues.geometry.x.to_numpy(), issues.geometry.y.to_numpy(), prepared,
-        max_dist_m=settings.snap_max_dist_m, lead_departments=leads.to_numpy(),
-    )
+    columns = assignment(issues, layers, settings=settings, taxonomy=taxonomy)
     out = issues.drop(columns=[c for c in columns.columns if c in issues.columns])
     out = pd.concat([out.reset_index(drop=True), columns.reset_index(drop=True)], axis=1)
     out["deadline_at"] = taxonomy.deadlines(out["category_code"], out["reported_at"],
@@ -157,10 +166,7 @@ def reassign_issues(engine: Engine, *, jurisdiction_code: str, settings: Setting
     issues = store.query_issues(engine, jurisdiction_code=jurisdiction_code)
     if issues.empty:
         return 0
-    taxonomy = load_taxonomy()
-    leads = issues["category_code"].map(taxonomy.categories["lead_department"])
-    columns = assign.assign_issues(issues.geometry.x.to_numpy(), issues.geometry.y.to_numpy(), assign.prepare(layers),
-                                   max_dist_m=settings.snap_max_dist_m, lead_departments=leads.to_numpy())
+    columns = assignment(issues, layers, settings=settings)
     return store.update_assignment(engine, columns.assign(id=issues["id"].to_numpy()))
 
 
