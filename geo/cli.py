@@ -233,20 +233,23 @@ def greening_import_plan_cmd(ctx: click.Context, path: Path, year: int) -> None:
 
 @main.group("api-key")
 def api_key_group() -> None:
-    """Keys that let other systems create Open311 service requests."""
+    """Keys that let other systems use the Open311 and OGC APIs as one of our users."""
 
 
 @api_key_group.command("create")
 @click.argument("name")
+@click.option("--user", "user", default=None,
+              help="The user the key acts as (reads what its role reads); without one the key only submits.")
 @click.pass_context
 @_one_line_errors
-def api_key_create_cmd(ctx: click.Context, name: str) -> None:
-    """Create an Open311 API key called NAME; the key is printed once, on the last line."""
+def api_key_create_cmd(ctx: click.Context, name: str, user: str | None) -> None:
+    """Create an API key called NAME; the key is printed once, on the last line."""
     from geo import store
 
     settings = _settings(ctx)
-    key = store.create_api_key(_engine(ctx), name, jurisdiction_code=settings.jurisdiction_code)
-    click.echo(f"API key {name!r} created; only its SHA-256 is stored, so keep the key now:")
+    key = store.create_api_key(_engine(ctx), name, jurisdiction_code=settings.jurisdiction_code, user=user)
+    owner = f"acting as user {user!r}" if user else "without a user: it submits Open311 requests and reads no issue"
+    click.echo(f"API key {name!r} created, {owner}; only its SHA-256 is stored, so keep the key now:")
     click.echo(key)
 
 

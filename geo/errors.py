@@ -37,6 +37,12 @@ class NotFoundError(CitymapError):
     status = 404
 
 
+class AuthenticationError(CitymapError):
+    """The caller must first say who it is (log in, or send an API key)."""
+
+    status = 401
+
+
 class ForbiddenError(CitymapError):
     """The caller may not do this."""
 

@@ -307,9 +307,12 @@ class GreeningRecord(Base):
 # --------------------------------------------------------------------------- Open311 API keys
 
 class ApiKey(Base):
-    """A key that lets a client system (12345 platform, grid workers' app) POST Open311 requests.
+    """A key that lets a client system (12345 platform, grid workers' app, QGIS) use the standard APIs.
 
-    Only the key's SHA-256 is stored: a leaked database does not leak usable keys.
+    The key acts as its user (``user_id``): it POSTs Open311 requests and reads the
+    issues that user's role reads. A key without a user (made before keys had
+    owners) acts as the ``public`` role: it submits and reads no issue. Only the
+    key's SHA-256 is stored: a leaked database does not leak usable keys.
     """
 
     __tablename__ = "api_keys"
@@ -319,6 +322,17 @@ class ApiKey(Base):
     name: Mapped[str] = mapped_column(String(100))
     key_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE", name="fk_api_keys_user"))
+
+
+class LayerVersion(Base):
+    """How many times a jurisdiction's reference layers were replaced: a process that keeps the
+    layers in memory (the web app) reads them again when this changes, whichever process imported them."""
+
+    __tablename__ = "layer_versions"
+    jurisdiction_code: Mapped[str] = mapped_column(String(9), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    changed_at: Mapped[datetime] = mapped_column(DateTime)
 
 
 # --------------------------------------------------------------------------- closed loop and coverage (geo.workflow, geo.coverage)

@@ -305,7 +305,8 @@ def apply_transition(
                 raise ValidationError(f"issue {issue_id} has no assigned department: say where to {action} it")
             values["department_code"] = chosen
         if action == "merge":
-            other = store.issue_state(conn, merge_into)
+            # an id beyond SQL's 64-bit integers cannot exist (SQLite refuses to compare with one)
+            other = store.issue_state(conn, merge_into) if 0 < merge_into < 2**63 else None
             if other is None or other["jurisdiction_code"] != issue["jurisdiction_code"]:
                 raise NotFoundError(f"issue {merge_into!r} to merge into does not exist")
             if merge_into == issue_id or other["status"] in ("refused", "merged"):

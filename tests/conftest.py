@@ -60,15 +60,20 @@ def postgis_server():
 _db_numbers = itertools.count(1)
 
 
-@pytest.fixture
-def postgis_url(postgis_server) -> str:
-    """A fresh, empty database (with PostGIS) on the throwaway cluster."""
+def new_postgis_database(server_url: str) -> str:
+    """The URL of a fresh, empty database (with PostGIS) made on the throwaway cluster at ``server_url``."""
     name = f"citymap_test_{next(_db_numbers)}"
-    admin = create_engine(postgis_server, isolation_level="AUTOCOMMIT")
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f"CREATE DATABASE {name}"))
     admin.dispose()
-    yield postgis_server.rsplit("/", 1)[0] + "/" + name
+    return server_url.rsplit("/", 1)[0] + "/" + name
+
+
+@pytest.fixture
+def postgis_url(postgis_server) -> str:
+    """A fresh, empty database (with PostGIS) on the throwaway cluster."""
+    return new_postgis_database(postgis_server)
 
 
 @pytest.fixture
@@ -137,6 +142,25 @@ def create_test_users(engine, jurisdiction_code: str) -> None:
                           jurisdiction_code=jurisdiction_code, now=datetime(2025, 1, 1))
 
 
+def create_test_keys(engine, jurisdiction_code: str) -> dict[str, str]:
+    """An API key per TEST_USERS user (key → that user) and ``"keyless"``, a key without a user; name → key."""
+    from geo import store
+
+    keys = {name: store.create_api_key(engine, f"test-{name}", jurisdiction_code=jurisdiction_code, user=name)
+            for name in TEST_USERS}
+    keys["keyless"] = store.create_api_key(engine, "test-keyless", jurisdiction_code=jurisdiction_code)
+    return keys
+
+
+@pytest.fixture(scope="session")
+def api_keys(sample_db) -> dict[str, str]:
+    """:func:`create_test_keys` in the sample database (and so in every :func:`sample_copy`)."""
+    engine = make_engine(sample_db.resolved_database_url)
+    keys = create_test_keys(engine, sample_db.jurisdiction_code)
+    engine.dispose()
+    return keys
+
+
 @pytest.fixture(scope="session")
 def login():
     """``login(client, name)``: log a Flask test client in as a TEST_USERS user; returns its CSRF token."""
@@ -185,8 +209,9 @@ def _serve_in_thread(settings):
 
 
 @pytest.fixture(scope="module")
-def sample_copy(sample_db, tmp_path_factory):
-    """Settings of a private copy of the sample database, for the tests of one module that write to it."""
+def sample_copy(sample_db, api_keys, tmp_path_factory):
+    """Settings of a private copy of the sample database (with :func:`api_keys`), for the tests of one module
+    that write to it."""
     import sqlite3
     from dataclasses import replace
 

@@ -220,6 +220,29 @@ def test_importing_roads_splits_them_into_segments_again(data_dir):
         assert (part["road_class"] == ("arterial" if road_id == "T1" else "branch")).all()
 
 
+def test_api_key_create_for_a_user_or_for_submitting_only(data_dir):
+    assert _run(data_dir, "user", "create", "巡查员", "--role", "department", "--department", "sanitation",
+                "--password", "a-long-password").exit_code == 0
+    owned = _run(data_dir, "api-key", "create", "巡查APP", "--user", "巡查员")
+    assert owned.exit_code == 0, owned.output
+    assert "acting as user '巡查员'" in owned.stdout
+    plain = _run(data_dir, "api-key", "create", "12345热线")
+    assert plain.exit_code == 0, plain.output
+    assert "reads no issue" in plain.stdout
+    engine = _engine(data_dir)
+    user = store.api_key_user(engine, _lines(owned.stdout)[-1], jurisdiction_code=J)
+    keyless = store.api_key_user(engine, _lines(plain.stdout)[-1], jurisdiction_code=J)
+    engine.dispose()
+    assert (user["name"], user["role"], user["department_code"], user["key_name"]) == (
+        "巡查员", "department", "sanitation", "巡查APP")
+    assert (keyless["id"], keyless["name"], keyless["role"], keyless["department_code"]) == (
+        None, "12345热线", "public", None)
+    unknown = _run(data_dir, "api-key", "create", "无主APP", "--user", "nobody")
+    assert unknown.exit_code == 1
+    assert _lines(unknown.stderr) == [("error: user 'nobody' not found among the active users of 120110900; "
+                                       "create it first (citymap user create)")]
+
+
 def test_the_console_script_runs(tmp_path):
     env = {key: value for key, value in os.environ.items() if not key.startswith("CITYMAP_")}
     env["CITYMAP_DATA_DIR"] = str(tmp_path)

@@ -1,10 +1,13 @@
 """OGC API – Features: the test client for every resource and error, then a live server read by
-OWSLib's client and the way QGIS reads it (landing → conformance → collections → bbox pages by rel=next)."""
+OWSLib's client (with a supervisor's and a department's API key) and the way QGIS reads it (landing →
+conformance → collections → bbox pages by rel=next). Which caller reads which issue, route by route, is
+tests/test_api_scope.py."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
+import owslib.ogcapi
 import pytest
 import requests
 import shapely
@@ -19,8 +22,11 @@ BBOX_TEXT = ",".join(map(str, BBOX))
 
 
 @pytest.fixture(scope="module")
-def client(sample_db):
-    return create_app(sample_db).test_client()
+def client(sample_db, api_keys):
+    """A test client sending a supervisor's API key (which reads every issue) with every request."""
+    client = create_app(sample_db).test_client()
+    client.environ_base["HTTP_X_API_KEY"] = api_keys["supervisor"]
+    return client
 
 
 @pytest.fixture(scope="module")
@@ -187,8 +193,15 @@ def test_phones_never_appear_in_issue_features(client):
 
 # --------------------------------------------------------------------------- live server clients
 
-def test_owslib_features_client(live_server, engine):
-    api = Features(f"{live_server}/ogcapi")
+def _features(monkeypatch, url: str, key: str) -> Features:
+    """OWSLib's client sending ``key`` in the X-API-Key header. OWSLib adds a client's headers to its module's
+    shared header dict, so each client starts from a fresh copy of it (restored after the test)."""
+    monkeypatch.setattr(owslib.ogcapi, "REQUEST_HEADERS", dict(owslib.ogcapi.REQUEST_HEADERS))
+    return Features(url, headers={"X-API-Key": key})
+
+
+def test_owslib_features_client(live_server, engine, api_keys, monkeypatch):
+    api = _features(monkeypatch, f"{live_server}/ogcapi", api_keys["supervisor"])
     assert "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core" in api.conformance()["conformsTo"]
     assert {"issues", "roads", "segments", "unit_cells", "compounds", "grids"} <= set(api.feature_collections())
     assert api.collection("segments")["itemType"] == "feature"
@@ -198,6 +211,23 @@ def test_owslib_features_client(live_server, engine):
     feature = api.collection_item("issues", str(page["features"][0]["id"]))
     assert feature["geometry"]["coordinates"] == page["features"][0]["geometry"]["coordinates"]
     assert api.api()["paths"]["/ogcapi/collections/{cid}/items"]["get"]
+
+
+def test_owslib_with_a_department_key_reads_its_own_issues_only(live_server, engine, api_keys, monkeypatch):
+    own_departments = ["construction"]
+    api = _features(monkeypatch, f"{live_server}/ogcapi", api_keys["construction"])
+    page = api.collection_items("issues", bbox=list(BBOX), limit=10000)
+    own = store.query_issues(engine, jurisdiction_code=J, bbox=BBOX, department=own_departments)
+    assert page["numberMatched"] == page["numberReturned"] == len(own) > 0
+    assert [f["id"] for f in page["features"]] == list(own["id"])
+    assert {f["properties"]["department_code"] for f in page["features"]} == {"construction"}
+    other = store.query_issues(engine, jurisdiction_code=J, bbox=BBOX, department=["sanitation_west",
+                                                                                   "sanitation_east"], limit=1)
+    with pytest.raises(RuntimeError, match="NotFound"):
+        api.collection_item("issues", str(other["id"].iloc[0]))
+    # the reference layers are everyone's
+    assert api.collection_items("roads", limit=1)["numberMatched"] == len(store.read_layer(engine, "roads",
+                                                                                            jurisdiction_code=J))
 
 
 def test_read_the_way_qgis_does(live_server, engine):

@@ -1,9 +1,11 @@
 """Open311 GeoReport v2: the test client for every endpoint and error, then a live server driven by
-the ``georeport`` client library from PyPI (reads) and by plain HTTP following the spec (POST, tokens,
-discovery, which that library does not implement)."""
+the ``georeport`` client library from PyPI (reads, with a supervisor's and a department's API key) and by
+plain HTTP following the spec (POST, tokens, discovery, which that library does not implement). Which
+caller reads which request, route by route, is tests/test_api_scope.py."""
 
 from __future__ import annotations
 
+import importlib
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -49,7 +51,14 @@ def engine(sample_copy):
 
 @pytest.fixture(scope="module")
 def api_key(engine):
+    """A key without a user, as keys were before they had users: it submits and reads nothing."""
     return store.create_api_key(engine, "测试客户端", jurisdiction_code=J)
+
+
+@pytest.fixture(scope="module")
+def reader(api_keys):
+    """Headers with a supervisor's API key, which reads every request."""
+    return {"X-API-Key": api_keys["supervisor"]}
 
 
 def _issues(engine, **filters) -> pd.DataFrame:
@@ -86,8 +95,8 @@ def test_jurisdiction_id_is_accepted_and_checked(client):
     assert wrong.status_code == 404 and "110101001" in wrong.get_json()[0]["description"]
 
 
-def test_requests_in_a_window_by_code_and_status(client, engine):
-    answer = client.get(f"{BASE}/requests.json", query_string={**JUNE, "service_code": "06010,07001"})
+def test_requests_in_a_window_by_code_and_status(client, engine, reader):
+    answer = client.get(f"{BASE}/requests.json", query_string={**JUNE, "service_code": "06010,07001"}, headers=reader)
     assert answer.status_code == 200 and answer.mimetype == "application/json"
     got = answer.get_json()
     expected = _issues(engine, category=["06010", "07001"], since=datetime.fromisoformat("2025-06-01"),
@@ -105,8 +114,9 @@ def test_requests_in_a_window_by_code_and_status(client, engine):
     assert "phone" not in one and "email" not in one
 
 
-def test_status_maps_to_open_and_closed(client, engine):
-    window = {"start_date": "2025-10-01", "end_date": "2025-12-29"}
+def test_status_maps_to_open_and_closed(client, engine, api_keys):
+    # the key as Open311 clients send it: the api_key parameter
+    window = {"start_date": "2025-10-01", "end_date": "2025-12-29", "api_key": api_keys["supervisor"]}
     frame = _issues(engine, since=datetime.fromisoformat("2025-10-01"), until=datetime.fromisoformat("2025-12-30"))
     for status, ours in (("open", list(OPEN_STATUSES)), ("closed", ["closed", "refused", "merged"])):
         got = client.get(f"{BASE}/requests.json", query_string={**window, "status": status}).get_json()
@@ -115,10 +125,11 @@ def test_status_maps_to_open_and_closed(client, engine):
     assert client.get(f"{BASE}/requests.json", query_string={**window, "status": "pending"}).status_code == 400
 
 
-def test_service_request_id_overrides_the_other_filters(client):
-    got = client.get(f"{BASE}/requests.json?service_request_id=3,1,2&service_code=09001&status=open").get_json()
+def test_service_request_id_overrides_the_other_filters(client, reader):
+    got = client.get(f"{BASE}/requests.json?service_request_id=3,1,2&service_code=09001&status=open",
+                     headers=reader).get_json()
     assert sorted(r["service_request_id"] for r in got) == [1, 2, 3]
-    assert client.get(f"{BASE}/requests.json?service_request_id=1;drop").status_code == 400
+    assert client.get(f"{BASE}/requests.json?service_request_id=1;drop", headers=reader).status_code == 400
 
 
 @pytest.mark.parametrize("query, message", [
@@ -127,26 +138,26 @@ def test_service_request_id_overrides_the_other_filters(client):
     ({"start_date": "yesterday"}, "start_date='yesterday'"),
     ({"service_code": "00000"}, "00000"),
 ])
-def test_bad_filters_are_400_errors(client, query, message):
-    answer = client.get(f"{BASE}/requests.json", query_string=query)
+def test_bad_filters_are_400_errors(client, reader, query, message):
+    answer = client.get(f"{BASE}/requests.json", query_string=query, headers=reader)
     assert answer.status_code == 400
     [error] = answer.get_json()
     assert error["code"] == 400 and message in error["description"]
 
 
-def test_default_window_is_the_last_90_days(client):
+def test_default_window_is_the_last_90_days(client, reader):
     # the sample ends in 2025; nothing of it is within 90 days of today
-    assert client.get(f"{BASE}/requests.json").get_json() == []
+    assert client.get(f"{BASE}/requests.json", headers=reader).get_json() == []
 
 
-def test_one_request_in_json_and_xml(client):
-    [one] = client.get(f"{BASE}/requests/5.json").get_json()
+def test_one_request_in_json_and_xml(client, reader):
+    [one] = client.get(f"{BASE}/requests/5.json", headers=reader).get_json()
     assert one["service_request_id"] == 5
-    root = ET.fromstring(client.get(f"{BASE}/requests/5.xml").get_data())
+    root = ET.fromstring(client.get(f"{BASE}/requests/5.xml", headers=reader).get_data())
     assert root.tag == "service_requests" and root.find("request/service_request_id").text == "5"
     assert root.find("request/lat").text == str(one["lat"])
     for missing in ("999999999", "abc"):
-        answer = client.get(f"{BASE}/requests/{missing}.json")
+        answer = client.get(f"{BASE}/requests/{missing}.json", headers=reader)
         assert answer.status_code == 404 and answer.get_json()[0]["code"] == 404
 
 
@@ -180,7 +191,7 @@ def test_post_errors(client, api_key, fields, status, message):
     assert root.find("error/code").text == str(status) and message in root.find("error/description").text
 
 
-def test_post_creates_an_assigned_issue_and_keeps_the_contact_apart(client, engine, api_key):
+def test_post_creates_an_assigned_issue_and_keeps_the_contact_apart(client, engine, api_key, reader):
     answer = _post(client, api_key=api_key, service_code="06010", description="路边堆了垃圾，请联系13800138000",
                    phone="13912345678", email="reporter@example.cn", first_name="小", last_name="王", **INSIDE)
     assert answer.status_code == 201
@@ -197,10 +208,14 @@ def test_post_creates_an_assigned_issue_and_keeps_the_contact_apart(client, engi
                                   "WHERE i.id = :i"), {"i": issue_id}).scalar_one()
     assert tuple(contact) == ("13912345678", "reporter@example.cn", "小 王")
     assert batch == "open311:测试客户端"
-    # the token resolves, and no output shows the contact or the unmasked number
-    assert client.get(f"{BASE}/tokens/{token}.json").get_json() == [{"service_request_id": issue_id, "token": token}]
-    outputs = [client.get(f"{BASE}/requests/{issue_id}.json"), client.get(f"{BASE}/requests/{issue_id}.xml"),
-               client.get(f"/ogcapi/collections/issues/items/{issue_id}")]
+    # the token resolves for a reader (the key without a user reads nothing), and no output shows the
+    # contact or the unmasked number
+    assert client.get(f"{BASE}/tokens/{token}.json", headers=reader).get_json() == [
+        {"service_request_id": issue_id, "token": token}]
+    assert client.get(f"{BASE}/tokens/{token}.json", query_string={"api_key": api_key}).status_code == 404
+    outputs = [client.get(f"{BASE}/requests/{issue_id}.json", headers=reader),
+               client.get(f"{BASE}/requests/{issue_id}.xml", headers=reader),
+               client.get(f"/ogcapi/collections/issues/items/{issue_id}", headers=reader)]
     for output in outputs:
         body = output.get_data(as_text=True)
         assert output.status_code == 200 and str(issue_id) in body
@@ -209,7 +224,7 @@ def test_post_creates_an_assigned_issue_and_keeps_the_contact_apart(client, engi
         assert "138****8000" in body
     [shown] = outputs[0].get_json()
     assert shown["status"] == "open" and shown["token"] == token
-    assert client.get(f"{BASE}/tokens/nope.xml").status_code == 404
+    assert client.get(f"{BASE}/tokens/nope.xml", headers=reader).status_code == 404
 
 
 def test_post_by_place_name(client, engine, api_key):
@@ -222,27 +237,47 @@ def test_post_by_place_name(client, engine, api_key):
 
 def test_cli_api_key_create_prints_the_key_last_and_stores_its_hash(sample_copy, engine, client):
     env = {"CITYMAP_DATA_DIR": str(sample_copy.data_dir), "PATH": "/usr/bin:/bin"}
-    done = subprocess.run([CITYMAP, "api-key", "create", "12345热线平台"],
-                          capture_output=True, text=True, env=env, check=False)
+
+    def create(*args):
+        return subprocess.run([CITYMAP, "api-key", "create", *args], capture_output=True, text=True, env=env,
+                              check=False)
+
+    done = create("12345热线平台", "--user", "dispatcher")
     assert done.returncode == 0, done.stderr
     key = done.stdout.strip().splitlines()[-1]
-    assert len(key) >= 40
+    assert len(key) >= 40 and "'dispatcher'" in done.stdout
     with engine.connect() as conn:
-        stored = conn.execute(text("SELECT key_sha256 FROM api_keys WHERE name = '12345热线平台'")).scalar_one()
+        stored, user = conn.execute(text("SELECT k.key_sha256, u.name FROM api_keys k JOIN users u ON u.id = k.user_id "
+                                         "WHERE k.name = '12345热线平台'")).one()
     import hashlib
 
-    assert stored == hashlib.sha256(key.encode()).hexdigest()
+    assert (stored, user) == (hashlib.sha256(key.encode()).hexdigest(), "dispatcher")
     assert _post(client, api_key=key, service_code="06010", **INSIDE).status_code == 201
-    again = subprocess.run([CITYMAP, "api-key", "create", "12345热线平台"],
-                           capture_output=True, text=True, env=env, check=False)
+    # the key reads as its user, a dispatcher: every request
+    assert len(client.get(f"{BASE}/requests.json", query_string={**JUNE, "api_key": key}).get_json()) == len(
+        _issues(engine, since=datetime(2025, 6, 1), until=datetime(2025, 7, 1)).head(1000))
+    again = create("12345热线平台")
     assert again.returncode == 1 and "already exists" in again.stderr
+    nobody = create("无主", "--user", "nobody")
+    assert nobody.returncode == 1 and "user 'nobody' not found" in nobody.stderr
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM api_keys WHERE name = '无主'")).scalar_one() == 0
 
 
 # --------------------------------------------------------------------------- live server, client library
 
-def test_georeport_client_reads_services_and_requests(copy_server, engine):
+def _georeport(monkeypatch, url: str, key: str, **options) -> GeoReport:
+    """georeport's client reading with an API key. The library keeps ``api_key`` but sends it with no GET, so
+    its module's ``requests`` becomes a Session that adds ``api_key`` to every query string."""
+    session = requests.Session()
+    session.params = {"api_key": key}
+    monkeypatch.setattr(importlib.import_module("georeport.georeport"), "requests", session)
+    return GeoReport(url, jurisdiction=J, api_key=key, **options)
+
+
+def test_georeport_client_reads_services_and_requests(copy_server, engine, api_keys, monkeypatch):
     for fmt in ("json", "xml"):
-        client = GeoReport(f"{copy_server}{BASE}", jurisdiction=J, output_format=fmt)
+        client = _georeport(monkeypatch, f"{copy_server}{BASE}", api_keys["supervisor"], output_format=fmt)
         services = client.get_service_list()
         assert len(services) == len(load_taxonomy().categories)
         assert {s["service_code"] for s in services} >= {"06010", "07001"}
@@ -257,8 +292,27 @@ def test_georeport_client_reads_services_and_requests(copy_server, engine):
         assert int(one["service_request_id"]) == 7 and one["status"] in ("open", "closed")
 
 
-def test_spec_post_then_read_back_over_http(copy_server, api_key):
-    """POST as the spec describes (form-encoded), then the token and the request through the client."""
+def test_georeport_client_with_a_department_key_reads_its_own_requests_only(copy_server, engine, api_keys,
+                                                                             monkeypatch):
+    june = _issues(engine, since=datetime(2025, 6, 1), until=datetime(2025, 7, 1))
+    own = june[june["department_code"].isin(["sanitation", "sanitation_west", "sanitation_east"])]
+    other = june[june["department_code"] == "construction"]
+    assert len(own) and len(other)
+    client = _georeport(monkeypatch, f"{copy_server}{BASE}", api_keys["sanitation"])
+    got = client.get_service_requests(**JUNE)
+    assert {r["service_request_id"] for r in got} == set(own["id"].head(1000))
+    assert int(client.get_service_request(str(own["id"].iloc[0]))["service_request_id"]) == own["id"].iloc[0]
+    with pytest.raises(requests.HTTPError, match="404"):
+        client.get_service_request(str(other["id"].iloc[0]))
+    # the library as it is, sending no key: reading is refused as the spec refuses a bad key
+    monkeypatch.undo()
+    with pytest.raises(requests.HTTPError, match="403"):
+        GeoReport(f"{copy_server}{BASE}", jurisdiction=J).get_service_requests(**JUNE)
+
+
+def test_spec_post_then_read_back_over_http(copy_server, api_key, api_keys, monkeypatch):
+    """POST as the spec describes (form-encoded) with a key that only submits, then the token and the request
+    read back with a supervisor's key, plainly and through the client."""
     discovery = requests.get(f"{copy_server}{BASE}/discovery.json", timeout=10).json()
     [endpoint] = discovery["endpoints"]
     assert endpoint["url"] == f"{copy_server}{BASE}" and "application/json" in endpoint["formats"]
@@ -267,9 +321,11 @@ def test_spec_post_then_read_back_over_http(copy_server, api_key):
         "email": "someone@example.cn", **INSIDE})
     assert posted.status_code == 201
     [created] = posted.json()
-    token = requests.get(f"{endpoint['url']}/tokens/{created['token']}.xml", timeout=10)
+    token_url = f"{endpoint['url']}/tokens/{created['token']}.xml"
+    assert requests.get(token_url, params={"api_key": api_key}, timeout=10).status_code == 404
+    token = requests.get(token_url, headers={"X-API-Key": api_keys["supervisor"]}, timeout=10)
     assert ET.fromstring(token.content).find("request/service_request_id").text == str(created["service_request_id"])
-    client = GeoReport(endpoint["url"], jurisdiction=J)
+    client = _georeport(monkeypatch, endpoint["url"], api_keys["supervisor"])
     one = client.get_service_request(str(created["service_request_id"]))
     assert (one["service_code"], one["status"], one["status_notes"]) == ("06042", "open", "已上报")
     today = pd.Timestamp.now(tz="Asia/Shanghai")

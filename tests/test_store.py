@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
+from datetime import datetime
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
+from alembic import command
+from alembic.config import Config
 from geopandas.testing import assert_geodataframe_equal
 from shapely.geometry import LineString, box
-from sqlalchemy import event
+from sqlalchemy import event, text
 
 from geo import store
-from geo.db import head_revision, init_db, schema_revision, write_tx
-from geo.errors import ValidationError
+from geo.db import MIGRATIONS_DIR, head_revision, init_db, schema_revision, write_tx
+from geo.errors import ConflictError, NotFoundError, ValidationError
 
 J = "120110900"
 
@@ -63,6 +67,69 @@ def test_schema_is_at_head_and_migrating_again_is_a_no_op(db_engine):
     assert schema_revision(db_engine) == head_revision()
     init_db(db_engine)
     assert schema_revision(db_engine) == head_revision()
+
+
+def _user(engine, name: str, role: str, department: str | None = None) -> int:
+    return store.create_user(engine, name=name, password_hash="x", role=role, department_code=department,
+                             jurisdiction_code=J, now=datetime(2025, 1, 1))
+
+
+def test_api_keys_act_as_their_user(db_engine):
+    crew = _user(db_engine, "环卫一队", "department", "sanitation")
+    by_name = store.create_api_key(db_engine, "环卫APP", jurisdiction_code=J, user="环卫一队")
+    by_id = store.create_api_key(db_engine, "环卫平板", jurisdiction_code=J, user=crew)
+    keyless = store.create_api_key(db_engine, "12345", jurisdiction_code=J)
+    for key, key_name in ((by_name, "环卫APP"), (by_id, "环卫平板")):
+        user = store.api_key_user(db_engine, key, jurisdiction_code=J)
+        assert {k: user[k] for k in ("id", "name", "role", "department_code", "key_name")} == {
+            "id": crew, "name": "环卫一队", "role": "department", "department_code": "sanitation", "key_name": key_name}
+    assert {k: v for k, v in store.api_key_user(db_engine, keyless, jurisdiction_code=J).items()
+            if k in ("id", "name", "role", "department_code")} == {
+        "id": None, "name": "12345", "role": "public", "department_code": None}
+    assert store.api_key_user(db_engine, "not-a-key", jurisdiction_code=J) is None
+    assert store.api_key_user(db_engine, by_name, jurisdiction_code="120110901") is None
+    with pytest.raises(NotFoundError, match="user 'nobody' not found"):
+        store.create_api_key(db_engine, "无主", jurisdiction_code=J, user="nobody")
+    with pytest.raises(ConflictError, match="'环卫APP' already exists"):
+        store.create_api_key(db_engine, "环卫APP", jurisdiction_code=J)
+    assert store.count_rows(db_engine, "api_keys", jurisdiction_code=J) == 3
+    # a deactivated user's keys stop working, and no key can be made for one
+    with write_tx(db_engine) as conn:
+        conn.execute(text("UPDATE users SET active = :no WHERE id = :id"), {"no": False, "id": crew})
+    assert store.api_key_user(db_engine, by_id, jurisdiction_code=J) is None
+    with pytest.raises(NotFoundError):
+        store.create_api_key(db_engine, "又一个", jurisdiction_code=J, user=crew)
+
+
+def test_a_key_made_before_keys_had_users_migrates_to_one_without_a_user(db_engine):
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with write_tx(db_engine) as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0005")
+    assert schema_revision(db_engine) == "0005"
+    old_key = "a key of revision 0005"
+    with write_tx(db_engine) as conn:
+        conn.execute(text("INSERT INTO api_keys (jurisdiction_code, name, key_sha256, created_at) "
+                          "VALUES (:j, '老接口', :h, :at)"),
+                     {"j": J, "h": hashlib.sha256(old_key.encode()).hexdigest(), "at": datetime(2025, 1, 1)})
+    init_db(db_engine)
+    assert schema_revision(db_engine) == head_revision()
+    user = store.api_key_user(db_engine, old_key, jurisdiction_code=J)
+    assert (user["id"], user["name"], user["role"]) == (None, "老接口", "public")
+
+
+def test_layer_version_counts_each_replacement(db_engine):
+    assert store.layer_version(db_engine, jurisdiction_code=J) == 0
+    store.replace_layers(db_engine, _jurisdiction(), _layers(), _departments())
+    assert store.layer_version(db_engine, jurisdiction_code=J) == 1
+    store.replace_some_layers(db_engine, {"roads": _layers()["roads"]}, jurisdiction_code=J)
+    assert store.layer_version(db_engine, jurisdiction_code=J) == 2
+    assert store.layer_version(db_engine, jurisdiction_code="120110901") == 0
+    # a refused replacement leaves the count as it was
+    with pytest.raises(ValidationError):
+        store.replace_some_layers(db_engine, {"roads": _layers()["roads"].to_crs(4548)}, jurisdiction_code=J)
+    assert store.layer_version(db_engine, jurisdiction_code=J) == 2
 
 
 def test_layers_round_trip(db_engine):
@@ -138,6 +205,43 @@ def test_bulk_loads_keep_the_spatial_index_and_its_triggers(db_engine):
                 "'2025-05-01 10:00:00', 0, MakePoint(117.331, 39.081, 4326))", (J,))
         found = store.query_issues(db_engine, jurisdiction_code=J, bbox=(117.3305, 39.0805, 117.3315, 39.0815))
         assert "W1" in set(found["external_id"])
+
+
+def _issue_schema(engine) -> set[tuple[str, str]]:
+    """The indexes, triggers and foreign keys of the issues table, as (name, definition)."""
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            return set(conn.exec_driver_sql(
+                "SELECT name, sql FROM sqlite_master WHERE tbl_name = 'issues' AND type IN ('index', 'trigger')"))
+        return set(conn.exec_driver_sql(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'issues' UNION ALL "
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = 'issues'::regclass"))
+
+
+def test_a_large_load_rebuilds_the_indexes_and_keeps_each_contact_with_its_issue(db_engine, monkeypatch):
+    # the path a million-row import takes (indexes dropped, R*Tree packed afterwards), on a small batch
+    monkeypatch.setattr(store, "REBUILD_INDEXES_ROWS", 100)
+    schema_before = _issue_schema(db_engine)
+    first = _issues(150, seed=4, source="grid_worker")
+    second = _issues(400, seed=5)
+    second["phone"] = [f"139{i:08d}" for i in range(len(second))]
+    for n, batch in enumerate((first, second)):
+        store.insert_issues(db_engine, batch, jurisdiction_code=J, file=f"{n}.csv", actor="test")
+    again = store.insert_issues(db_engine, second, jurisdiction_code=J, file="again.csv", actor="test")
+    assert (again.inserted, again.skipped) == (0, 400)
+    both = pd.concat([first, second])
+    for bbox in ((117.33, 39.08, 117.37, 39.10), (117.36, 39.09, 117.40, 39.12)):
+        got = store.query_issues(db_engine, jurisdiction_code=J, bbox=bbox)
+        expected = both.cx[bbox[0]:bbox[2], bbox[1]:bbox[3]]
+        assert sorted(zip(got["source"], got["external_id"])) == sorted(zip(expected["source"], expected["external_id"]))
+    assert _issue_schema(db_engine) == schema_before
+    if db_engine.dialect.name == "sqlite":
+        with db_engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT rtreecheck('idx_issues_geom')").scalar_one() == "ok"
+            assert conn.exec_driver_sql("SELECT count(*) FROM idx_issues_geom").scalar_one() == 550
+    for i in (0, 7, 399):
+        issue_id = store.issue_id_of(db_engine, jurisdiction_code=J, source="12345", external_id=f"E{i:07d}")
+        assert store.read_contact(db_engine, issue_id)["phone"] == f"139{i:08d}"
 
 
 def test_failed_load_leaves_nothing_behind(db_engine):

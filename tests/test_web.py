@@ -62,6 +62,28 @@ def test_bad_api_input_is_a_400_with_a_message(client, query, message):
     assert message in answer.get_json()["error"]
 
 
+@pytest.mark.parametrize("path, status, message", [
+    ("/api/issues/99999999999999999999999", 404, "issue 99999999999999999999999 not found"),
+    ("/api/issues/99999999999999999999999/events", 404, "issue 99999999999999999999999 not found"),
+    ("/api/analysis/greening?year=%C2%B2", 400, "year='²'"),
+    ("/api/analysis/greening?year=0", 400, "year=0"),
+    ("/api/analysis/league?month=0000-01", 400, "month='0000-01'"),
+    ("/api/analysis/league?month=9999-12", 400, "month='9999-12'"),
+])
+def test_out_of_range_api_input_is_an_error_not_a_500(client, path, status, message):
+    """Found by the schemathesis run: ids beyond SQLite's integers, and years Python or pandas cannot hold."""
+    answer = client.get(path)
+    assert answer.status_code == status and message in answer.get_json()["error"]
+
+
+def test_api_numbers_and_dates_keep_their_json_types(client):
+    """Integer columns stay integers beside missing values (not 397.0), and a far as-of date keeps 4 digits."""
+    features = client.get("/api/issues?limit=200").get_json()["features"]
+    segments = [f["properties"]["segment_id"] for f in features]
+    assert None in segments and all(isinstance(s, int) for s in segments if s is not None)
+    assert client.get("/api/analysis/greening?as_of=0500-11-14").get_json()["as_of"] == "0500-11-14"
+
+
 def test_unknown_layer_is_a_400(client):
     answer = client.get("/api/layers/nope")
     assert answer.status_code == 400 and "nope" in answer.get_json()["error"]

@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 
 from geo.db import make_engine
 from geo.errors import CitymapError
+from geo.ingest import LayerCache, ReadyLayers
 from geo.settings import Settings, load_settings
 
 
@@ -29,6 +30,7 @@ def create_app(config: Mapping[str, object] | Settings | None = None) -> Flask:
     app.extensions["citymap.engine"] = make_engine(
         settings.resolved_database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms
     )
+    app.extensions["citymap.layers"] = LayerCache()
 
     from webmap import api, pages, vendor
 
@@ -65,3 +67,8 @@ def engine_of(app: Flask) -> Engine:
 
 def settings_of(app: Flask) -> Settings:
     return app.extensions["citymap.settings"]
+
+
+def layers_of(app: Flask) -> ReadyLayers:
+    """The jurisdiction's layers and assignment indexes, kept between requests until a layer import."""
+    return app.extensions["citymap.layers"].get(engine_of(app), jurisdiction_code=settings_of(app).jurisdiction_code)

@@ -8,6 +8,10 @@
   (an endpoint missing there is open to supervisors and admins only). Which issues a
   role reads is :func:`geo.users.may_see`; views filter with :func:`issue_filter` and
   check single issues with :func:`visible_issue`.
+* **API keys**: the standard APIs (Open311, OGC API) are used by the logged-in user or,
+  without a login, by the user of the API key the request carries (:func:`api_key_user`:
+  the ``X-API-Key`` header or the ``api_key`` parameter); the same :func:`issue_filter`
+  decides which issues they read.
 * **CSRF**: every POST of a guarded blueprint or of this one carries the session's
   token, as the form field ``csrf_token`` or the ``X-CSRF-Token`` header (a JSON login
   is exempt: browsers cannot send ``application/json`` across sites without CORS).
@@ -39,6 +43,7 @@ from geo.errors import CitymapError, ForbiddenError, NotFoundError, ValidationEr
 from geo.settings import Settings
 from geo.workflow import local_now
 from webmap.app import engine_of, settings_of
+from webmap.openapi import components
 
 bp = Blueprint("auth", __name__)
 
@@ -88,6 +93,15 @@ ACCESS: dict[str, tuple[str, ...]] = {
     "api.me": EVERYONE,
 }
 DEFAULT_ROLES = ("supervisor", "admin")
+#: OpenAPI security requirements of the standard APIs' issue routes: any one of a key or a login
+API_KEY_SECURITY = [{"apiKeyHeader": []}, {"apiKeyQuery": []}, {"sessionCookie": []}]
+components(security_schemes={
+    "apiKeyHeader": {"type": "apiKey", "in": "header", "name": "X-API-Key",
+                     "description": "an API key (citymap api-key create NAME --user USER); it acts as its user"},
+    "apiKeyQuery": {"type": "apiKey", "in": "query", "name": "api_key",
+                    "description": "the same API key as a query parameter (Open311 also takes it in a form)"},
+    "sessionCookie": {"type": "apiKey", "in": "cookie", "name": "session", "description": "a login (POST /login)"},
+})
 _SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 # A dummy hash checked when the name is unknown, so the answer takes as long as for a real user.
 _DUMMY_HASH = "scrypt:32768:8:1$dummysaltdummysa$" + "0" * 128
@@ -165,12 +179,40 @@ def _guard():
     return None
 
 
-def issue_filter() -> list[str] | None:
-    """The department codes whose issues the current user reads, or None for every issue.
+def api_key_user() -> dict | None:
+    """The user the request's API key acts as (:func:`geo.store.api_key_user`), or None when it sends no key.
 
-    A role that reads no issue gets an empty list (no issue matches it).
+    The key is the ``X-API-Key`` header or the ``api_key`` parameter (query string or
+    form, as Open311 clients send it).
+
+    Raises
+    ------
+    geo.errors.ForbiddenError
+        A key that is not one of ours (or whose user was deactivated).
     """
-    user = current_user()
+    key = request.headers.get("X-API-Key") or request.values.get("api_key")
+    if not key:
+        return None
+    user = store.api_key_user(engine_of(current_app), key, jurisdiction_code=settings_of(current_app).jurisdiction_code)
+    if user is None:
+        raise ForbiddenError("API key 无效 (invalid api_key)")
+    g.api_key_user = user
+    return user
+
+
+def api_caller() -> dict | None:
+    """Who makes a request of the standard APIs: the logged-in user, else the API key's user (None: nobody)."""
+    return current_user() or api_key_user()
+
+
+def issue_filter(user: dict | None = None) -> list[str] | None:
+    """The department codes whose issues ``user`` (default: the logged-in user) reads, or None for every issue.
+
+    A role that reads no issue, and nobody at all, get an empty list (no issue matches it).
+    """
+    user = current_user() if user is None else user
+    if user is None:
+        return []
     seen = users.scope(user["role"])
     if seen == "all":
         return None
@@ -188,10 +230,12 @@ def visible_issue(issue_id: int, *, columns: tuple[str, ...] | None = None):
     """
     settings = settings_of(current_app)
     kwargs = {"columns": columns} if columns else {}
+    # an id beyond SQL's 64-bit integers cannot exist, and SQLite refuses to even compare with one
     frame = store.query_issues(engine_of(current_app), jurisdiction_code=settings.jurisdiction_code,
-                               ids=[issue_id], **kwargs)
+                               ids=[issue_id], **kwargs) if issue_id < 2**63 else None
     user = current_user()
-    if frame.empty or not users.may_see(user["role"], user["department_code"], frame.iloc[0]["department_code"]):
+    if frame is None or frame.empty or not users.may_see(user["role"], user["department_code"],
+                                                         frame.iloc[0]["department_code"]):
         raise NotFoundError(f"问题 #{issue_id} 不存在或无权查看 (issue {issue_id} not found)")
     return frame
 
@@ -286,7 +330,8 @@ def _security_headers(response: Response) -> Response:
     headers.setdefault("Referrer-Policy", "same-origin")
     headers.setdefault("X-Frame-Options", "SAMEORIGIN")
     headers.setdefault("Permissions-Policy", "geolocation=(self), camera=(), microphone=()")
-    if current_user() is not None and request.blueprint not in ("vendor", None):
+    # what a login or a key reads depends on who asks: no shared cache may keep it
+    if (current_user() is not None or g.get("api_key_user") is not None) and request.blueprint not in ("vendor", None):
         headers["Cache-Control"] = "private, no-store"
     if response.mimetype == "text/html" and not response.direct_passthrough:
         scripts = " ".join(["'self'", *inline_script_hashes(response.get_data())])

@@ -1,7 +1,12 @@
 """OGC API – Features (Part 1: Core) under ``/ogcapi/``, so QGIS and OWSLib load our layers directly.
 
-Read-only and public within the intranet: no login, as GIS staff load the layers
-from QGIS (DESIGN.md "Interfaces"). Collections are the issues (points, with a
+Read-only. The reference layers are public within the intranet: no login, as GIS
+staff load them from QGIS (DESIGN.md "Interfaces"). The features of ``issues`` are
+read by a logged-in user or with an API key (``X-API-Key`` header, or the ``api_key``
+query parameter, which every resource accepts; :func:`webmap.auth.api_caller`) and
+hold only the issues that user's role reads (:func:`webmap.auth.issue_filter`): an
+issue of another department is not found, a ``public`` key reads none, no key at all
+is a 401. Collections are the issues (points, with a
 temporal extent on ``reported_at``) and the reference layers of ``geo.store``;
 features are GeoJSON in CRS84 (lon/lat, 6 decimals). Issue features carry the
 attributes of :data:`geo.store.ISSUE_READ_COLUMNS` with phone numbers masked in
@@ -9,9 +14,9 @@ the free text; the reporter's contact is never read.
 
 Answers are JSON unless ``f=html`` or the Accept header prefers ``text/html``;
 items are ``application/geo+json``. ``limit`` is 1–10000 (default 10; more is served
-as 10000), paging follows ``next``/``prev`` links (``offset``), ``datetime`` is an
-instant, a date or an interval with open ends (``..``), and any other query
-parameter is a 400.
+as 10000), paging follows ``next``/``prev`` links (``offset``, and ``api_key`` when the
+request had it), ``datetime`` is an instant, a date or an interval with open ends
+(``..``), and any other query parameter is a 400.
 """
 
 from __future__ import annotations
@@ -25,9 +30,10 @@ import shapely
 from flask import Blueprint, Response, current_app, render_template, request, url_for
 
 from geo import store
-from geo.errors import CitymapError, NotFoundError, ValidationError
+from geo.errors import AuthenticationError, CitymapError, NotFoundError, ValidationError
 from geo.privacy import mask_phones
 from webmap.app import engine_of, settings_of
+from webmap.auth import API_KEY_SECURITY, api_caller, issue_filter
 from webmap.openapi import OPENAPI_MEDIA_TYPE, components, operation
 from webmap.timefmt import parse_rfc3339, to_rfc3339
 
@@ -54,6 +60,10 @@ _JSON, _GEOJSON, _HTML = "application/json", "application/geo+json", "text/html"
 # Far beyond any collection, and within the 64-bit integers both databases take for OFFSET.
 MAX_OFFSET = 10**9
 _ITEM_PARAMETERS = {"f", "bbox", "limit", "offset", "datetime"}
+#: every resource takes an API key (needed for the issues only), as QGIS and OWSLib may send it on every URL
+_KEY_PARAMETER = "api_key"
+#: a key or a login reads the issues; the other collections need none
+_SECURITY = [*API_KEY_SECURITY, {}]
 
 
 # --------------------------------------------------------------------------- OpenAPI description
@@ -110,8 +120,11 @@ components(
 _ERRORS = {_JSON: "OgcException", _HTML: None}
 
 
-def _answers(schema: str, media: str = _JSON, *, not_found: bool = False) -> dict:
+def _answers(schema: str, media: str = _JSON, *, not_found: bool = False, issues: bool = False) -> dict:
+    """200 and 400; 404 with ``not_found``; 401 (no key) and 403 (a wrong key) where ``issues`` are read."""
     out = {"200": {media: schema, _HTML: None}, "400": _ERRORS}
+    if issues:
+        out.update({"401": _ERRORS, "403": _ERRORS})
     return {**out, "404": _ERRORS} if not_found else out
 
 
@@ -119,11 +132,17 @@ def _answers(schema: str, media: str = _JSON, *, not_found: bool = False) -> dic
 
 @bp.errorhandler(CitymapError)
 def _error(err: CitymapError):
-    code = {400: "InvalidParameterValue", 404: "NotFound"}.get(err.status, "ServerError")
+    code = {400: "InvalidParameterValue", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound"}.get(
+        err.status, "ServerError")
     if _wants_html(strict=False):
-        return render_template("error.html", message=err.message, status=err.status), err.status
-    return Response(json.dumps({"code": code, "description": err.message}, ensure_ascii=False),
-                    status=err.status, mimetype=_JSON)
+        response = Response(render_template("error.html", message=err.message, status=err.status),
+                            status=err.status, mimetype=_HTML)
+    else:
+        response = Response(json.dumps({"code": code, "description": err.message}, ensure_ascii=False),
+                            status=err.status, mimetype=_JSON)
+    if err.status == 401:
+        response.headers["WWW-Authenticate"] = 'ApiKey realm="citymap", header="X-API-Key", query="api_key"'
+    return response
 
 
 def _wants_html(*, strict: bool = True) -> bool:
@@ -137,6 +156,7 @@ def _wants_html(*, strict: bool = True) -> bool:
 
 
 def _check_parameters(allowed: set[str]) -> None:
+    allowed = allowed | {_KEY_PARAMETER}
     unknown = sorted(set(request.args) - allowed)
     if unknown:
         raise ValidationError(f"unknown query parameter(s) {', '.join(map(repr, unknown))}; "
@@ -171,7 +191,7 @@ def _jurisdiction() -> str:
 
 @bp.get("/")
 @operation(summary="OGC API – Features landing page", tags=["ogcapi"], parameters=["ogcapi.f"],
-           responses=_answers("OgcLanding"))
+           responses=_answers("OgcLanding"), security=_SECURITY)
 def landing():
     """Links to the API description, the conformance classes and the collections."""
     _check_parameters({"f"})
@@ -189,7 +209,7 @@ def landing():
 
 @bp.get("/conformance")
 @operation(summary="OGC API conformance classes", tags=["ogcapi"], parameters=["ogcapi.f"],
-           responses=_answers("OgcConformance"))
+           responses=_answers("OgcConformance"), security=_SECURITY)
 def conformance():
     """The conformance classes this API implements."""
     _check_parameters({"f"})
@@ -219,7 +239,7 @@ def _collection(cid: str) -> dict:
 
 @bp.get("/collections")
 @operation(summary="The feature collections", tags=["ogcapi"], parameters=["ogcapi.f"],
-           responses=_answers("OgcCollections"))
+           responses=_answers("OgcCollections"), security=_SECURITY)
 def collections():
     """Every collection with its extent."""
     _check_parameters({"f"})
@@ -233,7 +253,7 @@ def collections():
 
 @bp.get(f"/collections/{CID}")
 @operation(summary="One feature collection", tags=["ogcapi"], parameters=["ogcapi.f"],
-           responses=_answers("OgcCollection"))
+           responses=_answers("OgcCollection"), security=_SECURITY)
 def collection(cid: str):
     """A collection's description, extent and items links."""
     _check_parameters({"f"})
@@ -325,12 +345,28 @@ def _scalar(value):
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
 
-def _read(cid: str, *, bbox, since, until, limit: int | None, offset: int = 0, fid=None):
-    """(features frame, feature ids) of a collection page, or of one feature with ``fid``."""
+def _issue_reach(cid: str) -> list[str] | None:
+    """The departments whose issues the caller reads (None: every one; also for the other collections).
+
+    A 401 for the issues when nobody is logged in and no API key is sent.
+    """
+    if cid != "issues":
+        return None
+    user = api_caller()
+    if user is None:
+        raise AuthenticationError("读取问题要素需要登录或 API key (log in or send an X-API-Key header to read issues)")
+    return issue_filter(user)
+
+
+def _read(cid: str, *, reach: list[str] | None, bbox, since, until, limit: int | None, offset: int = 0, fid=None):
+    """(features frame, feature ids) of a collection page, or of one feature with ``fid``.
+
+    ``reach``: the departments whose issues may be read (:func:`_issue_reach`), never left out.
+    """
     engine, j = engine_of(current_app), _jurisdiction()
     if cid == "issues":
         frame = store.query_issues(engine, jurisdiction_code=j, bbox=bbox, since=since, until=until, limit=limit,
-                                   offset=offset, ids=None if fid is None else [fid])
+                                   offset=offset, ids=None if fid is None else [fid], department=reach)
         ids = frame.pop("id").astype(int).tolist()
         return _issue_frame(frame), ids
     keys = None if fid is None else [fid]
@@ -342,25 +378,26 @@ def _read(cid: str, *, bbox, since, until, limit: int | None, offset: int = 0, f
 @bp.get(f"/collections/{CID}/items")
 @operation(summary="Features of a collection (bbox, datetime, limit, paging)", tags=["ogcapi"],
            parameters=["ogcapi.f", "ogcapi.bbox", "ogcapi.limit", "ogcapi.offset", "ogcapi.datetime"],
-           responses=_answers("OgcFeatureCollection", _GEOJSON))
+           responses=_answers("OgcFeatureCollection", _GEOJSON, issues=True), security=_SECURITY)
 def items(cid: str):
     """A page of features with ``numberMatched``, ``numberReturned`` and next/prev links."""
     _check_parameters(_ITEM_PARAMETERS)
+    reach = _issue_reach(cid)
     html = _wants_html()
     limit, offset = _limit_offset()
     bbox = _bbox()
     since, until = _datetime()
     if cid != "issues":
         since = until = None  # reference layers have no time: the parameter does not restrict them
-    frame, ids = _read(cid, bbox=bbox, since=since, until=until, limit=limit, offset=offset)
+    frame, ids = _read(cid, bbox=bbox, since=since, until=until, limit=limit, offset=offset, reach=reach)
     if offset == 0 and len(ids) < limit:
         matched = len(ids)
     elif cid == "issues":
         matched = store.count_issues(engine_of(current_app), jurisdiction_code=_jurisdiction(), bbox=bbox,
-                                     since=since, until=until)
+                                     since=since, until=until, department=reach)
     else:
         matched = store.count_layer(engine_of(current_app), cid, jurisdiction_code=_jurisdiction(), bbox=bbox)
-    kept = {k: v for k, v in request.args.items() if k in ("bbox", "datetime")}
+    kept = {k: v for k, v in request.args.items() if k in ("bbox", "datetime", _KEY_PARAMETER)}
     links = _self_links("ogcapi.items", _GEOJSON, cid=cid, limit=limit, offset=offset, **kept)
     fmt = "html" if html else "json"
     media = _HTML if html else _GEOJSON
@@ -385,14 +422,16 @@ def items(cid: str):
 
 @bp.get(f"/collections/{CID}/items/<fid>")
 @operation(summary="One feature", tags=["ogcapi"], parameters=["ogcapi.f"],
-           responses=_answers("OgcFeature", _GEOJSON, not_found=True))
+           responses=_answers("OgcFeature", _GEOJSON, not_found=True, issues=True), security=_SECURITY)
 def item(cid: str, fid: str):
-    """One feature by its id (issue id, segment id, road id or code)."""
+    """One feature by its id (issue id, segment id, road id or code); an issue the caller may not read is not found."""
     _check_parameters({"f"})
+    reach = _issue_reach(cid)
     numeric = cid in ("issues", "segments")
     frame, ids = (None, [])
     if not numeric or (fid.isdigit() and len(fid) < 12):
-        frame, ids = _read(cid, bbox=None, since=None, until=None, limit=1, fid=int(fid) if numeric else fid)
+        frame, ids = _read(cid, bbox=None, since=None, until=None, limit=1, fid=int(fid) if numeric else fid,
+                           reach=reach)
     if not ids:
         raise NotFoundError(f"{COLLECTIONS[cid][0]} 中没有要素 {fid!r}")
     links = [*_self_links("ogcapi.item", _GEOJSON, cid=cid, fid=fid),

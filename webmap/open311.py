@@ -18,9 +18,14 @@ This module owns the protocol and its mapping to citymap's model:
 Every endpoint answers in ``.json`` (bare arrays, as in the spec) or ``.xml``;
 errors are arrays of ``code`` + ``description`` with status 400, 403 or 404.
 ``jurisdiction_id`` is optional and, when given, must be the configured
-sub-district code. Reading needs no login (the service is on the intranet);
-creating needs an ``api_key`` (``citymap api-key create NAME``). Timestamps are
-W3C date-times with the +08:00 offset.
+sub-district code. Discovery and services are open to all. Reading requests
+(``requests``, ``requests/{id}``, ``tokens/{id}``) needs a login or an API key
+(``api_key`` parameter or ``X-API-Key`` header; :func:`webmap.auth.api_caller`), and
+answers only the issues its user's role reads (:func:`webmap.auth.issue_filter`): a
+request of another department is answered like a missing one, a ``public`` key reads
+none, no key at all is a 403. Creating needs an API key (any valid one; a login does
+not do, as Open311 forms carry no CSRF token): ``citymap api-key create NAME --user USER``.
+Timestamps are W3C date-times with the +08:00 offset.
 """
 
 from __future__ import annotations
@@ -41,7 +46,8 @@ from geo.errors import CitymapError, ForbiddenError, NotFoundError, ValidationEr
 from geo.models import OPEN_STATUSES
 from geo.privacy import mask_phones
 from geo.taxonomy import load_taxonomy
-from webmap.app import engine_of, settings_of
+from webmap.app import engine_of, layers_of, settings_of
+from webmap.auth import API_KEY_SECURITY, api_caller, api_key_user, issue_filter
 from webmap.maps.overview import STATUS_LABELS
 from webmap.openapi import components, operation
 from webmap.timefmt import now_local, parse_rfc3339, to_rfc3339
@@ -196,7 +202,7 @@ def discovery(fmt: str):
     data = {
         "changeset": CHANGESET,
         "contact": f"{name}网格中心",
-        "key_service": "API key 由系统管理员发放（citymap api-key create 名称）",
+        "key_service": "API key 由系统管理员发放（citymap api-key create 名称 --user 用户名）",
         "endpoints": [{"specification": SPEC_URL, "url": url_for("open311.discovery", fmt=fmt, _external=True)
                        .rsplit("/", 1)[0], "changeset": CHANGESET, "type": "production",
                        "formats": list(FORMATS.values())}],
@@ -296,6 +302,14 @@ def _window(start: str | None, end: str | None) -> tuple[datetime, datetime]:
     return since, until
 
 
+def _reach() -> list[str] | None:
+    """The departments whose requests the caller reads (None: every one); a 403 for nobody."""
+    user = api_caller()
+    if user is None:
+        raise ForbiddenError("读取服务请求需要 api_key 或登录 (an api_key is needed to read service requests)")
+    return issue_filter(user)
+
+
 def _split(name: str) -> list[str] | None:
     raw = request.args.get(name)
     return [part.strip() for part in raw.split(",") if part.strip()] if raw else None
@@ -304,17 +318,19 @@ def _split(name: str) -> list[str] | None:
 @bp.get(f"/requests.{FMT}")
 @operation(summary="Open311 service requests, newest first (at most 1000, within 90 days)", tags=["open311"],
            parameters=_params("jurisdiction_id", "service_request_id", "service_code", "start_date", "end_date", "status"),
-           responses=_answers({"200": "Open311Requests", "400": ERRORS, "404": ERRORS}))
+           responses=_answers({"200": "Open311Requests", "400": ERRORS, "403": ERRORS, "404": ERRORS}),
+           security=API_KEY_SECURITY)
 def requests_list(fmt: str):
     """Service requests filtered as the spec says; ``service_request_id`` overrides the other filters."""
     code = _check_jurisdiction()
+    reach = _reach()
     engine = engine_of(current_app)
     ids = _split("service_request_id")
     if ids is not None:
         if not all(i.isdigit() for i in ids):
             raise ValidationError(f"service_request_id={request.args['service_request_id']!r}: expected ids such as 12,15")
         frame = store.query_issues(engine, jurisdiction_code=code, ids=[int(i) for i in ids if len(i) < 12],
-                                   columns=_REQUEST_COLUMNS, newest_first=True, limit=MAX_REQUESTS)
+                                   department=reach, columns=_REQUEST_COLUMNS, newest_first=True, limit=MAX_REQUESTS)
         return _respond(_requests(frame), fmt, root="service_requests", item="request")
     codes = _split("service_code")
     known = load_taxonomy().categories.index
@@ -328,20 +344,21 @@ def requests_list(fmt: str):
         *(OPEN_STATUSES if "open" in statuses else ()), *(CLOSED_STATUSES if "closed" in statuses else ())]
     since, until = _window(request.args.get("start_date"), request.args.get("end_date"))
     frame = store.query_issues(engine, jurisdiction_code=code, category=codes, status=ours, since=since, until=until,
-                               columns=_REQUEST_COLUMNS, newest_first=True, limit=MAX_REQUESTS)
+                               department=reach, columns=_REQUEST_COLUMNS, newest_first=True, limit=MAX_REQUESTS)
     return _respond(_requests(frame), fmt, root="service_requests", item="request")
 
 
 @bp.get(f"/requests/<request_id>.{FMT}")
 @operation(summary="One Open311 service request", tags=["open311"], parameters=_params("jurisdiction_id"),
-           responses=_answers({"200": "Open311Requests", "404": ERRORS}))
+           responses=_answers({"200": "Open311Requests", "403": ERRORS, "404": ERRORS}), security=API_KEY_SECURITY)
 def request_one(request_id: str, fmt: str):
-    """One service request, as a one-element array."""
+    """One service request, as a one-element array (one the caller may not read is not found)."""
     code = _check_jurisdiction()
+    reach = _reach()
     frame = None
     if request_id.isdigit() and len(request_id) < 12:
         frame = store.query_issues(engine_of(current_app), jurisdiction_code=code, ids=[int(request_id)],
-                                   columns=_REQUEST_COLUMNS)
+                                   department=reach, columns=_REQUEST_COLUMNS)
     if frame is None or frame.empty:
         raise NotFoundError(f"service_request_id {request_id!r} not found")
     return _respond(_requests(frame), fmt, root="service_requests", item="request")
@@ -349,11 +366,16 @@ def request_one(request_id: str, fmt: str):
 
 @bp.get(f"/tokens/<token>.{FMT}")
 @operation(summary="The service request id of a token", tags=["open311"], parameters=_params("jurisdiction_id"),
-           responses=_answers({"200": "Open311Tokens", "404": ERRORS}))
+           responses=_answers({"200": "Open311Tokens", "403": ERRORS, "404": ERRORS}), security=API_KEY_SECURITY)
 def token(token: str, fmt: str):
-    """``[{"service_request_id": …, "token": …}]`` for a token a POST returned."""
+    """``[{"service_request_id": …, "token": …}]`` for a token a POST returned (of a request the caller reads)."""
     code = _check_jurisdiction()
-    issue_id = store.issue_id_of(engine_of(current_app), jurisdiction_code=code, source=SOURCE, external_id=token)
+    reach = _reach()
+    engine = engine_of(current_app)
+    issue_id = store.issue_id_of(engine, jurisdiction_code=code, source=SOURCE, external_id=token)
+    if issue_id is not None and not store.count_issues(engine, jurisdiction_code=code, ids=[issue_id],
+                                                       department=reach):
+        issue_id = None
     if issue_id is None:
         raise NotFoundError(f"token {token!r} not found")
     return _respond([{"service_request_id": int(issue_id), "token": token}], fmt, root="service_requests",
@@ -405,12 +427,9 @@ def request_create(fmt: str):
     """Create an issue from a service request; answers its id (and token) at once."""
     code = _check_jurisdiction()
     engine, settings = engine_of(current_app), settings_of(current_app)
-    key = request.form.get("api_key", "")
-    if not key:
+    user = api_key_user()
+    if user is None:
         raise ValidationError("api_key is required to create a service request")
-    key_name = store.api_key_name(engine, key, jurisdiction_code=code)
-    if key_name is None:
-        raise ForbiddenError("invalid api_key received -- can't proceed with create_request")
     service_code = request.form.get("service_code", "").strip()
     if not service_code:
         raise ValidationError("service_code is required")
@@ -420,16 +439,17 @@ def request_create(fmt: str):
     contact = {"phone": _form_text("phone", 40), "email": _form_text("email", 200),
                "reporter_name": " ".join(filter(None, (_form_text("first_name", 50), _form_text("last_name", 50))))
                or None}
-    layers = ingest.read_layers(engine, jurisdiction_code=code)
-    lon, lat, address = _location(layers)
+    ready = layers_of(current_app)
+    lon, lat, address = _location(ready.layers)
     token_value = uuid.uuid4().hex
     issue = gpd.GeoDataFrame(
         {"source": [SOURCE], "external_id": [token_value], "source_system": ["wgs84"],
          "category_code": [service_code], "description": [description], "address": [address],
          "reported_at": [now_local()], **{k: [v] for k, v in contact.items()}},
         geometry=[shapely.Point(lon, lat)], crs=store.WGS84)
-    issue = ingest.assign_and_schedule(issue, layers, settings=settings)
-    store.insert_issues(engine, issue, jurisdiction_code=code, file=SOURCE, actor=f"{SOURCE}:{key_name}")
+    issue = ingest.assign_and_schedule(issue, ready.layers, settings=settings, prepared=ready.prepared)
+    # the key's user, or the key's name for a key without one; actor columns hold 100 characters
+    store.insert_issues(engine, issue, jurisdiction_code=code, file=SOURCE, actor=f"{SOURCE}:{user['name']}"[:100])
     issue_id = store.issue_id_of(engine, jurisdiction_code=code, source=SOURCE, external_id=token_value)
     notice = "已受理，将派遣至责任部门处置"
     return _respond([{"service_request_id": int(issue_id), "token": token_value, "service_notice": notice,

@@ -22,12 +22,14 @@ OPENAPI_MEDIA_TYPE = "application/vnd.oai.openapi+json;version=3.0"
 _IGNORED_METHODS = {"HEAD", "OPTIONS"}
 # <converter(args):name> or <name> in a werkzeug rule
 _VARIABLE = re.compile(r"<(?:(?P<converter>[a-zA-Z_]\w*)(?:\((?P<args>[^)]*)\))?:)?(?P<name>[a-zA-Z_]\w*)>")
-_COMPONENTS: dict[str, dict] = {"schemas": {}, "parameters": {}}
+_COMPONENTS: dict[str, dict] = {"schemas": {}, "parameters": {}, "securitySchemes": {}}
 
 
-def components(*, schemas: dict | None = None, parameters: dict | None = None) -> None:
-    """Register reusable schemas and parameters (``#/components/...``); names must be unique."""
-    for kind, items in (("schemas", schemas or {}), ("parameters", parameters or {})):
+def components(*, schemas: dict | None = None, parameters: dict | None = None,
+               security_schemes: dict | None = None) -> None:
+    """Register reusable schemas, parameters and security schemes (``#/components/...``); names must be unique."""
+    for kind, items in (("schemas", schemas or {}), ("parameters", parameters or {}),
+                        ("securitySchemes", security_schemes or {})):
         clash = [name for name, item in items.items() if _COMPONENTS[kind].get(name, item) != item]
         if clash:
             raise ValueError(f"OpenAPI {kind} {clash} registered twice with different definitions")
@@ -41,6 +43,8 @@ def operation(
     responses: dict[str, dict[str, str | None]],
     parameters: list[str] = (),
     form: str | None = None,
+    body: dict[str, str] | None = None,
+    security: list[dict] | None = None,
 ) -> Callable:
     """Describe a view for the OpenAPI document.
 
@@ -54,12 +58,20 @@ def operation(
         Status (``"200"``) → media type → name of a registered schema, or None for
         a body without a schema (XML, HTML).
     parameters : list of str
-        Names of registered query parameters.
+        Names of registered parameters: query parameters, or a path parameter that
+        replaces the one typed from the rule's converter (to give it an enum).
     form : str, optional
-        Name of a registered object schema sent as ``application/x-www-form-urlencoded``.
+        Name of a registered object schema sent as ``application/x-www-form-urlencoded``;
+        short for ``body={"application/x-www-form-urlencoded": form}``.
+    body : dict, optional
+        Request body: media type (``application/json``, ``multipart/form-data`` …) →
+        name of a registered schema.
+    security : list of dict, optional
+        OpenAPI security requirements, any one of which suffices (``{}``: none needed),
+        naming registered security schemes.
     """
     spec = {"summary": summary, "tags": list(tags), "responses": responses, "parameters": list(parameters),
-            "form": form}
+            "body": body or ({"application/x-www-form-urlencoded": form} if form else None), "security": security}
 
     def mark(view: Callable) -> Callable:
         view.openapi = spec
@@ -99,10 +111,15 @@ def _operation(endpoint: str, method: str, view: Callable, path_parameters: list
         return {**op, "summary": doc, "tags": [endpoint.split(".")[0]],
                 "responses": {"default": {"description": "a page, file or JSON document"}}}
     op.update(summary=spec["summary"], description=doc, tags=spec["tags"])
+    replaced = {_COMPONENTS["parameters"][name]["name"] for name in spec["parameters"]
+                if _COMPONENTS["parameters"][name]["in"] == "path"}
+    op["parameters"] = [p for p in path_parameters if p["name"] not in replaced]
     op["parameters"] += [{"$ref": f"#/components/parameters/{name}"} for name in spec["parameters"]]
-    if spec["form"]:
+    if spec.get("security") is not None:
+        op["security"] = spec["security"]
+    if spec["body"]:
         op["requestBody"] = {"required": True, "content": {
-            "application/x-www-form-urlencoded": {"schema": {"$ref": f"#/components/schemas/{spec['form']}"}}}}
+            media: {"schema": {"$ref": f"#/components/schemas/{schema}"}} for media, schema in spec["body"].items()}}
     op["responses"] = {status: {"description": f"HTTP {status}",
                                 "content": {media: _media(schema) for media, schema in by_media.items()}}
                        for status, by_media in spec["responses"].items()}

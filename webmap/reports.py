@@ -24,7 +24,7 @@ from geo.errors import ValidationError
 from geo.settings import Settings
 from geo.taxonomy import load_taxonomy
 from geo.workflow import local_now
-from webmap.app import engine_of, settings_of
+from webmap.app import engine_of, layers_of, settings_of
 
 SOURCE = "web"
 MAX_DESCRIPTION = 2000
@@ -109,9 +109,9 @@ def create_issue(fields: dict, photos: list[Photo], *, actor: str) -> int:
     description = _text(fields.get("description"), "description", MAX_DESCRIPTION, required=True)
     address = _text(fields.get("address"), "address", MAX_ADDRESS)
     phone = _text(fields.get("phone"), "phone", MAX_PHONE)
-    layers = ingest.read_layers(engine, jurisdiction_code=settings.jurisdiction_code)
+    ready = layers_of(current_app)
     point = shapely.Point(lon, lat)
-    if not layers.boundary.covers(point):
+    if not ready.layers.boundary.covers(point):
         raise ValidationError(f"lon={lon}, lat={lat} is outside the jurisdiction {settings.jurisdiction_code}")
     saved = save_photos(photos, settings=settings)
     external_id = f"web-{secrets.token_hex(12)}"
@@ -121,7 +121,7 @@ def create_issue(fields: dict, photos: list[Photo], *, actor: str) -> int:
         "phone": [phone],
     }, geometry=[point], crs="EPSG:4326")
     try:
-        issues = ingest.assign_and_schedule(frame, layers, settings=settings)
+        issues = ingest.assign_and_schedule(frame, ready.layers, settings=settings, prepared=ready.prepared)
         store.insert_issues(engine, issues, jurisdiction_code=settings.jurisdiction_code, file="web", actor=actor)
     except Exception:
         for name, _kind, _size in saved:
