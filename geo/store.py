@@ -289,12 +289,15 @@ def _bbox_filter(conn: Connection, table: str, bbox: Sequence[float], *, points:
     if is_sqlite(conn):
         # Read the R*Tree first (CROSS JOIN fixes the join order in SQLite; left to itself the
         # planner prefers the jurisdiction index and scans every issue). The R*Tree stores MBRs
-        # as 32-bit floats rounded outwards: it yields candidates, and the exact test keeps the
-        # answer identical to PostGIS's.
+        # as 32-bit floats rounded outwards, so it yields candidates: one whose stored box lies
+        # inside the bbox is an answer for sure, and only the few along the edges go through
+        # the exact SpatiaLite test (which builds the bbox geometry again for every row it
+        # sees: it was half the time of a 1,000-row query). The answer stays PostGIS's.
         exact = "MbrIntersects" if points else "ST_Intersects"
         return (f"idx_{table}_geom r CROSS JOIN {table} t ON t.id = r.pkid",
                 f"r.xmin <= {maxx!r} AND r.xmax >= {minx!r} AND r.ymin <= {maxy!r} AND r.ymax >= {miny!r} "
-                f"AND {exact}(t.geom, BuildMbr({minx!r}, {miny!r}, {maxx!r}, {maxy!r}, 4326))")
+                f"AND (r.xmin >= {minx!r} AND r.xmax <= {maxx!r} AND r.ymin >= {miny!r} AND r.ymax <= {maxy!r} "
+                f"OR {exact}(t.geom, BuildMbr({minx!r}, {miny!r}, {maxx!r}, {maxy!r}, 4326)))")
     return f"{table} t", f"ST_Intersects(t.geom, ST_MakeEnvelope({minx!r}, {miny!r}, {maxx!r}, {maxy!r}, 4326))"
 
 

@@ -178,6 +178,22 @@ def test_bbox_query_matches_a_plain_filter(db_engine):
     assert len(got) > 0
 
 
+def test_bbox_query_is_exact_at_the_edges(db_engine):
+    """Points a hair inside, on and outside each edge: the R*Tree's 32-bit boxes must not decide alone."""
+    bbox = (117.351234567, 39.091234567, 117.358765432, 39.098765432)
+    minx, miny, maxx, maxy = bbox
+    offsets = np.array([-1e-6, -1e-7, -1e-9, 0.0, 1e-9, 1e-7, 1e-6])
+    mid_x, mid_y = (minx + maxx) / 2, (miny + maxy) / 2
+    xs = np.concatenate([minx + offsets, maxx + offsets, np.full(14, mid_x)])
+    ys = np.concatenate([np.full(14, mid_y), miny + offsets, maxy + offsets])
+    issues = _issues(len(xs), seed=12).set_geometry(gpd.points_from_xy(xs, ys, crs="EPSG:4326"))
+    store.insert_issues(db_engine, issues, jurisdiction_code=J, file="edges.csv", actor="test")
+    got = store.query_issues(db_engine, jurisdiction_code=J, bbox=bbox)
+    inside = (xs >= minx) & (xs <= maxx) & (ys >= miny) & (ys <= maxy)
+    assert sorted(got["external_id"]) == sorted(issues.loc[inside, "external_id"])
+    assert store.count_issues(db_engine, jurisdiction_code=J, bbox=bbox) == inside.sum() == 16
+
+
 def _issue_triggers(engine) -> set[str]:
     with engine.connect() as conn:
         return {r[0] for r in conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'issues'")}

@@ -62,6 +62,26 @@ def test_bad_api_input_is_a_400_with_a_message(client, query, message):
     assert message in answer.get_json()["error"]
 
 
+def test_unknown_api_paths_and_methods_answer_in_the_api_format(client):
+    answer = client.get("/api/no-such-thing")
+    assert answer.status_code == 404 and answer.get_json() == {"error": "no such resource: /api/no-such-thing",
+                                                              "status": 404}
+    answer = client.delete("/api/issues")
+    assert answer.status_code == 405 and "DELETE is not allowed on /api/issues" in answer.get_json()["error"]
+    assert "GET" in answer.headers["Allow"]
+    answer = client.get("/open311/v2/no-such-thing.json")
+    assert answer.status_code == 404
+    assert answer.get_json() == [{"code": 404, "description": "no such resource: /open311/v2/no-such-thing.json"}]
+    answer = client.get("/open311/v2/no-such-thing.xml")
+    assert answer.status_code == 404 and answer.mimetype == "text/xml"
+    assert "<errors><error><code>404</code>" in answer.get_data(as_text=True)
+    answer = client.get("/ogcapi/collections/issues/no-such-thing")
+    assert answer.status_code == 404 and answer.get_json()["code"] == "NotFound"
+    # the pages keep their HTML error page
+    answer = client.get("/no-such-page")
+    assert answer.status_code == 404 and answer.mimetype == "text/html"
+
+
 @pytest.mark.parametrize("path, status, message", [
     ("/api/issues/99999999999999999999999", 404, "issue 99999999999999999999999 not found"),
     ("/api/issues/99999999999999999999999/events", 404, "issue 99999999999999999999999 not found"),

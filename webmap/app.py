@@ -6,6 +6,7 @@ from typing import Mapping
 
 from flask import Flask, jsonify, render_template, request
 from sqlalchemy import Engine
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from geo.db import make_engine
 from geo.errors import CitymapError
@@ -52,11 +53,34 @@ def create_app(config: Mapping[str, object] | Settings | None = None) -> Flask:
     def _favicon():
         return "", 204
 
+    # The standard APIs format their own errors (their blueprints' handlers); the rest of the
+    # machine-facing paths answer JSON, the pages an HTML page.
+    api_errors = {"/open311/": open311.render_error, "/ogcapi/": ogcapi.render_error}
+
     @app.errorhandler(CitymapError)
     def _citymap_error(err: CitymapError):
-        if request.path.startswith(("/api/", "/ogcapi/", "/open311/")):
+        for prefix, render in api_errors.items():
+            if request.path.startswith(prefix):
+                return render(err)
+        if request.path.startswith("/api/"):
             return jsonify({"error": err.message, "status": err.status}), err.status
         return render_template("error.html", message=err.message, status=err.status), err.status
+
+    @app.errorhandler(HTTPException)
+    def _http_error(err: HTTPException):
+        """Routing errors (no such path, wrong method) on the APIs answer in the API's own format."""
+        if err.code is None or err.code < 400 or not request.path.startswith(("/api/", *api_errors)):
+            return err
+        if err.code == 404:
+            message = f"no such resource: {request.path}"
+        elif isinstance(err, MethodNotAllowed):
+            message = f"{request.method} is not allowed on {request.path}; allowed: {', '.join(err.valid_methods or [])}"
+        else:
+            message = err.description or err.name
+        response = app.make_response(_citymap_error(CitymapError(message, status=err.code)))
+        if isinstance(err, MethodNotAllowed) and err.valid_methods:
+            response.headers["Allow"] = ", ".join(err.valid_methods)
+        return response
 
     return app
 

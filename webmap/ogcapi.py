@@ -131,7 +131,8 @@ def _answers(schema: str, media: str = _JSON, *, not_found: bool = False, issues
 # --------------------------------------------------------------------------- request and response helpers
 
 @bp.errorhandler(CitymapError)
-def _error(err: CitymapError):
+def render_error(err: CitymapError):
+    """OGC API exceptions: ``{"code": "NotFound", "description": "…"}`` (an HTML page when HTML is asked for)."""
     code = {400: "InvalidParameterValue", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound"}.get(
         err.status, "ServerError")
     if _wants_html(strict=False):

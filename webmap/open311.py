@@ -174,9 +174,9 @@ def _respond(data: list[dict] | dict, fmt: str, *, root: str, item: str | None =
 
 
 @bp.errorhandler(CitymapError)
-def _error(err: CitymapError):
-    """Errors as the spec gives them: ``[{"code": 404, "description": "…"}]``."""
-    fmt = (request.view_args or {}).get("fmt", "json")
+def render_error(err: CitymapError):
+    """Errors as the spec gives them: ``[{"code": 404, "description": "…"}]``, in the format asked for."""
+    fmt = (request.view_args or {}).get("fmt") or ("xml" if request.path.endswith(".xml") else "json")
     return _respond([{"code": err.status, "description": err.message}], fmt, root="errors", item="error",
                     status=err.status)
 
