@@ -257,10 +257,17 @@ def extent(bind: Engine | Connection, name: str, *, jurisdiction_code: str) -> t
 
 
 def _with_conn(bind: Engine | Connection, run):
-    """``run(connection)`` on ``bind`` itself or on a connection opened for the call."""
+    """``run(connection)`` on ``bind`` itself or on a read connection opened for the call.
+
+    On PostGIS the connection opened here reads in autocommit: a read needs no
+    transaction, and BEGIN and ROLLBACK are two round trips of the ~5 ms a 1,000-issue
+    bbox read takes.
+    """
     if isinstance(bind, Connection):
         return run(bind)
     with bind.connect() as conn:
+        if not is_sqlite(conn):
+            conn.execution_options(isolation_level="AUTOCOMMIT")
         return run(conn)
 
 
@@ -342,10 +349,7 @@ def _read_geo(
             geometry = shapely.from_wkb([bytes(b) for b in frame.pop("wkb")])
         return gpd.GeoDataFrame(frame, geometry=geometry, crs=WGS84)
 
-    if isinstance(bind, Connection):
-        return run(bind)
-    with bind.connect() as conn:
-        return run(conn)
+    return _with_conn(bind, run)
 
 
 # --------------------------------------------------------------------------- issues
@@ -403,6 +407,13 @@ def insert_issues(
         frame[column] = pd.to_datetime(frame[column])
     frame["lon"] = issues.geometry.x.to_numpy()
     frame["lat"] = issues.geometry.y.to_numpy()
+    # A file's repeated case keeps its first row; then the batch is numbered and stored along a
+    # Z curve, so that issues near each other on the map sit on neighbouring pages: a bbox
+    # query of 1,000 issues out of 1M reads a few dozen pages instead of ~1,000.
+    rows_given = len(frame)
+    keys = frame[["source", "external_id"]]
+    frame = frame[~keys.duplicated() | keys.isna().any(axis=1)]
+    frame = frame.iloc[z_order(frame["lon"], frame["lat"])].reset_index(drop=True)
     with write_tx(engine) as conn:
         batch_id = conn.execute(
             text("INSERT INTO import_batches (jurisdiction_code, file, actor, at, rows_loaded, rows_skipped, rows_rejected) "
@@ -423,8 +434,8 @@ def insert_issues(
         _bulk_insert(conn, "issue_events", events,
                      ("issue_id", "jurisdiction_code", "at", "actor", "action", "from_status", "to_status"))
         conn.execute(text("UPDATE import_batches SET rows_loaded = :n, rows_skipped = :s WHERE id = :b"),
-                     {"n": len(new), "s": len(frame) - len(new), "b": batch_id})
-    return LoadResult(batch_id=batch_id, inserted=len(new), skipped=len(frame) - len(new))
+                     {"n": len(new), "s": rows_given - len(new), "b": batch_id})
+    return LoadResult(batch_id=batch_id, inserted=len(new), skipped=rows_given - len(new))
 
 
 def _bulk_insert(
@@ -507,6 +518,36 @@ def hex_ewkb_points(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     text[:, 0::2] = _HEX_DIGITS[raw >> 4]
     text[:, 1::2] = _HEX_DIGITS[raw & 15]
     return text.view("S50").ravel().astype(str)
+
+
+def z_order(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The order of points along a Z (Morton) curve over their extent: nearby points come close together.
+
+    Parameters
+    ----------
+    x, y : ndarray
+        Coordinates in any planar or angular unit (here degrees, EPSG:4326).
+
+    Returns
+    -------
+    ndarray of int
+        Indices that sort the points by their 32-bit Morton code (16 bits per axis).
+    """
+    def spread(v: np.ndarray) -> np.ndarray:
+        """16-bit integers with a zero bit inserted before each bit."""
+        v = v.astype(np.uint32)
+        for shift, mask in ((8, 0x00FF00FF), (4, 0x0F0F0F0F), (2, 0x33333333), (1, 0x55555555)):
+            v = (v | (v << shift)) & mask
+        return v
+
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if len(x) == 0:
+        return np.empty(0, dtype=np.int64)
+    cells = []
+    for v in (x, y):
+        low, span = v.min(), np.ptp(v)
+        cells.append(np.zeros(len(v)) if span == 0 else np.minimum((v - low) / span * 65536, 65535))
+    return np.argsort(spread(cells[0]) | (spread(cells[1]) << 1), kind="stable")
 
 
 def _new_ids(conn: Connection, table: str, n: int) -> np.ndarray:
@@ -823,11 +864,7 @@ def count_issues_by(
         params.update(zip(keys, status))
         where += f" AND status IN ({', '.join(':' + k for k in keys)})" if keys else " AND 1 = 0"
     sql = text(f"SELECT {column}, count(*) FROM issues WHERE {where} GROUP BY {column}")
-    if isinstance(bind, Connection):
-        rows = bind.execute(sql, params).fetchall()
-    else:
-        with bind.connect() as conn:
-            rows = conn.execute(sql, params).fetchall()
+    rows = _with_conn(bind, lambda conn: conn.execute(sql, params).fetchall())
     return pd.Series({key: n for key, n in rows}, name="count", dtype="int64").rename_axis(column)
 
 
@@ -837,10 +874,7 @@ def count_rows(bind: Engine | Connection, table: str, *, jurisdiction_code: str)
         raise NotFoundError(f"no table {table!r}")
     key = "code" if table == "jurisdictions" else "jurisdiction_code"
     sql = text(f"SELECT count(*) FROM {table} WHERE {key} = :j")
-    if isinstance(bind, Connection):
-        return bind.execute(sql, {"j": jurisdiction_code}).scalar_one()
-    with bind.connect() as conn:
-        return conn.execute(sql, {"j": jurisdiction_code}).scalar_one()
+    return _with_conn(bind, lambda conn: conn.execute(sql, {"j": jurisdiction_code}).scalar_one())
 
 
 # --------------------------------------------------------------------------- greening
@@ -858,11 +892,7 @@ def _iso_dates(values: pd.Series) -> pd.Series:
 
 
 def _read_plain(bind: Engine | Connection, sql: str, params: dict, columns: Sequence[str]) -> pd.DataFrame:
-    if isinstance(bind, Connection):
-        rows = bind.execute(text(sql), params).fetchall()
-    else:
-        with bind.connect() as conn:
-            rows = conn.execute(text(sql), params).fetchall()
+    rows = _with_conn(bind, lambda conn: conn.execute(text(sql), params).fetchall())
     return pd.DataFrame(rows, columns=list(columns))
 
 

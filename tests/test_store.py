@@ -258,6 +258,24 @@ def test_a_large_load_rebuilds_the_indexes_and_keeps_each_contact_with_its_issue
     for i in (0, 7, 399):
         issue_id = store.issue_id_of(db_engine, jurisdiction_code=J, source="12345", external_id=f"E{i:07d}")
         assert store.read_contact(db_engine, issue_id)["phone"] == f"139{i:08d}"
+    # a batch is numbered along a Z curve, and stored in that order (PostGIS's heap; SQLite's rowid is the id)
+    with db_engine.connect() as conn:
+        physical = "ctid" if db_engine.dialect.name == "postgresql" else "id"
+        stored = conn.exec_driver_sql(
+            f"SELECT external_id FROM issues WHERE source = '12345' ORDER BY {physical}").scalars().all()
+        assert stored == conn.exec_driver_sql(
+            "SELECT external_id FROM issues WHERE source = '12345' ORDER BY id").scalars().all()
+    assert stored == second["external_id"].iloc[store.z_order(second.geometry.x, second.geometry.y)].tolist()
+
+
+def test_z_order_visits_a_grid_quadrant_by_quadrant():
+    x, y = np.meshgrid(np.arange(4.0), np.arange(4.0))
+    order = store.z_order(x.ravel(), y.ravel())
+    cells = list(zip(x.ravel()[order].astype(int), y.ravel()[order].astype(int)))
+    assert cells == [(0, 0), (1, 0), (0, 1), (1, 1), (2, 0), (3, 0), (2, 1), (3, 1),
+                     (0, 2), (1, 2), (0, 3), (1, 3), (2, 2), (3, 2), (2, 3), (3, 3)]
+    assert store.z_order(np.array([5.0, 5.0]), np.array([1.0, 0.0])).tolist() == [1, 0]
+    assert len(store.z_order(np.empty(0), np.empty(0))) == 0
 
 
 def test_failed_load_leaves_nothing_behind(db_engine):
