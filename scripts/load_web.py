@@ -1,8 +1,9 @@
 """Load test of the web service: waitress serving the Jinqiao sample plus synthetic issues.
 
 Builds a temporary SpatiaLite database (the sample: layers and 20,000 issues, plus
-``--extra`` synthetic issues from ``scripts/bench_store.py``), serves it with waitress
-on 127.0.0.1, and sends a bounded number of requests from a few client threads:
+``--extra`` synthetic issues from ``scripts/bench_store.py``), serves it with
+``citymap serve`` (waitress) in a process of its own on 127.0.0.1, and sends a
+bounded number of requests from a few client threads:
 
 * a bbox GeoJSON query, ``/ogcapi/collections/issues/items?bbox=…&limit=1000`` (boxes of
   ``--box-m`` metres; the OGC API and the REST ``/api/issues`` both measured),
@@ -21,6 +22,9 @@ import argparse
 import importlib.util
 import os
 import platform
+import socket
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -31,12 +35,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import requests
-from waitress import create_server
 
 from geo import ingest, store, users
 from geo.db import init_db, make_engine
 from geo.settings import load_settings
-from webmap.app import create_app
 
 ROOT = Path(__file__).resolve().parents[1]
 LOAD_USER, LOAD_PASSWORD = "load-web", "load-web-password"
@@ -121,7 +123,6 @@ def main() -> None:
     parser.add_argument("--extra", type=int, default=100_000, help="synthetic issues added to the sample")
     parser.add_argument("--requests", type=int, default=1000, help="requests per endpoint")
     parser.add_argument("--clients", type=int, default=4, help="client threads")
-    parser.add_argument("--server-threads", type=int, default=8, help="waitress worker threads")
     parser.add_argument("--box-m", type=float, default=500.0, help="side of the bbox queries, metres")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
@@ -130,13 +131,17 @@ def main() -> None:
         t = time.perf_counter()
         settings, bounds, total = build_database(Path(tmp), extra=args.extra, seed=args.seed)
         print(f"database: {total:,} issues (sample + {args.extra:,} synthetic) in {time.perf_counter() - t:.1f} s")
-        server = create_server(create_app(settings), host="127.0.0.1", port=0, threads=args.server_threads)
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        base = f"http://127.0.0.1:{server.effective_port}"
-        print(f"waitress, {args.server_threads} threads; {args.clients} client threads; {args.requests} requests "
-              f"per endpoint; {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs")
+        # The server runs as `citymap serve` in its own process, as deployed: clients in this
+        # process then do not share its interpreter lock.
+        port = _free_port()
+        server = subprocess.Popen([str(Path(sys.executable).with_name("citymap")), "serve", "--port", str(port)],
+                                  env={**os.environ, "CITYMAP_DATA_DIR": str(settings.data_dir)},
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        base = f"http://127.0.0.1:{port}"
         try:
+            _wait_until_up(base, server)
+            print(f"citymap serve (waitress, 8 threads); {args.clients} client threads; {args.requests} requests "
+                  f"per endpoint; {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs")
             cases = {
                 f"OGC API items, bbox {args.box_m:.0f} m, limit 1000": bbox_urls(
                     bounds, args.requests, box_m=args.box_m, seed=args.seed,
@@ -151,9 +156,27 @@ def main() -> None:
                 print(f"{name}: p50 {figures['p50_ms']:.1f} ms, p99 {figures['p99_ms']:.1f} ms, "
                       f"{figures['per_s']:.1f} requests/s, {figures['features']:.0f} features per answer")
         finally:
-            server.close()
-            thread.join(timeout=10)
+            server.terminate()
+            server.wait(timeout=30)
 
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _wait_until_up(base: str, server: subprocess.Popen, *, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(f"citymap serve exited: {server.stderr.read().decode(errors='replace')}")
+        try:
+            requests.get(f"{base}/favicon.ico", timeout=2)
+            return
+        except requests.ConnectionError:
+            time.sleep(0.2)
+    raise SystemExit(f"citymap serve did not answer on {base} within {timeout_s:.0f} s")
 
 if __name__ == "__main__":
     main()

@@ -76,3 +76,13 @@ def test_mask_phones_is_vectorised_and_keeps_missing():
 def test_mask_phones_masks_numbers_read_from_spreadsheets():
     assert mask_phones(pd.Series([13800138000.0, None])).tolist()[0] == "138****8000"
     assert mask_phones(pd.Series([13800138000])).tolist() == ["138****8000"]
+
+
+@pytest.mark.parametrize("extra", ["", "控制符\x00之后 13900001111"])
+def test_mask_phones_over_a_column_equals_masking_each_value(extra):
+    """The one-pass masking of a whole column gives what masking value by value gives, edges included."""
+    values = ["13800138000", "电话13800138000。", "身份证12011019900101123X", "022-24371234", "2025031200123",
+              "13800138000\n022-24371234", "(022)24371234 13800138000.00", "", "86 138-0013-8000", None, extra]
+    got = mask_phones(pd.Series(values, index=range(10, 10 + len(values))))
+    assert list(got.index) == list(range(10, 10 + len(values)))
+    assert [None if v is pd.NA else v for v in got] == [mask_phone(v) for v in values]

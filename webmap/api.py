@@ -31,6 +31,7 @@ from geo.users import role_names
 from geo.workflow import apply_transition, load_transitions, local_now
 from webmap.app import engine_of, settings_of
 from webmap.auth import csrf_token, current_user, visible_issue
+from webmap.geojson import feature_collection, feature_texts
 from webmap.issue_filters import issue_query
 from webmap import reports
 from webmap.openapi import components, operation
@@ -66,25 +67,9 @@ def _jsonable(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def geojson_response(frame: gpd.GeoDataFrame, *, members: dict | None = None, status: int = 200) -> Response:
-    """A FeatureCollection with coordinates rounded to 6 decimals (≈ 0.1 m), plus foreign ``members``."""
-    body = _jsonable(frame).to_json(na="null", drop_id=True, to_wgs84=True, ensure_ascii=False)
-    # to_json writes full precision; round through the parsed structure to keep it valid JSON
-    data = json.loads(body)
-    for feature in data["features"]:
-        feature["geometry"] = _round(feature["geometry"])
-    data.update(members or {})
-    return Response(json.dumps(data, ensure_ascii=False, separators=(",", ":")), status=status,
+    """A FeatureCollection (coordinates with 6 decimals, ≈ 0.1 m) with foreign ``members``."""
+    return Response(feature_collection(_jsonable(frame), members=members), status=status,
                     mimetype="application/geo+json")
-
-
-def _round(geometry: dict | None) -> dict | None:
-    if geometry is None:
-        return None
-
-    def walk(c):
-        return round(c, 6) if isinstance(c, float) else [walk(v) for v in c]
-
-    return {**geometry, "coordinates": walk(geometry["coordinates"])}
 
 
 def _int_arg(name: str, default: int | None, *, lo: int, hi: int) -> int | None:
@@ -297,7 +282,7 @@ def issues():
 def _issue_feature(issue_id: int) -> dict:
     engine = engine_of(current_app)
     frame = visible_issue(issue_id, columns=ISSUE_API_COLUMNS)
-    feature = json.loads(geojson_response(frame).get_data())["features"][0]
+    feature = json.loads(feature_texts(_jsonable(frame))[0])
     contact = store.read_contact(engine, issue_id) or {}
     photos = store.read_issue_photos(engine, issue_id=issue_id)["file"]
     feature["properties"].update(

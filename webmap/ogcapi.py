@@ -26,7 +26,6 @@ from datetime import datetime, timedelta
 
 import geopandas as gpd
 import numpy as np
-import shapely
 from flask import Blueprint, Response, current_app, render_template, request, url_for
 
 from geo import store
@@ -34,6 +33,7 @@ from geo.errors import AuthenticationError, CitymapError, NotFoundError, Validat
 from geo.privacy import mask_phones
 from webmap.app import engine_of, settings_of
 from webmap.auth import API_KEY_SECURITY, api_caller, issue_filter
+from webmap.geojson import feature_collection, feature_texts
 from webmap.openapi import OPENAPI_MEDIA_TYPE, components, operation
 from webmap.timefmt import parse_rfc3339, to_rfc3339
 
@@ -329,23 +329,6 @@ def _issue_frame(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return frame
 
 
-def _feature_texts(frame: gpd.GeoDataFrame, ids: list) -> list[str]:
-    """GeoJSON Feature texts (coordinates rounded to 6 decimals, ≈ 0.1 m)."""
-    geometry = shapely.to_geojson(shapely.transform(frame.geometry.values, lambda xy: np.round(xy, 6)))
-    properties = frame.drop(columns=frame.geometry.name)
-    records = properties.astype(object).where(properties.notna(), None).to_dict("records")
-    return [f'{{"type":"Feature","id":{json.dumps(fid)},"geometry":{g},"properties":'
-            f'{json.dumps(p, ensure_ascii=False, separators=(",", ":"), default=_scalar)}}}'
-            for fid, g, p in zip(ids, geometry, records)]
-
-
-def _scalar(value):
-    """numpy scalars that pandas leaves in object columns → Python numbers."""
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"cannot write {type(value).__name__} as JSON")
-
-
 def _issue_reach(cid: str) -> list[str] | None:
     """The departments whose issues the caller reads (None: every one; also for the other collections).
 
@@ -416,9 +399,8 @@ def items(cid: str):
                 zip(ids, frame.drop(columns=frame.geometry.name).astype(object)
                     .where(frame.drop(columns=frame.geometry.name).notna(), None).to_dict("records"))]
         return _page({**envelope, "title": COLLECTIONS[cid][0]}, title=COLLECTIONS[cid][0], rows=rows)
-    head = json.dumps(envelope, ensure_ascii=False, separators=(",", ":"))
-    body = head[:-1] + ',"features":[' + ",".join(_feature_texts(frame, ids)) + "]}"
-    return Response(body, mimetype=_GEOJSON)
+    members = {k: v for k, v in envelope.items() if k != "type"}
+    return Response(feature_collection(frame, ids=ids, members=members), mimetype=_GEOJSON)
 
 
 @bp.get(f"/collections/{CID}/items/<fid>")
@@ -441,5 +423,5 @@ def item(cid: str, fid: str):
         row = frame.drop(columns=frame.geometry.name).astype(object).iloc[0].to_dict()
         return _page({"title": f"{COLLECTIONS[cid][0]} {fid}", "links": links}, title=f"{COLLECTIONS[cid][0]} {fid}",
                      rows=[{"field": k, "value": v} for k, v in {"id": ids[0], **row}.items()])
-    body = _feature_texts(frame, ids)[0]
+    body = feature_texts(frame, ids=ids)[0]
     return Response(body[:-1] + ',"links":' + json.dumps(links, ensure_ascii=False) + "}", mimetype=_GEOJSON)
