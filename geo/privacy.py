@@ -50,9 +50,9 @@ _LANDLINE = re.compile(
 )
 
 _MOBILE_MASK = r"\g<prefix>\g<head>****\g<tail>"
+_LANDLINE_MASK = r"\g<area>\g<sep>****\g<tail>"
 #: joins the values of a Series for one regex pass: a control character no number contains
 _JOIN = "\x00"
-_LANDLINE_MASK = r"\g<area>\g<sep>****\g<tail>"
 
 
 def mask_phone(text: str | None) -> str | None:

@@ -381,7 +381,9 @@ def insert_issues(
         (missing optional ones are stored as NULL), plus the reporter's contact
         (:data:`CONTACT_COLUMNS`: ``phone``, ``email``, ``reporter_name``), stored apart
         in ``reporter_contacts``. An issue whose source and external id are already
-        stored is left as it is and counted as skipped.
+        stored, or repeat an earlier row, is left as it is and counted as skipped.
+        The new issues are numbered along a Z curve of their points (:func:`z_order`),
+        not in row order.
     file, actor : str
         Recorded on the import batch row (the audit of the load).
     rows_rejected : int
@@ -453,8 +455,8 @@ def _bulk_insert(
     (SRID 4326). With ``unique_key`` (the columns of a unique constraint), rows whose
     key is already stored, or repeats an earlier row of the batch, are skipped, and
     the rows inserted come back with their new ``id`` (the table's integer primary
-    key, given here rather than read back; point rows get one too). Columns missing from every row are left
-    out of the statement: the database fills them with NULL anyway.
+    key, given here rather than read back; point rows get one too). Columns missing
+    from every row are left out of the statement: the database fills them with NULL.
     """
     if unique_key and not frame.empty and not is_sqlite(conn):
         # Keeps other writers of the table out until commit (reads go on), so that the
