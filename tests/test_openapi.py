@@ -7,7 +7,7 @@ import re
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
-from schemathesis.checks import not_a_server_error
+from schemathesis.checks import not_a_server_error, response_headers_conformance
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_schema_conformance,
@@ -120,7 +120,8 @@ def _fuzz(schema, *, checks: list, max_examples: int, **call) -> tuple[dict[str,
     return failures, statuses
 
 
-STRICT_CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+STRICT_CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
+                 response_headers_conformance]
 
 
 def test_standard_apis_keep_to_their_openapi_document(app):
@@ -187,6 +188,9 @@ def test_rest_answers_the_fuzzing_rarely_reaches_keep_to_the_document(app, login
     created = call("/api/issues", "POST", crew, body=report, media_type="application/json")
     assert created.status_code == 201 and created.json()["properties"]["category_code"] == "06010"
     assert created.headers["content-type"] == ["application/geo+json"]
+    assert created.headers["location"] == [f"/api/issues/{created.json()['properties']['id']}"]
+    declared = schema.raw_schema["paths"]["/api/issues"]["post"]["responses"]["201"]["headers"]
+    assert declared["Location"]["required"] is True
     public = call("/api/issues", "POST", citizen, body=report, media_type="application/json")
     assert public.status_code == 201 and set(public.json()) == {"id"} and public.json()["id"] > created.json()["id"]
 

@@ -314,7 +314,8 @@ def issue_events(issue_id: int):
 
 @bp.post("/issues")
 @operation(summary="Report an issue", tags=["rest"], body={_JSON: "ApiIssueNew"}, security=_WRITE,
-           responses=_answers("201", {_GEOJSON: "ApiIssue", _JSON: "ApiIssueId"}, 400, 413))
+           responses=_answers("201", {_GEOJSON: "ApiIssue", _JSON: "ApiIssueId"}, 400, 413),
+           headers={"201": {"Location": "the new issue's URL, /api/issues/{issue_id}"}})
 def create_issue():
     """Report an issue (JSON: ``lon``, ``lat``, ``category_code``, ``description``, optional ``address``, ``phone``)."""
     issue_id = reports.create_issue(_json_body(), [], actor=current_user()["name"])

@@ -45,6 +45,7 @@ def operation(
     form: str | None = None,
     body: dict[str, str] | None = None,
     security: list[dict] | None = None,
+    headers: dict[str, dict[str, str]] | None = None,
 ) -> Callable:
     """Describe a view for the OpenAPI document.
 
@@ -69,9 +70,12 @@ def operation(
     security : list of dict, optional
         OpenAPI security requirements, any one of which suffices (``{}``: none needed),
         naming registered security schemes.
+    headers : dict, optional
+        Status → response header name → description, for headers always sent with it.
     """
     spec = {"summary": summary, "tags": list(tags), "responses": responses, "parameters": list(parameters),
-            "body": body or ({"application/x-www-form-urlencoded": form} if form else None), "security": security}
+            "body": body or ({"application/x-www-form-urlencoded": form} if form else None), "security": security,
+            "headers": headers or {}}
 
     def mark(view: Callable) -> Callable:
         view.openapi = spec
@@ -123,6 +127,10 @@ def _operation(endpoint: str, method: str, view: Callable, path_parameters: list
     op["responses"] = {status: {"description": f"HTTP {status}",
                                 "content": {media: _media(schema) for media, schema in by_media.items()}}
                        for status, by_media in spec["responses"].items()}
+    for status, named in spec["headers"].items():
+        op["responses"][status]["headers"] = {
+            name: {"description": description, "required": True, "schema": {"type": "string"}}
+            for name, description in named.items()}
     return op
 
 
