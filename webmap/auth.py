@@ -205,6 +205,17 @@ def api_caller() -> dict | None:
     return current_user() or api_key_user()
 
 
+def api_issue_filter(*, nobody: CitymapError) -> list[str] | None:
+    """:func:`issue_filter` of the standard APIs' caller (:func:`api_caller`); ``nobody`` is raised without one.
+
+    Each API answers a missing caller its own way (Open311 403, OGC API 401).
+    """
+    user = api_caller()
+    if user is None:
+        raise nobody
+    return issue_filter(user)
+
+
 def issue_filter(user: dict | None = None) -> list[str] | None:
     """The department codes whose issues ``user`` (default: the logged-in user) reads, or None for every issue.
 

@@ -32,7 +32,7 @@ from geo import store
 from geo.errors import AuthenticationError, CitymapError, NotFoundError, ValidationError
 from geo.privacy import mask_phones
 from webmap.app import engine_of, settings_of
-from webmap.auth import API_KEY_SECURITY, api_caller, issue_filter
+from webmap.auth import API_KEY_SECURITY, api_issue_filter
 from webmap.geojson import feature_collection, feature_texts
 from webmap.openapi import OPENAPI_MEDIA_TYPE, components, operation
 from webmap.timefmt import parse_rfc3339, to_rfc3339
@@ -336,10 +336,8 @@ def _issue_reach(cid: str) -> list[str] | None:
     """
     if cid != "issues":
         return None
-    user = api_caller()
-    if user is None:
-        raise AuthenticationError("读取问题要素需要登录或 API key (log in or send an X-API-Key header to read issues)")
-    return issue_filter(user)
+    return api_issue_filter(nobody=AuthenticationError(
+        "读取问题要素需要登录或 API key (log in or send an X-API-Key header to read issues)"))
 
 
 def _read(cid: str, *, reach: list[str] | None, bbox, since, until, limit: int | None, offset: int = 0, fid=None):

@@ -47,7 +47,7 @@ from geo.models import OPEN_STATUSES
 from geo.privacy import mask_phones
 from geo.taxonomy import load_taxonomy
 from webmap.app import engine_of, layers_of, settings_of
-from webmap.auth import API_KEY_SECURITY, api_caller, api_key_user, issue_filter
+from webmap.auth import API_KEY_SECURITY, api_issue_filter, api_key_user
 from webmap.maps.overview import STATUS_LABELS
 from webmap.openapi import components, operation
 from webmap.timefmt import now_local, parse_rfc3339, to_rfc3339
@@ -313,10 +313,8 @@ def _window(start: str | None, end: str | None) -> tuple[datetime, datetime]:
 
 def _reach() -> list[str] | None:
     """The departments whose requests the caller reads (None: every one); a 403 for nobody."""
-    user = api_caller()
-    if user is None:
-        raise ForbiddenError("读取服务请求需要 api_key 或登录 (an api_key is needed to read service requests)")
-    return issue_filter(user)
+    return api_issue_filter(nobody=ForbiddenError(
+        "读取服务请求需要 api_key 或登录 (an api_key is needed to read service requests)"))
 
 
 def _split(name: str) -> list[str] | None:
