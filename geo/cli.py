@@ -28,7 +28,8 @@ def _engine(ctx: click.Context):
 
     if "engine" not in ctx.obj:
         s = _settings(ctx)
-        ctx.obj["engine"] = make_engine(s.resolved_database_url, busy_timeout_ms=s.sqlite_busy_timeout_ms)
+        ctx.obj["engine"] = make_engine(s.resolved_database_url, busy_timeout_ms=s.sqlite_busy_timeout_ms,
+                                        postgis_parallel_workers=s.postgis_parallel_workers)
     return ctx.obj["engine"]
 
 

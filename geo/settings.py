@@ -59,6 +59,8 @@ class Settings:
     tianditu_key: str = ""
     secret_key: str = "dev-only-change-me"
     sqlite_busy_timeout_ms: int = 30000
+    # PostgreSQL's max_parallel_workers_per_gather for citymap's sessions (geo.db.make_engine)
+    postgis_parallel_workers: int = 0
     # Closed loop and coverage (geo.workflow, geo.coverage): a report of the same category within
     # duplicate_radius_m metres and duplicate_window_h hours of an open issue is offered as its duplicate;
     # inspection tracks (personal information) are kept track_retention_days days; coverage counts what a

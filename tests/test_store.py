@@ -17,8 +17,8 @@ from shapely.geometry import LineString, box
 from sqlalchemy import event, text
 
 from geo import store
-from geo.db import MIGRATIONS_DIR, head_revision, init_db, schema_revision, write_tx
-from geo.errors import ConflictError, NotFoundError, ValidationError
+from geo.db import MIGRATIONS_DIR, head_revision, init_db, make_engine, schema_revision, write_tx
+from geo.errors import ConfigError, ConflictError, NotFoundError, ValidationError
 
 J = "120110900"
 
@@ -329,3 +329,13 @@ def test_bbox_query_goes_through_the_spatial_index(db_engine):
             conn.exec_driver_sql("ANALYZE issues")
             plan = "\n".join(row[0] for row in conn.exec_driver_sql("EXPLAIN " + statement, parameters))
             assert "idx_issues_geom" in plan and "Seq Scan" not in plan, plan
+
+
+def test_postgis_sessions_plan_without_parallel_workers_unless_set(postgis_url):
+    for options, expected in (({}, "0"), ({"postgis_parallel_workers": 2}, "2")):
+        engine = make_engine(postgis_url, **options)
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("SHOW max_parallel_workers_per_gather").scalar_one() == expected
+        engine.dispose()
+    with pytest.raises(ConfigError, match="postgis_parallel_workers=-1"):
+        make_engine(postgis_url, postgis_parallel_workers=-1)

@@ -29,7 +29,8 @@ def create_app(config: Mapping[str, object] | Settings | None = None) -> Flask:
     app.config["JSON_AS_ASCII"] = False
     app.extensions["citymap.settings"] = settings
     app.extensions["citymap.engine"] = make_engine(
-        settings.resolved_database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms
+        settings.resolved_database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+        postgis_parallel_workers=settings.postgis_parallel_workers,
     )
     app.extensions["citymap.layers"] = LayerCache()
 
