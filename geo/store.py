@@ -414,8 +414,7 @@ def insert_issues(
     # Z curve, so that issues near each other on the map sit on neighbouring pages: a bbox
     # query of 1,000 issues out of 1M reads a few dozen pages instead of ~1,000.
     rows_given = len(frame)
-    keys = frame[["source", "external_id"]]
-    frame = frame[~keys.duplicated() | keys.isna().any(axis=1)]
+    frame = frame[~frame.duplicated(["source", "external_id"])]
     frame = frame.iloc[z_order(frame["lon"], frame["lat"])].reset_index(drop=True)
     with write_tx(engine) as conn:
         batch_id = conn.execute(
@@ -454,10 +453,11 @@ def _bulk_insert(
 
     With ``point``, the frame's ``lon``/``lat`` columns become the ``geom`` point
     (SRID 4326). With ``unique_key`` (the columns of a unique constraint), rows whose
-    key is already stored, or repeats an earlier row of the batch, are skipped, and
-    the rows inserted come back with their new ``id`` (the table's integer primary
-    key, given here rather than read back; point rows get one too). Columns missing
-    from every row are left out of the statement: the database fills them with NULL.
+    key is already stored are skipped (the caller gives each key once: it decides which
+    of a file's repeated rows counts), and the rows inserted come back with their new
+    ``id`` (the table's integer primary key, given here rather than read back; point
+    rows get one too). Columns missing from every row are left out of the statement:
+    the database fills them with NULL.
     """
     if unique_key and not frame.empty and not is_sqlite(conn):
         # Keeps other writers of the table out until commit (reads go on), so that the
@@ -578,7 +578,7 @@ def _new_ids(conn: Connection, table: str, n: int) -> np.ndarray:
 
 
 def _not_yet_stored(conn: Connection, table: str, frame: pd.DataFrame, unique_key: Sequence[str]) -> pd.DataFrame:
-    """The rows of ``frame`` whose key is not in ``table`` yet, first of each key (PostGIS).
+    """The rows of ``frame`` whose key is not in ``table`` yet (PostGIS).
 
     Checking first and then COPYing straight into the table writes each row once
     (COPY into a temporary table and ``INSERT … ON CONFLICT`` wrote it twice). The
@@ -587,7 +587,6 @@ def _not_yet_stored(conn: Connection, table: str, frame: pd.DataFrame, unique_ke
     hotline cases, needs no row-by-row check.
     """
     keys = list(unique_key)
-    frame = frame.drop_duplicates(keys)
     lead, last = keys[:-1], keys[-1]
     groups = frame[lead].drop_duplicates().astype(str)
     stored_groups = conn.exec_driver_sql(

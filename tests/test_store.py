@@ -168,6 +168,17 @@ def test_issue_load_is_idempotent_and_keeps_phones_apart(db_engine):
     np.testing.assert_allclose(np.sort(got.geometry.x), np.sort(issues.geometry.x), atol=1e-12)
 
 
+def test_a_case_repeated_in_a_file_keeps_its_first_row(db_engine):
+    issues = _issues(6, seed=13)
+    issues.loc[4, "external_id"] = issues.loc[1, "external_id"]  # a repeat, at another point
+    result = store.insert_issues(db_engine, issues, jurisdiction_code=J, file="a.csv", actor="test")
+    assert (result.inserted, result.skipped) == (5, 1)
+    got = store.query_issues(db_engine, jurisdiction_code=J)
+    repeated = got[got["external_id"] == issues.loc[1, "external_id"]]
+    assert len(repeated) == 1
+    assert (repeated.geometry.x.iloc[0], repeated.geometry.y.iloc[0]) == (issues.geometry.x[1], issues.geometry.y[1])
+
+
 def test_bbox_query_matches_a_plain_filter(db_engine):
     issues = _issues(3000, seed=7)
     store.insert_issues(db_engine, issues, jurisdiction_code=J, file="a.csv", actor="test")
