@@ -279,6 +279,43 @@ def test_a_large_load_rebuilds_the_indexes_and_keeps_each_contact_with_its_issue
     assert stored == second["external_id"].iloc[store.z_order(second.geometry.x, second.geometry.y)].tolist()
 
 
+def test_text_and_missing_values_load_unchanged(db_engine, monkeypatch):
+    """What the bulk paths write (SQLite parameters, PostGIS CSV) must read back as it was given."""
+    texts = ['引号"里"有,逗号', "两行\n文字\r\n", "", "\\N", "\\.", "  前后空格 ", "tab\there", None]
+    issues = _issues(len(texts), seed=21)
+    issues["description"] = texts
+    issues["address"] = texts[::-1]
+    issues["segment_dist_m"] = [0.1, np.nan, 29.999999999999996, 1e-7, 3.0, np.nan, 12.5, 0.0]
+    for rows in (1_000, len(texts)):  # a small load, and the large-load path
+        monkeypatch.setattr(store, "REBUILD_INDEXES_ROWS", rows)
+        batch = issues.assign(external_id=issues["external_id"] + f"-{rows}")
+        assert store.insert_issues(db_engine, batch, jurisdiction_code=J, file="t.csv", actor="test").inserted == 8
+        got = store.query_issues(db_engine, jurisdiction_code=J, columns=("external_id", "description", "address",
+                                                                          "segment_dist_m"))
+        got = got[got["external_id"].str.endswith(f"-{rows}")].set_index("external_id").loc[batch["external_id"]]
+        assert got["description"].tolist()[:-1] == texts[:-1] and pd.isna(got["description"].iloc[-1])
+        assert got["address"].tolist()[1:] == texts[::-1][1:] and pd.isna(got["address"].iloc[0])
+        np.testing.assert_array_equal(got["segment_dist_m"].to_numpy(float), batch["segment_dist_m"].to_numpy())
+
+
+def test_copy_csv_writes_missing_values_as_empty_fields_and_quotes_all_text():
+    frame = pd.DataFrame({"id": pd.array([1, None], dtype="Int64"), "text": ['a"b,c', None],
+                          "at": pd.to_datetime(["2025-01-02 03:04:05.9", None]), "m": [0.5, np.nan]})
+    assert store.copy_csv(frame) == '1,"a""b,c",2025-01-02 03:04:05,0.5\n,,,\n'
+    assert store.copy_csv(frame.iloc[:0]) == ""
+
+
+def test_spatialite_point_blobs_are_what_makepoint_returns(spatialite_url):
+    lon = np.array([117.35, -180.0, 0.0, 179.999999999, 1e-300])
+    lat = np.array([-39.1, 90.0, -0.0, 5.5, 0.0])
+    engine = make_engine(spatialite_url)
+    with engine.connect() as conn:
+        expected = [bytes(conn.exec_driver_sql("SELECT MakePoint(?, ?, 4326)", (x, y)).scalar_one())
+                    for x, y in zip(lon.tolist(), lat.tolist())]
+    engine.dispose()
+    assert store.spatialite_point_blobs(lon, lat).tolist() == expected
+
+
 def test_z_order_visits_a_grid_quadrant_by_quadrant():
     x, y = np.meshgrid(np.arange(4.0), np.arange(4.0))
     order = store.z_order(x.ravel(), y.ravel())
