@@ -142,8 +142,10 @@ def pack_rtree(conn: Connection, rtree: str, boxes: tuple[np.ndarray, ...]) -> i
     for shadow in ("node", "rowid", "parent"):
         raw.execute(f'DELETE FROM "{rtree}_{shadow}"')
     raw.executemany(f'INSERT INTO "{rtree}_node" (nodeno, data) VALUES (?, ?)', blobs)
+    # in rowid order: appended to the shadow table's b-tree instead of inserted all over it
+    by_id = np.argsort(leaf_cells["id"], kind="stable")
     raw.executemany(f'INSERT INTO "{rtree}_rowid" (rowid, nodeno) VALUES (?, ?)',
-                    zip(leaf_cells["id"].astype(np.int64).tolist(), (first[0] + leaf_node).tolist()))
+                    zip(leaf_cells["id"][by_id].astype(np.int64).tolist(), (first[0] + leaf_node[by_id]).tolist()))
     if parent_rows:
         raw.executemany(f'INSERT INTO "{rtree}_parent" (nodeno, parentnode) VALUES (?, ?)',
                         np.concatenate(parent_rows).tolist())
