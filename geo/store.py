@@ -3,12 +3,13 @@
 The same functions run on SpatiaLite and PostGIS; where the two differ (bulk insert,
 the spatial-index query) this module picks the dialect's fastest path:
 
-* SpatiaLite: ``executemany`` with ``MakePoint``, SpatiaLite's per-row triggers
-  suspended and the R*Tree filled in one statement afterwards (per-row triggers
-  cost 6×); a bbox query reads the R*Tree table ``idx_<table>_geom`` directly,
-  because ``ST_Within``/``MbrWithin`` alone scan the whole table.
-* PostGIS: the keys already stored are looked up first, then ``COPY`` straight into
-  the table; a bbox query uses ``ST_Intersects`` with the GiST index.
+* SpatiaLite: ``executemany`` with point blobs built in numpy, SpatiaLite's per-row
+  triggers suspended and the R*Tree filled afterwards (per-row triggers cost 6×); a
+  bbox query reads the R*Tree table ``idx_<table>_geom`` directly, because
+  ``ST_Within``/``MbrWithin`` alone scan the whole table.
+* PostGIS: the keys already stored are looked up first, then ``COPY`` (CSV written by
+  :func:`copy_csv`) straight into the table; a bbox query uses ``ST_Intersects`` with
+  the GiST index.
 
 Geometries go in and out as WKB and are WGS84 lon/lat (SRID 4326).
 """
