@@ -348,7 +348,7 @@ def _read_geo(
         rows = conn.execute(text(sql), params).fetchall()
         # Column by column: pandas' from_records probes every row, which for a 1,000-row bbox
         # read cost more than the query. Timestamps come as ISO text (SQLite) or datetimes (psycopg).
-        values = list(zip(*rows)) or [()] * (len(columns) + 2 - (not points))
+        values = list(zip(*rows)) or [()] * (len(columns) + (2 if points else 1))
         frame = pd.DataFrame({
             name: pd.to_datetime(column, format="ISO8601").as_unit("us") if name in timestamps else column
             for name, column in zip(columns, values)})
