@@ -519,8 +519,8 @@ def copy_csv(frame: pd.DataFrame) -> str:
     Text is always quoted (an empty string is ``""``, which COPY keeps apart from a
     missing value), quotes inside doubled; timestamps are written to the second.
     Each column's distinct values are formatted once (hotline exports repeat their
-    categories, codes and statuses on every row): 2.5× faster than ``DataFrame.to_csv``,
-    and the formatting shares the two cores with the server's parsing.
+    categories, codes and statuses on every row): ~3 s of CPU per million issues against
+    ~7 s for ``DataFrame.to_csv``, on the two cores the server's parsing also needs.
     """
     fields = []
     for name in frame.columns:
