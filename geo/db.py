@@ -147,8 +147,35 @@ def init_db(engine: Engine) -> None:
     else:
         with engine.begin() as conn:
             conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
-    with write_tx(engine) as conn:
+    with migration_tx(engine) as conn:
         command.upgrade(_alembic_config(conn), "head")
+
+
+@contextmanager
+def migration_tx(engine: Engine) -> Iterator[Connection]:
+    """The write transaction migrations run in; on SQLite, with foreign keys off until it ends.
+
+    A migration that changes what SQLite's ALTER TABLE cannot rebuilds the table
+    (copy, drop, rename); with foreign keys on, dropping a referenced table deletes
+    the referencing rows by cascade. SQLite ignores the pragma inside a transaction,
+    so it is set before BEGIN, and the keys are checked before the commit instead.
+    """
+    with engine.connect() as conn:
+        if not is_sqlite(conn):
+            with conn.begin():
+                yield conn
+            return
+        raw = conn.connection.driver_connection
+        raw.execute("PRAGMA foreign_keys = OFF")
+        try:
+            with conn.execution_options(**{_IMMEDIATE: True}).begin():
+                yield conn
+                broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise ConfigError(f"schema migration left {len(broken)} rows with a dangling foreign key, "
+                                      f"for example {tuple(broken[0])} (table, rowid, parent, key); nothing was changed")
+        finally:
+            raw.execute("PRAGMA foreign_keys = ON")
 
 
 def head_revision() -> str:

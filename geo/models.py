@@ -189,7 +189,8 @@ class Issue(Base):
 
     __tablename__ = "issues"
     __table_args__ = (
-        UniqueConstraint("jurisdiction_code", "source", "external_id", name="uq_issue_source_external_id"),
+        # An index, not a table constraint: a bulk load drops it and builds it again (migration 0007).
+        Index("uq_issue_source_external_id", "jurisdiction_code", "source", "external_id", unique=True),
         Index("ix_issues_status", "jurisdiction_code", "status"),
         Index("ix_issues_reported_at", "jurisdiction_code", "reported_at"),
         Index("ix_issues_category", "jurisdiction_code", "category_code"),

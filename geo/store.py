@@ -17,6 +17,7 @@ Geometries go in and out as WKB and are WGS84 lon/lat (SRID 4326).
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -467,10 +468,12 @@ def _bulk_insert(
     rows get one too). Columns missing from every row are left out of the statement:
     the database fills them with NULL.
     """
-    if unique_key and not frame.empty and not is_sqlite(conn):
-        # Keeps other writers of the table out until commit (reads go on), so that the
-        # check of stored keys stays true and the ids below are ours alone.
-        conn.exec_driver_sql(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE")
+    if unique_key and not frame.empty:
+        if not is_sqlite(conn):
+            # Keeps other writers of the table out until commit (reads go on), so that the
+            # check of stored keys stays true and the ids below are ours alone. (A SQLite
+            # write transaction holds the database's write lock from BEGIN.)
+            conn.exec_driver_sql(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE")
         frame = _not_yet_stored(conn, table, frame, unique_key)
     if frame.empty:
         return frame.assign(id=pd.Series(dtype="int64")) if unique_key else frame
@@ -486,14 +489,9 @@ def _bulk_insert(
         if point:
             arrays.append(spatialite_point_blobs(frame["lon"].to_numpy(dtype=float),
                                                  frame["lat"].to_numpy(dtype=float)).tolist())
-        sql = f"INSERT INTO {table} ({names}) VALUES ({values})" + (" ON CONFLICT DO NOTHING" if unique_key else "")
         with _spatialite_bulk_mode(conn, table, rebuild_indexes=rebuild) as added_points:
-            raw = conn.connection.driver_connection
-            inserted = raw.executemany(sql, zip(*arrays)).rowcount
-            if unique_key and inserted != len(frame):
-                # the given ids are consecutive: those now stored are the rows no conflict skipped
-                stored = raw.execute(f"SELECT id FROM {table} WHERE id >= ?", (int(frame["id"].iloc[0]),)).fetchall()
-                frame = frame[frame["id"].isin(np.fromiter((row[0] for row in stored), dtype=np.int64))]
+            conn.connection.driver_connection.executemany(f"INSERT INTO {table} ({names}) VALUES ({values})",
+                                                          zip(*arrays))
             if point:
                 added_points.append((frame["id"].to_numpy(dtype=np.int64), frame["lon"].to_numpy(dtype=float),
                                      frame["lat"].to_numpy(dtype=float)))
@@ -633,40 +631,36 @@ def _new_ids(conn: Connection, table: str, n: int) -> np.ndarray:
 
 
 def _not_yet_stored(conn: Connection, table: str, frame: pd.DataFrame, unique_key: Sequence[str]) -> pd.DataFrame:
-    """The rows of ``frame`` whose key is not in ``table`` yet (PostGIS).
+    """The rows of ``frame`` whose key is not in ``table`` yet.
 
-    Checking first and then COPYing straight into the table writes each row once
-    (COPY into a temporary table and ``INSERT … ON CONFLICT`` wrote it twice). The
-    key's leading columns (jurisdiction, source) are probed first: a batch of a
-    source the table does not hold yet, such as the first import of a year of
-    hotline cases, needs no row-by-row check.
+    Checking first and then inserting straight into the table writes each row once
+    (COPY into a temporary table and ``INSERT … ON CONFLICT`` wrote it twice), and
+    lets a large load drop the unique index and build it again afterwards. Each
+    group of the key's leading columns (jurisdiction, source) is probed first: a
+    batch of a source the table does not hold yet, such as the first import of a
+    year of hotline cases, needs no row-by-row check.
     """
     keys = list(unique_key)
     lead, last = keys[:-1], keys[-1]
-    groups = frame[lead].drop_duplicates().astype(str)
-    stored_groups = conn.exec_driver_sql(
-        f"SELECT DISTINCT {', '.join('t.' + k for k in lead)} FROM {table} t "
-        f"JOIN unnest({', '.join('%s::text[]' for _ in lead)}) AS k({', '.join(lead)}) "
-        f"ON {' AND '.join(f't.{k}::text = k.{k}' for k in lead)}",
-        tuple(groups[k].tolist() for k in lead),
-    ).fetchall()
-    present = []
-    for group in stored_groups:
-        rows = (frame[lead].astype(str) == pd.Series(group, index=lead)).all(axis=1)
-        stored = conn.exec_driver_sql(
-            f"SELECT {last}::text FROM {table} WHERE {' AND '.join(f'{k}::text = %s' for k in lead)} "
-            f"AND {last}::text = ANY(%s::text[])",
-            (*group, frame.loc[rows, last].astype(str).tolist()),
-        ).fetchall()
-        present.append(rows & frame[last].astype(str).isin([row[0] for row in stored]))
-    if present:
-        frame = frame[~np.logical_or.reduce(present)]
-    return frame
+    # the frame's keys, sent as one array parameter: PostgreSQL takes a list as text[], SQLite a JSON array
+    in_keys = f"{last} = ANY(:keys)" if not is_sqlite(conn) else f"{last} IN (SELECT value FROM json_each(:keys))"
+    where = " AND ".join(f"{k} = :lead_{i}" for i, k in enumerate(lead))
+    key_text = frame[keys].astype(str)
+    present = np.zeros(len(frame), dtype=bool)
+    for group, rows in key_text.groupby(lead, sort=False).indices.items():
+        params = {f"lead_{i}": value for i, value in enumerate(group if len(lead) > 1 else (group,))}
+        if conn.execute(text(f"SELECT 1 FROM {table} WHERE {where} LIMIT 1"), params).first() is None:
+            continue
+        candidates = key_text[last].iloc[rows].tolist()
+        params["keys"] = candidates if not is_sqlite(conn) else json.dumps(candidates, ensure_ascii=False)
+        stored = conn.execute(text(f"SELECT {last} FROM {table} WHERE {where} AND {in_keys}"), params).scalars().all()
+        present[rows] = key_text[last].iloc[rows].isin(stored).to_numpy()
+    return frame[~present]
 
 
 @contextmanager
 def _postgis_bulk_mode(conn: Connection, table: str, *, rebuild_indexes: bool) -> Iterator[None]:
-    """For a large batch, drop the table's non-unique indexes (GiST included) and foreign keys, and add them after.
+    """For a large batch, drop the table's indexes (GiST and unique ones included) and foreign keys, and add them after.
 
     A sorted GiST build of a million points takes seconds; a million GiST inserts take
     minutes. A foreign key checks each new row with a query of its own (~3 µs a row);
@@ -679,7 +673,8 @@ def _postgis_bulk_mode(conn: Connection, table: str, *, rebuild_indexes: bool) -
     if rebuild_indexes:
         indexes = conn.exec_driver_sql(
             "SELECT i.relname, pg_get_indexdef(i.oid) FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid "
-            "WHERE x.indrelid = %s::regclass AND NOT x.indisunique AND NOT x.indisprimary", (table,)
+            "WHERE x.indrelid = %s::regclass "
+            "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid)", (table,)
         ).fetchall()
         foreign_keys = conn.exec_driver_sql(
             "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = %s::regclass "
@@ -702,7 +697,7 @@ def _postgis_bulk_mode(conn: Connection, table: str, *, rebuild_indexes: bool) -
 _BULK_SUSPENDED_TRIGGERS = ("ggi", "tmi", "gii")
 
 
-#: from this many rows on, a load drops the table's non-unique indexes and builds them again
+#: from this many rows on, a load drops the table's indexes and builds them again
 #: afterwards: one sort per index instead of a million random index inserts
 REBUILD_INDEXES_ROWS = 100_000
 
@@ -720,9 +715,11 @@ def _spatialite_bulk_mode(conn: Connection, table: str, *, rebuild_indexes: bool
     in SRID 4326, so instead the triggers are dropped, the rows inserted, the
     R*Tree entries of the new points added at the end and the triggers created
     again, all inside the caller's transaction: a failure rolls every step back.
-    With ``rebuild_indexes``, the table's non-unique b-tree indexes are dropped and
-    created again the same way (unique ones stay: conflicts are detected with them),
-    and the R*Tree is packed anew from its entries and the new points.
+    With ``rebuild_indexes``, the table's b-tree indexes are dropped and created again
+    the same way (unique ones too: the caller has left out the rows already stored,
+    and building a unique index checks it), and the R*Tree is packed anew from its
+    entries and the new points. Indexes that back a table constraint cannot be
+    dropped and stay.
 
     Yields
     ------
@@ -739,7 +736,7 @@ def _spatialite_bulk_mode(conn: Connection, table: str, *, rebuild_indexes: bool
     if rebuild_indexes:
         indexes = conn.exec_driver_sql(
             "SELECT m.name, m.sql FROM sqlite_master m JOIN pragma_index_list(?) l ON l.name = m.name "
-            "WHERE m.type = 'index' AND l.origin = 'c' AND NOT l.\"unique\"", (table,)
+            "WHERE m.type = 'index' AND l.origin = 'c'", (table,)
         ).fetchall()
     cache = conn.exec_driver_sql("PRAGMA cache_size").scalar_one()
     conn.exec_driver_sql(f"PRAGMA cache_size = {-BULK_CACHE_KIB}")

@@ -15,9 +15,10 @@ from alembic.config import Config
 from geopandas.testing import assert_geodataframe_equal
 from shapely.geometry import LineString, box
 from sqlalchemy import event, text
+from sqlalchemy.exc import IntegrityError
 
 from geo import store
-from geo.db import MIGRATIONS_DIR, head_revision, init_db, make_engine, schema_revision, write_tx
+from geo.db import MIGRATIONS_DIR, head_revision, init_db, make_engine, migration_tx, schema_revision, write_tx
 from geo.errors import ConfigError, ConflictError, NotFoundError, ValidationError
 
 J = "120110900"
@@ -101,12 +102,16 @@ def test_api_keys_act_as_their_user(db_engine):
         store.create_api_key(db_engine, "又一个", jurisdiction_code=J, user=crew)
 
 
-def test_a_key_made_before_keys_had_users_migrates_to_one_without_a_user(db_engine):
+def _downgrade(engine, revision: str) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    with write_tx(db_engine) as conn:
+    with migration_tx(engine) as conn:
         config.attributes["connection"] = conn
-        command.downgrade(config, "0005")
+        command.downgrade(config, revision)
+
+
+def test_a_key_made_before_keys_had_users_migrates_to_one_without_a_user(db_engine):
+    _downgrade(db_engine, "0005")
     assert schema_revision(db_engine) == "0005"
     old_key = "a key of revision 0005"
     with write_tx(db_engine) as conn:
@@ -117,6 +122,37 @@ def test_a_key_made_before_keys_had_users_migrates_to_one_without_a_user(db_engi
     assert schema_revision(db_engine) == head_revision()
     user = store.api_key_user(db_engine, old_key, jurisdiction_code=J)
     assert (user["id"], user["name"], user["role"]) == (None, "老接口", "public")
+
+
+def test_issues_stored_under_the_key_constraint_keep_everything_through_the_migration(db_engine):
+    """0007 rebuilds the SQLite table: ids, events, contacts, R*Tree and triggers must all come through."""
+    _downgrade(db_engine, "0006")
+    issues = _issues(300, seed=31)
+    store.insert_issues(db_engine, issues, jurisdiction_code=J, file="old.csv", actor="test")
+    bbox = (117.34, 39.09, 117.37, 39.11)
+
+    def state():
+        ids = store.query_issues(db_engine, jurisdiction_code=J, columns=("id", "external_id"))
+        inside = store.query_issues(db_engine, jurisdiction_code=J, bbox=bbox, columns=("external_id",))
+        return (sorted(zip(ids["id"], ids["external_id"])), sorted(inside["external_id"]),
+                *(store.count_rows(db_engine, t, jurisdiction_code=J) for t in ("reporter_contacts", "issue_events")))
+
+    before = state()
+    assert before[2:] == (150, 300) and len(before[1]) > 0
+    for step in ("upgrade", "downgrade", "upgrade"):
+        init_db(db_engine) if step == "upgrade" else _downgrade(db_engine, "0006")
+        assert state() == before, step
+    assert schema_revision(db_engine) == head_revision()
+    assert {name: sql for name, sql in _issue_schema(db_engine) if name == "uq_issue_source_external_id"}
+    with pytest.raises(IntegrityError), write_tx(db_engine) as conn:
+        conn.execute(text("INSERT INTO issues (jurisdiction_code, source, external_id, source_system, category_code, "
+                          "status, reported_at, rework_count, geom) SELECT jurisdiction_code, source, external_id, "
+                          "source_system, category_code, status, reported_at, 0, geom FROM issues LIMIT 1"))
+    # the spatial triggers were made again: a new issue reaches the spatial index
+    store.insert_issues(db_engine, _issues(1, seed=32, source="web").set_geometry(
+        gpd.points_from_xy([117.35], [39.10], crs="EPSG:4326")), jurisdiction_code=J, file="new.csv", actor="test")
+    found = store.query_issues(db_engine, jurisdiction_code=J, bbox=bbox, columns=("source",))
+    assert found["source"].tolist().count("web") == 1
 
 
 def test_layer_version_counts_each_replacement(db_engine):
@@ -253,10 +289,15 @@ def test_a_large_load_rebuilds_the_indexes_and_keeps_each_contact_with_its_issue
     second = _issues(400, seed=5)
     second["phone"] = [f"139{i:08d}" for i in range(len(second))]
     for n, batch in enumerate((first, second)):
-        store.insert_issues(db_engine, batch, jurisdiction_code=J, file=f"{n}.csv", actor="test")
+        second_batch = store.insert_issues(db_engine, batch, jurisdiction_code=J, file=f"{n}.csv", actor="test").batch_id
     again = store.insert_issues(db_engine, second, jurisdiction_code=J, file="again.csv", actor="test")
     assert (again.inserted, again.skipped) == (0, 400)
-    both = pd.concat([first, second])
+    # stored keys are left out before the unique index is dropped; the new ones load
+    third = pd.concat([second.iloc[:200], _issues(100, seed=6).assign(external_id=lambda f: "N" + f["external_id"])],
+                      ignore_index=True)
+    mixed = store.insert_issues(db_engine, third, jurisdiction_code=J, file="mixed.csv", actor="test")
+    assert (mixed.inserted, mixed.skipped) == (100, 200)
+    both = pd.concat([first, second, third.iloc[200:]])
     for bbox in ((117.33, 39.08, 117.37, 39.10), (117.36, 39.09, 117.40, 39.12)):
         got = store.query_issues(db_engine, jurisdiction_code=J, bbox=bbox)
         expected = both.cx[bbox[0]:bbox[2], bbox[1]:bbox[3]]
@@ -265,7 +306,7 @@ def test_a_large_load_rebuilds_the_indexes_and_keeps_each_contact_with_its_issue
     if db_engine.dialect.name == "sqlite":
         with db_engine.connect() as conn:
             assert conn.exec_driver_sql("SELECT rtreecheck('idx_issues_geom')").scalar_one() == "ok"
-            assert conn.exec_driver_sql("SELECT count(*) FROM idx_issues_geom").scalar_one() == 550
+            assert conn.exec_driver_sql("SELECT count(*) FROM idx_issues_geom").scalar_one() == 650
     for i in (0, 7, 399):
         issue_id = store.issue_id_of(db_engine, jurisdiction_code=J, source="12345", external_id=f"E{i:07d}")
         assert store.read_contact(db_engine, issue_id)["phone"] == f"139{i:08d}"
@@ -273,9 +314,9 @@ def test_a_large_load_rebuilds_the_indexes_and_keeps_each_contact_with_its_issue
     with db_engine.connect() as conn:
         physical = "ctid" if db_engine.dialect.name == "postgresql" else "id"
         stored = conn.exec_driver_sql(
-            f"SELECT external_id FROM issues WHERE source = '12345' ORDER BY {physical}").scalars().all()
+            f"SELECT external_id FROM issues WHERE import_batch_id = {second_batch} ORDER BY {physical}").scalars().all()
         assert stored == conn.exec_driver_sql(
-            "SELECT external_id FROM issues WHERE source = '12345' ORDER BY id").scalars().all()
+            f"SELECT external_id FROM issues WHERE import_batch_id = {second_batch} ORDER BY id").scalars().all()
     assert stored == second["external_id"].iloc[store.z_order(second.geometry.x, second.geometry.y)].tolist()
 
 
