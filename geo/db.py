@@ -47,6 +47,11 @@ def is_sqlite(bind: Engine | Connection) -> bool:
     return bind.dialect.name == "sqlite"
 
 
+#: page size of a new SQLite file. 16 KiB instead of 4: a million-issue load 52k → 58k rows/s (fewer
+#: pages to write, scan and sort for the index builds), bbox reads of ~1,000 issues as fast or faster;
+#: measured on this machine, with no further gain at 32 or 64 KiB.
+SQLITE_PAGE_BYTES = 16384
+
 #: address space SQLite may map per connection (its read path; the file is not loaded into memory)
 SQLITE_MMAP_BYTES = 1 << 30
 
@@ -81,6 +86,8 @@ def make_engine(url: str, *, busy_timeout_ms: int = 30000, postgis_parallel_work
             dbapi_conn.load_extension(SPATIALITE_MODULE)
             dbapi_conn.enable_load_extension(False)
             dbapi_conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+            # Takes effect only on a new, empty file, before WAL is on; an existing file keeps its own.
+            dbapi_conn.execute(f"PRAGMA page_size = {SQLITE_PAGE_BYTES}")
             dbapi_conn.execute("PRAGMA journal_mode = WAL")
             dbapi_conn.execute("PRAGMA synchronous = NORMAL")
             dbapi_conn.execute("PRAGMA foreign_keys = ON")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import sqlite3
 from datetime import datetime
 
 import geopandas as gpd
@@ -18,7 +19,8 @@ from sqlalchemy import event, text
 from sqlalchemy.exc import IntegrityError
 
 from geo import store
-from geo.db import MIGRATIONS_DIR, head_revision, init_db, make_engine, migration_tx, schema_revision, write_tx
+from geo.db import (MIGRATIONS_DIR, SQLITE_PAGE_BYTES, head_revision, init_db, make_engine, migration_tx,
+                    schema_revision, write_tx)
 from geo.errors import ConfigError, ConflictError, NotFoundError, ValidationError
 
 J = "120110900"
@@ -344,6 +346,19 @@ def test_copy_csv_writes_missing_values_as_empty_fields_and_quotes_all_text():
                           "at": pd.to_datetime(["2025-01-02 03:04:05.9", None]), "m": [0.5, np.nan]})
     assert store.copy_csv(frame) == '1,"a""b,c",2025-01-02 03:04:05,0.5\n,,,\n'
     assert store.copy_csv(frame.iloc[:0]) == ""
+
+
+def test_a_new_spatialite_file_gets_large_pages_and_an_old_one_keeps_its_own(tmp_path):
+    old = tmp_path / "old.sqlite"
+    with sqlite3.connect(old) as conn:  # a file made before the page size was set
+        conn.execute("CREATE TABLE t (x)")
+    for path, expected in ((tmp_path / "new.sqlite", SQLITE_PAGE_BYTES), (old, 4096)):
+        engine = make_engine(f"sqlite:///{path}")
+        init_db(engine)
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA page_size").scalar_one() == expected
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar_one() == "wal"
+        engine.dispose()
 
 
 def test_spatialite_point_blobs_are_what_makepoint_returns(spatialite_url):
