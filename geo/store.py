@@ -461,7 +461,7 @@ def _bulk_insert(
     """Insert many rows fast: ``executemany`` on SQLite, ``COPY`` on PostGIS; returns the rows inserted.
 
     With ``point``, the frame's ``lon``/``lat`` columns become the ``geom`` point
-    (SRID 4326). With ``unique_key`` (the columns of a unique constraint), rows whose
+    (SRID 4326). With ``unique_key`` (the columns of a unique index), rows whose
     key is already stored are skipped (the caller gives each key once: it decides which
     of a file's repeated rows counts), and the rows inserted come back with their new
     ``id`` (the table's integer primary key, given here rather than read back; point
@@ -648,7 +648,7 @@ def _not_yet_stored(conn: Connection, table: str, frame: pd.DataFrame, unique_ke
     key_text = frame[keys].astype(str)
     present = np.zeros(len(frame), dtype=bool)
     for group, rows in key_text.groupby(lead, sort=False).indices.items():
-        params = {f"lead_{i}": value for i, value in enumerate(group if len(lead) > 1 else (group,))}
+        params = {f"lead_{i}": value for i, value in enumerate(group if isinstance(group, tuple) else (group,))}
         if conn.execute(text(f"SELECT 1 FROM {table} WHERE {where} LIMIT 1"), params).first() is None:
             continue
         candidates = key_text[last].iloc[rows].tolist()
