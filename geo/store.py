@@ -664,7 +664,7 @@ def _not_yet_stored(conn: Connection, table: str, frame: pd.DataFrame, unique_ke
         candidates = key_text[last].iloc[rows].tolist()
         params["keys"] = candidates if not is_sqlite(conn) else json.dumps(candidates, ensure_ascii=False)
         stored = set(conn.execute(text(f"SELECT {last} FROM {table} WHERE {where} AND {in_keys}"), params).scalars().all())
-        # a set's lookups: a fifth of the time of Series.isin for a million keys
+        # set lookups: half the time of Series.isin for a million keys (0.35 against 0.69-0.83 s)
         present[rows] = np.fromiter((key in stored for key in candidates), dtype=bool, count=len(candidates))
     return frame[~present]
 
