@@ -142,7 +142,10 @@ def test_issues_stored_under_the_key_constraint_keep_everything_through_the_migr
     before = state()
     assert before[2:] == (150, 300) and len(before[1]) > 0
     for step in ("upgrade", "downgrade", "upgrade"):
-        init_db(db_engine) if step == "upgrade" else _downgrade(db_engine, "0006")
+        if step == "upgrade":
+            init_db(db_engine)
+        else:
+            _downgrade(db_engine, "0006")
         assert state() == before, step
     assert schema_revision(db_engine) == head_revision()
     assert {name: sql for name, sql in _issue_schema(db_engine) if name == "uq_issue_source_external_id"}
