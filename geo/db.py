@@ -47,9 +47,9 @@ def is_sqlite(bind: Engine | Connection) -> bool:
     return bind.dialect.name == "sqlite"
 
 
-#: page size of a new SQLite file. 16 KiB instead of 4: a million-issue load 52k → 58k rows/s (fewer
-#: pages to write, scan and sort for the index builds), bbox reads of ~1,000 issues as fast or faster;
-#: measured on this machine, with no further gain at 32 or 64 KiB.
+#: page size of a new SQLite file. 16 KiB instead of 4: a million-issue load ~10 % faster (fewer pages
+#: to write and scan for the index builds), bbox reads of ~1,000 issues the same within this machine's
+#: drift (scripts/bench_store.py --sqlite-page-bytes 4096 compares); no further gain at 32 or 64 KiB.
 SQLITE_PAGE_BYTES = 16384
 
 #: address space SQLite may map per connection (its read path; the file is not loaded into memory)

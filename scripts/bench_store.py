@@ -8,6 +8,7 @@ p90 time of bbox queries returning about 1,000 issues through
 ids and points only and once with the full records the API and maps show.
 
     python scripts/bench_store.py [--n 1000000] [--loads 3] [--queries 50] [--backend spatialite|postgis|both]
+                                  [--sqlite-page-bytes 4096]
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import argparse
 import importlib.util
 import os
 import platform
+import sqlite3
 import tempfile
 import time
 from pathlib import Path
@@ -69,8 +71,12 @@ def bench_backend(name: str, database_url: Callable[[int], str], issues: gpd.Geo
         rates.append(result.inserted / (time.perf_counter() - start))
         if run < loads - 1:
             engine.dispose()
-    print(f"{name}: bulk load of {result.inserted:,} issues, {loads} runs: median {np.median(rates):,.0f} rows/s, "
-          f"best {max(rates):,.0f} rows/s ({', '.join(f'{r:,.0f}' for r in rates)})")
+    pages = ""
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as conn:
+            pages = f", {conn.exec_driver_sql('PRAGMA page_size').scalar_one():,}-byte pages"
+    print(f"{name}: bulk load of {result.inserted:,} issues, {loads} runs{pages}: median {np.median(rates):,.0f} "
+          f"rows/s, best {max(rates):,.0f} rows/s ({', '.join(f'{r:,.0f}' for r in rates)})")
 
     rng = np.random.default_rng(seed + 1)
     minx, miny, maxx, maxy = layers.boundary.bounds
@@ -91,6 +97,18 @@ def bench_backend(name: str, database_url: Callable[[int], str], issues: gpd.Geo
               f"{np.median(sizes):,.0f} issues (median): median {np.median(times_ms):.2f} ms, "
               f"p90 {np.percentile(times_ms, 90):.2f} ms")
     engine.dispose()
+
+
+def _new_sqlite_file(path: Path, *, page_bytes: int | None) -> str:
+    """The URL of a new SpatiaLite file; with ``page_bytes``, the file is made first with that page size.
+
+    citymap sets the page size of a file it creates; a file that exists keeps its own.
+    """
+    if page_bytes is not None:
+        with sqlite3.connect(path) as conn:
+            conn.execute(f"PRAGMA page_size = {int(page_bytes)}")
+            conn.execute("VACUUM")
+    return f"sqlite:///{path}"
 
 
 def _fresh_postgis_database(server_url: str, run: int) -> str:
@@ -114,6 +132,8 @@ def main() -> None:
     parser.add_argument("--loads", type=int, default=3,
                         help="loads per back end, each into a fresh database (this machine's speed drifts)")
     parser.add_argument("--backend", choices=("spatialite", "postgis", "both"), default="both")
+    parser.add_argument("--sqlite-page-bytes", type=int, default=None,
+                        help="page size of the SpatiaLite files (default: citymap's, geo.db.SQLITE_PAGE_BYTES)")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
 
@@ -127,8 +147,9 @@ def main() -> None:
 
     if args.backend in ("spatialite", "both"):
         with tempfile.TemporaryDirectory() as tmp:
-            bench_backend("SpatiaLite", lambda run: f"sqlite:///{tmp}/bench{run}.sqlite", issues, layers,
-                          loads=args.loads, queries=args.queries, seed=args.seed)
+            bench_backend("SpatiaLite", lambda run: _new_sqlite_file(Path(tmp) / f"bench{run}.sqlite",
+                                                                     page_bytes=args.sqlite_page_bytes),
+                          issues, layers, loads=args.loads, queries=args.queries, seed=args.seed)
     if args.backend in ("postgis", "both"):
         spec = importlib.util.spec_from_file_location("pg_throwaway", ROOT / "scripts" / "pg_throwaway.py")
         pg = importlib.util.module_from_spec(spec)
