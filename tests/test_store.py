@@ -293,8 +293,9 @@ def test_a_large_load_rebuilds_the_indexes_and_keeps_each_contact_with_its_issue
     first = _issues(150, seed=4, source="grid_worker")
     second = _issues(400, seed=5)
     second["phone"] = [f"139{i:08d}" for i in range(len(second))]
-    for n, batch in enumerate((first, second)):
-        second_batch = store.insert_issues(db_engine, batch, jurisdiction_code=J, file=f"{n}.csv", actor="test").batch_id
+    _, second_batch = (
+        store.insert_issues(db_engine, batch, jurisdiction_code=J, file=f"{n}.csv", actor="test").batch_id
+        for n, batch in enumerate((first, second)))
     again = store.insert_issues(db_engine, second, jurisdiction_code=J, file="again.csv", actor="test")
     assert (again.inserted, again.skipped) == (0, 400)
     # stored keys are left out before the unique index is dropped; the new ones load
