@@ -54,9 +54,9 @@ def hotspots_cmd(ctx: click.Context, category: str | None, since: datetime | Non
 
         j = settings.jurisdiction_code
         majors = load_taxonomy().categories.drop_duplicates("major_code")
-        m = hotspot_map(view, boundary=store.read_layer(engine, "jurisdiction", jurisdiction_code=j),
-                        roads=store.read_layer(engine, "roads", jurisdiction_code=j), settings=settings,
-                        major_names=dict(zip(majors["major_code"], majors["major_name"])))
-        map_path.write_text(standalone_html(m), encoding="utf-8")
+        document = hotspot_map(view, boundary=store.read_layer(engine, "jurisdiction", jurisdiction_code=j),
+                               roads=store.read_layer(engine, "roads", jurisdiction_code=j), settings=settings,
+                               major_names=dict(zip(majors["major_code"], majors["major_name"])))
+        map_path.write_text(standalone_html(document, settings), encoding="utf-8")
         click.echo(f"map written to {map_path}")
 

@@ -268,3 +268,29 @@ def page_watch(browser):
             else None)
     yield page, errors, outside
     context.close()
+
+
+def map_document(client, url: str) -> dict:
+    """The map document behind the map page ``url`` (``/maps/x?q`` → ``/maps/x/data?q``), which must answer 200."""
+    path, _, query = url.partition("?")
+    answer = client.get(f"{path}/data" + (f"?{query}" if query else ""))
+    assert answer.status_code == 200, answer.get_data(as_text=True)[:500]
+    assert answer.mimetype == "application/json"
+    return answer.get_json()
+
+
+def map_layer(document: dict, name: str) -> dict:
+    """The layer of a map document whose name starts with ``name``."""
+    return next(layer for layer in document["layers"] if (layer["name"] or "").startswith(name))
+
+
+#: what a map page drew (webmap/static/maps.js): per layer its name, kind, features and the issues its clusters hold
+DRAWN_LAYERS = """async () => {
+  for (let i = 0; i < 100 && document.body.getAttribute('data-map-drawn') === null; i++) {
+    await new Promise(r => setTimeout(r, 100));
+  }
+  return {state: document.body.getAttribute('data-map-drawn'), layers: citymapMap.drawn.map(d => ({
+    name: d.name, kind: d.kind, features: d.features,
+    issues: d.kind === 'cluster' ? d.layer.getLayers().reduce((n, m) => n + (m.options.issues || 1), 0) : null,
+  }))};
+}"""

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import json
-import re
 from dataclasses import replace
 
-import folium
 import geopandas as gpd
 import numpy as np
 import pytest
@@ -15,51 +12,52 @@ import shapely
 from geo.crs import wgs84_to_gcj02
 from geo.settings import load_settings
 from webmap.app import create_app
-from webmap.maps.base import AMAP_TILES, add_roads, finish, new_map
+from webmap.maps.base import add_roads, new_document
+from webmap.maps.shell import AMAP_TILES, map_page
 
 ROAD = shapely.LineString([(117.35, 39.09), (117.36, 39.10), (117.37, 39.10)])
 POINT = (117.355, 39.095)  # lon, lat
 BOUNDS = (117.33, 39.08, 117.40, 39.12)
+BOUNDARY = gpd.GeoDataFrame(geometry=[shapely.box(*BOUNDS)], crs="EPSG:4326")
 
 
 def test_no_basemap_is_the_default():
     assert load_settings(environ={}).basemap == "none"
 
 
-def _render(basemap: str) -> str:
+def _document(basemap: str) -> dict:
     settings = load_settings({"basemap": basemap}, environ={})
-    m = new_map(BOUNDS, settings)
-    add_roads(m, gpd.GeoDataFrame({"name": ["津北公路"], "road_class": ["arterial"], "is_priority": [True]},
-                                  geometry=[ROAD], crs="EPSG:4326"))
-    folium.CircleMarker([POINT[1], POINT[0]], radius=4).add_to(m)
-    folium.PolyLine([[39.09, 117.35], [39.10, 117.36]]).add_to(m)
-    return finish(m).get_root().render()
-
-
-def _pairs(html: str, pattern: str) -> np.ndarray:
-    return np.array([[float(a), float(b)] for a, b in re.findall(pattern, html)])
+    document = new_document(BOUNDARY, settings)
+    add_roads(document, gpd.GeoDataFrame({"name": ["津北公路"], "road_class": ["arterial"], "is_priority": [True]},
+                                         geometry=[ROAD], crs="EPSG:4326"))
+    # a point given in the metric CRS: reprojected, then shifted
+    document.add_features(gpd.GeoDataFrame(geometry=[shapely.Point(POINT)], crs="EPSG:4326").to_crs(4548),
+                          name="问题")
+    document.add_heat([POINT[0]], [POINT[1]], [1.0], name="热力")
+    return document.as_dict()
 
 
 def test_amap_shifts_every_drawn_coordinate_to_gcj02():
-    plain, amap = _render("none"), _render("amap")
-    assert "autonavi" not in plain and AMAP_TILES.split("{s}")[1][:20] in amap
-    # the marker ([lat, lon])
-    marker = r"L\.circleMarker\(\s*\[([\d.]+),\s*([\d.]+)\]"
-    [[lat, lon]] = _pairs(amap, marker)
+    plain, amap = _document("none"), _document("amap")
+    settings = load_settings({"basemap": "amap"}, environ={})
+    assert AMAP_TILES.split("{s}")[1][:20] in map_page(settings, "/maps/overview/data").html
+    assert "autonavi" not in map_page(load_settings(environ={}), "/maps/overview/data").html
     gcj_lon, gcj_lat = wgs84_to_gcj02([POINT[0]], [POINT[1]])
-    assert (lon, lat) == pytest.approx((gcj_lon[0], gcj_lat[0]), abs=1e-9)
-    assert _pairs(plain, marker).tolist() == [[POINT[1], POINT[0]]]
     # the shift around Tianjin is a few hundred metres, not a rounding error
     assert 0.004 < gcj_lon[0] - POINT[0] < 0.008 and 0.0005 < gcj_lat[0] - POINT[1] < 0.003
-    # the road (GeoJSON [lon, lat])
-    drawn = np.array(json.loads(re.search(r'"coordinates":\s*(\[\[.*?\]\])', amap).group(1)))
+    # the point ([lon, lat] in GeoJSON), rounded to 6 decimals
+    [point] = amap["layers"][2]["data"]["features"]
+    assert point["geometry"]["coordinates"] == pytest.approx([gcj_lon[0], gcj_lat[0]], abs=1e-6)
+    assert plain["layers"][2]["data"]["features"][0]["geometry"]["coordinates"] == pytest.approx(list(POINT), abs=1e-6)
+    # the road, every vertex
+    drawn = np.array(amap["layers"][1]["data"]["features"][0]["geometry"]["coordinates"])
     lon_all, lat_all = wgs84_to_gcj02(np.array(ROAD.coords)[:, 0], np.array(ROAD.coords)[:, 1])
-    assert drawn == pytest.approx(np.column_stack([lon_all, lat_all]), abs=1e-9)
-    # the polyline and the fitted bounds ([lat, lon])
-    line = _pairs(re.search(r"L\.polyline\(\s*(\[\[.*?\]\])", amap).group(1), r"\[([\d.]+),\s*([\d.]+)\]")
-    assert line[:, 1] == pytest.approx(wgs84_to_gcj02([117.35, 117.36], [39.09, 39.10])[0], abs=1e-9)
-    bounds = _pairs(re.search(r"fitBounds\(\s*(\[\[.*?\]\])", amap).group(1), r"\[([\d.]+),\s*([\d.]+)\]")
-    assert bounds[0, 1] == pytest.approx(wgs84_to_gcj02([BOUNDS[0]], [BOUNDS[1]])[0][0], abs=1e-9)
+    assert drawn == pytest.approx(np.column_stack([lon_all, lat_all]), abs=1e-6)
+    # the heat point and the bounds ([lat, lon])
+    assert amap["layers"][3]["rows"][0][:2] == pytest.approx([gcj_lat[0], gcj_lon[0]], abs=1e-6)
+    west, south = wgs84_to_gcj02([BOUNDS[0]], [BOUNDS[1]])
+    assert amap["bounds"][0] == pytest.approx([south[0], west[0]], abs=1e-6)
+    assert plain["bounds"] == [[BOUNDS[1], BOUNDS[0]], [BOUNDS[3], BOUNDS[2]]]
 
 
 def test_amap_overview_page_is_shifted_and_the_api_is_not(sample_db, login):
@@ -67,10 +65,9 @@ def test_amap_overview_page_is_shifted_and_the_api_is_not(sample_db, login):
     amap = create_app(replace(sample_db, basemap="amap")).test_client()
     login(plain, "supervisor")
     login(amap, "supervisor")
-    bounds = r"fitBounds\(\s*(\[\[.*?\]\])"
-    plain_bounds = np.array(json.loads(re.search(bounds, plain.get("/maps/overview").get_data(as_text=True)).group(1)))
-    amap_bounds = np.array(json.loads(re.search(bounds, amap.get("/maps/overview").get_data(as_text=True)).group(1)))
+    plain_bounds = np.array(plain.get("/maps/overview/data").get_json()["bounds"])
+    amap_bounds = np.array(amap.get("/maps/overview/data").get_json()["bounds"])
     lon, lat = wgs84_to_gcj02(plain_bounds[:, 1], plain_bounds[:, 0])
-    assert amap_bounds == pytest.approx(np.column_stack([lat, lon]), abs=1e-9)
+    assert amap_bounds == pytest.approx(np.column_stack([lat, lon]), abs=2e-6)
     url = "/ogcapi/collections/issues/items/42"
     assert amap.get(url).get_json()["geometry"] == plain.get(url).get_json()["geometry"]

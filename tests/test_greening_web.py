@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 
 import geopandas as gpd
@@ -19,12 +18,9 @@ from geo.settings import load_settings
 from webmap.app import create_app
 from webmap.maps.greening import greening_map, share_colors
 
+from conftest import DRAWN_LAYERS, map_document, map_layer
+
 AS_OF = "2025-05-20"
-
-
-def json_strings(html: str, key: str) -> list[str]:
-    """The values of ``key`` in the GeoJSON folium embedded (it writes <, > and & as \\u escapes)."""
-    return [json.loads(f'"{raw}"') for raw in re.findall(rf'"{key}": "((?:[^"\\]|\\.)*)"', html)]
 
 
 @pytest.fixture(scope="module")
@@ -87,25 +83,27 @@ def test_season_and_road_filters_and_the_day_slider(client):
     ],
 )
 def test_bad_greening_requests_are_answered_with_a_message(client, query, status, message):
-    for url in (f"/greening?{query}", f"/maps/greening?{query}"):
-        answer = client.get(url)
-        assert answer.status_code == status and message in answer.get_data(as_text=True), url
+    answer = client.get(f"/greening?{query}")
+    assert answer.status_code == status and message in answer.get_data(as_text=True)
+    answer = client.get(f"/maps/greening/data?{query}")
+    assert answer.status_code == status and message.replace("&#39;", "'") in answer.get_json()["error"]
 
 
 def test_greening_map_uses_only_local_assets_and_draws_every_section(client):
-    html = client.get(f"/maps/greening?year=2025&as_of={AS_OF}&task=pruning").get_data(as_text=True)
-    urls = re.findall(r'(?:src|href)="([^"]+)"', html)
+    url = f"/maps/greening?year=2025&as_of={AS_OF}&task=pruning"
+    urls = re.findall(r'(?:src|href)="([^"]+)"', client.get(url).get_data(as_text=True))
     assert urls and all(u.startswith("/vendor/") for u in urls), urls
+    document = map_document(client, url)
     # 津北公路 is 6041.8 m (31 sections of up to 200 m), 先锋东路 4322.2 m (22).
-    labels = json_strings(html, "label")
+    labels = [f["properties"]["label"] for f in map_layer(document, "修剪进度")["data"]["features"]]
     assert (
         sum(t.startswith("津北公路 K") for t in labels) == 31 and sum(t.startswith("先锋东路 K") for t in labels) == 22
     )
     assert labels[0] == "津北公路 K0+000–K0+200 100%"
-    assert "修剪完成率" in html
+    assert document["legend"]["title"] == "修剪完成率"
 
 
-def test_map_popups_escape_user_text():
+def test_map_popups_carry_user_text_as_data():
     crs = "EPSG:4326"
     sections = gpd.GeoDataFrame(
         {
@@ -149,7 +147,7 @@ def test_map_popups_escape_user_text():
     )
     boundary = gpd.GeoDataFrame(geometry=[sections.geometry.iloc[0].buffer(0.01)], crs=crs)
     roads = sections.assign(road_class="arterial", is_priority=True)
-    html = (
+    document = (
         greening_map(
             boundary=boundary,
             roads=roads,
@@ -162,18 +160,20 @@ def test_map_popups_escape_user_text():
             settings=load_settings(environ={}),
             category_names={"06021": "病虫害"},
         )
-        .get_root()
-        .render()
+        .as_dict()
     )
-    section_popup, issue_popup = json_strings(html, "popup")
-    for raw in ("<script>alert(1)", "<i>路", "${document.cookie}", "`", 'href="javascript:'):
-        assert raw not in section_popup
-    assert (
-        "&lt;script&gt;alert(1)&lt;/script&gt;" in section_popup and "&#96;&#36;{document.cookie}&#96;" in section_popup
-    )
-    assert "照片 javascript:alert(2)" in section_popup and "完成 25%（150 / 600 m" in section_popup
-    assert "<img" not in issue_popup and "&lt;img src=x" in issue_popup
-    assert "病虫害" in issue_popup and "已立案" in issue_popup and "K0+012" in issue_popup
+    [section] = map_layer(document, "修剪进度")["data"]["features"]
+    [issue] = map_layer(document, "绿化相关问题")["data"]["features"]
+    # every value as typed, as plain text: the renderer never reads them as HTML
+    assert section["properties"]["title"] == "<i>路</i> K0+000–K0+200"
+    assert section["properties"]["progress"] == "25%（150 / 600 m，各侧合计）"
+    [line] = section["properties"]["lines"]
+    assert line == ("2025-04-01 <script>alert(1)</script> · 左侧 K0+000–K0+150 · 3 株 · 照片 javascript:alert(2)"
+                    " · `${document.cookie}`")
+    # a photo is linked only when it is a path of this server
+    assert section["properties"]["photos"] is None
+    assert issue["properties"]["address"] == "<img src=x onerror=alert(3)>"
+    assert issue["properties"]["title"] == "#7 病虫害" and issue["properties"]["state"] == "2025-04-02 · 已立案 · K0+012"
 
 
 def test_share_colours():
@@ -245,19 +245,15 @@ def test_greening_page_in_chromium(live_server, page_watch, browser_login):
     page.goto(f"{live_server}/greening?year=2025&as_of=2025-04-20&task=pruning", wait_until="networkidle")
     page.frame_locator("#greening-map").locator(".leaflet-container").wait_for()
     map_frame = page.frame(url=re.compile(r"/maps/greening"))
-    colors = map_frame.evaluate("""() => {
-        const layer = Object.keys(window).filter(k => k.startsWith('geo_json_')).map(k => window[k])
-            .find(l => l.getLayers && l.getLayers().length && l.getLayers()[0].feature.properties.color);
-        return layer.getLayers().map(s => s.options.color);
-    }""")
+    assert map_frame.evaluate(DRAWN_LAYERS)["state"] == "true"
+    sections = "citymapMap.drawn.find(d => d.name.startsWith('修剪进度')).layer"
+    colors = map_frame.evaluate(f"() => {sections}.getLayers().map(s => s.options.color)")
     assert len(colors) == 53 and set(colors) <= {"#d73027", "#fc8d59", "#fee08b", "#1a9850", "#9e9e9e"}
     # Open the popup of 津北公路's last full section: it lists its pruning records.
-    map_frame.evaluate("""() => {
-        const layer = Object.keys(window).filter(k => k.startsWith('geo_json_')).map(k => window[k])
-            .find(l => l.getLayers && l.getLayers().length && l.getLayers()[0].feature.properties.color);
-        const s = layer.getLayers()[29];
-        s.fire('click', {latlng: s.getBounds().getCenter()}, true);
-    }""")
+    map_frame.evaluate(f"""() => {{
+        const s = {sections}.getLayers()[29];
+        s.fire('click', {{latlng: s.getBounds().getCenter()}}, true);
+    }}""")
     popup = page.frame_locator("#greening-map").locator(".leaflet-popup-content")
     popup.wait_for()
     assert "津北公路 K5+800–K6+000" in popup.inner_text() and "修剪" in popup.inner_text()

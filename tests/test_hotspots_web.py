@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import datetime
 
@@ -15,6 +14,8 @@ from geo.cli import main
 from geo.db import make_engine
 from geo.taxonomy import load_taxonomy
 from webmap.app import create_app
+
+from conftest import map_document, map_layer
 
 EVIL = "<img src=x onerror=alert(1)>`${document.cookie}`"
 
@@ -42,11 +43,6 @@ def client(sample_db, login):
     return client
 
 
-def _layers(html: str) -> list[dict]:
-    """The GeoJSON FeatureCollections a folium page adds."""
-    return [json.loads(m) for m in re.findall(r"_add\((\{.*?\})\);\n", html)]
-
-
 def test_home_links_the_hotspot_pages(client):
     html = client.get("/").get_data(as_text=True)
     assert 'id="hotspots-link" href="/hotspots"' in html and 'id="emerging-link" href="/emerging"' in html
@@ -66,49 +62,57 @@ def test_hotspot_page_has_the_form_the_tables_and_a_map_with_the_same_query(clie
     assert 0 < issues < 20000
     assert html.count("<tr><td>") >= 10  # ranked cells and segments
     assert client.get(src).status_code == 200
+    assert map_document(client, src)["layers"]
 
 
 def test_hotspot_map_layers_assets_and_size(client):
-    answer = client.get("/maps/hotspots?since=2025-01-01&until=2025-12-31")
-    html = answer.get_data(as_text=True)
-    assert answer.status_code == 200 and len(answer.data) < 3_000_000
+    page = client.get("/maps/hotspots?since=2025-01-01&until=2025-12-31")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
     urls = re.findall(r'(?:src|href)="([^"]+)"', html)
     assert urls and all(u.startswith("/vendor/") for u in urls), urls
     assert all(client.get(u).status_code == 200 for u in set(urls))
-    cells = next(layer for layer in _layers(html) if "cls" in layer["features"][0]["properties"])
-    assert len(cells["features"]) <= 2714 and "bbox" not in cells["features"][0]
-    # a year of the sample is 20,000 issues: the cluster layers carry one row per cell, counting all of them
-    rows = json.loads(re.search(r"var data = (\[\[.*?\]\]);", html).group(1))
-    assert sum(r[2] for r in rows) == 20000 and len(rows) <= 2714
-    for label in ("热点分析（Gi*）", "问题核密度（热力）", "全部问题（20000）", "重点道路（每公里问题数）", "市容环境（"):
-        assert json.dumps(label)[1:-1] in html  # layer names are JSON in the layer control
-    assert "热点（99% 置信）" in html and "冷点（95% 置信）" in html  # the legend is HTML
+    answer = client.get("/maps/hotspots/data?since=2025-01-01&until=2025-12-31")
+    assert answer.status_code == 200 and len(answer.data) < 3_000_000
+    document = answer.get_json()
+    cells = map_layer(document, "热点分析")
+    assert 0 < len(cells["data"]["features"]) <= 2714 and "bbox" not in cells["data"]["features"][0]
+    # a year of the sample is 20,000 issues: the cluster layers carry one point per cell, counting all of them
+    points = [f["properties"]["n"] for f in map_layer(document, "全部问题（20000）")["data"]["features"]]
+    assert sum(points) == 20000 and len(points) <= 2714
+    names = [layer["name"] for layer in document["layers"]]
+    for label in ("热点分析（Gi*）", "问题核密度（热力）", "全部问题（20000）", "重点道路（每公里问题数）"):
+        assert label in names
+    assert any(name.startswith("市容环境（") for name in names)
+    legend = [label for _colour, label, *_ in document["legend"]["rows"]]
+    assert "热点（99% 置信）" in legend and "冷点（95% 置信）" in legend
 
 
-def test_a_short_period_ships_one_row_per_issue(client):
-    html = client.get("/maps/hotspots?since=2025-12-25&until=2025-12-31").get_data(as_text=True)
-    rows = json.loads(re.search(r"var data = (\[\[.*?\]\]);", html).group(1))
-    assert {r[2] for r in rows} == {1}
-    assert json.dumps(f"全部问题（{len(rows)}）")[1:-1] in html
+def test_a_short_period_ships_one_point_per_issue(client):
+    document = map_document(client, "/maps/hotspots?since=2025-12-25&until=2025-12-31")
+    every = next(layer for layer in document["layers"] if layer["name"].startswith("全部问题"))
+    points = [f["properties"]["n"] for f in every["data"]["features"]]
+    assert set(points) == {1} and every["name"] == f"全部问题（{len(points)}）"
 
 
 @pytest.mark.parametrize("query, message", [
-    ("since=2025-13-01", "since=&#39;2025-13-01&#39;"), ("category=6", "&#39;6&#39;"), ("since=2025-12-31&until=2025-12-01", "晚于")])
+    ("since=2025-13-01", "since='2025-13-01'"), ("category=6", "'6'"), ("since=2025-12-31&until=2025-12-01", "晚于")])
 def test_bad_filters_are_a_400_with_a_message(client, query, message):
-    answer = client.get(f"/maps/hotspots?{query}")
-    assert answer.status_code == 400 and message in answer.get_data(as_text=True)
+    answer = client.get(f"/maps/hotspots/data?{query}")
+    assert answer.status_code == 400 and message in answer.get_json()["error"]
+    # the page is fixed code: it shows the document's error in the map
+    assert client.get(f"/maps/hotspots?{query}").status_code == 200
 
 
-def test_user_text_is_escaped_in_the_popups(evil_db, login):
+def test_user_text_is_plain_text_in_the_popups(evil_db, login):
     settings, _cell = evil_db
     client = create_app(settings).test_client()
     login(client, "supervisor")
-    html = client.get("/maps/hotspots?since=2025-12-01&until=2025-12-31").get_data(as_text=True)
-    cells = next(layer for layer in _layers(html) if "cls" in layer["features"][0]["properties"])
-    tops = [f["properties"]["top"] for f in cells["features"] if "&lt;img" in f["properties"]["top"]]
-    assert len(tops) == 1
-    assert "<img" not in tops[0] and "`" not in tops[0] and "${" not in tops[0]
-    assert "&lt;img src=x onerror=alert(1)&gt;&#96;&#36;{document.cookie}&#96;" in tops[0]
+    document = map_document(client, "/maps/hotspots?since=2025-12-01&until=2025-12-31")
+    cells = map_layer(document, "热点分析")
+    tops = [line for f in cells["data"]["features"] for line in f["properties"]["top"] or [] if EVIL in line]
+    # the text as typed, as data: the renderer puts it in the page with textContent
+    assert len(tops) == 1 and tops[0].endswith(" · " + EVIL)
 
 
 def test_emerging_page_and_map(client):
@@ -118,10 +122,9 @@ def test_emerging_page_and_map(client):
     counts = {key: int(n) for key, n in re.findall(r'data-class="(\w+)"><td>[^<]+</td><td>(\d+)<', html)}
     assert sum(counts.values()) == 2714 and counts.get("no_pattern", 0) < 2714
     src = re.search(r'id="emerging-map"[^>]*src="([^"]+)"', html).group(1).replace("&amp;", "&")
-    answer = client.get(src)
-    assert answer.status_code == 200
-    drawn = next(layer for layer in _layers(answer.get_data(as_text=True)) if "tip" in layer["features"][0]["properties"])
-    assert len(drawn["features"]) == 2714 - counts.get("no_pattern", 0)
+    assert client.get(src).status_code == 200
+    drawn = map_layer(map_document(client, src), "时空热点类型")
+    assert len(drawn["data"]["features"]) == 2714 - counts.get("no_pattern", 0)
     assert client.get("/emerging?weeks=1").status_code == 400
 
 
@@ -143,5 +146,6 @@ def test_cli_writes_cells_and_a_standalone_map(sample_db, tmp_path, monkeypatch)
     assert set(cells["gi_bin"]) <= set(range(-3, 4)) and (cells["gi_bin"] == 3).any()
     html = page.read_text(encoding="utf-8")
     assert "/vendor/" not in html and "L.map(" in html and "markerClusterGroup" in html
+    assert 'id="citymap-map-data"' in html and "citymapMap.start(" in html
     bad = CliRunner().invoke(main, ["hotspots", "--category", "6", "--out", str(out)])
     assert bad.exit_code == 1 and "'6'" in bad.output

@@ -19,6 +19,7 @@ from geo.errors import ValidationError
 from geo.taxonomy import load_taxonomy
 from geo.workflow import local_now
 from webmap.app import engine_of, settings_of
+from webmap.map_views import map_route
 from webmap.maps.coverage import coverage_map
 from webmap.pages import _boundary, bp
 
@@ -119,15 +120,15 @@ def coverage():
     )
 
 
-@bp.get("/maps/coverage")
+@map_route(bp, "/maps/coverage", endpoint="coverage_map_page")
 def coverage_map_page():
+    """The coverage map's document of one team."""
     settings = settings_of(current_app)
     view = _coverage_request()
     taxonomy = load_taxonomy()
-    m = coverage_map(boundary=_boundary(), patch=view.patch, result=view.result, issues=view.issues,
-                     settings=settings,
-                     category_names=dict(zip(taxonomy.categories["code"], taxonomy.categories["name"])))
-    return Response(m.get_root().render(), mimetype="text/html")
+    return coverage_map(boundary=_boundary(), patch=view.patch, result=view.result, issues=view.issues,
+                        settings=settings,
+                        category_names=dict(zip(taxonomy.categories["code"], taxonomy.categories["name"])))
 
 
 @bp.get("/reports/weekly.xlsx")

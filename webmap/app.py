@@ -46,6 +46,7 @@ def create_app(config: Mapping[str, object] | Settings | None = None) -> Flask:
     app.register_blueprint(ogcapi.bp, url_prefix="/ogcapi")
     # People: login, sessions, roles per route, CSRF, security headers (webmap.auth); the pages' two languages.
     from webmap import auth, i18n
+    from webmap.map_views import wants_json_errors
 
     auth.init_app(app)
     i18n.init_app(app)
@@ -63,7 +64,7 @@ def create_app(config: Mapping[str, object] | Settings | None = None) -> Flask:
         for prefix, render in api_errors.items():
             if request.path.startswith(prefix):
                 return render(err)
-        if request.path.startswith("/api/"):
+        if request.path.startswith("/api/") or wants_json_errors():
             return jsonify({"error": err.message, "status": err.status}), err.status
         return render_template("error.html", message=err.message, status=err.status), err.status
 

@@ -22,6 +22,8 @@ ASSET_DIRS: dict[str, Path] = {
     "jquery": Path(_jquery.BASE_DIR),
     "markercluster": Path(_markercluster.BASE_DIR),
     "folium": Path(folium.__file__).parent / "templates",
+    # the map renderer (webmap.maps.shell) and its styles
+    "citymap": Path(__file__).parent / "static",
 }
 
 #: folium asset name → (prefix, file); names folium uses that are absent here are dropped
@@ -30,11 +32,13 @@ LOCAL_JS = {
     "jquery": ("jquery", "jquery.min.js"),
     "markerclusterjs": ("markercluster", "leaflet.markercluster.js"),
     "leaflet-heat.js": ("folium", "leaflet_heat.min.js"),
+    "citymap-maps": ("citymap", "maps.js"),
 }
 LOCAL_CSS = {
     "leaflet_css": ("leaflet", "leaflet.css"),
     "markerclustercss": ("markercluster", "MarkerCluster.css"),
     "markerclusterdefaultcss": ("markercluster", "MarkerCluster.Default.css"),
+    "citymap-maps-css": ("citymap", "maps.css"),
 }
 
 

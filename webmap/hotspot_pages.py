@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from urllib.parse import urlencode
 
-from flask import Response, current_app, render_template, request, url_for
+from flask import current_app, render_template, request, url_for
 
 from geo import store
 from geo.emerging import CLASS_LABELS
@@ -18,6 +18,7 @@ from geo.errors import ValidationError
 from geo.hotspot_jobs import HotspotFilters, default_period, emerging_view, hotspot_view
 from geo.taxonomy import load_taxonomy
 from webmap.app import engine_of, settings_of
+from webmap.map_views import map_route
 from webmap.maps.hotspots import emerging_map, hotspot_map
 from webmap.pages import _boundary, bp
 
@@ -114,15 +115,15 @@ def hotspots():
     )
 
 
-@bp.get("/maps/hotspots")
+@map_route(bp, "/maps/hotspots", endpoint="hotspots_map_page")
 def hotspots_map_page():
+    """The hot-spot map's document for the filter of the query string."""
     engine, settings = engine_of(current_app), settings_of(current_app)
     view = hotspot_view(engine, settings, _filters(), fdr=request.args.get("fdr") == "1")
     majors = load_taxonomy().categories.drop_duplicates("major_code")
-    m = hotspot_map(view, boundary=_boundary(),
-                    roads=store.read_layer(engine, "roads", jurisdiction_code=settings.jurisdiction_code),
-                    settings=settings, major_names=dict(zip(majors["major_code"], majors["major_name"])))
-    return Response(m.get_root().render(), mimetype="text/html")
+    return hotspot_map(view, boundary=_boundary(),
+                       roads=store.read_layer(engine, "roads", jurisdiction_code=settings.jurisdiction_code),
+                       settings=settings, major_names=dict(zip(majors["major_code"], majors["major_name"])))
 
 
 def _emerging_filters() -> tuple[HotspotFilters, int]:
@@ -152,13 +153,12 @@ def emerging():
     )
 
 
-@bp.get("/maps/emerging")
+@map_route(bp, "/maps/emerging", endpoint="emerging_map_page")
 def emerging_map_page():
+    """The emerging-hot-spot map's document for the form of the query string."""
     engine, settings = engine_of(current_app), settings_of(current_app)
     filters, bin_days = _emerging_filters()
     cells = emerging_view(engine, settings, filters, bin_days=bin_days)
-    m = emerging_map(cells, boundary=_boundary(),
-                     roads=store.read_layer(engine, "roads", jurisdiction_code=settings.jurisdiction_code),
-                     settings=settings,
-                     title=f"时空热点（{filters.since:%Y-%m-%d} 起，每 {bin_days} 天一段）")
-    return Response(m.get_root().render(), mimetype="text/html")
+    return emerging_map(cells, boundary=_boundary(),
+                        roads=store.read_layer(engine, "roads", jurisdiction_code=settings.jurisdiction_code),
+                        settings=settings, title=f"时空热点（{filters.since:%Y-%m-%d} 起，每 {bin_days} 天一段）")

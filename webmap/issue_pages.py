@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from flask import Response, current_app, redirect, render_template, request, send_file, url_for
+from flask import current_app, redirect, render_template, request, send_file, url_for
 
 from geo import io, store
 from geo.errors import NotFoundError, ValidationError
@@ -19,6 +19,7 @@ from geo.workflow import allowed_actions, apply_transition, load_transitions, lo
 from webmap.app import engine_of, settings_of
 from webmap.auth import current_user, visible_issue
 from webmap.i18n import translate
+from webmap.map_views import map_route
 from webmap.issue_filters import FILTER_NAMES, issue_query
 from webmap.maps import issues as issue_maps
 from webmap.pages import _boundary, bp
@@ -77,17 +78,17 @@ def issue_list():
     )
 
 
-@bp.get("/maps/issues")
+@map_route(bp, "/maps/issues", endpoint="issues_map")
 def issues_map():
-    """The map of the issue list's filter: its newest issues (at most MAP_MAX_ISSUES)."""
+    """The map document of the issue list's filter: its newest issues (at most MAP_MAX_ISSUES)."""
     engine, settings = engine_of(current_app), settings_of(current_app)
     query = issue_query(request.args)
     issues = store.query_issues(engine, jurisdiction_code=settings.jurisdiction_code, newest_first=True,
                                 limit=MAP_MAX_ISSUES, **query)
-    m = issue_maps.issues_map(boundary=_boundary(), roads=store.read_layer(engine, "roads", jurisdiction_code=settings.jurisdiction_code),
-                   issues=issues, settings=settings, category_names=_names()["category"],
-                   title=f"{translate('issues')}（{len(issues)}）")
-    return Response(m.get_root().render(), mimetype="text/html")
+    return issue_maps.issues_map(
+        boundary=_boundary(), roads=store.read_layer(engine, "roads", jurisdiction_code=settings.jurisdiction_code),
+        issues=issues, settings=settings, category_names=_names()["category"],
+        title=f"{translate('issues')}（{len(issues)}）")
 
 
 
@@ -126,15 +127,14 @@ def issue_page(issue_id: int):
     return _issue_view(issue_id)
 
 
-@bp.get("/maps/issues/<int:issue_id>")
+@map_route(bp, "/maps/issues/<int:issue_id>", endpoint="issue_map")
 def issue_map(issue_id: int):
-    """The map of one issue and its surroundings."""
+    """The map document of one issue and its surroundings."""
     engine, settings = engine_of(current_app), settings_of(current_app)
     frame = visible_issue(issue_id)
-    m = issue_maps.issues_map(boundary=_boundary(), roads=store.read_layer(engine, "roads", jurisdiction_code=settings.jurisdiction_code),
-                   issues=frame, settings=settings, category_names=_names()["category"],
-                   title=f"#{issue_id}", focus=True)
-    return Response(m.get_root().render(), mimetype="text/html")
+    return issue_maps.issues_map(
+        boundary=_boundary(), roads=store.read_layer(engine, "roads", jurisdiction_code=settings.jurisdiction_code),
+        issues=frame, settings=settings, category_names=_names()["category"], title=f"#{issue_id}", focus=True)
 
 
 @bp.post("/issues/<int:issue_id>/transitions")

@@ -48,7 +48,7 @@ from geo.privacy import mask_phones
 from geo.taxonomy import load_taxonomy
 from webmap.app import engine_of, layers_of, settings_of
 from webmap.auth import API_KEY_SECURITY, api_issue_filter, api_key_user
-from webmap.maps.overview import STATUS_LABELS
+from webmap.maps.base import STATUS_LABELS
 from webmap.openapi import components, operation
 from webmap.timefmt import now_local, parse_rfc3339, to_rfc3339
 

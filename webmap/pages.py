@@ -6,7 +6,7 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 import pandas as pd
-from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
 from geo import metrics, store, users
 from geo.errors import NotFoundError, ValidationError
@@ -17,6 +17,7 @@ from geo.taxonomy import load_taxonomy
 from geo.workflow import local_now
 from webmap.app import engine_of, settings_of
 from webmap.auth import current_user
+from webmap.map_views import map_route
 from webmap.maps.greening import greening_map as build_greening_map
 from webmap.maps.overview import overview_map
 
@@ -46,8 +47,9 @@ def index():
     return render_template("index.html", figures=figures, jurisdiction=boundary.loc[0, "name"])
 
 
-@bp.get("/maps/overview")
+@map_route(bp, "/maps/overview", endpoint="overview")
 def overview():
+    """The overview map's document: issues per unit cell, open issues, roads."""
     engine, settings = engine_of(current_app), settings_of(current_app)
     j = settings.jurisdiction_code
     boundary = _boundary()
@@ -55,7 +57,7 @@ def overview():
     counts = store.count_issues_by(engine, "cell_code", jurisdiction_code=j)
     cells["count"] = cells["code"].map(counts).fillna(0).astype(int)
     taxonomy = load_taxonomy()
-    m = overview_map(
+    return overview_map(
         boundary=boundary,
         roads=store.read_layer(engine, "roads", jurisdiction_code=j),
         cell_counts=cells,
@@ -63,8 +65,6 @@ def overview():
         settings=settings,
         category_names=dict(zip(taxonomy.categories["code"], taxonomy.categories["name"])),
     )
-    return Response(m.get_root().render(), mimetype="text/html")
-
 
 
 # --------------------------------------------------------------------------- greening (plan tasks 3, 14)
@@ -115,21 +115,21 @@ def greening():
     )
 
 
-@bp.get("/maps/greening")
+@map_route(bp, "/maps/greening", endpoint="greening_map")
 def greening_map():
+    """The greening map's document: the chosen task's progress section by section."""
     engine, settings = engine_of(current_app), settings_of(current_app)
     view, task, _offered = _greening_request()
     sections, pairs = section_view(view, task_code=task)
     tasks = load_greening_tasks()
     taxonomy = load_taxonomy()
-    m = build_greening_map(
+    return build_greening_map(
         boundary=_boundary(),
         roads=store.read_layer(engine, "roads", jurisdiction_code=settings.jurisdiction_code),
         sections=sections, section_records=pairs, issues=view.issues,
         task_name=tasks.loc[task, "name"], unit=tasks.loc[task, "unit"], as_of=view.as_of, settings=settings,
         category_names=dict(zip(taxonomy.categories["code"], taxonomy.categories["name"])),
     )
-    return Response(m.get_root().render(), mimetype="text/html")
 
 
 # The route page and the accountability pages (coverage, league table, plan tasks, weekly report) register

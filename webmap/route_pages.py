@@ -20,6 +20,7 @@ from geo.routing import format_turn_list, routes_gpx, turn_list
 from geo.taxonomy import load_taxonomy
 from geo.vrp import ISSUE_SETS
 from webmap.app import engine_of, settings_of
+from webmap.map_views import map_route
 from webmap.maps.routes import routes_map
 from webmap.pages import _boundary, bp
 
@@ -142,18 +143,18 @@ def routes():
     )
 
 
-@bp.get("/maps/routes")
+@map_route(bp, "/maps/routes", endpoint="routes_map_page")
 def routes_map_page():
+    """The route map's document of the plan of the query string."""
     engine, settings = engine_of(current_app), settings_of(current_app)
     query = _query(_zones()["code"].tolist())
     lines, _steps, stops, depot, required, _sweep = _plan(query)
     taxonomy = load_taxonomy()
-    m = routes_map(
+    return routes_map(
         boundary=_boundary(), roads=store.read_layer(engine, "roads", jurisdiction_code=settings.jurisdiction_code),
         routes=lines, settings=settings, depot=depot, stops=stops, required=required,
         category_names=dict(zip(taxonomy.categories["code"], taxonomy.categories["name"])),
     )
-    return Response(m.get_root().render(), mimetype="text/html")
 
 
 @bp.get("/routes.gpx")

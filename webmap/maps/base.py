@@ -1,16 +1,11 @@
-"""What every citymap map shares: the basemap setting, local assets, escaping."""
+"""What every citymap map shares: the base layers (boundary, roads), statuses and their colours."""
 
 from __future__ import annotations
 
-import html
-
-import folium
 import geopandas as gpd
-import pandas as pd
 
 from geo.settings import Settings
-from webmap.assets import localize
-from webmap.maps.gcj02 import shift_map_to_gcj02
+from webmap.maps.document import MapDocument
 
 ROAD_STYLE = {
     "arterial": {"color": "#555555", "weight": 4},
@@ -19,69 +14,35 @@ ROAD_STYLE = {
     "alley": {"color": "#bbbbbb", "weight": 1.5},
 }
 PRIORITY_COLOR = "#d62728"
-AMAP_TILES = "https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8&x={x}&y={y}&z={z}"
+STATUS_LABELS = {
+    "reported": "已上报", "registered": "已立案", "dispatched": "已派遣", "handled": "已处置",
+    "verified": "已核查", "closed": "已结案", "refused": "不予立案", "merged": "已合并",
+}
 
 
-# folium puts popup HTML inside a JavaScript template literal: a backtick would end it,
-# ``${…}`` would run, and a backslash could make the script fail to parse.
-_TEMPLATE_LITERAL = str.maketrans({"`": "&#96;", "$": "&#36;", "\\": "&#92;"})
+def new_document(boundary: gpd.GeoDataFrame, settings: Settings, *,
+                 bounds: tuple[float, float, float, float] | None = None) -> MapDocument:
+    """A map document showing ``bounds`` (default: the jurisdiction's) with the boundary drawn.
+
+    Parameters
+    ----------
+    boundary : GeoDataFrame
+        The jurisdiction's boundary, EPSG:4326.
+    bounds : tuple of float, keyword-only
+        (minlon, minlat, maxlon, maxlat) to show first, EPSG:4326.
+    """
+    document = MapDocument(tuple(boundary.total_bounds) if bounds is None else bounds, settings)
+    document.add_features(boundary, name="街道边界",
+                          style={"color": "#1f3b73", "weight": 2, "fill": False, "dashArray": "6 4"})
+    return document
 
 
-def esc(value: object) -> str:
-    """Escape user text for folium: HTML markup, and the characters live in a JS template literal."""
-    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
-        return ""
-    return html.escape(str(value), quote=True).translate(_TEMPLATE_LITERAL)
-
-
-def new_map(bounds: tuple[float, float, float, float], settings: Settings) -> folium.Map:
-    """An empty map fitted to ``bounds`` (minlon, minlat, maxlon, maxlat) with the configured basemap."""
-    # Without a tile layer Leaflet has no maximum zoom, which marker clustering needs.
-    m = folium.Map(tiles=None, control_scale=True, prefer_canvas=True, maxZoom=19)
-    basemap = settings.basemap
-    if basemap == "local" and settings.tile_url:
-        folium.TileLayer(settings.tile_url, attr="本地瓦片", name="底图").add_to(m)
-    elif basemap == "tianditu" and settings.tianditu_key:
-        folium.TileLayer(
-            f"https://t0.tianditu.gov.cn/vec_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER=vec&STYLE=default"
-            f"&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={{z}}&TILEROW={{y}}&TILECOL={{x}}&tk={settings.tianditu_key}",
-            attr="天地图", name="天地图",
-        ).add_to(m)
-    elif basemap == "osm":
-        folium.TileLayer("OpenStreetMap", name="OSM").add_to(m)
-    elif basemap == "amap":
-        # AMap draws in GCJ-02: finish() shifts our WGS84 geometries to match, for display only.
-        # tile_url may name an intranet mirror of AMap's tiles.
-        folium.TileLayer(settings.tile_url or AMAP_TILES, attr="高德地图", name="高德地图", subdomains="1234").add_to(m)
-        m.gcj02_display = True
-    minx, miny, maxx, maxy = bounds
-    m.fit_bounds([[miny, minx], [maxy, maxx]])
-    return m
-
-
-def add_boundary(m: folium.Map, boundary: gpd.GeoDataFrame, *, name: str = "街道边界") -> None:
-    folium.GeoJson(
-        boundary[[boundary.geometry.name]].__geo_interface__, name=name,
-        style_function=lambda _f: {"color": "#1f3b73", "weight": 2, "fill": False, "dashArray": "6 4"},
-    ).add_to(m)
-
-
-def add_roads(m: folium.Map, roads: gpd.GeoDataFrame, *, name: str = "道路") -> None:
-    """Roads by class; priority roads (津北公路, 先锋东路, main roads) in red."""
-    data = roads.assign(name=roads["name"].map(esc))[["name", "road_class", "is_priority", roads.geometry.name]]
-    folium.GeoJson(
-        data.__geo_interface__, name=name,
-        style_function=lambda f: {
-            **ROAD_STYLE.get(f["properties"]["road_class"], ROAD_STYLE["branch"]),
-            **({"color": PRIORITY_COLOR} if f["properties"]["is_priority"] else {}),
-        },
-        tooltip=folium.GeoJsonTooltip(fields=["name"], aliases=["道路"]),
-    ).add_to(m)
-
-
-def finish(m: folium.Map) -> folium.Map:
-    """Layer control, the GCJ-02 display shift on AMap basemaps, and local assets: call last."""
-    if getattr(m, "gcj02_display", False):
-        shift_map_to_gcj02(m)
-    folium.LayerControl(collapsed=True).add_to(m)
-    return localize(m)
+def add_roads(document: MapDocument, roads: gpd.GeoDataFrame, *, name: str = "道路",
+              mark_priority: bool = True) -> None:
+    """Roads by class, with their names as tooltips; priority roads (津北公路, 先锋东路, main roads) in red."""
+    styles = roads["road_class"].map(lambda c: ROAD_STYLE.get(c, ROAD_STYLE["branch"]))
+    priority = roads["is_priority"].fillna(False).astype(bool) & mark_priority
+    coloured = roads.assign(color=styles.map(lambda s: s["color"]).where(~priority, PRIORITY_COLOR),
+                            weight=styles.map(lambda s: s["weight"]))
+    document.add_features(coloured, name=name, properties=["name", "color", "weight"],
+                          style_props={"color": "color", "weight": "weight"}, tooltip=[("道路", "name")])

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import folium
 import geopandas as gpd
-from folium.plugins import MarkerCluster
 
 from geo.coverage import Coverage
 from geo.settings import Settings
-from webmap.maps.base import add_boundary, esc, finish, new_map
-from webmap.maps.overview import STATUS_LABELS
+from webmap.maps.base import new_document
+from webmap.maps.document import MapDocument
+from webmap.maps.issues import ISSUE_POPUP, ISSUE_POPUP_PROPERTIES, issue_popup_columns
 
 UNVISITED_COLOR = "#e6550d"
 VISITED_COLOR = "#31a354"
@@ -25,7 +24,7 @@ def coverage_map(
     issues: gpd.GeoDataFrame,
     settings: Settings,
     category_names: dict[str, str],
-) -> folium.Map:
+) -> MapDocument:
     """Build the coverage map.
 
     Parameters
@@ -42,38 +41,35 @@ def coverage_map(
     category_names : dict
         Category code → Chinese name.
     """
-    m = new_map(tuple(patch.total_bounds), settings)
-    add_boundary(m, boundary)
-    folium.GeoJson(patch[[patch.geometry.name]].__geo_interface__, name="责任区域",
-                   style_function=lambda _f: {"color": "#1f3b73", "weight": 3, "fill": False}).add_to(m)
+    document = new_document(boundary, settings, bounds=tuple(patch.total_bounds))
+    document.add_features(patch, name="责任区域", style={"color": "#1f3b73", "weight": 3, "fill": False})
     unvisited = result.cells[~result.cells["visited"]]
-    folium.GeoJson(
-        unvisited[["code", unvisited.geometry.name]].__geo_interface__, name=f"未巡查单元网格（{len(unvisited)}）",
-        style_function=lambda _f: {"fillColor": UNVISITED_COLOR, "fillOpacity": 0.35, "color": UNVISITED_COLOR,
-                                   "weight": 0.4},
-        tooltip=folium.GeoJsonTooltip(fields=["code"], aliases=["未巡查单元网格"]),
-    ).add_to(m)
-    if not result.visited.geometry.iloc[0].is_empty:
-        folium.GeoJson(result.visited.__geo_interface__, name="已巡查范围",
-                       style_function=lambda _f: {"fillColor": VISITED_COLOR, "fillOpacity": 0.3, "weight": 0}
-                       ).add_to(m)
+    document.add_features(
+        unvisited, name=f"未巡查单元网格（{len(unvisited)}）", properties=["code"],
+        style={"fillColor": UNVISITED_COLOR, "fillOpacity": 0.35, "color": UNVISITED_COLOR, "weight": 0.4},
+        tooltip=[("未巡查单元网格", "code")],
+    )
+    document.add_features(result.visited, name="已巡查范围",
+                          style={"fillColor": VISITED_COLOR, "fillOpacity": 0.3, "weight": 0})
     roads = result.roads[result.roads["length_m"] > 0]
-    roads = roads.assign(name=roads["name"].map(esc), share=(100 * roads["visited_m"] / roads["length_m"]).round(0))
-    folium.GeoJson(
-        roads[["name", "share", roads.geometry.name]].__geo_interface__, name="道路巡查覆盖",
-        style_function=lambda f: {"color": VISITED_COLOR if f["properties"]["share"] >= 50 else "#777777",
-                                  "weight": 3},
-        tooltip=folium.GeoJsonTooltip(fields=["name", "share"], aliases=["道路", "已巡查 %"]),
-    ).add_to(m)
-    cluster = MarkerCluster(name=f"未结案问题（{len(issues)}，超期 {int(issues['overdue'].sum())}）").add_to(m)
-    for row in issues.itertuples():
-        late = "<b style='color:#b30000'>已超期</b> · " if row.overdue else ""
-        popup = (f"<b>#{row.id} {esc(category_names.get(row.category_code, row.category_code))}</b><br>"
-                 f"{late}{esc(STATUS_LABELS.get(row.status, row.status))} · 上报 {esc(row.reported_at)}<br>"
-                 f"期限 {esc(row.deadline_at)}<br>{esc(row.description)}")
-        folium.CircleMarker(
-            [row.geometry.y, row.geometry.x], radius=7 if row.overdue else 5,
-            color=OVERDUE_COLOR if row.overdue else OPEN_COLOR, fill=True, fill_opacity=0.85,
-            popup=folium.Popup(popup, max_width=300),
-        ).add_to(cluster)
-    return finish(m)
+    share = (100 * roads["visited_m"] / roads["length_m"]).round(0)
+    roads = roads.assign(share=share, color=share.map(lambda v: VISITED_COLOR if v >= 50 else "#777777"))
+    document.add_features(roads, name="道路巡查覆盖", properties=["name", "share", "color"],
+                          style={"weight": 3}, style_props={"color": "color"},
+                          tooltip=[("道路", "name"), ("已巡查 %", "share")])
+    marked = issue_popup_columns(issues, category_names)
+    overdue = marked["overdue"].fillna(False).astype(bool)
+    marked = marked.assign(
+        status_label=overdue.map({True: "已超期 · ", False: ""}) + marked["status_label"].astype(str),
+        deadline=marked["deadline_at"], color=overdue.map({True: OVERDUE_COLOR, False: OPEN_COLOR}),
+        radius=overdue.map({True: 7, False: 5}),
+    )
+    document.add_features(
+        marked, name=f"未结案问题（{len(issues)}，超期 {int(overdue.sum())}）", kind="cluster",
+        properties=[*ISSUE_POPUP_PROPERTIES, "deadline", "color", "radius"],
+        style={"fill": True, "fillOpacity": 0.85}, style_props={"color": "color", "radius": "radius"},
+        popup={**ISSUE_POPUP, "fields": [*ISSUE_POPUP["fields"], ["期限", "deadline"]]},
+    )
+    document.set_legend("巡查覆盖", [(UNVISITED_COLOR, "未巡查单元网格"), (VISITED_COLOR, "已巡查范围、道路（≥ 50%）"),
+                                  (OVERDUE_COLOR, "超期问题", "dot"), (OPEN_COLOR, "未结案问题", "dot")])
+    return document

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import folium
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from branca.element import Element
 
 from geo.greening import chainage_label
 from geo.greening_tasks import SIDES
 from geo.settings import Settings
-from webmap.maps.base import add_boundary, add_roads, esc, finish, new_map
-from webmap.maps.overview import STATUS_LABELS
+from webmap.maps.base import STATUS_LABELS, add_roads, new_document
+from webmap.maps.document import MapDocument
 
 #: (upper bound of the share done, colour, legend label); NaN (nothing planned) is grey
 SHARE_CLASSES = (
@@ -36,41 +34,39 @@ def share_colors(share: pd.Series) -> pd.Series:
     return pd.Series(np.where(np.isnan(values), NOT_PLANNED[0], picked), index=share.index)
 
 
-def _photo(ref: object) -> str:
-    """A photo reference: a link when it is a web address or a path on this server, else plain text."""
-    text = esc(ref)
-    if not text:
-        return ""
-    if str(ref).startswith(("http://", "https://", "/")):
-        return f' · <a href="{text}" target="_blank" rel="noopener">照片</a>'
-    return f" · 照片 {text}"
+def stored_photo_path(ref: object) -> str | None:
+    """A record's photo as a link target: only a path on this server (``/…``, never ``//host``)."""
+    text = "" if ref is None or (isinstance(ref, float) and np.isnan(ref)) else str(ref)
+    if text.startswith("/") and not text.startswith(("//", "/\\")):
+        return text
+    return None
 
 
-def _record_lines(pairs: pd.DataFrame, unit: str) -> pd.Series:
-    """Popup lines of the records meeting each section, indexed by (road_id, section_no)."""
+def _record_lines(pairs: pd.DataFrame, unit: str) -> tuple[pd.Series, pd.Series]:
+    """The records meeting each section as plain-text lines, and their photo paths.
+
+    Returns two Series indexed by (road_id, section_no): lists of lines (at most
+    :data:`POPUP_RECORDS`, then a count of the rest) and lists of photo paths.
+    """
     if pairs.empty:
-        return pd.Series(dtype=object)
-    quantity = pairs["quantity"].map(lambda q: "" if pd.isna(q) else f" · {q:g} {esc(unit)}")
-    line = (
-        "<li>"
-        + pairs["done_on"].dt.strftime("%Y-%m-%d")
-        + " "
-        + pairs["team"].map(esc)
-        + " · "
-        + pairs["side"].map(SIDES).fillna("")
-        + " "
-        + chainage_label(pairs["from_m"]).to_numpy()
-        + "–"
-        + chainage_label(pairs["to_m"]).to_numpy()
-        + quantity
-        + pairs["photo"].map(_photo)
-        + pairs["note"].map(lambda n: f" · {esc(n)}" if esc(n) else "")
-        + "</li>"
-    )
+        return pd.Series(dtype=object), pd.Series(dtype=object)
+    quantity = pairs["quantity"].map(lambda q: "" if pd.isna(q) else f" · {q:g} {unit}")
+    note = pairs["note"].map(lambda n: "" if pd.isna(n) or not str(n) else f" · {n}")
+    photos = pairs["photo"].map(stored_photo_path)
+    # a reference that is not a photo of this server stays a text (a file name from a field app)
+    elsewhere = pairs["photo"].where(photos.isna() & pairs["photo"].notna() & (pairs["photo"].astype(str) != ""))
+    photo_text = elsewhere.map(lambda ref: "" if pd.isna(ref) else f" · 照片 {ref}")
+    line = (pairs["done_on"].dt.strftime("%Y-%m-%d") + " " + pairs["team"].fillna("").astype(str) + " · "
+            + pairs["side"].map(SIDES).fillna("") + " " + chainage_label(pairs["from_m"]).to_numpy() + "–"
+            + chainage_label(pairs["to_m"]).to_numpy() + quantity + photo_text + note)
+    key = [pairs["road_id"], pairs["section_no"]]
     rank = pairs.groupby(["road_id", "section_no"]).cumcount()
-    shown = line[rank < POPUP_RECORDS].groupby([pairs["road_id"], pairs["section_no"]]).agg("".join)
-    more = (rank >= POPUP_RECORDS).groupby([pairs["road_id"], pairs["section_no"]]).sum()
-    return shown + more.map(lambda n: f"<li>…另有 {n} 条</li>" if n else "")
+    shown = line[rank < POPUP_RECORDS].groupby([k[rank < POPUP_RECORDS] for k in key]).agg(list)
+    more = (rank >= POPUP_RECORDS).groupby(key).sum()
+    lines = shown.combine(more.reindex(shown.index).fillna(0),
+                          lambda listed, n: listed + ([f"…另有 {int(n)} 条"] if n else []))
+    photo_lists = photos[photos.notna()].groupby([k[photos.notna()] for k in key]).agg(list)
+    return lines, photo_lists
 
 
 def greening_map(
@@ -85,7 +81,7 @@ def greening_map(
     as_of: pd.Timestamp,
     settings: Settings,
     category_names: dict[str, str],
-) -> folium.Map:
+) -> MapDocument:
     """Build the greening progress map of one task as of one day.
 
     Parameters
@@ -107,88 +103,44 @@ def greening_map(
     category_names : dict
         Category code → Chinese name.
     """
-    m = new_map(tuple(boundary.total_bounds), settings)
-    add_boundary(m, boundary)
+    document = new_document(boundary, settings)
     # Context roads in their class greys: red is the colour of work not started here.
-    add_roads(m, roads.assign(is_priority=False))
+    add_roads(document, roads, mark_priority=False)
 
-    lines = _record_lines(section_records, unit)
+    lines, photos = _record_lines(section_records, unit)
     key = pd.MultiIndex.from_frame(sections[["road_id", "section_no"]])
-    listed = pd.Series(lines.reindex(key).to_numpy(), index=sections.index).fillna("")
     share = sections["done_share"]
     share_text = (share * 100).round(0).map(lambda p: "未列入计划" if pd.isna(p) else f"{p:.0f}%")
-    popup = (
-        "<b>"
-        + sections["name"].map(esc)
-        + " "
-        + sections["section_name"].map(esc)
-        + "</b><br>"
-        + esc(task_name)
-        + "：完成 "
-        + share_text
-        + "（"
-        + sections["done_m"].round(0).astype(int).astype(str)
-        + " / "
-        + sections["planned_m"].round(0).astype(int).astype(str)
-        + " m，各侧合计）<br>"
-        + "截至 "
-        + as_of.strftime("%Y-%m-%d")
-        + "，作业记录 "
-        + sections["n_records"].astype(str)
-        + " 条"
-        + np.where(listed != "", "<ul class='records'>" + listed + "</ul>", "")
+    drawn = sections.assign(
+        title=sections["name"].astype(str) + " " + sections["section_name"].astype(str),
+        progress=share_text + "（" + sections["done_m"].round(0).astype(int).astype(str) + " / "
+        + sections["planned_m"].round(0).astype(int).astype(str) + " m，各侧合计）",
+        records=f"截至 {as_of:%Y-%m-%d}，作业记录 " + sections["n_records"].astype(str) + " 条",
+        lines=pd.Series(lines.reindex(key).to_numpy(), index=sections.index),
+        photos=pd.Series(photos.reindex(key).to_numpy(), index=sections.index),
+        color=share_colors(share),
     )
-    data = gpd.GeoDataFrame(
-        {
-            "popup": popup,
-            "color": share_colors(share),
-            "label": sections["name"].map(esc) + " " + sections["section_name"].map(esc) + " " + share_text,
-        },
-        geometry=sections.geometry.values,
-        crs=sections.crs,
+    drawn["label"] = drawn["title"] + " " + share_text
+    document.add_features(
+        drawn, name=f"{task_name}进度（按路段）",
+        properties=["title", "progress", "records", "lines", "photos", "color", "label"],
+        style={"weight": 7, "opacity": 0.9}, style_props={"color": "color"}, tooltip=[("", "label")],
+        popup={"title": "title", "fields": [[task_name, "progress"], ["", "records"]], "items": "lines",
+               "photos": "photos", "max_width": 420},
     )
-    folium.GeoJson(
-        data.__geo_interface__,
-        name=f"{esc(task_name)}进度（按路段）",
-        style_function=lambda f: {"color": f["properties"]["color"], "weight": 7, "opacity": 0.9},
-        highlight_function=lambda _f: {"weight": 11},
-        tooltip=folium.GeoJsonTooltip(fields=["label"], labels=False),
-        popup=folium.GeoJsonPopup(fields=["popup"], labels=False, max_width=420),
-    ).add_to(m)
-
     if len(issues):
-        text = (
-            "<b>#"
-            + issues["id"].astype(str)
-            + " "
-            + issues["category_code"].map(category_names).fillna("").map(esc)
-            + "</b><br>"
-            + issues["reported_at"].dt.strftime("%Y-%m-%d")
-            + " · "
-            + issues["status"].map(lambda v: esc(STATUS_LABELS.get(v, v)))
-            + " · "
-            + chainage_label(issues["chainage_m"]).to_numpy()
-            + "<br>"
-            + issues["address"].map(esc)
+        marked = issues.assign(
+            title="#" + issues["id"].astype(str) + " " + issues["category_code"].map(category_names).fillna(""),
+            href="/issues/" + issues["id"].astype(str),
+            state=issues["reported_at"].dt.strftime("%Y-%m-%d") + " · "
+            + issues["status"].map(STATUS_LABELS).fillna(issues["status"]) + " · "
+            + chainage_label(issues["chainage_m"]).to_numpy(),
         )
-        points = gpd.GeoDataFrame({"popup": text}, geometry=issues.geometry.values, crs=issues.crs)
-        folium.GeoJson(
-            points.__geo_interface__,
-            name=f"绿化相关问题（{len(issues)}）",
-            marker=folium.CircleMarker(radius=5, color=ISSUE_COLOR, fill=True, fill_opacity=0.8),
-            popup=folium.GeoJsonPopup(fields=["popup"], labels=False, max_width=320),
-        ).add_to(m)
-
-    legend = "".join(f"<div><span style='background:{c}'></span>{label}</div>" for _, c, label in SHARE_CLASSES)
-    legend += f"<div><span style='background:{NOT_PLANNED[0]}'></span>{NOT_PLANNED[1]}</div>"
-    legend += f"<div><span style='background:{ISSUE_COLOR};border-radius:50%'></span>绿化相关问题</div>"
-    m.get_root().html.add_child(
-        Element(
-            "<style>#greening-legend{position:absolute;bottom:24px;right:10px;z-index:1000;background:#fff;"
-            "padding:6px 8px;font:12px sans-serif;border-radius:4px;box-shadow:0 1px 4px rgba(0,0,0,.3)}"
-            "#greening-legend span{display:inline-block;width:14px;height:8px;margin-right:6px}"
-            ".records{margin:4px 0 0 0;padding-left:16px;max-height:180px;overflow:auto}</style>"
-            f"<div id='greening-legend'><b>{esc(task_name)}完成率</b>{legend}</div>"
+        document.add_features(
+            marked, name=f"绿化相关问题（{len(issues)}）", properties=["title", "href", "state", "address"],
+            style={"radius": 5, "color": ISSUE_COLOR, "fill": True, "fillOpacity": 0.8},
+            popup={"title": "title", "href": "href", "fields": [["", "state"], ["地址", "address"]]},
         )
-    )
-    return finish(m)
+    document.set_legend(f"{task_name}完成率", [(c, label) for _, c, label in SHARE_CLASSES]
+                        + [NOT_PLANNED, (ISSUE_COLOR, "绿化相关问题", "dot")])
+    return document

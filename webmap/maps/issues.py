@@ -2,31 +2,43 @@
 
 from __future__ import annotations
 
-import folium
 import geopandas as gpd
+import pandas as pd
 
 from geo.settings import Settings
-from webmap.maps.base import add_boundary, add_roads, esc, finish, new_map
-from webmap.maps.overview import STATUS_LABELS
+from webmap.maps.base import STATUS_LABELS, add_roads, new_document
+from webmap.maps.document import MapDocument
 
 #: marker colour per status: red while waiting for handling, orange while being checked, grey when done
 STATUS_COLORS = {"reported": "#b30000", "registered": "#b30000", "dispatched": "#d94801", "handled": "#e6a100",
                  "verified": "#e6a100", "closed": "#777777", "refused": "#777777", "merged": "#777777"}
 #: half the side of the box (degrees, ≈ 200 m) a one-issue map shows around its issue
 FOCUS_PAD_DEG = 0.002
+#: an issue's popup: a link to its page, then status and time, address, description
+ISSUE_POPUP = {"title": "title", "href": "href",
+               "fields": [["", "status_label"], ["上报", "reported"], ["地址", "address"], ["描述", "description"]],
+               "max_width": 300}
+ISSUE_POPUP_PROPERTIES = ("title", "href", "status_label", "reported", "address", "description")
 
 
-def popup_html(issues: gpd.GeoDataFrame, category_names: dict[str, str]) -> list[str]:
-    """The popup of each issue: a link to its page, category, status, time, address, description.
+def issue_popup_columns(issues: gpd.GeoDataFrame, category_names: dict[str, str]) -> gpd.GeoDataFrame:
+    """``issues`` with the plain-text columns of :data:`ISSUE_POPUP` (``title``, ``href``, ``status_label`` …).
 
-    Every value that came from a user goes through :func:`~webmap.maps.base.esc`; the id is an integer.
+    Parameters
+    ----------
+    issues : GeoDataFrame
+        Points with ``id``, ``category_code``, ``status``, ``reported_at``, ``address``, ``description``.
+    category_names : dict
+        Category code → name (an unknown code is shown as it is).
     """
     ids = issues["id"].astype("int64").astype(str)
-    category = issues["category_code"].map(lambda c: esc(category_names.get(c, c)))
-    status = issues["status"].map(lambda s: esc(STATUS_LABELS.get(s, s)))
-    return ('<b><a href="/issues/' + ids + '" target="_top">#' + ids + "</a> " + category + "</b><br>" + status
-            + " · " + issues["reported_at"].map(esc) + "<br>" + issues["address"].map(esc) + "<br>"
-            + issues["description"].map(esc)).tolist()
+    category = issues["category_code"].astype("string")
+    return issues.assign(
+        title="#" + ids + " " + category.map(category_names).fillna(category).fillna(""),
+        href="/issues/" + ids,
+        status_label=issues["status"].map(STATUS_LABELS).fillna(issues["status"]),
+        reported=pd.to_datetime(issues["reported_at"]),
+    )
 
 
 def issues_map(
@@ -38,7 +50,7 @@ def issues_map(
     category_names: dict[str, str],
     title: str,
     focus: bool = False,
-) -> folium.Map:
+) -> MapDocument:
     """Issues as circle markers coloured by status, over the roads and the boundary.
 
     Parameters
@@ -52,25 +64,27 @@ def issues_map(
     category_names : dict
         Category code → name.
     title : str
-        The marker layer's name in the layer control (escaped here).
+        The marker layer's name in the layer control.
     focus : bool, keyword-only
         Show the issues' surroundings (an issue's page) instead of the whole jurisdiction.
     """
+    bounds = None
     if focus and len(issues):
         minx, miny, maxx, maxy = issues.total_bounds
         bounds = (minx - FOCUS_PAD_DEG, miny - FOCUS_PAD_DEG, maxx + FOCUS_PAD_DEG, maxy + FOCUS_PAD_DEG)
-    else:
-        bounds = tuple(boundary.total_bounds)
-    m = new_map(bounds, settings)
-    add_boundary(m, boundary)
-    add_roads(m, roads)
-    data = gpd.GeoDataFrame({"status": issues["status"].astype(str), "popup": popup_html(issues, category_names)},
-                            geometry=issues.geometry.values, crs=issues.crs)
-    folium.GeoJson(
-        data.__geo_interface__, name=esc(title),
-        marker=folium.CircleMarker(radius=7 if focus else 5, fill=True, fill_opacity=0.8),
-        style_function=lambda f: {"color": STATUS_COLORS.get(f["properties"]["status"], "#b30000"),
-                                  "fillColor": STATUS_COLORS.get(f["properties"]["status"], "#b30000")},
-        popup=folium.GeoJsonPopup(fields=["popup"], labels=False),
-    ).add_to(m)
-    return finish(m)
+    document = new_document(boundary, settings, bounds=bounds)
+    add_roads(document, roads)
+    marked = issue_popup_columns(issues, category_names)
+    marked = marked.assign(color=marked["status"].map(STATUS_COLORS).fillna("#b30000"))
+    document.add_features(
+        marked, name=title, properties=[*ISSUE_POPUP_PROPERTIES, "color"],
+        style={"radius": 7 if focus else 5, "fill": True, "fillOpacity": 0.8},
+        style_props={"color": "color", "fillColor": "color"}, popup=ISSUE_POPUP,
+    )
+    document.set_legend("问题状态", [(STATUS_COLORS["registered"], "待处置", "dot"),
+                                  (STATUS_COLORS["dispatched"], "处置中", "dot"),
+                                  (STATUS_COLORS["handled"], "待核查", "dot"),
+                                  (STATUS_COLORS["closed"], "已结束", "dot")])
+    if issues.empty:
+        document.message = "所选条件下没有问题"
+    return document

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import folium
 import geopandas as gpd
 import numpy as np
-from folium.plugins import MarkerCluster
 
 from geo.settings import Settings
-from webmap.maps.base import add_boundary, add_roads, esc, finish, new_map
+from webmap.maps.base import add_roads, new_document
+from webmap.maps.document import MapDocument
+from webmap.maps.issues import ISSUE_POPUP, ISSUE_POPUP_PROPERTIES, issue_popup_columns
 
 #: colours of the count classes (light → dark)
 COUNT_COLORS = ("#fff5eb", "#fdd0a2", "#fd8d3c", "#d94801", "#7f2704")
-STATUS_LABELS = {
-    "reported": "已上报", "registered": "已立案", "dispatched": "已派遣", "handled": "已处置",
-    "verified": "已核查", "closed": "已结案", "refused": "不予立案", "merged": "已合并",
-}
 
 
 def count_classes(counts: np.ndarray, *, n_classes: int = len(COUNT_COLORS)) -> np.ndarray:
@@ -27,6 +23,20 @@ def count_classes(counts: np.ndarray, *, n_classes: int = len(COUNT_COLORS)) -> 
     return np.searchsorted(breaks, counts, side="right").clip(0, n_classes - 1)
 
 
+def class_legend(counts: np.ndarray, *, n_classes: int = len(COUNT_COLORS)) -> list[tuple[str, str]]:
+    """Legend rows (colour, "a–b 件") of the classes :func:`count_classes` gives ``counts``."""
+    counts = np.asarray(counts, dtype=int)
+    if counts.size == 0:
+        return []
+    classes = count_classes(counts, n_classes=n_classes)
+    rows = []
+    for cls in np.unique(classes):
+        members = counts[classes == cls]
+        low, high = int(members.min()), int(members.max())
+        rows.append((COUNT_COLORS[cls], f"{low} 件" if low == high else f"{low}–{high} 件"))
+    return rows
+
+
 def overview_map(
     *,
     boundary: gpd.GeoDataFrame,
@@ -35,7 +45,7 @@ def overview_map(
     open_issues: gpd.GeoDataFrame,
     settings: Settings,
     category_names: dict[str, str],
-) -> folium.Map:
+) -> MapDocument:
     """Build the overview map.
 
     Parameters
@@ -51,27 +61,22 @@ def overview_map(
     category_names : dict
         Category code → Chinese name.
     """
-    m = new_map(tuple(boundary.total_bounds), settings)
-    add_boundary(m, boundary)
-
+    document = new_document(boundary, settings)
     drawn = cell_counts[cell_counts["count"] > 0]
-    drawn = drawn.assign(cls=count_classes(drawn["count"].to_numpy()))
-    folium.GeoJson(
-        drawn[["code", "count", "cls", drawn.geometry.name]].__geo_interface__,
-        name="单元网格问题数",
-        style_function=lambda f: {"fillColor": COUNT_COLORS[f["properties"]["cls"]], "fillOpacity": 0.6,
-                                  "color": "#999999", "weight": 0.3},
-        tooltip=folium.GeoJsonTooltip(fields=["code", "count"], aliases=["单元网格", "问题数"]),
-    ).add_to(m)
-    add_roads(m, roads)
+    counts = drawn["count"].to_numpy()
+    drawn = drawn.assign(fill=np.asarray(COUNT_COLORS)[count_classes(counts)] if len(drawn) else [])
+    document.add_features(
+        drawn, name="单元网格问题数", properties=["code", "count", "fill"],
+        style={"fillOpacity": 0.6, "color": "#999999", "weight": 0.3}, style_props={"fillColor": "fill"},
+        tooltip=[("单元网格", "code"), ("问题数", "count")],
+    )
+    add_roads(document, roads)
+    document.add_features(
+        issue_popup_columns(open_issues, category_names), name=f"未结案问题（{len(open_issues)}）", kind="cluster",
+        properties=list(ISSUE_POPUP_PROPERTIES), style={"radius": 5, "color": "#b30000", "fill": True,
+                                                         "fillOpacity": 0.8},
+        popup=ISSUE_POPUP,
+    )
+    document.set_legend("单元网格问题数", class_legend(counts) + [("#d62728", "重点道路"), ("#b30000", "未结案问题", "dot")])
+    return document
 
-    cluster = MarkerCluster(name=f"未结案问题（{len(open_issues)}）").add_to(m)
-    for row in open_issues.itertuples():
-        popup = (f"<b>#{row.id} {esc(category_names.get(row.category_code, row.category_code))}</b><br>"
-                 f"{esc(STATUS_LABELS.get(row.status, row.status))} · {esc(row.reported_at)}<br>"
-                 f"{esc(row.address)}<br>{esc(row.description)}")
-        folium.CircleMarker(
-            [row.geometry.y, row.geometry.x], radius=5, color="#b30000", fill=True, fill_opacity=0.8,
-            popup=folium.Popup(popup, max_width=300),
-        ).add_to(cluster)
-    return finish(m)

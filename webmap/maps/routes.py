@@ -1,19 +1,18 @@
 """Route map: one coloured line per vehicle, direction arrows along it, numbered stops, the depot.
 
-Arrows and stop numbers are Leaflet ``DivIcon`` markers (plain Leaflet, no plugin JS),
-so the map loads nothing beyond the assets every citymap map already serves.
+Arrows and stop numbers are drawn by the renderer as text icons (``point="arrow"`` and
+``"badge"`` layers of the map document), so the map needs no plugin.
 """
 
 from __future__ import annotations
 
-import folium
 import geopandas as gpd
 import numpy as np
 import shapely
 
-from geo.crs import to_wgs84
 from geo.settings import Settings
-from webmap.maps.base import add_boundary, add_roads, esc, finish, new_map
+from webmap.maps.base import add_roads, new_document
+from webmap.maps.document import MapDocument
 
 VEHICLE_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2")
 #: one direction arrow every this many metres of route
@@ -55,7 +54,7 @@ def routes_map(
     stops: gpd.GeoDataFrame | None = None,
     required: gpd.GeoDataFrame | None = None,
     category_names: dict[str, str] | None = None,
-) -> folium.Map:
+) -> MapDocument:
     """Build the route map.
 
     Parameters
@@ -72,41 +71,36 @@ def routes_map(
     required : GeoDataFrame, optional
         Streets to sweep (lines, any CRS), drawn under the route.
     """
-    m = new_map(tuple(boundary.total_bounds), settings)
-    add_boundary(m, boundary)
-    add_roads(m, roads)
+    document = new_document(boundary, settings)
+    add_roads(document, roads)
     if required is not None and len(required):
-        folium.GeoJson(
-            to_wgs84(required[[required.geometry.name]]).__geo_interface__, name="需清扫街道",
-            style_function=lambda _f: {"color": "#ffbf00", "weight": 8, "opacity": 0.5},
-        ).add_to(m)
+        document.add_features(required, name="需清扫街道", style={"color": "#ffbf00", "weight": 8, "opacity": 0.5})
     names = category_names or {}
-    arrows = to_wgs84(arrow_points(routes))
-    wgs_routes = to_wgs84(routes[routes.geometry.notna()])
-    for i, row in enumerate(wgs_routes.itertuples()):
-        color = VEHICLE_COLORS[i % len(VEHICLE_COLORS)]
-        layer = folium.FeatureGroup(name=f"车辆 {row.vehicle}（{row.length_m / 1000:.1f} km）").add_to(m)
-        xy = shapely.get_coordinates(row.geometry)
-        folium.PolyLine(xy[:, ::-1].tolist(), color=color, weight=4, opacity=0.85,
-                        tooltip=esc(f"车辆 {row.vehicle}：{row.length_m:,.0f} 米")).add_to(layer)
-        mine = arrows[arrows["vehicle"] == row.vehicle]
-        for (x, y), angle in zip(shapely.get_coordinates(mine.geometry.values), mine["angle_deg"]):
-            folium.Marker([y, x], icon=folium.DivIcon(
-                html=f'<div class="route-arrow" style="color:{color};transform:rotate({angle:.0f}deg)">➤</div>',
-                icon_size=(14, 14), icon_anchor=(7, 7), class_name="route-arrow-icon")).add_to(layer)
+    drawn = routes[routes.geometry.notna()].reset_index(drop=True)
+    colors = dict(zip(drawn["vehicle"], [VEHICLE_COLORS[i % len(VEHICLE_COLORS)] for i in range(len(drawn))]))
+    arrows = arrow_points(drawn)
+    for row in drawn.itertuples():  # one layer per vehicle: a handful, not per feature
+        color = colors[row.vehicle]
+        name = f"车辆 {row.vehicle}（{row.length_m / 1000:.1f} km）"
+        line = drawn[drawn["vehicle"] == row.vehicle].assign(tip=f"车辆 {row.vehicle}：{row.length_m:,.0f} 米")
+        document.add_features(line, name=name, properties=["tip"], style={"color": color, "weight": 4,
+                                                                           "opacity": 0.85}, tooltip=[("", "tip")])
+        document.add_features(arrows[arrows["vehicle"] == row.vehicle], name=None, properties=["angle_deg"],
+                              point="arrow", angle="angle_deg", style={"color": color, "size": [14, 14]})
         if stops is not None and len(stops):
-            wgs_stops = to_wgs84(stops[stops["vehicle"] == row.vehicle])
-            for stop, (x, y) in zip(wgs_stops.itertuples(), shapely.get_coordinates(wgs_stops.geometry.values)):
-                popup = (f"<b>车辆 {esc(stop.vehicle)} 第 {esc(stop.seq)} 站</b><br>问题 #{esc(stop.issue_id)} "
-                         f"{esc(names.get(stop.category_code, stop.category_code))}<br>"
-                         f"约 {stop.volume_m3:.1f} m³ · 预计第 {stop.arrive_min:.0f} 分钟到达")
-                folium.Marker([y, x], popup=folium.Popup(popup, max_width=260), icon=folium.DivIcon(
-                    html=(f'<div class="route-stop" style="background:{color};color:#fff;border-radius:9px;'
-                          f'width:18px;height:18px;line-height:18px;text-align:center;font-size:11px">'
-                          f'{int(stop.seq)}</div>'),
-                    icon_size=(18, 18), icon_anchor=(9, 9), class_name="route-stop-icon")).add_to(layer)
-    dx, dy = shapely.get_coordinates(to_wgs84(depot).geometry.values)[0]
-    folium.Marker([dy, dx], tooltip="车场", icon=folium.DivIcon(
-        html='<div class="route-depot" style="background:#000;color:#fff;padding:1px 3px;font-size:12px">车场</div>',
-        icon_size=(30, 18), icon_anchor=(15, 9))).add_to(m)
-    return finish(m)
+            mine = stops[stops["vehicle"] == row.vehicle]
+            mine = mine.assign(
+                label=mine["seq"].astype(int).astype(str),
+                title="车辆 " + mine["vehicle"].astype(str) + " 第 " + mine["seq"].astype(int).astype(str) + " 站",
+                issue="#" + mine["issue_id"].astype(str) + " " + mine["category_code"].map(names).fillna(""),
+                href="/issues/" + mine["issue_id"].astype(str),
+                load=mine["volume_m3"].map("约 {:.1f} m³".format) + " · 预计第 "
+                + mine["arrive_min"].map("{:.0f}".format) + " 分钟到达",
+            )
+            document.add_features(mine, name=None, properties=["label", "title", "issue", "href", "load"],
+                                  point="badge", label="label", style={"color": color},
+                                  popup={"title": "title", "fields": [["问题", "issue"], ["", "load"]],
+                                         "max_width": 260})
+    document.add_features(depot.iloc[:1].assign(label="车场"), name="车场", properties=["label"], point="tag",
+                          label="label", style={"color": "#000000", "size": [30, 18]})
+    return document

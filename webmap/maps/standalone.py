@@ -1,10 +1,13 @@
 """A map as one self-contained HTML file that opens offline (for ``citymap hotspots --map``).
 
-The scripts and stylesheets that :func:`webmap.assets.localize` points at ``/vendor/…``
-are copied into the page (``<script>`` / ``<style>``), and the images those stylesheets
-reference (Leaflet's layer-control icon, …) become ``data:`` URIs. Inlining rather than
-absolute ``file://`` paths keeps the file working when it is mailed or copied to another
-machine; it costs about 250 KB.
+The page is the map shell (:mod:`webmap.maps.shell`) with its document written into it
+as JSON — after the page is rendered, so it never passes through a template, and with
+``<``, ``>`` and ``&`` escaped, so no value can end its ``<script>`` element. The scripts
+and stylesheets that :func:`webmap.assets.localize` points at ``/vendor/…`` are copied
+into the page (``<script>`` / ``<style>``), and the images those stylesheets reference
+(Leaflet's layer-control icon, …) become ``data:`` URIs. Inlining rather than absolute
+``file://`` paths keeps the file working when it is mailed or copied to another machine;
+it costs about 250 KB.
 """
 
 from __future__ import annotations
@@ -13,9 +16,10 @@ import base64
 import mimetypes
 import re
 
-import folium
-
+from geo.settings import Settings
 from webmap.assets import asset_path
+from webmap.maps.document import MapDocument, document_json
+from webmap.maps.shell import shell_map
 
 _SCRIPT_RE = re.compile(r'<script src="/vendor/([^/"]+)/([^"]+)"></script>')
 _STYLE_RE = re.compile(r'<link rel="stylesheet" href="/vendor/([^/"]+)/([^"]+)"/>')
@@ -45,10 +49,13 @@ def _inline_css(prefix: str, filename: str) -> str:
     return _CSS_URL_RE.sub(data_uri, _read(prefix, filename))
 
 
-def standalone_html(m: folium.Map) -> str:
-    """The rendered page of a finished map (:func:`webmap.maps.base.finish`) with every local asset inlined."""
-    page = m.get_root().render()
-    # a function as replacement: the asset text is inserted literally (no backslash processing)
+def standalone_html(document: MapDocument, settings: Settings) -> str:
+    """One HTML file holding the map of ``document`` with its data and every local asset."""
+    page = shell_map(settings, None).get_root().render()
+    data = f'<script type="application/json" id="citymap-map-data">{document_json(document.as_dict(), inline=True)}</script>'
+    # before the map's own script, which starts the renderer; functions as replacements below: the
+    # inserted text is taken literally (no backslash processing)
+    page = page.replace("<body>", "<body>\n" + data, 1)
     page = _SCRIPT_RE.sub(lambda g: "<script>" + _read(g[1], g[2]).replace("</script", "<\\/script") + "</script>",
                           page)
     return _STYLE_RE.sub(lambda g: f"<style>{_inline_css(g[1], g[2])}</style>", page)

@@ -1,0 +1,237 @@
+/*
+ * citymap's map renderer. A map page is fixed code: folium writes the Leaflet map, and this
+ * script fetches the map's data (a "map document", webmap/maps/document.py) as JSON from the app
+ * and draws it. Nothing a user typed is ever part of a script or of HTML: every value of the
+ * document reaches the page through textContent, attributes or Leaflet options.
+ *
+ * Document: {bounds: [[s, w], [n, e]], layers: [...], legend: {title, rows: [[colour, label, shape]]},
+ *            message: "..."}
+ * Layer:    {name, kind: "geojson" | "cluster" | "heat", show, data (GeoJSON) | rows ([lat, lon, w]),
+ *            style, style_props {leaflet option: property}, point ("circle" | "badge" | "arrow" | "tag"),
+ *            label (property of a badge or tag), angle (property of an arrow), count (property: issues a
+ *            point stands for), tooltip {fields: [[label, property]]}, popup {title, href, fields, items,
+ *            photos, max_width}, options (heat)}
+ */
+(function () {
+  "use strict";
+
+  // Links in popups go to pages of this app only: a path, never a scheme, host or "//".
+  var SAFE_PATH = /^\/(?![\/\\])[A-Za-z0-9._~\/-]*(\?[A-Za-z0-9._~=&%+,-]*)?$/;
+  var drawn = [];
+
+  function text(value) {
+    return value === null || value === undefined ? "" : String(value);
+  }
+
+  function el(tag, className, content) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (content !== undefined) node.textContent = text(content);
+    return node;
+  }
+
+  // Leaflet's layer control writes layer names as HTML.
+  function escapeHtml(value) {
+    return text(value).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;")
+      .replace(/"/g, "&quot;").replace(/'/g, "&#39;");
+  }
+
+  function fieldLines(parent, props, fields) {
+    (fields || []).forEach(function (pair) {
+      var value = props[pair[1]];
+      if (value === null || value === undefined || value === "") return;
+      var line = el("div", "cm-line");
+      if (pair[0]) line.appendChild(el("span", "cm-label", pair[0] + "："));
+      line.appendChild(el("span", "cm-value", value));
+      parent.appendChild(line);
+    });
+  }
+
+  function popupNode(props, spec) {
+    var box = el("div", "cm-popup");
+    if (spec.title) {
+      var title = el("div", "cm-title");
+      var href = spec.href ? text(props[spec.href]) : "";
+      var label = el(SAFE_PATH.test(href) ? "a" : "b", null, props[spec.title]);
+      if (label.tagName === "A") {
+        label.href = href;
+        label.target = "_top";
+      }
+      title.appendChild(label);
+      box.appendChild(title);
+    }
+    fieldLines(box, props, spec.fields);
+    var items = spec.items ? props[spec.items] : null;
+    if (items && items.length) {
+      var list = el("ul", "cm-items");
+      items.forEach(function (item) { list.appendChild(el("li", null, item)); });
+      box.appendChild(list);
+    }
+    var photos = spec.photos ? props[spec.photos] : null;
+    (photos || []).forEach(function (path, i) {
+      if (!SAFE_PATH.test(text(path))) return;
+      var link = el("a", "cm-photo", "照片 " + (i + 1));
+      link.href = path;
+      link.target = "_blank";
+      link.rel = "noopener";
+      box.appendChild(link);
+    });
+    return box;
+  }
+
+  function tooltipNode(props, spec) {
+    var box = el("div", "cm-tooltip");
+    fieldLines(box, props, spec.fields);
+    return box;
+  }
+
+  function styleOf(spec, props) {
+    var style = Object.assign({}, spec.style || {});
+    var byProperty = spec.style_props || {};
+    Object.keys(byProperty).forEach(function (option) {
+      var value = props[byProperty[option]];
+      if (value !== null && value !== undefined) style[option] = value;
+    });
+    return style;
+  }
+
+  function pointLayer(spec, props, latlng) {
+    var style = styleOf(spec, props);
+    var kind = spec.point || "circle";
+    if (kind === "circle") return L.circleMarker(latlng, style);
+    var node = el("div", "cm-" + kind);
+    if (kind === "arrow") {
+      node.textContent = "➤";
+      node.style.color = text(style.color);
+      node.style.transform = "rotate(" + (Number(props[spec.angle]) || 0) + "deg)";
+    } else {
+      node.textContent = text(props[spec.label]);
+      node.style.background = text(style.color);
+    }
+    var size = style.size || [18, 18];
+    return L.marker(latlng, {
+      icon: L.divIcon({html: node, className: "cm-icon", iconSize: size, iconAnchor: [size[0] / 2, size[1] / 2]}),
+      interactive: Boolean(spec.popup || spec.tooltip), keyboard: false,
+    });
+  }
+
+  function bindInfo(layer, spec, props) {
+    if (spec.tooltip) layer.bindTooltip(function () { return tooltipNode(props, spec.tooltip); }, {sticky: true});
+    if (spec.popup) {
+      layer.bindPopup(function () { return popupNode(props, spec.popup); },
+                      {maxWidth: spec.popup.max_width || 320});
+    }
+  }
+
+  function geojsonLayer(spec) {
+    return L.geoJSON(spec.data, {
+      style: function (feature) { return styleOf(spec, feature.properties || {}); },
+      pointToLayer: function (feature, latlng) { return pointLayer(spec, feature.properties || {}, latlng); },
+      onEachFeature: function (feature, layer) { bindInfo(layer, spec, feature.properties || {}); },
+    });
+  }
+
+  function clusterLayer(spec) {
+    var count = spec.count;
+    var group = L.markerClusterGroup({
+      chunkedLoading: true,
+      iconCreateFunction: function (cluster) {
+        var n = 0;
+        cluster.getAllChildMarkers().forEach(function (m) { n += m.options.issues || 1; });
+        var size = n < 100 ? "small" : (n < 1000 ? "medium" : "large");
+        var inner = el("div");
+        inner.appendChild(el("span", null, n));
+        return L.divIcon({html: inner, className: "marker-cluster marker-cluster-" + size,
+                          iconSize: new L.Point(40, 40)});
+      },
+    });
+    var markers = (spec.data.features || []).map(function (feature) {
+      var props = feature.properties || {};
+      var xy = feature.geometry.coordinates;
+      var marker = pointLayer(spec, props, L.latLng(xy[1], xy[0]));
+      marker.options.issues = count ? Number(props[count]) || 1 : 1;
+      bindInfo(marker, spec, props);
+      return marker;
+    });
+    group.addLayers(markers);
+    return group;
+  }
+
+  function heatLayer(spec) {
+    return L.heatLayer(spec.rows || [], spec.options || {});
+  }
+
+  function legendControl(legend) {
+    var control = L.control({position: "bottomright"});
+    control.onAdd = function () {
+      var box = el("div", "cm-legend");
+      box.appendChild(el("b", null, legend.title));
+      (legend.rows || []).forEach(function (row) {
+        var line = el("div");
+        var swatch = el("span", "cm-swatch" + (row[2] === "dot" ? " cm-dot" : ""));
+        swatch.style.background = text(row[0]);
+        line.appendChild(swatch);
+        line.appendChild(document.createTextNode(text(row[1])));
+        box.appendChild(line);
+      });
+      return box;
+    };
+    return control;
+  }
+
+  function notice(map, message, className) {
+    var control = L.control({position: "topleft"});
+    control.onAdd = function () { return el("div", className || "cm-notice", message); };
+    control.addTo(map);
+  }
+
+  function features(layer) {
+    if (layer.kind === "heat") return (layer.rows || []).length;
+    return ((layer.data || {}).features || []).length;
+  }
+
+  function draw(map, doc) {
+    if (doc.bounds) map.fitBounds(doc.bounds);
+    L.control.scale({imperial: false, metric: true}).addTo(map);
+    var overlays = L.control.layers(null, null, {collapsed: true});
+    (doc.layers || []).forEach(function (spec) {
+      var layer = spec.kind === "heat" ? heatLayer(spec) : (spec.kind === "cluster" ? clusterLayer(spec)
+                                                                                    : geojsonLayer(spec));
+      if (spec.show !== false) layer.addTo(map);
+      if (spec.name) overlays.addOverlay(layer, escapeHtml(spec.name));
+      drawn.push({name: text(spec.name), kind: spec.kind, layer: layer, features: features(spec)});
+    });
+    overlays.addTo(map);
+    if (doc.legend) legendControl(doc.legend).addTo(map);
+    if (doc.message) notice(map, doc.message);
+    document.body.setAttribute("data-map-drawn", "true");
+  }
+
+  function fail(map, message) {
+    notice(map, message, "cm-notice cm-error");
+    document.body.setAttribute("data-map-drawn", "error");
+  }
+
+  function start(map, url) {
+    var embedded = document.getElementById("citymap-map-data");
+    if (embedded) {
+      draw(map, JSON.parse(embedded.textContent));
+      return;
+    }
+    fetch(url + window.location.search, {credentials: "same-origin", headers: {Accept: "application/json"}})
+      .then(function (response) {
+        // a login page instead of JSON: the session has ended
+        if ((response.headers.get("Content-Type") || "").indexOf("application/json") !== 0) {
+          throw new Error("请重新登录后再试（HTTP " + response.status + "）");
+        }
+        return response.json().then(function (body) {
+          if (!response.ok) throw new Error(text(body.error) || "HTTP " + response.status);
+          return body;
+        });
+      })
+      .then(function (doc) { draw(map, doc); })
+      .catch(function (err) { fail(map, "地图数据无法加载：" + text(err.message)); });
+  }
+
+  window.citymapMap = {start: start, draw: draw, drawn: drawn};
+})();
