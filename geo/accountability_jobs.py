@@ -134,7 +134,7 @@ def coverage_view(engine: Engine, settings: Settings, *, team: str, until: datet
     departments = load_taxonomy().departments
     children = departments.index[departments["parent"] == team].tolist()
     mine = store.query_issues(engine, jurisdiction_code=j, status=metrics.OPEN_STATUSES,
-                              columns=(*metrics.ISSUE_COLUMNS, "description"))
+                              columns=(*metrics.ISSUE_COLUMNS, "address", "description"))
     mine = mine[mine["department_code"].isin([team, *children])].copy()
     mine["overdue"] = metrics.overdue_mask(mine, now=now)
     return CoverageView(team=team, name=str(row["name"].iloc[0]), patch=row, result=result, issues=mine,

@@ -294,3 +294,27 @@ DRAWN_LAYERS = """async () => {
     issues: d.kind === 'cluster' ? d.layer.getLayers().reduce((n, m) => n + (m.options.issues || 1), 0) : null,
   }))};
 }"""
+
+
+#: the popup texts of every drawn feature whose ``href`` property is the argument: GeoJSON features are
+#: clicked, so Leaflet renders the popup as it would for a person; clustered markers may be off the map,
+#: so their popup content is rendered without opening it
+ISSUE_POPUP_TEXTS = """async (href) => {
+  for (let i = 0; i < 100 && document.body.getAttribute('data-map-drawn') === null; i++) {
+    await new Promise(r => setTimeout(r, 100));
+  }
+  const out = [];
+  citymapMap.drawn.forEach(d => {
+    if (!d.layer.getLayers) return;
+    d.layer.getLayers().filter(m => m.feature && m.feature.properties.href === href && m.getPopup()).forEach(m => {
+      if (d.kind === 'cluster') {
+        const content = m.getPopup()._content;
+        out.push((typeof content === 'function' ? content(m) : content).textContent);
+      } else {
+        m.fire('click', {latlng: m.getLatLng ? m.getLatLng() : m.getBounds().getCenter()}, true);
+        out.push(document.querySelector('.leaflet-popup-content').innerText);
+      }
+    });
+  });
+  return out;
+}"""

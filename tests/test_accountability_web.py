@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 import re
 from datetime import datetime
 
@@ -15,6 +14,8 @@ from geo import accountability_jobs as jobs
 from geo.cli import main
 from geo.db import make_engine
 from webmap.app import create_app
+
+from conftest import DRAWN_LAYERS, map_document, map_layer
 
 
 @pytest.fixture(scope="module")
@@ -72,9 +73,10 @@ def test_coverage_page_figures_match_the_analysis(client, engine, sample_db):
     m = client.get("/maps/coverage?team=sanitation_west&until=2025-12-31&days=7").get_data(as_text=True)
     urls = re.findall(r'(?:src|href)="([^"]+)"', m)
     assert urls and all(u.startswith("/vendor/") for u in urls), urls
-    # folium writes layer names as JSON (\u escapes).
-    name = f"未巡查单元网格（{view.result.cells_total - view.result.cells_visited}）"
-    assert json.dumps(name) in m
+    unvisited = view.result.cells_total - view.result.cells_visited
+    layer = map_layer(map_document(client, "/maps/coverage?team=sanitation_west&until=2025-12-31&days=7"),
+                      "未巡查单元网格")
+    assert layer["name"] == f"未巡查单元网格（{unvisited}）" and len(layer["data"]["features"]) == unvisited
 
 
 @pytest.mark.parametrize("query, status, message", [
@@ -114,10 +116,9 @@ def test_coverage_page_in_chromium(live_server, page_watch, browser_login):
     browser_login(page, live_server, "supervisor")
     page.goto(f"{live_server}/coverage?team=sanitation_east", wait_until="networkidle")
     page.frame_locator("#coverage-map").locator(".leaflet-container").wait_for()
-    map_frame = page.frame(url=re.compile(r"/maps/coverage"))
-    unvisited = map_frame.evaluate("""() => Object.keys(window).filter(k => k.startsWith('geo_json_'))
-        .map(k => window[k]).filter(l => l.getLayers && l.getLayers().length
-            && 'code' in l.getLayers()[0].feature.properties).map(l => l.getLayers().length)""")
+    drawn = page.frame(url=re.compile(r"/maps/coverage")).evaluate(DRAWN_LAYERS)
+    assert drawn["state"] == "true"
+    unvisited = [d["features"] for d in drawn["layers"] if d["name"].startswith("未巡查单元网格")]
     total = page.locator("#fig-cell-share").locator("xpath=..").inner_text()
     visited, cells = (int(v) for v in re.search(r"（(\d+) / (\d+)）", total).groups())
     assert unvisited == [cells - visited]

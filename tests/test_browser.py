@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from conftest import DRAWN_LAYERS
+
 pytestmark = pytest.mark.browser
 
 
@@ -16,11 +18,9 @@ def test_home_map_draws_clusters_and_layers(live_server, page_watch, browser_log
     frame.locator(".leaflet-container").wait_for()
     # open issues are clustered: clusters are drawn, and the cluster layer holds one marker per open issue
     frame.locator(".marker-cluster").first.wait_for()
-    map_frame = page.frames[1]
-    held = map_frame.evaluate(
-        "Object.keys(window).filter(k => k.startsWith('marker_cluster_')).map(k => window[k].getLayers().length)"
-    )
-    assert held == [int(page.locator("#fig-open").inner_text())]
+    drawn = page.frames[1].evaluate(DRAWN_LAYERS)
+    assert drawn["state"] == "true"
+    assert [d["issues"] for d in drawn["layers"] if d["kind"] == "cluster"] == [int(page.locator("#fig-open").inner_text())]
     frame.locator(".leaflet-control-layers").hover()
     labels = frame.locator(".leaflet-control-layers-overlays label").all_inner_texts()
     assert any("单元网格问题数" in t for t in labels) and any("道路" in t for t in labels)

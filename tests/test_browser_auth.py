@@ -10,7 +10,7 @@ import pytest
 import requests
 from PIL import Image
 
-from conftest import TEST_PASSWORD
+from conftest import DRAWN_LAYERS, ISSUE_POPUP_TEXTS, TEST_PASSWORD
 
 pytestmark = pytest.mark.browser
 
@@ -43,8 +43,8 @@ def test_log_in_see_the_map_report_an_issue_and_find_it(copy_server, page_watch,
     page.goto(f"{copy_server}/", wait_until="networkidle")
     frame = page.frame_locator("#overview-map")
     frame.locator(".marker-cluster").first.wait_for()
-    held = page.frame(url=re.compile(r"/maps/overview")).evaluate(
-        "Object.keys(window).filter(k => k.startsWith('marker_cluster_')).map(k => window[k].getLayers().length)")
+    drawn = page.frame(url=re.compile(r"/maps/overview")).evaluate(DRAWN_LAYERS)
+    held = [d["issues"] for d in drawn["layers"] if d["kind"] == "cluster"]
     assert held == [int(page.locator("#fig-open").inner_text())] and held[0] > 0
 
     page.click("#report-link")
@@ -73,11 +73,8 @@ def test_log_in_see_the_map_report_an_issue_and_find_it(copy_server, page_watch,
     page.goto(f"{copy_server}/issues?status=reported", wait_until="networkidle")
     assert page.locator(f'#issue-table a[href="/issues/{number}"]').count() == 1
     page.frame_locator("#issues-map").locator(".leaflet-container").wait_for()
-    popups = page.frame(url=re.compile(r"/maps/issues")).evaluate("""() => Object.keys(window)
-        .filter(k => k.startsWith('geo_json_')).map(k => window[k]).filter(l => l && l.getLayers)
-        .flatMap(l => l.getLayers())
-        .filter(m => m.feature && 'popup' in m.feature.properties).map(m => m.feature.properties.popup)""")
-    assert any(f'href="/issues/{number}"' in p for p in popups)
+    popups = page.frame(url=re.compile(r"/maps/issues")).evaluate(ISSUE_POPUP_TEXTS, f"/issues/{number}")
+    assert popups and all("浏览器测试：路口暴露垃圾" in p for p in popups)
     assert errors == []
     assert outside == []
 
@@ -112,28 +109,7 @@ def test_stored_xss_payloads_stay_inert_text(copy_server, page_watch, browser_lo
         page.locator("iframe").first.wait_for()
         frame = page.frame(url=re.compile(frame_url))
         frame.wait_for_selector(".leaflet-container")
-        texts = frame.evaluate("""(id) => {
-            // GeoJSON features (our issue maps) are clicked, so Leaflet renders their popup as it would for a
-            // person; the overview's clustered markers are not on the map, so their popup's content is read.
-            const out = [];
-            const visit = (layer) => {
-                if (!layer || typeof layer !== 'object') return;
-                const props = layer.feature && layer.feature.properties;
-                if (props && props.popup !== undefined) {
-                    if (props.popup.includes('/issues/' + id + '"')) {
-                        layer.fire('click', {latlng: layer.getLatLng()}, true);
-                        out.push(document.querySelector('.leaflet-popup-content').innerText);
-                    }
-                    return;
-                }
-                if (layer.getLayers) { layer.getLayers().forEach(visit); return; }
-                const content = layer.getPopup && layer.getPopup() && layer.getPopup().getContent();
-                const text = content instanceof HTMLElement ? content.textContent : '';
-                if (text.includes('#' + id + ' ')) out.push(text);
-            };
-            Object.keys(window).filter(k => /^(geo_json_|marker_cluster_)/.test(k)).forEach(k => visit(window[k]));
-            return out;
-        }""", issue_id)
+        texts = frame.evaluate(ISSUE_POPUP_TEXTS, f"/issues/{issue_id}")
         assert texts, url
         assert all("<img src=x onerror=alert('xss-d')>" in t for t in texts), texts
     assert dialogs == []

@@ -7,20 +7,9 @@ from click.testing import CliRunner
 
 from geo.cli import main
 
+from conftest import DRAWN_LAYERS
+
 pytestmark = pytest.mark.browser
-
-# every folium layer of the map window: GeoJSON features, heat points, issues held by the clusters
-LAYER_FIGURES = """() => {
-  const keys = Object.keys(window);
-  // folium also names its helper functions geo_json_…: keep the layers
-  const sum = (prefix, f) => keys.filter(k => k.startsWith(prefix) && window[k] instanceof L.Layer).map(k => f(window[k]));
-  return {
-    geojson: sum('geo_json_', l => l.getLayers().length),
-    heat: sum('heat_map_', l => l._latlngs.length),
-    clusters: sum('fast_marker_cluster_', l => l.getLayers().reduce((n, m) => n + (m.options.issues || 1), 0)),
-  };
-}"""
-
 
 def test_hotspot_page_draws_its_layers(live_server, page_watch, browser_login):
     page, errors, outside = page_watch
@@ -30,26 +19,27 @@ def test_hotspot_page_draws_its_layers(live_server, page_watch, browser_login):
     frame = page.frame_locator("#hotspot-map")
     frame.locator(".leaflet-container").wait_for()
     frame.locator(".marker-cluster").first.wait_for()
-    frame.locator("#hotspot-legend").wait_for()
+    assert "热点分析" in frame.locator(".cm-legend").inner_text()
     map_frame = next(f for f in page.frames if "/maps/hotspots" in f.url)
-    figures = map_frame.evaluate(LAYER_FIGURES)
-    # boundary, roads, Gi* cells (hundreds), priority segments
-    assert len(figures["geojson"]) == 4 and max(figures["geojson"]) > 500
-    assert figures["heat"] and figures["heat"][0] > 100
+    drawn = map_frame.evaluate(DRAWN_LAYERS)
+    assert drawn["state"] == "true"
+    by_name = {d["name"]: d for d in drawn["layers"]}
+    assert by_name["热点分析（Gi*）"]["features"] > 500
+    assert by_name["问题核密度（热力）"]["kind"] == "heat" and by_name["问题核密度（热力）"]["features"] > 100
     # the "all issues" cluster holds every issue of the period; the five major-class layers add up to it
-    assert figures["clusters"][0] == issues and sum(figures["clusters"][1:]) == issues
+    clusters = [d["issues"] for d in drawn["layers"] if d["kind"] == "cluster"]
+    assert clusters[0] == issues and sum(clusters[1:]) == issues and len(clusters) == 6
     frame.locator(".leaflet-control-layers").hover()
     labels = " ".join(frame.locator(".leaflet-control-layers-overlays label").all_inner_texts())
     for name in ("热点分析（Gi*）", "问题核密度（热力）", f"全部问题（{issues}）", "重点道路（每公里问题数）", "市容环境"):
         assert name in labels
     # a cell's popup opens with its figures
     map_frame.evaluate("""() => {
-      const layer = Object.keys(window).filter(k => k.startsWith('geo_json_')).map(k => window[k])
-        .find(l => l instanceof L.GeoJSON && l.getLayers().length > 500);
+      const layer = citymapMap.drawn.find(d => d.name === '热点分析（Gi*）').layer;
       const cell = layer.getLayers()[0];
       cell.fire('click', {latlng: cell.getBounds().getCenter()}, true);  // as a click: the popup is the layer's
     }""")
-    frame.locator(".leaflet-popup-content th", has_text="Gi* z").wait_for()
+    frame.locator(".leaflet-popup-content .cm-label", has_text="Gi* z").wait_for()
     # the filter form asks the server again
     page.select_option("#category-select", "07")
     page.click("#hotspot-form button[type=submit]")
@@ -65,9 +55,10 @@ def test_emerging_page_draws_its_classes(live_server, page_watch, browser_login)
     browser_login(page, live_server, "supervisor")
     page.goto(f"{live_server}/emerging?until=2025-12-31&weeks=12", wait_until="networkidle")
     frame = page.frame_locator("#emerging-map")
-    frame.locator("#emerging-legend").wait_for()
+    frame.locator(".cm-legend").wait_for()
     map_frame = next(f for f in page.frames if "/maps/emerging" in f.url)
-    assert max(map_frame.evaluate(LAYER_FIGURES)["geojson"]) > 0
+    drawn = map_frame.evaluate(DRAWN_LAYERS)
+    assert drawn["state"] == "true" and max(d["features"] for d in drawn["layers"] if d["kind"] == "geojson") > 0
     assert errors == [] and outside == []
 
 
@@ -82,6 +73,7 @@ def test_cli_standalone_map_opens_offline(sample_db, tmp_path, monkeypatch, page
     page.on("request", lambda r: requests.append(r.url))
     page.goto(out.as_uri(), wait_until="load")
     page.locator(".marker-cluster").first.wait_for()
-    assert max(page.evaluate(LAYER_FIGURES)["geojson"]) > 500
+    drawn = page.evaluate(DRAWN_LAYERS)
+    assert drawn["state"] == "true" and max(d["features"] for d in drawn["layers"]) > 500
     assert [u for u in requests if not u.startswith(("file:", "data:"))] == []
     assert errors == [] and outside == []

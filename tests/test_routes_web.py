@@ -10,6 +10,8 @@ import pytest
 
 from webmap.app import create_app
 
+from conftest import map_document
+
 GPX = {"g": "http://www.topografix.com/GPX/1/1"}
 
 
@@ -29,9 +31,11 @@ def test_pickup_page_map_and_gpx_agree(client):
     assert n_stops > 0
     assert "车辆 1：全程" in text and "返回车场" in text
     map_src = html_lib.unescape(re.search(r'src="(/maps/routes\?[^"]+)"', text).group(1))
-    map_page = client.get(map_src).get_data(as_text=True)
-    assert map_page.count('class=\\"route-stop\\"') + map_page.count('class="route-stop"') == n_stops
-    assert "route-arrow" in map_page and "https://" not in map_page
+    assert "https://" not in client.get(map_src).get_data(as_text=True)
+    layers = map_document(client, map_src)["layers"]
+    badges = [f for layer in layers if layer["point"] == "badge" for f in layer["data"]["features"]]
+    assert len(badges) == n_stops and all(f["properties"]["href"].startswith("/issues/") for f in badges)
+    assert any(layer["point"] == "arrow" and layer["data"]["features"] for layer in layers)
     gpx_href = html_lib.unescape(re.search(r'href="(/routes\.gpx\?[^"]+)"', text).group(1))
     gpx = client.get(gpx_href)
     assert gpx.mimetype == "application/gpx+xml"
@@ -67,10 +71,10 @@ def test_route_page_in_browser(live_server, page_watch, browser_login):
     page.wait_for_load_state("networkidle")
     frame = page.frame_locator("#routes-map")
     frame.locator(".leaflet-container").wait_for()
-    frame.locator(".route-stop").first.wait_for()
-    assert frame.locator(".route-stop").count() >= 1
-    assert frame.locator(".route-arrow").count() >= 1
-    assert frame.locator(".route-depot").count() == 1
+    frame.locator(".cm-badge").first.wait_for()
+    assert frame.locator(".cm-badge").count() >= 1
+    assert frame.locator(".cm-arrow").count() >= 1
+    assert frame.locator(".cm-tag").count() == 1 and frame.locator(".cm-tag").inner_text() == "车场"
     assert page.locator("#gpx-link").get_attribute("href").startswith("/routes.gpx?")
     assert errors == []
     assert outside == []

@@ -14,7 +14,7 @@ from io import BytesIO
 import pytest
 from sqlalchemy import text
 
-from conftest import TEST_PASSWORD
+from conftest import TEST_PASSWORD, map_document
 from geo import metrics, store
 from geo.db import make_engine
 from geo.models import OPEN_STATUSES
@@ -179,14 +179,17 @@ def test_csp_allows_the_configured_tile_server_only(sample_copy, login):
 
 # --------------------------------------------------------------------------- roles on every route
 
-ISSUE_ROUTES = ["/issues/{id}", "/maps/issues/{id}", "/api/issues/{id}", "/api/issues/{id}/events"]
+ISSUE_ROUTES = ["/issues/{id}", "/maps/issues/{id}/data", "/api/issues/{id}", "/api/issues/{id}/events"]
 ROUTES = [
-    ("GET", "/"), ("GET", "/maps/overview"), ("GET", "/greening?year=2025"), ("GET", "/maps/greening?year=2025"),
+    ("GET", "/"), ("GET", "/maps/overview"), ("GET", "/maps/overview/data"), ("GET", "/greening?year=2025"),
+    ("GET", "/maps/greening?year=2025"), ("GET", "/maps/greening/data?year=2025"),
     ("GET", "/league?month=2025-06"), ("GET", "/plan-tasks?month=2025-06"), ("GET", "/coverage"),
-    ("GET", "/maps/coverage"), ("GET", "/reports/weekly.xlsx?week=2025-W26"), ("GET", "/routes?job=sweep"),
-    ("GET", "/maps/routes?job=sweep"), ("GET", "/routes.gpx?job=sweep"),
-    ("GET", "/hotspots"), ("GET", "/maps/hotspots"), ("GET", "/emerging"), ("GET", "/maps/emerging"),
-    ("GET", "/issues"), ("GET", "/maps/issues"), ("GET", "/issues/{id}"), ("GET", "/maps/issues/{id}"),
+    ("GET", "/maps/coverage"), ("GET", "/maps/coverage/data"), ("GET", "/reports/weekly.xlsx?week=2025-W26"),
+    ("GET", "/routes?job=sweep"), ("GET", "/maps/routes?job=sweep"), ("GET", "/maps/routes/data?job=sweep"),
+    ("GET", "/routes.gpx?job=sweep"), ("GET", "/hotspots"), ("GET", "/maps/hotspots"), ("GET", "/maps/hotspots/data"),
+    ("GET", "/emerging"), ("GET", "/maps/emerging"), ("GET", "/maps/emerging/data"),
+    ("GET", "/issues"), ("GET", "/maps/issues"), ("GET", "/maps/issues/data"), ("GET", "/issues/{id}"),
+    ("GET", "/maps/issues/{id}"), ("GET", "/maps/issues/{id}/data"),
     ("POST", "/issues/{id}/transitions"), ("POST", "/issues/{id}/phone"), ("GET", "/photos/{photo}"),
     ("GET", "/report"), ("POST", "/report"), ("GET", "/report/done?issue=1"),
     ("GET", "/api/me"), ("GET", "/api/issues"), ("GET", "/api/issues/{id}"), ("GET", "/api/issues/{id}/events"),
@@ -271,8 +274,9 @@ def test_a_department_reads_and_changes_only_its_own_issues_on_every_route(as_us
                                                       department=["sanitation", "sanitation_west", "sanitation_east"])
     listed = client.get("/issues?department=construction").get_data(as_text=True)
     assert 'id="no-issues"' in listed and "0 条" in listed
-    mapped = client.get("/maps/issues").get_data(as_text=True)
-    assert f"/issues/{other_id}\\u0022" not in mapped and f'/issues/{other_id}"' not in mapped
+    mapped = map_document(client, "/maps/issues")
+    hrefs = {f["properties"]["href"] for layer in mapped["layers"] if layer["popup"] for f in layer["data"]["features"]}
+    assert f"/issues/{own_id}" in hrefs and f"/issues/{other_id}" not in hrefs
     assert client.get("/").headers["Location"] == "/issues"
 
 

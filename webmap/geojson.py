@@ -52,9 +52,10 @@ def feature_texts(frame: gpd.GeoDataFrame, *, ids: Sequence | None = None) -> li
     if properties.columns.empty:
         records = ["{}"] * len(frame)
     else:
-        # one JSON object per line; a newline inside a value is written escaped, so the split is safe
+        # one JSON object per line; a newline inside a value is written escaped, so splitting at "\n" is
+        # safe (not str.splitlines: it also splits at U+2028 and the other separators JSON leaves raw)
         records = properties.to_json(orient="records", lines=True, force_ascii=False,
-                                     double_precision=15).splitlines()
+                                     double_precision=15).rstrip("\n").split("\n")
     heads = ['{"type":"Feature",'] * len(frame) if ids is None else [
         f'{{"type":"Feature","id":{i},' for i in _id_texts(ids)]
     return [f'{head}"geometry":{g},"properties":{p}}}' for head, g, p in zip(heads, geometries, records)]

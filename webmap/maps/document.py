@@ -60,12 +60,15 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} {value!r} has no JSON form in a map document")
 
 
-def document_json(document: dict, *, inline: bool = False) -> str:
-    """A document as JSON text; with ``inline``, safe to write inside an HTML ``<script>`` element."""
+def document_json(document: dict) -> str:
+    """A document as JSON text with ``<``, ``>``, ``&`` and the line separators escaped.
+
+    The escapes keep the text inert wherever it lands: inside an HTML ``<script>``
+    element (the standalone map) or in a browser that would sniff a JSON answer.
+    """
     text = json.dumps(document, ensure_ascii=False, separators=(",", ":"), default=_json_default, allow_nan=False)
-    if inline:
-        for char, escaped in _INLINE_ESCAPES.items():
-            text = text.replace(char, escaped)
+    for char, escaped in _INLINE_ESCAPES.items():
+        text = text.replace(char, escaped)
     return text
 
 

@@ -52,7 +52,7 @@ def _inline_css(prefix: str, filename: str) -> str:
 def standalone_html(document: MapDocument, settings: Settings) -> str:
     """One HTML file holding the map of ``document`` with its data and every local asset."""
     page = shell_map(settings, None).get_root().render()
-    data = f'<script type="application/json" id="citymap-map-data">{document_json(document.as_dict(), inline=True)}</script>'
+    data = f'<script type="application/json" id="citymap-map-data">{document_json(document.as_dict())}</script>'
     # before the map's own script, which starts the renderer; functions as replacements below: the
     # inserted text is taken literally (no backslash processing)
     page = page.replace("<body>", "<body>\n" + data, 1)

@@ -149,6 +149,7 @@
       var props = feature.properties || {};
       var xy = feature.geometry.coordinates;
       var marker = pointLayer(spec, props, L.latLng(xy[1], xy[0]));
+      marker.feature = feature;  // as L.geoJSON does, so a marker says what it shows
       marker.options.issues = count ? Number(props[count]) || 1 : 1;
       bindInfo(marker, spec, props);
       return marker;
