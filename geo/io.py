@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 import zipfile
 from dataclasses import dataclass, field
-from io import StringIO
+from io import BytesIO, StringIO
 from pathlib import Path
 
 import geopandas as gpd
@@ -1495,6 +1495,11 @@ PHOTO_TYPES = {
     "image/png": (".png", lambda head: head[:8] == b"\x89PNG\r\n\x1a\n"),
     "image/webp": (".webp", lambda head: head[:4] == b"RIFF" and head[8:12] == b"WEBP"),
 }
+#: the most pixels a photo may have (a 50-megapixel phone camera); counted from the file's header, before
+#: anything is decoded, so a small file that would decode to gigabytes (a decompression bomb) is refused
+MAX_PHOTO_PIXELS = 50_000_000
+#: Pillow's name of the format of each content type
+_PIL_FORMATS = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP"}
 #: a stored photo's name: 32 random hex digits and a suffix of PHOTO_TYPES
 PHOTO_NAME_RE = re.compile(r"[0-9a-f]{32}\.(?:jpg|png|webp)")
 
@@ -1520,7 +1525,25 @@ def check_photo(data: bytes, *, max_bytes: int, label: str = "photo") -> str:
     kind = photo_type(data)
     if kind is None:
         raise ValidationError(f"{label} is not a JPEG, PNG or WebP image (first bytes {bytes(data[:8]).hex()})")
+    width, height = _photo_size(data, kind=kind, label=label)
+    if width * height > MAX_PHOTO_PIXELS:
+        raise ValidationError(f"{label} is {width} × {height} pixels ({width * height / 1e6:.0f} megapixels); "
+                              f"at most {MAX_PHOTO_PIXELS / 1e6:.0f} megapixels")
     return kind
+
+
+def _photo_size(data: bytes, *, kind: str, label: str) -> tuple[int, int]:
+    """(width, height) of a photo in pixels, read from its header (nothing is decoded)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(BytesIO(data), formats=[_PIL_FORMATS[kind]]) as image:
+            return image.size
+    except Image.DecompressionBombError as exc:
+        # Pillow refuses to even open an image of over twice its own limit
+        raise ValidationError(f"{label}: {exc}; at most {MAX_PHOTO_PIXELS / 1e6:.0f} megapixels") from exc
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        raise ValidationError(f"{label} is not a readable {kind} image: {exc}") from exc
 
 
 def save_photo(data: bytes, *, photos_dir: Path, max_bytes: int, label: str = "photo") -> tuple[str, str]:

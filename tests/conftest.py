@@ -318,3 +318,14 @@ ISSUE_POPUP_TEXTS = """async (href) => {
   });
   return out;
 }"""
+
+
+def tiny_image(image_format: str = "PNG", size: tuple[int, int] = (4, 3)) -> bytes:
+    """A real image file of a few pixels (``image_format``: a Pillow format name such as PNG, JPEG, WEBP)."""
+    from io import BytesIO
+
+    from PIL import Image
+
+    out = BytesIO()
+    Image.new("RGB", size, (200, 40, 40)).save(out, format=image_format)
+    return out.getvalue()

@@ -19,10 +19,12 @@ from webmap.app import create_app
 from webmap.auth import ACCESS, EVERYONE
 from webmap.openapi import openapi_document
 
+from conftest import tiny_image
+
 
 STANDARD_TAGS = "^(open311|ogcapi|meta)$"
 REST_TAGS = "^rest$"
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+PNG = tiny_image("PNG")
 
 
 @pytest.fixture(scope="module")

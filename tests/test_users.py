@@ -19,9 +19,11 @@ from geo.errors import ConfigError, ConflictError, ValidationError
 from geo.taxonomy import load_taxonomy
 from geo.workflow import ROLES, owns
 
+from conftest import tiny_image
+
 J = "120110900"
 NOW = datetime(2025, 6, 1, 9, 0, 0)
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 40
+PNG = tiny_image("PNG")
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 40
 WEBP = b"RIFF\x10\x00\x00\x00WEBPVP8 " + b"\x00" * 20
 
@@ -116,6 +118,42 @@ def test_photos_are_checked_and_stored_under_random_names(tmp_path):
     with pytest.raises(ValidationError, match="empty"):
         io.save_photo(b"", photos_dir=tmp_path, max_bytes=1000)
     assert len(list(tmp_path.iterdir())) == 1
+
+
+def _bomb_png(width: int, height: int) -> bytes:
+    """A valid one-bit PNG of ``width`` × ``height`` black pixels: a few KB that decode to width × height bytes."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    row = b"\x00" + b"\x00" * ((width + 7) // 8)
+    pixels = zlib.compressobj(9)
+    body = b"".join(pixels.compress(row) for _ in range(height)) + pixels.flush()
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0))
+            + chunk(b"IDAT", body) + chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize("width, height, message", [
+    (20000, 20000, "DecompressionBomb|megapixels"),  # 400 MP: Pillow itself refuses to open it
+    (8000, 7000, "8000 × 7000 pixels"),  # 56 MP: opened, counted, refused
+])
+def test_a_decompression_bomb_is_refused_before_it_is_decoded(tmp_path, width, height, message):
+    bomb = _bomb_png(width, height)
+    assert len(bomb) < 200_000
+    with pytest.raises(ValidationError, match=message):
+        io.save_photo(bomb, photos_dir=tmp_path, max_bytes=5_000_000)
+    assert list(tmp_path.iterdir()) == []
+    name, kind = io.save_photo(_bomb_png(4000, 3000), photos_dir=tmp_path, max_bytes=5_000_000)  # 12 MP is a photo
+    assert kind == "image/png"
+
+
+def test_a_photo_that_only_starts_like_one_is_refused(tmp_path):
+    with pytest.raises(ValidationError, match="not a readable image/png"):
+        io.save_photo(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40, photos_dir=tmp_path, max_bytes=1000)
+    assert io.save_photo(tiny_image("JPEG"), photos_dir=tmp_path, max_bytes=10_000)[1] == "image/jpeg"
+    assert io.save_photo(tiny_image("WEBP"), photos_dir=tmp_path, max_bytes=10_000)[1] == "image/webp"
 
 
 def _one_issue(engine, *, phone: str | None) -> int:

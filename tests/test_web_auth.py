@@ -14,7 +14,7 @@ from io import BytesIO
 import pytest
 from sqlalchemy import text
 
-from conftest import TEST_PASSWORD, map_document
+from conftest import TEST_PASSWORD, map_document, tiny_image
 from geo import metrics, store
 from geo.db import make_engine
 from geo.models import OPEN_STATUSES
@@ -23,7 +23,7 @@ from webmap.app import create_app
 from webmap.auth import ACCESS, GUARDED_BLUEPRINTS
 
 J = "120110900"
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+PNG = tiny_image("PNG")
 INSIDE = {"lon": "117.37", "lat": "39.1"}
 
 
@@ -309,6 +309,26 @@ def test_phones_are_masked_and_a_dispatcher_reveal_is_logged(as_user, engine):
 
 
 # --------------------------------------------------------------------------- reports and photos
+
+def test_a_decompression_bomb_upload_gets_400_on_the_form_and_the_api(as_user, engine):
+    from test_users import _bomb_png
+
+    bomb = _bomb_png(20000, 20000)
+    issue_id = _open_issue(engine, "sanitation_west")
+    photos_before = len(store.read_issue_photos(engine, issue_id=issue_id))
+    dispatcher = as_user("dispatcher")
+    answer = dispatcher.post(f"/api/issues/{issue_id}/photos", headers={"X-CSRF-Token": dispatcher.csrf},
+                             data={"photo": (BytesIO(bomb), "bomb.png")}, content_type="multipart/form-data")
+    assert answer.status_code == 400 and "megapixels" in answer.get_json()["error"]
+    assert len(store.read_issue_photos(engine, issue_id=issue_id)) == photos_before
+    citizen = as_user("citizen")
+    count = store.count_issues(engine, jurisdiction_code=J)
+    form = citizen.post("/report", data={**INSIDE, "category_code": "07001", "description": "大图",
+                                         "csrf_token": citizen.csrf, "photos": [(BytesIO(bomb), "bomb.png")]},
+                        content_type="multipart/form-data")
+    assert form.status_code == 400 and "megapixels" in form.get_data(as_text=True)
+    assert store.count_issues(engine, jurisdiction_code=J) == count
+
 
 def test_a_report_with_a_photo_becomes_an_assigned_issue(as_user, engine, sample_copy):
     client = as_user("citizen")
