@@ -1351,11 +1351,35 @@ def write_xlsx(sheets: dict[str, pd.DataFrame], path: str | Path) -> Path:
     with pd.ExcelWriter(path, engine="openpyxl") as writer:
         for sheet, table in sheets.items():
             out = table.copy()
-            for column in out.columns:
-                if pd.api.types.infer_dtype(out[column], skipna=True) == "string":
-                    out[column] = mask_phones(out[column])
+            texts = [c for c in out.columns if pd.api.types.infer_dtype(out[c], skipna=True) == "string"]
+            for column in texts:
+                out[column] = mask_phones(out[column])
             out.to_excel(writer, sheet_name=sheet, index=False)
+            _keep_formulas_as_text(writer.sheets[sheet], out, texts)
     return path
+
+
+#: what a spreadsheet reads as the start of a formula (and, after a tab or CR, some still do)
+_FORMULA_START = r"^[=+\-@\t\r]"
+
+
+def _keep_formulas_as_text(worksheet, table: pd.DataFrame, texts: list) -> None:
+    """Make every text cell of ``table`` that a spreadsheet would take for a formula a text cell again.
+
+    openpyxl turns a value starting with ``=`` into a formula; the cell is set back
+    to a string and gets Excel's quote prefix, so neither opening nor editing the
+    file runs text that came from a layer or a user (CSV/formula injection).
+    """
+    for position, column in enumerate(table.columns):
+        if column not in texts:
+            continue
+        risky = np.flatnonzero(table[column].astype("string").str.match(_FORMULA_START).fillna(False).to_numpy())
+        for row in risky:
+            # row 1 is the header
+            cell = worksheet.cell(row=int(row) + 2, column=position + 1)
+            cell.value = str(table[column].iloc[row])
+            cell.data_type = "s"
+            cell.quotePrefix = True
 
 
 # ------------------------------------------------------------------ inspection tracks (geo.coverage)

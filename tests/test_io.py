@@ -3,6 +3,7 @@
 import datetime as dt
 import json
 import warnings
+from io import BytesIO
 
 import geopandas as gpd
 import numpy as np
@@ -13,7 +14,8 @@ from shapely.geometry import LineString, MultiLineString, Point, Polygon, box
 
 from geo.crs import convert_to_wgs84
 from geo.errors import ImportRejected, ValidationError
-from geo.io import ISSUE_COLUMNS, LAYER_COLUMNS, read_issue_file, read_layer_file, write_frame
+from geo.io import (ISSUE_COLUMNS, LAYER_COLUMNS, read_issue_file, read_layer_file, write_frame, write_xlsx,
+                    write_xlsx_with_images)
 
 HEADER = "工单编号,受理时间,经度,纬度,问题类型,问题描述,联系电话,地址"
 GOOD_ROW = "GD001,2025-03-12 08:30:00,117.350000,39.100000,暴露垃圾,路边垃圾无人清理,13800138000,津北公路88号"
@@ -466,3 +468,28 @@ def test_export_rejects_unknown_suffix(tmp_path):
     frame = gpd.GeoDataFrame({"a": [1]}, geometry=[Point(0, 0)], crs="EPSG:4326")
     with pytest.raises(ValidationError, match="out.shp"):
         write_frame(frame, tmp_path / "out.shp")
+
+
+HOSTILE_CELLS = ["=HYPERLINK(\"http://evil\",\"点我\")", "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(1,2)",
+                 "\t=1+1", "\r=1+1", "=", "普通文字 =1", "", None, "13812345678"]
+
+
+@pytest.mark.parametrize("with_images", [False, True])
+def test_xlsx_text_that_looks_like_a_formula_stays_text(tmp_path, with_images):
+    from PIL import Image as PILImage
+
+    frame = pd.DataFrame({"note": HOSTILE_CELLS, "n": range(len(HOSTILE_CELLS))})
+    path = tmp_path / "out.xlsx"
+    if with_images:
+        png = BytesIO()
+        PILImage.new("RGB", (4, 4)).save(png, format="PNG")
+        write_xlsx_with_images({"表": frame}, path, images={"地图": png.getvalue()})
+    else:
+        write_xlsx({"表": frame}, path)
+    sheet = openpyxl.load_workbook(path)["表"]
+    cells = [row[0] for row in sheet.iter_rows(min_row=2, max_col=1)]
+    assert [c.data_type for c in cells if c.value is not None] == ["s"] * 9
+    # the phone is masked, every other value is exactly what was written
+    assert [c.value for c in cells] == [*HOSTILE_CELLS[:8], None, None, "138****5678"]
+    assert [bool(c.quotePrefix) for c in cells] == [True] * 7 + [False] * 4
+    assert [row[0].value for row in sheet.iter_rows(min_row=2, min_col=2, max_col=2)] == list(range(11))
