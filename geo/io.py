@@ -288,6 +288,9 @@ class _Source:
     rows: np.ndarray
     geometry: gpd.GeoSeries | None = None
     excel: bool = False
+    #: a spreadsheet's formulas that have no calculated value (the file was never opened in a spreadsheet
+    #: program), where ``table`` holds nothing; same shape as ``table``, else None
+    formulas: pd.DataFrame | None = None
 
 
 def _decode(path: Path, name: str) -> str:
@@ -330,8 +333,46 @@ def _read_xlsx(path: Path, name: str, aliases: dict[str, tuple[str, ...]]) -> _S
             break
     headers = [f"column {i + 1}" if pd.isna(cell) else str(cell) for i, cell in enumerate(grid.iloc[header_at])]
     table = grid.iloc[header_at + 1 :].set_axis(headers, axis=1).reset_index(drop=True)
+    formulas = _uncalculated_formulas(path, grid)
+    if formulas is not None:
+        formulas = formulas.iloc[header_at + 1 :].set_axis(headers, axis=1).reset_index(drop=True)
     # Spreadsheet rows are 1-based: the header is on row header_at + 1.
-    return _Source(table, np.arange(len(table)) + header_at + 2, excel=True)
+    return _Source(table, np.arange(len(table)) + header_at + 2, excel=True, formulas=formulas)
+
+
+def _uncalculated_formulas(path: Path, grid: pd.DataFrame) -> pd.DataFrame | None:
+    """The formulas of the first sheet whose cell in ``grid`` (the calculated values) is empty, or None.
+
+    A workbook written by a program rather than saved by Excel or WPS stores
+    formulas without results, and reading the values alone would turn each into
+    an empty cell; the formula text is kept so that the row can be refused.
+    """
+    with zipfile.ZipFile(path) as book:
+        sheets = [n for n in book.namelist() if n.startswith("xl/worksheets/") and n.endswith(".xml")]
+        # most files hold no formula at all: skip the second read
+        if not any(re.search(rb"<f[ >/]", book.read(n)) for n in sheets):
+            return None
+    from openpyxl import load_workbook
+
+    workbook = load_workbook(path, read_only=True, data_only=False)
+    try:
+        cells = pd.DataFrame(list(workbook.worksheets[0].iter_rows(values_only=True)))
+    finally:
+        workbook.close()
+    cells = cells.reindex(index=range(grid.shape[0]), columns=range(grid.shape[1]))
+    text = cells.map(lambda v: v if isinstance(v, str) else getattr(v, "text", None))
+    formula = text.apply(lambda column: column.astype("string").str.startswith("=")).fillna(False)
+    return text.where(formula.to_numpy() & grid.isna().to_numpy()).astype("string")
+
+
+def _formula_problems(raw: _Source, found: dict[str, str], name: str) -> list[RowError]:
+    """One RowError per cell of a used column holding a formula with no calculated value."""
+    if raw.formulas is None:
+        return []
+    return [problem for canonical, header in found.items()
+            for problem in _problems(name, raw.rows, raw.formulas[header].notna(), canonical,
+                                     "a formula with no calculated value: open and save the file in Excel or "
+                                     "WPS, or paste the values, and import it again", raw.formulas[header])]
 
 
 def _read_vector(path: Path, name: str) -> _Source:
@@ -460,7 +501,7 @@ def read_issue_file(
         keep = data.notna().any(axis=1).to_numpy()
         data, rows = data[keep].reset_index(drop=True), rows[keep]
 
-    problems: list[RowError] = []
+    problems: list[RowError] = _formula_problems(raw, found, name)
 
     external_id = _column(data, "external_id")
     problems += _problems(name, rows, external_id.isna(), "external_id", "missing", None)
@@ -1193,7 +1234,7 @@ def _greening_table(path: Path, required: tuple[str, ...], roads: pd.DataFrame, 
     data = pd.DataFrame({c: _text(raw.table[h]) for c, h in found.items()})
     keep = data.notna().any(axis=1).to_numpy()
     data, rows = data[keep].reset_index(drop=True), raw.rows[keep]
-    problems: list[RowError] = []
+    problems: list[RowError] = _formula_problems(raw, found, name)
 
     road_text = _column(data, "road")
     by_id = dict(zip(roads["road_id"].astype(str), roads["road_id"].astype(str)))

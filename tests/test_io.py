@@ -493,3 +493,39 @@ def test_xlsx_text_that_looks_like_a_formula_stays_text(tmp_path, with_images):
     assert [c.value for c in cells] == [*HOSTILE_CELLS[:8], None, None, "138****5678"]
     assert [bool(c.quotePrefix) for c in cells] == [True] * 7 + [False] * 4
     assert [row[0].value for row in sheet.iter_rows(min_row=2, min_col=2, max_col=2)] == list(range(11))
+
+
+def _with_cached_values(path, values: dict[str, str]) -> None:
+    """Give formula cells of the first sheet a calculated value, as Excel does when it saves (cell → text)."""
+    import re
+    import zipfile
+
+    with zipfile.ZipFile(path) as book:
+        parts = {n: book.read(n) for n in book.namelist()}
+    sheet = parts["xl/worksheets/sheet1.xml"].decode()
+    for ref, value in values.items():
+        sheet = re.sub(rf'<c r="{ref}"([^>]*)><f>(.*?)</f><v\s*/?>(?:</v>)?',
+                       rf'<c r="{ref}" t="str"><f>\2</f><v>{value}</v>', sheet)
+    parts["xl/worksheets/sheet1.xml"] = sheet.encode()
+    with zipfile.ZipFile(path, "w") as book:
+        for name, data in parts.items():
+            book.writestr(name, data)
+
+
+def test_xlsx_formulas_without_a_value_refuse_their_row_and_cached_values_are_read(tmp_path):
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(["工单编号", "受理时间", "经度", "纬度", "问题类型", "问题描述", "地址"])
+    sheet.append(["F1", "2025-03-12 08:30", 117.35, 39.10, "暴露垃圾", '=CONCAT("路边","垃圾")', "津北公路"])
+    sheet.append(["F2", "2025-03-12 08:30", 117.35, 39.10, "暴露垃圾", "路边垃圾", "=G1"])
+    sheet.append(["F3", "2025-03-12 08:30", 117.35, 39.10, "暴露垃圾", "=A1", "东兴路"])
+    sheet.append(["OK", "2025-03-12 08:30", 117.35, 39.10, "暴露垃圾", "没有公式", "东兴路"])
+    path = tmp_path / "formulas.xlsx"
+    workbook.save(path)
+    _with_cached_values(path, {"F4": "工单编号"})  # F3's description was calculated when the file was saved
+    batch = read_issue_file(path)
+    assert batch.frame["external_id"].tolist() == ["F3", "OK"]
+    assert batch.frame["description"].tolist() == ["工单编号", "没有公式"]
+    assert [(e.file, e.row, e.field, e.value) for e in batch.errors] == [
+        ("formulas.xlsx", 2, "description", '=CONCAT("路边","垃圾")'), ("formulas.xlsx", 3, "address", "=G1")]
+    assert all("no calculated value" in e.reason for e in batch.errors)
