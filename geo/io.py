@@ -1278,6 +1278,11 @@ def _greening_table(path: Path, required: tuple[str, ...], roads: pd.DataFrame, 
     return data, rows, columns, problems, raw.excel
 
 
+#: a greening record's photo: a relative file reference of the field app (no scheme, host, absolute path,
+#: backslash or "..", so it can never be made into a link to somewhere else)
+PHOTO_REFERENCE = r"(?!.*\.\.)[\w\-]+(?:[./][\w\-]+)*"
+
+
 def read_greening_records(path: str | Path, *, roads: pd.DataFrame, tasks: pd.DataFrame) -> GreeningBatch:
     """Read and validate a file of greening work records, one RowError per problem.
 
@@ -1318,6 +1323,10 @@ def read_greening_records(path: str | Path, *, roads: pd.DataFrame, tasks: pd.Da
     quantity = pd.to_numeric(quantity_text.str.normalize("NFKC"), errors="coerce")
     problems += _problems(name, rows, quantity_text.notna() & ~(quantity >= 0).fillna(False), "quantity",
                           "not a number of 0 or more", quantity_text)
+    photo = _column(data, "photo")
+    problems += _problems(name, rows, photo.notna() & ~photo.str.fullmatch(PHOTO_REFERENCE).fillna(False), "photo",
+                          "not a photo reference (a field app's file name such as IMG_0012.jpg or "
+                          "photos/2025/GR-0001.jpg); links, absolute paths and '..' are refused", photo)
     external_id = _column(data, "external_id")
     repeated = external_id.notna() & external_id.duplicated(keep="first")
     first_row = pd.Series(rows, index=data.index).groupby(external_id).transform("first")
@@ -1326,7 +1335,7 @@ def read_greening_records(path: str | Path, *, roads: pd.DataFrame, tasks: pd.Da
     problems.sort(key=lambda problem: problem.row)
     good = ~np.isin(rows, [problem.row for problem in problems])
     frame = pd.DataFrame({"external_id": external_id, **columns, "done_on": done, "quantity": quantity,
-                          "photo": _column(data, "photo"), "note": _column(data, "note"),
+                          "photo": photo, "note": _column(data, "note"),
                           "row": pd.Series(rows, index=data.index, dtype="int64")})
     order = ["external_id", "road_id", "task_code", "side", "from_m", "to_m", "done_on", "team", "quantity",
              "photo", "note", "row"]

@@ -214,3 +214,30 @@ def test_sample_greening_files_equal_a_fresh_generation_and_read_cleanly(repo_ro
     assert set(batch.frame["road_id"]) == {"R001", "R002"}
     assert (batch.frame["from_m"] == batch.frame["to_m"]).sum() == 6
     assert (batch.frame["to_m"] > batch.frame["road_id"].map(metric.set_index("road_id")["length_m"])).sum() == 3
+
+
+@pytest.mark.parametrize("photo, accepted", [
+    ("IMG_0012.jpg", True), ("photos/2025/GR-0001.jpg", True), ("现场照片1.jpg", True),
+    ("//evil.example/x.jpg", False), ("/\\evil.example", False), ("http://evil.example/x.jpg", False),
+    ("javascript:alert(1)", False), ("../../etc/passwd", False), ("/photos/x.jpg", False), ("a b.jpg", False),
+])
+def test_a_greening_photo_reference_is_a_field_app_file_name_never_a_link(tmp_path, photo, accepted):
+    path = tmp_path / "records.csv"
+    pd.DataFrame([{"道路": "津北公路", "作业": "修剪", "侧别": "左侧", "起点桩号": 0, "终点桩号": 100,
+                   "作业日期": "2025-04-01", "照片": photo},
+                  {"道路": "津北公路", "作业": "修剪", "侧别": "右侧", "起点桩号": 0, "终点桩号": 100,
+                   "作业日期": "2025-04-01", "照片": ""}]).to_csv(path, index=False)
+    batch = io.read_greening_records(path, roads=ROADS, tasks=TASKS)
+    assert len(batch.frame) == (2 if accepted else 1)
+    assert [(e.row, e.field, e.value) for e in batch.errors] == ([] if accepted else [(2, "photo", photo)])
+
+
+@pytest.mark.parametrize("ref, link", [
+    ("/photos/" + "a" * 32 + ".jpg", "/photos/" + "a" * 32 + ".jpg"), ("b" * 32 + ".png", "/photos/" + "b" * 32 + ".png"),
+    ("photos/2025/GR-0001.jpg", None), ("//evil/x.jpg", None), ("/\\evil", None), ("/\t/evil", None),
+    ("/photos/../" + "a" * 32 + ".jpg", None), (None, None), (float("nan"), None),
+])
+def test_only_photos_citymap_stored_are_linked_on_the_map(ref, link):
+    from webmap.maps.greening import stored_photo_path
+
+    assert stored_photo_path(ref) == link

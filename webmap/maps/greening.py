@@ -8,6 +8,7 @@ import pandas as pd
 
 from geo.greening import chainage_label
 from geo.greening_tasks import SIDES
+from geo.io import PHOTO_NAME_RE
 from geo.settings import Settings
 from webmap.maps.base import STATUS_LABELS, add_roads, new_document
 from webmap.maps.document import MapDocument
@@ -35,11 +36,10 @@ def share_colors(share: pd.Series) -> pd.Series:
 
 
 def stored_photo_path(ref: object) -> str | None:
-    """A record's photo as a link target: only a path on this server (``/…``, never ``//host``)."""
+    """A record's photo as a link target: only a photo citymap stored (``/photos/<random name>``), else None."""
     text = "" if ref is None or (isinstance(ref, float) and np.isnan(ref)) else str(ref)
-    if text.startswith("/") and not text.startswith(("//", "/\\")):
-        return text
-    return None
+    name = text.removeprefix("/photos/")
+    return f"/photos/{name}" if PHOTO_NAME_RE.fullmatch(name) else None
 
 
 def _record_lines(pairs: pd.DataFrame, unit: str) -> tuple[pd.Series, pd.Series]:
