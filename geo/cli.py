@@ -232,6 +232,41 @@ def greening_import_plan_cmd(ctx: click.Context, path: Path, year: int) -> None:
     click.echo(f"greening plan {year}: {n} rows loaded from {path}")
 
 
+@main.group("calendar")
+def calendar_group() -> None:
+    """The working-day calendar: the years whose holidays are known, and loading a new year's notice."""
+
+
+@calendar_group.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.pass_context
+@_one_line_errors
+def calendar_import_cmd(ctx: click.Context, path: Path) -> None:
+    """Load a year's holidays and make-up working days (CSV or XLSX: 日期, 类型, 节日) from the State Council's notice.
+
+    The years in the file replace what was loaded for them; deadlines that were
+    counted Monday–Friday for want of the notice (provisional) are counted again.
+    """
+    from geo import ingest
+
+    report = ingest.import_calendar_file(_engine(ctx), path, settings=_settings(ctx))
+    click.echo(f"{report.file}: {report.days} days of {', '.join(map(str, report.years))} loaded; "
+               f"{report.recomputed} provisional deadlines counted again")
+
+
+@calendar_group.command("show")
+@click.pass_context
+@_one_line_errors
+def calendar_show_cmd(ctx: click.Context) -> None:
+    """Print the years whose holidays are known; later years count Monday–Friday (provisional)."""
+    from geo import ingest, workdays
+
+    ingest.use_office_calendar(_engine(ctx))
+    years = workdays.known_years()
+    click.echo(f"known years: {years[0]}–{years[-1]}" if years == tuple(range(years[0], years[-1] + 1))
+               else f"known years: {', '.join(map(str, years))}")
+
+
 @main.group("api-key")
 def api_key_group() -> None:
     """Keys that let other systems use the Open311 and OGC APIs as one of our users."""

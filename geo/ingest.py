@@ -16,7 +16,8 @@ import shapely
 from sqlalchemy import Engine
 from tqdm import tqdm
 
-from geo import assign, io, store
+from geo import assign, io, store, workdays
+from geo.db import write_tx
 from geo.crs import to_metric
 from geo.errors import ImportRejected, NotFoundError, RowError
 from geo.layers import Layers, load_layers_from_dir
@@ -93,6 +94,8 @@ class ReadyLayers:
 class LayerCache:
     """Layers kept in memory between reports, read again when :func:`geo.store.layer_version` changes.
 
+    The office's working-day calendar is read again with them (a calendar import moves the version).
+
     Building the assignment indexes takes most of a single report's time (≈ 0.8 s of
     0.9 s for the sample); a layer import in any process bumps the version, so every
     process notices on its next report. One instance serves many threads.
@@ -113,6 +116,7 @@ class LayerCache:
             if ready is None or ready.version != version:
                 # Read after the version: layers replaced in between are newer than their label, and the
                 # next call reads them again, so what is kept is never older than what it claims.
+                use_office_calendar(engine)
                 layers = read_layers(engine, jurisdiction_code=jurisdiction_code)
                 ready = ReadyLayers(version=version, layers=layers, prepared=assign.prepare(layers))
                 self._ready[jurisdiction_code] = ready
@@ -159,9 +163,53 @@ def assign_and_schedule(
     columns = assignment(issues, layers, settings=settings, taxonomy=taxonomy, prepared=prepared)
     out = issues.drop(columns=[c for c in columns.columns if c in issues.columns])
     out = pd.concat([out.reset_index(drop=True), columns.reset_index(drop=True)], axis=1)
-    out["deadline_at"] = taxonomy.deadlines(out["category_code"], out["reported_at"],
-                                            day_cutoff=settings.day_cutoff).to_numpy()
+    out["deadline_at"], out["deadline_provisional"] = schedule(out, settings=settings, taxonomy=taxonomy)
     return gpd.GeoDataFrame(out, geometry=issues.geometry.name, crs=issues.crs)
+
+
+def schedule(issues: pd.DataFrame, *, settings: Settings, taxonomy: Taxonomy) -> tuple:
+    """The deadlines of issues (``category_code``, ``reported_at``) and whether each is provisional.
+
+    Returns two arrays: due times, and True where a working-day deadline was counted
+    across a year whose holidays are not known yet (:func:`geo.workdays.provisional`).
+    """
+    due = taxonomy.deadlines(issues["category_code"], issues["reported_at"], day_cutoff=settings.day_cutoff)
+    working = (issues["category_code"].map(taxonomy.categories["deadline_kind"]) == "working_days").to_numpy()
+    return due.to_numpy(), working & workdays.provisional(issues["reported_at"], due)
+
+
+def use_office_calendar(engine: Engine) -> None:
+    """Install the holidays an office loaded (``calendar_days``) into :mod:`geo.workdays`."""
+    workdays.install_days(store.read_calendar_days(engine))
+
+
+@dataclass
+class CalendarReport:
+    """What a calendar import did: the years loaded, their days, and the deadlines counted again."""
+
+    file: str
+    years: list[int]
+    days: int
+    recomputed: int
+
+
+def import_calendar_file(engine: Engine, path: Path, *, settings: Settings) -> CalendarReport:
+    """Load a year's holidays and make-up working days, and count its provisional deadlines again.
+
+    One transaction: the days of the file's years replace any loaded before, and
+    every issue whose deadline was provisional gets it counted on the new calendar
+    (still provisional if it crosses another year not known yet).
+    """
+    days = io.read_calendar_file(path)
+    taxonomy = load_taxonomy()
+    with write_tx(engine) as conn:
+        years = store.replace_calendar_years(conn, days)
+        workdays.install_days(store.read_calendar_days(conn))
+        pending = store.read_provisional_deadlines(conn)
+        due, provisional = schedule(pending, settings=settings, taxonomy=taxonomy)
+        recomputed = store.update_deadlines(conn, pd.DataFrame({"id": pending["id"], "deadline_at": due,
+                                                                "deadline_provisional": provisional}))
+    return CalendarReport(file=Path(path).name, years=years, days=len(days), recomputed=recomputed)
 
 
 def import_issue_file(
@@ -182,6 +230,7 @@ def import_issue_file(
     nothing is written. A file with no usable row is refused too.
     """
     path = Path(path)
+    use_office_calendar(engine)
     # Closed however the import ends, so that an error message starts on a clean line.
     with tqdm(total=4, desc=f"import {path.name}", unit="step", disable=not progress, leave=False) as steps:
         layers = read_layers(engine, jurisdiction_code=jurisdiction_code)

@@ -8,7 +8,7 @@ city-wide PostGIS can be sharded on it (Citus distribution column).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from geoalchemy2 import Geometry
 from sqlalchemy import (
@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy import false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 SRID = 4326
@@ -213,6 +214,8 @@ class Issue(Base):
     verified_at: Mapped[datetime | None] = mapped_column(DateTime)
     closed_at: Mapped[datetime | None] = mapped_column(DateTime)
     deadline_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # counted across a year whose holidays were not known yet (Monday–Friday): recomputed when it is loaded
+    deadline_provisional: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     rework_count: Mapped[int] = mapped_column(Integer, default=0)
     cell_code: Mapped[str | None] = mapped_column(String(15))
     segment_id: Mapped[int | None] = mapped_column(Integer)
@@ -448,3 +451,17 @@ class IssuePhoto(Base):
     size_bytes: Mapped[int] = mapped_column(Integer)
     uploaded_by: Mapped[str] = mapped_column(String(60))
     at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class CalendarDay(Base):
+    """A holiday or make-up working day an office loaded (``citymap calendar import``).
+
+    National, not per jurisdiction: a year given here replaces that year of the
+    packaged calendar (``geo/data/workday_calendar.csv``).
+    """
+
+    __tablename__ = "calendar_days"
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    name: Mapped[str | None] = mapped_column(String(80))
+    loaded_at: Mapped[datetime] = mapped_column(DateTime)

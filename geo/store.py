@@ -22,7 +22,7 @@ import secrets
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Iterable, Iterator, Sequence
 
 import geopandas as gpd
@@ -59,11 +59,13 @@ JURISDICTION_COLUMNS = ("code", "name", "district_code", "metric_crs", "cell_siz
 ISSUE_COLUMNS = (
     "jurisdiction_code", "source", "external_id", "source_system", "category_code", "description", "address",
     "status", "reported_at", "registered_at", "dispatched_at", "handled_at", "verified_at", "closed_at",
-    "deadline_at", "rework_count", "cell_code", "segment_id", "segment_dist_m", "compound_code",
+    "deadline_at", "deadline_provisional", "rework_count", "cell_code", "segment_id", "segment_dist_m", "compound_code",
     "community_code", "grid_code", "zone_code", "department_code",
 )
 #: issue-frame column → ``reporter_contacts`` column: the contact is kept apart from the issue
 CONTACT_COLUMNS = {"phone": "phone", "email": "email", "reporter_name": "name"}
+#: NOT NULL boolean columns of the tables read as frames
+BOOLEAN_COLUMNS = ("deadline_provisional",)
 TIMESTAMP_COLUMNS = ("reported_at", "registered_at", "dispatched_at", "handled_at", "verified_at", "closed_at", "deadline_at")
 
 #: lifecycle column → (event action, status the issue entered); order is the loop's order. The
@@ -359,7 +361,9 @@ def _read_geo(
         # read cost more than the query. Timestamps come as ISO text (SQLite) or datetimes (psycopg).
         values = list(zip(*rows)) or [()] * (len(columns) + (2 if points else 1))
         frame = pd.DataFrame({
-            name: pd.to_datetime(column, format="ISO8601").as_unit("us") if name in timestamps else column
+            name: pd.to_datetime(column, format="ISO8601").as_unit("us") if name in timestamps
+            # SQLite hands booleans back as 0 / 1
+            else np.asarray(column, dtype=bool) if name in BOOLEAN_COLUMNS else column
             for name, column in zip(columns, values)})
         if points:
             geometry = shapely.points(np.array(values[-2], dtype=float), np.array(values[-1], dtype=float))
@@ -423,6 +427,7 @@ def insert_issues(
         if column not in frame:
             frame[column] = None
     frame["rework_count"] = pd.to_numeric(frame["rework_count"], errors="coerce").fillna(0).astype(int)
+    frame["deadline_provisional"] = frame["deadline_provisional"].astype("boolean").fillna(False).astype(bool)
     # a report with no lifecycle yet (a 12345 export, a web form) starts the loop at 上报
     frame["status"] = frame["status"].astype(object).where(frame["status"].notna(), "reported")
     for column in TIMESTAMP_COLUMNS:
@@ -831,8 +836,8 @@ def update_assignment(engine: Engine, assignment: pd.DataFrame) -> int:
 
 
 ISSUE_READ_COLUMNS = ("id", "source", "external_id", "category_code", "description", "address", "status",
-                      "reported_at", "closed_at", "deadline_at", "cell_code", "segment_id", "compound_code",
-                      "community_code", "grid_code", "zone_code", "department_code")
+                      "reported_at", "closed_at", "deadline_at", "deadline_provisional", "cell_code", "segment_id",
+                      "compound_code", "community_code", "grid_code", "zone_code", "department_code")
 
 
 def query_issues(
@@ -1490,3 +1495,50 @@ def read_issue_photos(bind: Engine | Connection, *, issue_id: int | None = None,
                         params, PHOTO_COLUMNS)
     frame["at"] = pd.to_datetime(frame["at"], format="ISO8601")
     return frame
+
+
+# --------------------------------------------------------------------------- the working-day calendar
+
+def read_calendar_days(bind: Engine | Connection) -> pd.DataFrame:
+    """The holidays and make-up working days an office loaded: ``date`` (datetime64), ``kind``, ``name``."""
+    rows = _with_conn(bind, lambda conn: conn.execute(
+        text("SELECT day, kind, name FROM calendar_days ORDER BY day")).all())
+    frame = pd.DataFrame(rows, columns=["date", "kind", "name"])
+    return frame.assign(date=pd.to_datetime(frame["date"]), kind=frame["kind"].astype("string"))
+
+
+def replace_calendar_years(conn: Connection, days: pd.DataFrame) -> list[int]:
+    """Replace the loaded calendar of the years ``days`` covers (in the caller's transaction); the years.
+
+    Every jurisdiction's layer version moves, so that long-running processes read
+    the calendar again with their layers (:class:`geo.ingest.LayerCache`).
+    """
+    when = pd.to_datetime(days["date"])
+    years = sorted({int(y) for y in when.dt.year})
+    for year in years:
+        conn.execute(text("DELETE FROM calendar_days WHERE day >= :a AND day <= :b"),
+                     {"a": date(year, 1, 1), "b": date(year, 12, 31)})
+    at = datetime.now().replace(microsecond=0)
+    conn.execute(text("INSERT INTO calendar_days (day, kind, name, loaded_at) VALUES (:d, :k, :n, :at)"),
+                 [{"d": d.date(), "k": str(k), "n": None if pd.isna(n) else str(n), "at": at}
+                  for d, k, n in zip(when, days["kind"], days.get("name", pd.Series(pd.NA, index=days.index)))])
+    conn.execute(text("UPDATE layer_versions SET version = version + 1, changed_at = :at"), {"at": at})
+    return years
+
+
+def read_provisional_deadlines(bind: Engine | Connection) -> pd.DataFrame:
+    """Issues (every jurisdiction) whose deadline is provisional: ``id``, ``category_code``, ``reported_at``."""
+    rows = _with_conn(bind, lambda conn: conn.execute(text(
+        "SELECT id, category_code, reported_at FROM issues WHERE deadline_provisional ORDER BY id")).all())
+    frame = pd.DataFrame(rows, columns=["id", "category_code", "reported_at"])
+    return frame.assign(reported_at=pd.to_datetime(frame["reported_at"]))
+
+
+def update_deadlines(conn: Connection, deadlines: pd.DataFrame) -> int:
+    """Set ``deadline_at`` and ``deadline_provisional`` of issues by ``id`` (in the caller's transaction)."""
+    if deadlines.empty:
+        return 0
+    conn.execute(text("UPDATE issues SET deadline_at = :due, deadline_provisional = :p WHERE id = :id"),
+                 [{"id": int(i), "due": None if pd.isna(d) else pd.Timestamp(d).to_pydatetime(), "p": bool(p)}
+                  for i, d, p in zip(deadlines["id"], deadlines["deadline_at"], deadlines["deadline_provisional"])])
+    return len(deadlines)

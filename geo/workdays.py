@@ -2,10 +2,16 @@
 
 A day is a working day when it is Monday–Friday and not a statutory holiday, or
 when it is a make-up working day (调休上班, usually a Saturday or Sunday next to a
-long holiday). The dates come from the ``chinese_calendar`` package, which follows
-the State Council's yearly notice; it covers a fixed range of years, and a date
-outside it raises :class:`~geo.errors.ValidationError` rather than guessing. When
-the next year's notice is out (usually in November), upgrade ``chinese_calendar``.
+long holiday). The State Council publishes each year's holidays in a notice of
+about November. The known years are data: ``geo/data/workday_calendar.csv``
+(seeded from the ``chinese_calendar`` package by ``scripts/seed_workday_calendar.py``)
+plus the years an office loaded with ``citymap calendar import`` (stored in the
+database and installed here by :func:`install_days`).
+
+A year that is not known yet counts Monday–Friday as working days, and a deadline
+whose count crosses such a year is **provisional** (:func:`provisional`): pages,
+API and reports say so, and loading the year recomputes it. So no date of
+2000–2100 ever makes a deadline fail.
 
 How a deadline of N working days counts
 ---------------------------------------
@@ -27,55 +33,87 @@ from __future__ import annotations
 
 from datetime import date, datetime, time
 from functools import lru_cache
+from pathlib import Path
 from typing import NamedTuple
 
-import chinese_calendar
 import numpy as np
 import pandas as pd
-from chinese_calendar.constants import holidays as _CC_HOLIDAYS
-from chinese_calendar.constants import workdays as _CC_WORKDAYS
 from numpy.typing import ArrayLike
 
 from geo.errors import ValidationError
 
 DEFAULT_DAY_END = time(18, 0)
+#: the days any date may fall on (a date outside is an input error, not a calendar gap)
+FIRST_DAY, LAST_DAY = np.datetime64("2000-01-01", "D"), np.datetime64("2100-12-31", "D")
+#: the kinds of day a calendar row states
+DAY_KINDS = ("holiday", "workday")
+SEED_FILE = Path(__file__).resolve().parent / "data" / "workday_calendar.csv"
+
+_office_days = pd.DataFrame({"date": pd.Series(dtype="datetime64[ns]"), "kind": pd.Series(dtype="string")})
 
 
 class _Calendar(NamedTuple):
-    first: np.datetime64  # 1 January of the first covered year
+    first: np.datetime64  # FIRST_DAY
     is_work: np.ndarray  # bool per day from ``first``
     rank: np.ndarray  # working days from ``first`` up to and including each day
+    unknown_rank: np.ndarray  # days of years not known, from ``first`` up to and including each day
+    known_years: tuple[int, ...]
+
+
+def seed_days() -> pd.DataFrame:
+    """The packaged calendar: ``date`` (datetime64), ``kind`` (holiday | workday), ``name``."""
+    days = pd.read_csv(SEED_FILE, dtype=str, keep_default_na=False)
+    return days.assign(date=pd.to_datetime(days["date"]), kind=days["kind"].astype("string"))
+
+
+def install_days(days: pd.DataFrame) -> None:
+    """Use an office's calendar rows on top of the packaged ones (a year given here replaces that year).
+
+    Parameters
+    ----------
+    days : DataFrame
+        ``date`` (datetime64 or date) and ``kind`` (holiday | workday), as
+        :func:`geo.io.read_calendar_file` returns and ``calendar_days`` stores.
+    """
+    global _office_days
+    when = pd.to_datetime(days["date"])
+    bad = ~days["kind"].isin(DAY_KINDS)
+    if bad.any():
+        raise ValidationError(f"calendar day kind {days['kind'][bad].iloc[0]!r}: expected holiday or workday")
+    _office_days = pd.DataFrame({"date": when, "kind": days["kind"].astype("string")}).reset_index(drop=True)
+    _calendar.cache_clear()
 
 
 @lru_cache(maxsize=1)
 def _calendar() -> _Calendar:
-    years = sorted({d.year for d in _CC_HOLIDAYS})
-    first = np.datetime64(f"{years[0]:04d}-01-01", "D")
-    days = np.arange(first, np.datetime64(f"{years[-1] + 1:04d}-01-01", "D"))
+    seed = seed_days()
+    office_years = set(_office_days["date"].dt.year)
+    rows = pd.concat([seed[~seed["date"].dt.year.isin(office_years)], _office_days])
+    known = np.array(sorted(set(rows["date"].dt.year)), dtype="int64")
+    days = np.arange(FIRST_DAY, LAST_DAY + 1)
     # 1970-01-01 was a Thursday: shift so that Monday is 0.
     weekday = (days.astype("int64") + 3) % 7
-    holiday = np.isin(days, np.array(sorted(_CC_HOLIDAYS), dtype="datetime64[D]"))
-    makeup = np.isin(days, np.array(sorted(_CC_WORKDAYS), dtype="datetime64[D]"))
+    stated = rows["date"].to_numpy(dtype="datetime64[D]")
+    holiday = np.isin(days, stated[(rows["kind"] == "holiday").to_numpy()])
+    makeup = np.isin(days, stated[(rows["kind"] == "workday").to_numpy()])
     is_work = ((weekday < 5) & ~holiday) | makeup
-    return _Calendar(first, is_work, np.cumsum(is_work))
+    year = days.astype("datetime64[Y]").astype("int64") + 1970
+    return _Calendar(FIRST_DAY, is_work, np.cumsum(is_work), np.cumsum(~np.isin(year, known)),
+                     tuple(int(y) for y in known))
 
 
-def _coverage() -> str:
-    cal = _calendar()
-    last = cal.first + (len(cal.is_work) - 1)
-    return (
-        f"the working-day calendar (chinese_calendar {chinese_calendar.__version__}) "
-        f"covers {cal.first} to {last}; upgrade chinese_calendar for later years"
-    )
+def known_years() -> tuple[int, ...]:
+    """The years whose holidays and make-up working days are known (packaged or loaded)."""
+    return _calendar().known_years
 
 
 def _day_index(days: np.ndarray) -> np.ndarray:
-    """Positions of ``datetime64[D]`` days in the calendar; error if any is outside it."""
+    """Positions of ``datetime64[D]`` days in the calendar; error if any is outside 2000–2100."""
     cal = _calendar()
     idx = (days - cal.first).astype("int64")
     outside = (idx < 0) | (idx >= len(cal.is_work))
     if outside.any():
-        raise ValidationError(f"date {days[outside][0]} is outside {_coverage()}")
+        raise ValidationError(f"date {days[outside][0]} is outside {FIRST_DAY} to {LAST_DAY}")
     return idx
 
 
@@ -102,7 +140,7 @@ def _due_index(start_idx: np.ndarray, n: np.ndarray) -> np.ndarray:
     start_rank = cal.rank[start_idx] + ~cal.is_work[start_idx]
     due_rank = start_rank + n
     if (due_rank > cal.rank[-1]).any():
-        raise ValidationError(f"the deadline falls after the end of {_coverage()}")
+        raise ValidationError(f"the deadline falls after {LAST_DAY}")
     # The first day whose rank reaches due_rank is that working day.
     return np.searchsorted(cal.rank, due_rank, side="left")
 
@@ -131,7 +169,7 @@ def is_working_day(d: date) -> bool:
     Raises
     ------
     geo.errors.ValidationError
-        If the year is outside the range ``chinese_calendar`` covers.
+        If the date is outside 2000–2100. In a year not known yet, Monday–Friday.
     """
     return bool(_calendar().is_work[_day_index(_as_day(d, name="date"))[0]])
 
@@ -228,3 +266,36 @@ def working_days_between(a: date, b: date) -> int:
     idx = _day_index(np.concatenate([_as_day(a, name="a"), _as_day(b, name="b")]))
     rank = _calendar().rank[idx]
     return int(rank[1] - rank[0])
+
+
+def provisional(start: pd.Series, due: pd.Series) -> np.ndarray:
+    """Whether each deadline was counted across a year whose holidays are not known yet.
+
+    Parameters
+    ----------
+    start, due : pandas.Series
+        Report times and their working-day deadlines (local time; NaT is never provisional).
+
+    Returns
+    -------
+    numpy.ndarray of bool
+        True where some day from the report day to the due day lies in a year
+        that is not among :func:`known_years`.
+    """
+    begin, end = _wall_days(start), _wall_days(due)
+    valid = ~(np.isnat(begin) | np.isnat(end))
+    out = np.zeros(len(begin), dtype=bool)
+    if valid.any():
+        cal = _calendar()
+        first, last = _day_index(begin[valid]), _day_index(end[valid])
+        before = np.where(first > 0, cal.unknown_rank[np.maximum(first - 1, 0)], 0)
+        out[valid] = cal.unknown_rank[last] - before > 0
+    return out
+
+
+def _wall_days(times: pd.Series) -> np.ndarray:
+    """The local calendar days (``datetime64[D]``, NaT kept) of naive or timezone-aware times."""
+    when = pd.to_datetime(times)
+    if when.dt.tz is not None:
+        when = when.dt.tz_localize(None)
+    return when.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")

@@ -128,9 +128,9 @@ def test_a_key_made_before_keys_had_users_migrates_to_one_without_a_user(db_engi
 
 def test_issues_stored_under_the_key_constraint_keep_everything_through_the_migration(db_engine):
     """0007 rebuilds the SQLite table: ids, events, contacts, R*Tree and triggers must all come through."""
-    _downgrade(db_engine, "0006")
     issues = _issues(300, seed=31)
     store.insert_issues(db_engine, issues, jurisdiction_code=J, file="old.csv", actor="test")
+    _downgrade(db_engine, "0006")
     bbox = (117.34, 39.09, 117.37, 39.11)
 
     def state():

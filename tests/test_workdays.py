@@ -4,14 +4,17 @@ from datetime import date, datetime, time, timedelta, timezone
 
 import pandas as pd
 import pytest
-from chinese_calendar.constants import holidays as cc_holidays
 
 from geo.errors import ValidationError
 from geo.workdays import (
     DEFAULT_DAY_END,
     add_working_days,
     add_working_days_series,
+    install_days,
     is_working_day,
+    known_years,
+    provisional,
+    seed_days,
     working_days_between,
 )
 
@@ -103,18 +106,57 @@ def test_series_matches_scalar_and_keeps_nat_and_timezone():
     assert aware[7] == pd.Timestamp("2025-03-12 17:00", tz="Asia/Shanghai")
 
 
-def test_invalid_input_and_uncovered_years():
-    # Relative to the package's data, so that upgrading chinese_calendar keeps this true.
-    last_year = max(cc_holidays).year
-    with pytest.raises(ValidationError, match=f"{last_year + 1}-01-04"):
-        is_working_day(date(last_year + 1, 1, 4))
-    with pytest.raises(ValidationError, match="2003"):
-        add_working_days(datetime(2003, 5, 6), 1)
-    with pytest.raises(ValidationError, match="after the end"):
-        add_working_days(datetime(last_year, 12, 30), 5)
+def test_invalid_input_and_years_not_known_yet():
+    # Relative to the seed, so that refreshing it from a newer chinese_calendar keeps this true.
+    last_year = max(known_years())
+    assert known_years() == tuple(range(2004, last_year + 1)) and last_year >= 2026
+    # a year not known yet counts Monday–Friday: 4 January of the next year is a working day if a weekday
+    assert is_working_day(date(last_year + 1, 1, 4)) == (date(last_year + 1, 1, 4).weekday() < 5)
+    assert add_working_days(datetime(2003, 5, 6), 1) == datetime(2003, 5, 7, 18, 0)  # weekdays, no May holiday
+    with pytest.raises(ValidationError, match="outside 2000-01-01 to 2100-12-31"):
+        add_working_days(datetime(1999, 12, 30), 1)
+    with pytest.raises(ValidationError, match="after 2100-12-31"):
+        add_working_days(datetime(2100, 12, 30), 5)
     with pytest.raises(ValidationError, match="-1"):
         add_working_days(datetime(2025, 3, 7), -1)
     with pytest.raises(ValidationError, match="1.5"):
         add_working_days(datetime(2025, 3, 7), 1.5)
     with pytest.raises(ValidationError, match="'2025-03-07'"):
         is_working_day("2025-03-07")
+
+
+def test_the_seed_is_the_packages_calendar():
+    from chinese_calendar.constants import holidays, workdays
+
+    seed = seed_days()
+    assert set(seed.loc[seed["kind"] == "holiday", "date"].dt.date) == set(holidays)
+    assert set(seed.loc[seed["kind"] == "workday", "date"].dt.date) == set(workdays)
+
+
+@pytest.fixture
+def office_2027():
+    """The office loads 2027 (a made-up notice: 元旦 1–3 January, make-up working day Sunday 10 January)."""
+    install_days(pd.DataFrame({"date": pd.to_datetime(["2027-01-01", "2027-01-02", "2027-01-03", "2027-01-10"]),
+                               "kind": ["holiday", "holiday", "holiday", "workday"]}))
+    yield
+    install_days(pd.DataFrame({"date": pd.Series(dtype="datetime64[ns]"), "kind": pd.Series(dtype="string")}))
+
+
+def test_a_deadline_across_new_year_is_provisional_until_the_year_is_loaded(office_2027):
+    start = pd.Series(pd.to_datetime(["2026-12-28 09:00", "2026-12-30 09:00", "2026-06-01 09:00", None]))
+    assert 2027 in known_years()
+    loaded = add_working_days_series(start, 5)
+    # 28 Dec (Mon) + 5: 29, 30, 31 Dec, then 1–3 Jan are holidays, 4 and 5 Jan → Tue 5 Jan
+    assert loaded.iloc[0] == pd.Timestamp("2027-01-05 18:00")
+    assert provisional(start, loaded).tolist() == [False, False, False, False]
+    install_days(pd.DataFrame({"date": pd.Series(dtype="datetime64[ns]"), "kind": pd.Series(dtype="string")}))
+    assert 2027 not in known_years()
+    guessed = add_working_days_series(start, 5)
+    # without the notice, 1 January 2027 (a Friday) counts as a working day: Mon 4 Jan
+    assert guessed.iloc[0] == pd.Timestamp("2027-01-04 18:00")
+    assert provisional(start, guessed).tolist() == [True, True, False, False]
+
+
+def test_calendar_rows_are_checked():
+    with pytest.raises(ValidationError, match="'rest'"):
+        install_days(pd.DataFrame({"date": ["2027-01-01"], "kind": ["rest"]}))

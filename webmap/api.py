@@ -45,7 +45,8 @@ MAX_OFFSET = 10**9
 #: the issue columns the API returns
 ISSUE_API_COLUMNS = ("id", "source", "external_id", "category_code", "description", "address", "status",
                      "reported_at", "registered_at", "dispatched_at", "handled_at", "verified_at", "closed_at",
-                     "deadline_at", "rework_count", "cell_code", "segment_id", "compound_code", "community_code",
+                     "deadline_at", "deadline_provisional", "rework_count", "cell_code", "segment_id", "compound_code",
+                     "community_code",
                      "grid_code", "zone_code", "department_code", "merged_into")
 #: issue and event columns that are whole numbers (the store hands nullable ones back as floats)
 _INTEGER_COLUMNS = ("id", "segment_id", "rework_count", "merged_into")

@@ -29,10 +29,10 @@ PAGE_SIZE = 50
 #: markers drawn on a list's map at most (the newest); beyond that the list pages through the rest
 MAP_MAX_ISSUES = 2000
 LIST_COLUMNS = ("id", "category_code", "description", "address", "status", "reported_at", "deadline_at",
-                "closed_at", "handled_at", "community_code", "department_code")
+                "deadline_provisional", "closed_at", "handled_at", "community_code", "department_code")
 DETAIL_COLUMNS = ("id", "source", "external_id", "category_code", "description", "address", "status", "reported_at",
                   "registered_at", "dispatched_at", "handled_at", "verified_at", "closed_at", "deadline_at",
-                  "rework_count", "cell_code", "segment_id", "compound_code", "community_code", "grid_code",
+                  "deadline_provisional", "rework_count", "cell_code", "segment_id", "compound_code", "community_code", "grid_code",
                   "zone_code", "department_code", "merged_into")
 
 
