@@ -329,7 +329,7 @@ def demo_cmd(ctx: click.Context, port: int) -> None:
     if store.count_rows(engine, "jurisdictions", jurisdiction_code=settings.jurisdiction_code) == 0:
         ctx.invoke(load_sample_cmd, issues=True)
         from geo import users
-        from geo.workflow import local_now
+        from geo.clock import local_now
 
         # Demo-only accounts with a published password, so that the demo can be logged in to at once;
         # a real deployment creates its users with `citymap user create`.
@@ -363,7 +363,7 @@ def user_group() -> None:
 def user_create_cmd(ctx: click.Context, name: str, role: str, department: str | None, password: str | None) -> None:
     """Create a user NAME with a role (and a department for department users)."""
     from geo import store, users
-    from geo.workflow import local_now
+    from geo.clock import local_now
 
     name, role, department = users.check_account(name, role, department)
     if password is None:

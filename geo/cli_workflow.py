@@ -24,7 +24,7 @@ from geo.cli import _engine, _one_line_errors, _settings
 def report_cmd(ctx: click.Context, week: str, out: Path, now_text: str | None) -> None:
     """Write the leadership group's weekly report (tables and a map) as an Excel workbook."""
     from geo.accountability_jobs import parse_week, write_weekly_report
-    from geo.workflow import local_now
+    from geo.clock import local_now
 
     _start, end = parse_week(week)
     now = _parse_now(now_text) if now_text else min(end, local_now())
@@ -49,7 +49,7 @@ def purge_tracks_cmd(ctx: click.Context, days: int | None) -> None:
     """Delete inspection tracks and check-ins older than the retention (personal information, PIPL)."""
     from geo import store
     from geo.errors import ValidationError
-    from geo.workflow import local_now
+    from geo.clock import local_now
 
     settings = _settings(ctx)
     keep = settings.track_retention_days if days is None else days

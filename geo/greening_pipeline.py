@@ -9,7 +9,7 @@ order of the steps.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 
 import geopandas as gpd
@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 
 from geo import greening, io, store
 from geo.ingest import ImportReport
+from geo.clock import local_today
 from geo.crs import to_metric, to_wgs84
 from geo.errors import ImportRejected, NotFoundError, ValidationError
 from geo.greening_tasks import SEASONS, greening_issue_codes, load_greening_tasks
@@ -166,7 +167,7 @@ def greening_view(
     year = int(plan["year"].max()) if year is None else year
     plan = plan[plan["year"] == year]
     if as_of is None:
-        as_of = min(pd.Timestamp(date.today()), pd.Timestamp(year, 12, 31))
+        as_of = min(pd.Timestamp(local_today()), pd.Timestamp(year, 12, 31))
     try:
         as_of = pd.Timestamp(as_of).normalize()
     except ValueError as exc:

@@ -17,6 +17,7 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from geo import store
+from geo.clock import local_now
 from geo.counts import cell_counts, filter_issues, segment_counts
 from geo.density import kernel_density
 from geo.emerging import emerging_hotspots
@@ -92,7 +93,7 @@ class HotspotView:
 def default_period(engine: Engine, settings: Settings, *, days: int = DEFAULT_DAYS) -> tuple[datetime, datetime]:
     """The last ``days`` days up to the end of the day of the latest report (today when there is none)."""
     span = store.issue_time_range(engine, jurisdiction_code=settings.jurisdiction_code)
-    last = span[1] if span else datetime.now()
+    last = span[1] if span else local_now()
     until = datetime(last.year, last.month, last.day) + timedelta(days=1)
     return until - timedelta(days=days), until
 

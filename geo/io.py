@@ -28,6 +28,7 @@ import pyogrio
 import pyproj
 import shapely
 
+from geo.clock import JURISDICTION_TZ
 from geo.crs import COORD_SYSTEMS, convert_to_wgs84, to_wgs84
 from geo.errors import ImportRejected, RowError, ValidationError
 from geo.models import ISSUE_STATUSES
@@ -42,8 +43,6 @@ __all__ = [
     "read_layer_file",
     "write_frame",
 ]
-
-LOCAL_TZ = "Asia/Shanghai"
 
 # Canonical issue field -> accepted headers (compared after NFKC and case folding).
 # When a file has several of them, the first one listed here wins.
@@ -265,7 +264,7 @@ def _parse_times(text: pd.Series, *, excel: bool) -> pd.Series:
     aware = offset_min.notna().to_numpy()
     if aware.any():
         utc = stamps[aware] - pd.to_timedelta(offset_min[aware], unit="min")
-        local = utc.dt.tz_localize("UTC").dt.tz_convert(LOCAL_TZ).dt.tz_localize(None)
+        local = utc.dt.tz_localize("UTC").dt.tz_convert(JURISDICTION_TZ.key).dt.tz_localize(None)
         stamps = stamps.where(~aware, local.reindex(stamps.index))
 
     if excel:

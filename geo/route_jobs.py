@@ -12,6 +12,7 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from geo import store
+from geo.clock import local_today
 from geo.errors import NotFoundError, ValidationError
 from geo.postman import SweepPlan, plan_sweep
 from geo.road_graph import RoadGraph, build_road_graph
@@ -94,7 +95,7 @@ def zone_sweep(
     if street_set == "alleys":
         required = inside & (graph.edges["road_class"] == "alley").to_numpy()
     else:
-        day_end = pd.Timestamp(on_date or date.today()) + pd.Timedelta(days=1)
+        day_end = pd.Timestamp(on_date or local_today()) + pd.Timedelta(days=1)
         issues = store.query_issues(engine, jurisdiction_code=settings.jurisdiction_code,
                                     since=(day_end - timedelta(days=HOTSPOT_DAYS)).to_pydatetime(),
                                     until=day_end.to_pydatetime())

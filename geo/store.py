@@ -32,6 +32,7 @@ import shapely
 from sqlalchemy import Connection, Engine, text
 
 from geo import models
+from geo.clock import local_now
 from geo.db import is_sqlite, write_tx
 from geo.errors import ConflictError, NotFoundError, ValidationError
 from geo.sqlite_rtree import pack_rtree
@@ -153,7 +154,7 @@ def _bump_layer_version(conn: Connection, jurisdiction_code: str) -> None:
     conn.execute(text("INSERT INTO layer_versions (jurisdiction_code, version, changed_at) VALUES (:j, 1, :at) "
                       "ON CONFLICT (jurisdiction_code) DO UPDATE SET version = layer_versions.version + 1, "
                       "changed_at = excluded.changed_at"),
-                 {"j": jurisdiction_code, "at": datetime.now().replace(microsecond=0)})
+                 {"j": jurisdiction_code, "at": local_now()})
 
 
 def layer_version(bind: Engine | Connection, *, jurisdiction_code: str) -> int:
@@ -444,7 +445,7 @@ def insert_issues(
         batch_id = conn.execute(
             text("INSERT INTO import_batches (jurisdiction_code, file, actor, at, rows_loaded, rows_skipped, rows_rejected) "
                  "VALUES (:j, :f, :a, :at, 0, 0, :r) RETURNING id"),
-            {"j": jurisdiction_code, "f": file, "a": actor, "at": datetime.now().replace(microsecond=0), "r": rows_rejected},
+            {"j": jurisdiction_code, "f": file, "a": actor, "at": local_now(), "r": rows_rejected},
         ).scalar_one()
         frame["import_batch_id"] = batch_id
         new = _bulk_insert(conn, "issues", frame, (*ISSUE_COLUMNS, "import_batch_id"), point=True,
@@ -1058,7 +1059,7 @@ def insert_greening_records(engine: Engine, records: gpd.GeoDataFrame, *, jurisd
             frame[column] = None
     frame["done_on"] = _iso_dates(frame["done_on"])
     frame["jurisdiction_code"] = jurisdiction_code
-    frame["created_at"] = datetime.now().strftime("%Y-%m-%d %H:%M:%S")
+    frame["created_at"] = local_now().strftime("%Y-%m-%d %H:%M:%S")
     columns = (*GREENING_RECORD_COLUMNS, "jurisdiction_code", "created_at")
     rows = _records(frame[list(columns)])
     for row, wkb in zip(rows, shapely.to_wkb(records.geometry.values)):
@@ -1146,7 +1147,7 @@ def create_api_key(engine: Engine, name: str, *, jurisdiction_code: str, user: s
         conn.execute(text("INSERT INTO api_keys (jurisdiction_code, name, key_sha256, created_at, user_id) "
                           "VALUES (:j, :n, :h, :at, :u)"),
                      {"j": jurisdiction_code, "n": name, "h": _key_digest(key),
-                      "at": datetime.now().replace(microsecond=0), "u": user_id})
+                      "at": local_now(), "u": user_id})
     return key
 
 
@@ -1300,7 +1301,7 @@ def insert_inspections(engine: Engine, inspections: gpd.GeoDataFrame, *, jurisdi
     # Text, as the greening loads do: sqlite3 cannot bind pandas Timestamps, and both back ends read it.
     for column in ("started_at", "ended_at"):
         frame[column] = pd.to_datetime(frame[column]).dt.strftime("%Y-%m-%d %H:%M:%S")
-    frame["created_at"] = datetime.now().strftime("%Y-%m-%d %H:%M:%S")
+    frame["created_at"] = local_now().strftime("%Y-%m-%d %H:%M:%S")
     if len(frame):
         with write_tx(engine) as conn:
             _insert_frame(conn, "inspections", frame, ("jurisdiction_code", *INSPECTION_COLUMNS, "created_at"))
@@ -1518,7 +1519,7 @@ def replace_calendar_years(conn: Connection, days: pd.DataFrame) -> list[int]:
     for year in years:
         conn.execute(text("DELETE FROM calendar_days WHERE day >= :a AND day <= :b"),
                      {"a": date(year, 1, 1), "b": date(year, 12, 31)})
-    at = datetime.now().replace(microsecond=0)
+    at = local_now()
     conn.execute(text("INSERT INTO calendar_days (day, kind, name, loaded_at) VALUES (:d, :k, :n, :at)"),
                  [{"d": d.date(), "k": str(k), "n": None if pd.isna(n) else str(n), "at": at}
                   for d, k, n in zip(when, days["kind"], days.get("name", pd.Series(pd.NA, index=days.index)))])

@@ -25,6 +25,7 @@ import pyvrp
 from pyvrp.exceptions import PenaltyBoundWarning
 from pyvrp.stop import MaxRuntime
 
+from geo.clock import local_today
 from geo.errors import ValidationError
 from geo.road_graph import (
     RoadGraph,
@@ -108,7 +109,7 @@ def select_issues(
     """
     if issue_set not in ISSUE_SETS:
         raise ValidationError(f"issue set {issue_set!r} is not one of {', '.join(ISSUE_SETS)}")
-    day_end = pd.Timestamp(on_date or date.today()) + pd.Timedelta(days=1)
+    day_end = pd.Timestamp(on_date or local_today()) + pd.Timedelta(days=1)
     kept = issues if zone_code is None else issues[issues["zone_code"] == zone_code]
     if issue_set == "chosen":
         wanted = set(chosen or [])

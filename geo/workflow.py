@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 
@@ -52,6 +52,7 @@ import shapely
 from sqlalchemy import Engine
 
 from geo import store
+from geo.clock import local_now
 from geo.crs import to_metric
 from geo.db import write_tx
 from geo.errors import (
@@ -73,8 +74,6 @@ _FLAGS = ("needs_note", "needs_photo", "sets_department", "counts_rework")
 _PER_ACTION = ("roles", *_FLAGS, "stamp", "clears", "name")
 _STAMPS = ("registered_at", "dispatched_at", "handled_at", "verified_at", "closed_at")
 _MAX_TEXT = 2000
-# The jurisdiction's civil time: China Standard Time, no daylight saving since 1991.
-_LOCAL = timezone(timedelta(hours=8))
 
 
 @lru_cache(maxsize=4)
@@ -131,11 +130,6 @@ def allowed_actions(status: str, role: str) -> list[str]:
     """The actions a role may take on an issue in ``status`` (for buttons and the API), in table order."""
     table = load_transitions()
     return table.loc[(table["from"] == status) & table["roles"].map(lambda r: role in r), "action"].tolist()
-
-
-def local_now() -> datetime:
-    """The current local (Beijing) time, naive, to the second — the form timestamps are stored in."""
-    return datetime.now(_LOCAL).replace(tzinfo=None, microsecond=0)
 
 
 def _text(value: object, name: str, *, required: bool) -> str | None:
@@ -232,7 +226,7 @@ def apply_transition(
         For merge: the issue this one duplicates (same jurisdiction, not
         itself, not refused or merged).
     now : datetime.datetime, optional, keyword-only
-        The event time, naive local time; default :func:`local_now`.
+        The event time, naive local time; default :func:`geo.clock.local_now`.
 
     Returns
     -------

@@ -29,7 +29,6 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +36,7 @@ import pandas as pd
 import requests
 
 from geo import ingest, store, users
+from geo.clock import local_now
 from geo.db import init_db, make_engine
 from geo.settings import load_settings
 
@@ -67,7 +67,7 @@ def build_database(data_dir: Path, *, extra: int, seed: int):
     total = store.count_rows(engine, "issues", jurisdiction_code=settings.jurisdiction_code)
     # the REST API needs a login (webmap.auth): a supervisor reads every issue
     store.create_user(engine, name=LOAD_USER, password_hash=users.hash_password(LOAD_PASSWORD), role="supervisor",
-                      department_code=None, jurisdiction_code=settings.jurisdiction_code, now=datetime.now())
+                      department_code=None, jurisdiction_code=settings.jurisdiction_code, now=local_now())
     engine.dispose()
     return settings, layers.boundary.bounds, total
 

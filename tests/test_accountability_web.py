@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from geo import accountability_jobs as jobs
+from geo.clock import local_now
 from geo.cli import main
 from geo.db import make_engine
 from webmap.app import create_app
@@ -65,7 +66,7 @@ def test_plan_task_board_shows_all_24_tasks_with_departments(client):
 def test_coverage_page_figures_match_the_analysis(client, engine, sample_db):
     html = client.get("/coverage?team=sanitation_west").get_data(as_text=True)
     view = jobs.coverage_view(engine, sample_db, team="sanitation_west", until=datetime(2026, 1, 1), days=7,
-                              now=datetime.now())
+                              now=local_now())
     share = re.search(r'id="fig-cell-share">([\d.]+)%', html)[1]
     assert float(share) == round(view.result.cell_share * 100, 1)
     assert 0 < view.result.cell_share < 1 and 0 < view.result.road_share < 1

@@ -332,3 +332,25 @@ def test_spec_post_then_read_back_over_http(copy_server, api_key, api_keys, monk
     recent = client.get_service_requests(start_date=f"{today - timedelta(days=1):%Y-%m-%d}", status="open")
     assert created["service_request_id"] in {r["service_request_id"] for r in recent}
     assert all("someone@example.cn" not in str(r) for r in recent)
+
+
+def test_a_request_without_description_or_address_shows_on_every_page(app, engine, api_keys, login):
+    """Open311 makes description optional: the NULL it stores renders on every page and map of every role."""
+    answer = _post(app.test_client(), api_key=api_keys["citizen"], service_code="06010", **INSIDE)
+    assert answer.status_code == 201
+    issue_id = answer.get_json()[0]["service_request_id"]
+    [issue] = _issues(engine, ids=[issue_id], columns=("description", "address", "department_code")).to_dict("records")
+    assert pd.isna(issue["description"]) and pd.isna(issue["address"]) and issue["department_code"] == "sanitation"
+    pages = ["/issues", f"/issues/{issue_id}", "/api/issues", f"/api/issues/{issue_id}",
+             "/maps/issues/data", f"/maps/issues/{issue_id}/data"]
+    for name in ("supervisor", "dispatcher", "sanitation"):
+        client = app.test_client()
+        login(client, name)
+        for url in pages:
+            shown = client.get(url)
+            assert shown.status_code == 200, (name, url, shown.status_code)
+            body = shown.get_data(as_text=True)
+            assert str(issue_id) in body and "nan" not in body.lower().replace("nanjing", ""), (name, url)
+        listed = client.get("/issues").get_data(as_text=True)
+        row = listed[listed.index(f"#{issue_id}</a>"):].split("</tr>")[0]
+        assert row.endswith("<td></td>") and "None" not in row

@@ -18,7 +18,7 @@ from conftest import TEST_PASSWORD, map_document, tiny_image
 from geo import metrics, store
 from geo.db import make_engine
 from geo.models import OPEN_STATUSES
-from geo.workflow import local_now
+from geo.clock import local_now
 from webmap.app import create_app
 from webmap.auth import ACCESS, GUARDED_BLUEPRINTS
 

@@ -17,7 +17,7 @@ from geo import accountability_jobs as jobs
 from geo import metrics, store
 from geo.errors import ValidationError
 from geo.taxonomy import load_taxonomy
-from geo.workflow import local_now
+from geo.clock import local_now
 from webmap.app import engine_of, settings_of
 from webmap.map_views import map_route
 from webmap.maps.coverage import coverage_map

@@ -28,7 +28,8 @@ from geo.models import ISSUE_STATUSES
 from geo.privacy import mask_phone
 from geo.taxonomy import load_taxonomy
 from geo.users import role_names
-from geo.workflow import apply_transition, load_transitions, local_now
+from geo.clock import local_now
+from geo.workflow import apply_transition, load_transitions
 from webmap.app import engine_of, settings_of
 from webmap.auth import csrf_token, current_user, visible_issue
 from webmap.geojson import feature_collection, feature_texts

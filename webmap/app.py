@@ -25,6 +25,8 @@ def create_app(config: Mapping[str, object] | Settings | None = None) -> Flask:
     """
     settings = config if isinstance(config, Settings) else load_settings(config)
     app = Flask(__name__)
+    # A missing value (None, from webmap.rows) shows as an empty cell, never as "None".
+    app.jinja_options = {**app.jinja_options, "finalize": _blank_none}
     app.config["SECRET_KEY"] = settings.secret_key
     app.config["JSON_AS_ASCII"] = False
     app.extensions["citymap.settings"] = settings
@@ -85,6 +87,10 @@ def create_app(config: Mapping[str, object] | Settings | None = None) -> Flask:
         return response
 
     return app
+
+
+def _blank_none(value: object) -> object:
+    return "" if value is None else value
 
 
 def engine_of(app: Flask) -> Engine:

@@ -41,7 +41,7 @@ from flask import (Blueprint, Flask, Response, current_app, g, jsonify, redirect
 from geo import store, users
 from geo.errors import CitymapError, ForbiddenError, NotFoundError, ValidationError
 from geo.settings import Settings
-from geo.workflow import local_now
+from geo.clock import local_now
 from webmap.app import engine_of, settings_of
 from webmap.openapi import components
 

@@ -21,6 +21,7 @@ from webmap.app import engine_of, settings_of
 from webmap.map_views import map_route
 from webmap.maps.hotspots import emerging_map, hotspot_map
 from webmap.pages import _boundary, bp
+from webmap.rows import template_rows
 
 #: the form's fields, in the order they go into the map's URL
 FILTER_FIELDS = ("since", "until", "category", "department", "community", "source", "fdr")
@@ -93,12 +94,6 @@ def _map_query(fields: tuple[str, ...], shown: dict[str, str]) -> str:
     return urlencode({k: shown[k] for k in fields if shown.get(k)})
 
 
-def _blank_missing(table):
-    """Missing names shown as empty cells, not "nan"."""
-    text = table.select_dtypes(include=["object", "str"]).columns
-    return table.astype({c: object for c in text}).fillna({c: "" for c in text})
-
-
 @bp.get("/hotspots")
 def hotspots():
     filters = _filters()
@@ -109,8 +104,8 @@ def hotspots():
     figures = {"issues": len(view.issues), "open": len(view.open_issues),
                "hot": int((view.cells["gi_bin"] >= 2).sum()), "cold": int((view.cells["gi_bin"] <= -2).sum())}
     return render_template(
-        "hotspots.html", shown=shown, choices=_choices(), figures=figures, top_cells=_blank_missing(view.top_cells),
-        top_segments=_blank_missing(view.top_segments),
+        "hotspots.html", shown=shown, choices=_choices(), figures=figures, top_cells=template_rows(view.top_cells),
+        top_segments=template_rows(view.top_segments),
         map_src=f"{url_for('pages.hotspots_map_page')}?{_map_query(FILTER_FIELDS, shown)}",
     )
 

@@ -12,10 +12,11 @@ from urllib.parse import urlencode
 from flask import current_app, redirect, render_template, request, send_file, url_for
 
 from geo import io, store
+from geo.clock import local_now
 from geo.errors import NotFoundError, ValidationError
 from geo.privacy import mask_phone
 from geo.taxonomy import load_taxonomy
-from geo.workflow import allowed_actions, apply_transition, load_transitions, local_now, owns
+from geo.workflow import allowed_actions, apply_transition, load_transitions, owns
 from webmap.app import engine_of, settings_of
 from webmap.auth import current_user, visible_issue
 from webmap.i18n import translate
@@ -24,6 +25,7 @@ from webmap.issue_filters import FILTER_NAMES, issue_query
 from webmap.maps import issues as issue_maps
 from webmap.pages import _boundary, bp
 from webmap.reports import Photo, create_issue, photos_dir, record_photos, save_photos
+from webmap.rows import template_row, template_rows
 
 PAGE_SIZE = 50
 #: markers drawn on a list's map at most (the newest); beyond that the list pages through the rest
@@ -70,7 +72,7 @@ def issue_list():
     names = _names()
     reach = query.get("department")
     return render_template(
-        "issues.html", rows=rows, total=total, page=page, pages=pages, chosen=kept, names=names,
+        "issues.html", rows=template_rows(rows), total=total, page=page, pages=pages, chosen=kept, names=names,
         statuses=load_transitions()[["from", "to"]].stack().unique().tolist(),
         departments=[(c, n) for c, n in names["department"].items() if reach is None or c in reach],
         page_href=lambda p: url_for("pages.issue_list", **kept, page=p),
@@ -112,7 +114,8 @@ def _issue_view(issue_id: int, *, revealed: str | None = None) -> str:
     contact = store.read_contact(engine, issue_id) or {}
     user = current_user()
     return render_template(
-        "issue.html", issue=issue, lon=issue.geometry.x, lat=issue.geometry.y, events=events,
+        "issue.html", issue=template_row(issue), lon=issue.geometry.x, lat=issue.geometry.y,
+        events=template_rows(events),
         photos=photos["file"].tolist(), names=_names(), actions=_actions(issue),
         event_photo=lambda name: isinstance(name, str) and bool(io.PHOTO_NAME_RE.fullmatch(name)),
         masked_phone=mask_phone(contact.get("phone")), revealed=revealed,

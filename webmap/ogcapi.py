@@ -29,6 +29,7 @@ import numpy as np
 from flask import Blueprint, Response, current_app, render_template, request, url_for
 
 from geo import store
+from geo.clock import JURISDICTION_TZ, local_now
 from geo.errors import AuthenticationError, CitymapError, NotFoundError, ValidationError
 from geo.privacy import mask_phones
 from webmap.app import engine_of, settings_of
@@ -391,7 +392,7 @@ def items(cid: str):
                            offset=max(0, offset - limit), f=fmt, **kept))
     links.append(_link("ogcapi.collection", "collection", _JSON, COLLECTIONS[cid][0], cid=cid))
     envelope = {"type": "FeatureCollection", "numberMatched": int(matched), "numberReturned": len(ids),
-                "timeStamp": datetime.now().astimezone().isoformat(timespec="seconds"), "links": links}
+                "timeStamp": local_now().replace(tzinfo=JURISDICTION_TZ).isoformat(), "links": links}
     if html:
         rows = [{"id": fid, **record} for fid, record in
                 zip(ids, frame.drop(columns=frame.geometry.name).astype(object)

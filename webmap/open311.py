@@ -42,6 +42,7 @@ import shapely
 from flask import Blueprint, Response, current_app, request, url_for
 
 from geo import ingest, store
+from geo.clock import local_now
 from geo.errors import CitymapError, ForbiddenError, NotFoundError, ValidationError
 from geo.models import OPEN_STATUSES
 from geo.privacy import mask_phones
@@ -50,7 +51,7 @@ from webmap.app import engine_of, layers_of, settings_of
 from webmap.auth import API_KEY_SECURITY, api_issue_filter, api_key_user
 from webmap.maps.base import STATUS_LABELS
 from webmap.openapi import components, operation
-from webmap.timefmt import now_local, parse_rfc3339, to_rfc3339
+from webmap.timefmt import parse_rfc3339, to_rfc3339
 
 bp = Blueprint("open311", __name__)
 
@@ -301,7 +302,7 @@ def _window(start: str | None, end: str | None) -> tuple[datetime, datetime]:
         until, whole_day = parse_rfc3339(end, name="end_date")
         until += timedelta(days=1) if whole_day else timedelta(seconds=1)
     if since is None and until is None:
-        until = now_local() + timedelta(seconds=1)
+        until = local_now() + timedelta(seconds=1)
     since = until - WINDOW if since is None else since
     until = since + WINDOW if until is None else until
     if until <= since:
@@ -452,7 +453,7 @@ def request_create(fmt: str):
     issue = gpd.GeoDataFrame(
         {"source": [SOURCE], "external_id": [token_value], "source_system": ["wgs84"],
          "category_code": [service_code], "description": [description], "address": [address],
-         "reported_at": [now_local()], **{k: [v] for k, v in contact.items()}},
+         "reported_at": [local_now()], **{k: [v] for k, v in contact.items()}},
         geometry=[shapely.Point(lon, lat)], crs=store.WGS84)
     issue = ingest.assign_and_schedule(issue, ready.layers, settings=settings, prepared=ready.prepared)
     # the key's user, or the key's name for a key without one; actor columns hold 100 characters

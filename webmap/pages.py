@@ -14,7 +14,7 @@ from geo.greening_pipeline import GreeningView, greening_view, progress_labelled
 from geo.greening_tasks import SEASONS, load_greening_tasks, task_due_around
 from geo.models import OPEN_STATUSES
 from geo.taxonomy import load_taxonomy
-from geo.workflow import local_now
+from geo.clock import local_now
 from webmap.app import engine_of, settings_of
 from webmap.auth import current_user
 from webmap.map_views import map_route

@@ -23,7 +23,7 @@ from geo import ingest, io, store
 from geo.errors import ValidationError
 from geo.settings import Settings
 from geo.taxonomy import load_taxonomy
-from geo.workflow import local_now
+from geo.clock import local_now
 from webmap.app import engine_of, layers_of, settings_of
 
 SOURCE = "web"

@@ -14,6 +14,7 @@ import geopandas as gpd
 from flask import Response, current_app, render_template, request, url_for
 
 from geo import store
+from geo.clock import local_today
 from geo.errors import CitymapError, ValidationError
 from geo.route_jobs import STREET_SETS, zone_pickups, zone_sweep
 from geo.routing import format_turn_list, routes_gpx, turn_list
@@ -73,7 +74,7 @@ def _query(zone_codes: list[str]) -> RouteQuery:
         raise ValidationError(f"job={job!r}：应为 {', '.join(JOBS)} 之一")
     zone = args.get("zone") or (zone_codes[0] if zone_codes else "")
     try:
-        day = date.fromisoformat(args["date"]) if args.get("date") else date.today()
+        day = date.fromisoformat(args["date"]) if args.get("date") else local_today()
     except ValueError as exc:
         raise ValidationError(f"date={args.get('date')!r}：应为 YYYY-MM-DD") from exc
     issue_set = args.get("set", "open")

@@ -1,32 +1,24 @@
 """Timestamps on the wire: RFC 3339 / W3C date-times with an offset, for Open311 and OGC API.
 
 The database holds naive local time (Asia/Shanghai, UTC+08:00, no daylight saving:
-see ``geo.io``). Standard APIs need an explicit offset both ways: outputs carry
+see ``geo.clock``). Standard APIs need an explicit offset both ways: outputs carry
 ``+08:00``; inputs with an offset (``Z``, ``-05:00``) are converted to local time,
 inputs without one are taken as local time already.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 
 import pandas as pd
 
+from geo.clock import to_local
 from geo.errors import ValidationError
-
-#: the jurisdiction's civil time (China Standard Time has had no DST since 1991)
-LOCAL_TZ = timezone(timedelta(hours=8))
-
 
 def to_rfc3339(values: pd.Series) -> pd.Series:
     """Naive local datetimes → ``YYYY-MM-DDTHH:MM:SS+08:00`` text; missing stay None."""
     text = pd.to_datetime(values).dt.strftime("%Y-%m-%dT%H:%M:%S+08:00")
     return text.astype(object).where(text.notna(), None)
-
-
-def now_local() -> datetime:
-    """The current local time, naive, to the second (as stored)."""
-    return datetime.now(LOCAL_TZ).replace(tzinfo=None, microsecond=0)
 
 
 def parse_rfc3339(text: str, *, name: str) -> tuple[datetime, bool]:
@@ -53,6 +45,4 @@ def parse_rfc3339(text: str, *, name: str) -> tuple[datetime, bool]:
     except ValueError as exc:
         raise ValidationError(f"{name}={text!r}: expected an RFC 3339 date-time such as 2025-03-01T08:00:00+08:00"
                               ) from exc
-    if value.tzinfo is not None:
-        value = value.astimezone(LOCAL_TZ).replace(tzinfo=None)
-    return value, False
+    return to_local(value) if value.tzinfo is not None else value, False

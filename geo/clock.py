@@ -1,0 +1,41 @@
+"""The one clock: the jurisdiction's civil time, which is how every timestamp is stored.
+
+citymap's jurisdictions are in mainland China, whose civil time is China Standard Time
+(``Asia/Shanghai``, UTC+08:00, no daylight saving since 1991). The database holds naive
+local times; "today", "this month", deadlines and the default day of a route plan are
+all taken from :func:`local_now` / :func:`local_today`, never from the server's own
+time zone (servers run on UTC), so at 01:00 in Tianjin the route page plans today, not
+yesterday.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from zoneinfo import ZoneInfo
+
+__all__ = ["JURISDICTION_TZ", "local_now", "local_today", "to_local"]
+
+#: the jurisdiction's time zone (its name is also what pandas' ``tz_convert`` takes)
+JURISDICTION_TZ = ZoneInfo("Asia/Shanghai")
+
+
+def _utc_now() -> datetime:
+    """The current instant (aware, UTC); the one place the system clock is read, so tests can set it."""
+    return datetime.now(timezone.utc)
+
+
+def to_local(moment: datetime) -> datetime:
+    """An aware datetime as naive local time to the second (the stored form); a naive one is taken as local."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(JURISDICTION_TZ).replace(tzinfo=None)
+    return moment.replace(microsecond=0)
+
+
+def local_now() -> datetime:
+    """The current local time, naive, to the second."""
+    return to_local(_utc_now())
+
+
+def local_today() -> date:
+    """Today's date in the jurisdiction."""
+    return local_now().date()
