@@ -16,6 +16,8 @@ from typing import Mapping
 from geo.errors import ConfigError
 
 BASEMAPS = ("none", "local", "tianditu", "amap", "osm")
+#: settings that are counts or durations
+NON_NEGATIVE = ("login_free_failures", "login_name_delay_cap_s", "login_ip_delay_cap_s", "login_forget_min")
 
 
 @dataclass(frozen=True)
@@ -70,12 +72,18 @@ class Settings:
     track_retention_days: int = 90
     coverage_tolerance_m: float = 25.0
     coverage_days: int = 7
-    # People (webmap.auth): a login lasts session_hours; login_max_failures failed logins of one user name
-    # from one address within login_window_min minutes lock that pair until the window has passed; a report
-    # carries at most max_photos photos (JPEG, PNG or WebP) of at most max_photo_mb MB each.
+    # People (webmap.auth): a login lasts session_hours. Failed logins slow down, they never lock: each client
+    # address and each user name has login_free_failures failures without a wait, then waits 1 s after the next
+    # failure, doubling up to login_ip_delay_cap_s (an address) and login_name_delay_cap_s (a name) seconds;
+    # a name's counter starts again at its user's good login, and any counter this many minutes after its last
+    # wait ended (login_forget_min). The name's cap is modest on purpose: it is what anybody anywhere can impose
+    # on the real user by guessing, so it must stay a nuisance, never a lock. A report carries at most
+    # max_photos photos (JPEG, PNG or WebP) of at most max_photo_mb MB each.
     session_hours: float = 12.0
-    login_max_failures: int = 5
-    login_window_min: float = 15.0
+    login_free_failures: int = 3
+    login_name_delay_cap_s: float = 30.0
+    login_ip_delay_cap_s: float = 60.0
+    login_forget_min: float = 60.0
     max_photos: int = 4
     max_photo_mb: float = 5.0
 
@@ -139,4 +147,7 @@ def load_settings(
     settings = replace(Settings(), **{k: _coerce(k, v, kinds[k]) for k, v in values.items()})
     if settings.basemap not in BASEMAPS:
         raise ConfigError(f"basemap {settings.basemap!r} is not one of {', '.join(BASEMAPS)}")
+    for name in NON_NEGATIVE:
+        if getattr(settings, name) < 0:
+            raise ConfigError(f"setting {name} must be 0 or more, got {getattr(settings, name)!r}")
     return settings

@@ -89,6 +89,19 @@ def check_password(password_hash: str | None, password: str) -> bool:
     return check_password_hash(password_hash, password)
 
 
+def login_delay_s(failures: int, *, free_failures: int, cap_s: float) -> float:
+    """Seconds a client address or a user name waits after its ``failures``-th failed login in a row.
+
+    None for the first ``free_failures`` (typing slips), then 1 s doubling up to ``cap_s``
+    (with 3 free: 0, 0, 0, 1, 2, 4, … s). The wait is capped so a guesser
+    can delay the real user but never lock the account.
+    """
+    if failures <= free_failures:
+        return 0.0
+    # 2**60 s is far past any cap; capping the exponent keeps the float finite
+    return float(min(2.0 ** min(failures - free_failures - 1, 60), cap_s))
+
+
 def check_account(name: str, role: str, department_code: str | None) -> tuple[str, str, str | None]:
     """Validate a new user's name, role and department; returns them cleaned.
 

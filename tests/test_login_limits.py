@@ -1,0 +1,253 @@
+"""Logins slow guessers down without locking anybody out (issue 14 item 5).
+
+The store's throttle on SpatiaLite and PostGIS (growing waits per client address and
+per user name, atomic under concurrent attempts, a good login resetting the name), and
+the login through Flask's test client: 429 with Retry-After, spraying one guess over
+many names, a third party's guesses against a real user.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import threading
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import text
+
+from conftest import TEST_PASSWORD
+from geo import store, users
+from geo.db import make_engine
+from webmap import auth
+from webmap.app import create_app
+
+NOW = datetime(2025, 6, 1, 9, 0, 0)
+FREE = 3
+CAPS = {"ip": 60.0, "name": 30.0}
+FORGET = timedelta(minutes=60)
+
+
+def _delay(scope: str, failures: int) -> float:
+    return users.login_delay_s(failures, free_failures=FREE, cap_s=CAPS[scope])
+
+
+def _reserve(engine, now: datetime, *, ip: str = "10.0.0.1", name: str = "wang") -> store.LoginAttempt:
+    return store.reserve_login_attempt(engine, ip=ip, name=name, now=now, delay_s=_delay, forget_before=now - FORGET)
+
+
+def _counter(engine, scope: str, key: str) -> tuple[int, datetime] | None:
+    with engine.connect() as conn:
+        row = conn.execute(text("SELECT failures, next_at FROM login_throttles WHERE scope = :s AND key = :k"),
+                           {"s": scope, "k": key}).first()
+    if row is None:
+        return None
+    next_at = row.next_at if isinstance(row.next_at, datetime) else datetime.fromisoformat(row.next_at)
+    return row.failures, next_at
+
+
+# --------------------------------------------------------------------------- the delays
+
+def test_the_delay_is_free_then_doubles_up_to_the_cap():
+    assert [users.login_delay_s(n, free_failures=3, cap_s=30) for n in range(1, 12)] == [
+        0, 0, 0, 1, 2, 4, 8, 16, 30, 30, 30]
+    assert users.login_delay_s(10**6, free_failures=3, cap_s=60) == 60  # no overflow however many
+    assert users.login_delay_s(1, free_failures=0, cap_s=60) == 1
+
+
+# --------------------------------------------------------------------------- the store, on both back ends
+
+def test_failures_grow_the_wait_and_a_refused_attempt_counts_nothing(db_engine):
+    now, delays = NOW, []
+    for _ in range(8):
+        attempt = _reserve(db_engine, now)
+        assert attempt.wait_s == 0
+        delays.append((attempt.held["name"] - now).total_seconds())
+        now = attempt.held["name"]  # the earliest moment the next attempt may start
+    # three free failures, then 1 s doubling
+    assert delays == [0, 0, 0, 1, 2, 4, 8, 16]
+    assert _counter(db_engine, "name", "wang") == (8, now)
+    assert _counter(db_engine, "ip", "10.0.0.1") == (8, now)
+    # refused attempts changed nothing: still 8 failures, and the wait ends when it did
+    for _ in range(5):
+        assert _reserve(db_engine, now - timedelta(seconds=3)).wait_s == 3
+    assert _counter(db_engine, "name", "wang") == (8, now)
+    # the 9th failure waits 30 s (capped), not 32
+    assert _reserve(db_engine, now).held == {"ip": now + timedelta(seconds=32), "name": now + timedelta(seconds=30)}
+
+
+def test_either_counter_refuses_and_a_refusal_takes_no_slot_of_the_other(db_engine):
+    for i in range(FREE + 1):
+        assert _reserve(db_engine, NOW, ip=f"10.0.1.{i}", name="li").wait_s == 0
+    # another address, same name: the name waits
+    assert _reserve(db_engine, NOW, ip="10.0.2.1", name="li").wait_s == 1
+    # that refusal did not count against the fresh address
+    assert _counter(db_engine, "ip", "10.0.2.1") == (0, NOW)
+    # the same name from that address after the wait goes through
+    assert _reserve(db_engine, NOW + timedelta(seconds=1), ip="10.0.2.1", name="li").wait_s == 0
+
+
+def test_spraying_one_guess_over_many_names_meets_the_address_counter(db_engine):
+    now, passed = NOW, []
+    for i in range(30):
+        attempt = _reserve(db_engine, now, ip="10.9.9.9", name=f"user{i}")
+        passed.append(attempt.wait_s == 0)
+    # all at once: three free failures and the first delayed one; each name was tried only once
+    assert passed == [True] * (FREE + 1) + [False] * (30 - FREE - 1)
+    assert _counter(db_engine, "ip", "10.9.9.9") == (FREE + 1, NOW + timedelta(seconds=1))
+    assert _counter(db_engine, "name", "user29") == (0, NOW)
+
+
+def test_a_good_login_resets_the_name_and_gives_the_address_its_attempt_back(db_engine):
+    for i in range(6):  # someone guessed wang's password six times
+        _reserve(db_engine, NOW + timedelta(minutes=i), ip="10.6.6.6", name="wang")
+    assert _counter(db_engine, "name", "wang") == (6, NOW + timedelta(minutes=5, seconds=4))
+    real = _reserve(db_engine, NOW + timedelta(minutes=6), ip="10.0.0.7", name="wang")
+    assert real.wait_s == 0
+    store.login_succeeded(db_engine, real)
+    # the real user is not delayed afterwards: no failures, no wait
+    assert _counter(db_engine, "name", "wang") == (0, NOW + timedelta(minutes=6))
+    again = _reserve(db_engine, NOW + timedelta(minutes=6), ip="10.0.0.7", name="wang")
+    assert again.wait_s == 0 and again.held["name"] == NOW + timedelta(minutes=6)
+    # the address: the good attempt is not a failure, its slot is free again
+    assert _counter(db_engine, "ip", "10.0.0.7")[0] == 1  # only `again` counts
+    # a guesser's own good login does not clear its address
+    store.login_succeeded(db_engine, _reserve(db_engine, NOW + timedelta(minutes=7), ip="10.6.6.6", name="mine"))
+    assert _counter(db_engine, "ip", "10.6.6.6") == (6, NOW + timedelta(minutes=7))
+
+
+def test_old_counters_are_forgotten(db_engine):
+    for i in range(6):
+        _reserve(db_engine, NOW + timedelta(minutes=i), name="zhao")
+    later = NOW + timedelta(minutes=5) + FORGET + timedelta(seconds=10)
+    assert _reserve(db_engine, later, ip="10.0.0.99", name="someone").wait_s == 0
+    assert _counter(db_engine, "name", "zhao") is None and _counter(db_engine, "ip", "10.0.0.1") is None
+    # the next failure of zhao is free again
+    assert _reserve(db_engine, later, name="zhao").held["name"] == later
+
+
+@pytest.mark.parametrize("failures_before, passing", [(FREE, 1), (0, FREE + 1)])
+def test_concurrent_attempts_pass_only_as_the_delays_allow(db_url, failures_before, passing):
+    """40 threads try one name at the same moment: exactly one passes a delayed window
+    (and no more than the free failures plus one from a fresh counter)."""
+    engines = [make_engine(db_url) for _ in range(4)]  # four "processes"
+    from geo.db import init_db
+
+    init_db(engines[0])
+    for i in range(failures_before):
+        _reserve(engines[0], NOW - timedelta(minutes=10), ip=f"10.3.0.{i}", name="chen")
+    barrier = threading.Barrier(40)
+    results: list[float] = []
+    lock = threading.Lock()
+
+    def attempt(i: int) -> None:
+        barrier.wait()
+        got = _reserve(engines[i % 4], NOW, ip=f"10.4.{i}.1", name="chen").wait_s
+        with lock:
+            results.append(got)
+
+    threads = [threading.Thread(target=attempt, args=(i,)) for i in range(40)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(results) == 40
+    assert results.count(0.0) == passing
+    assert _counter(engines[0], "name", "chen")[0] == failures_before + passing
+    for engine in engines:
+        engine.dispose()
+
+
+# --------------------------------------------------------------------------- the login page
+
+_days = itertools.count()
+
+
+class Clock:
+    """A stand-in for local_now that tests move forward."""
+
+    def __init__(self, start: datetime):
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    # every test starts on a later day, so no counter of an earlier test is still waiting
+    ticking = Clock(datetime(2025, 3, 1, 8, 0) + timedelta(days=2 * next(_days)))
+    monkeypatch.setattr(auth, "local_now", ticking)
+    return ticking
+
+
+@pytest.fixture(scope="module")
+def app(sample_copy):
+    return create_app(sample_copy)
+
+
+def _post(app, name: str, password: str, *, ip: str):
+    return app.test_client().post("/login", json={"name": name, "password": password},
+                                  environ_base={"REMOTE_ADDR": ip})
+
+
+def test_failed_logins_answer_429_with_retry_after_and_a_growing_wait(app, clock):
+    codes = [_post(app, "citizen", "wrong-password", ip="10.20.0.1").status_code for _ in range(FREE + 1)]
+    assert codes == [401] * (FREE + 1)
+    refused = _post(app, "citizen", "wrong-password", ip="10.20.0.1")
+    assert refused.status_code == 429 and refused.headers["Retry-After"] == "1"
+    assert refused.get_json()["error"] == "登录失败次数过多，请 1 秒后再试 (too many failed logins; try again in 1 s)"
+    clock.advance(1)
+    assert _post(app, "citizen", "wrong-password", ip="10.20.0.1").status_code == 401
+    assert _post(app, "citizen", "wrong-password", ip="10.20.0.1").headers["Retry-After"] == "2"
+    # the login form shows the message on the form again, with the same status and header
+    browser = app.test_client()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', browser.get("/login").get_data(as_text=True)).group(1)
+    form = browser.post("/login", data={"name": "citizen", "password": "x", "csrf_token": token},
+                        environ_base={"REMOTE_ADDR": "10.20.0.1"})
+    assert form.status_code == 429 and form.headers["Retry-After"] == "2" and form.mimetype == "text/html"
+    assert "请 2 秒后再试" in form.get_data(as_text=True)
+
+
+def test_spraying_one_password_over_30_names_from_one_address_is_delayed(app, clock):
+    codes = [_post(app, f"name{i}", "Password123!", ip="10.21.0.1").status_code for i in range(30)]
+    assert codes == [401] * (FREE + 1) + [429] * (30 - FREE - 1)
+    # a minute later, still one guess per (doubling) wait: the sprayer's rate stays capped
+    clock.advance(60)
+    codes = [_post(app, f"name{i}", "Password123!", ip="10.21.0.1").status_code for i in range(30, 40)]
+    assert codes == [401] + [429] * 9
+
+
+def test_a_third_partys_guesses_do_not_keep_the_real_user_out(app, clock):
+    # a guesser, from many addresses, runs the supervisor's counter up as far as it goes
+    for i in range(20):
+        _post(app, "supervisor", "guess-" + str(i), ip=f"10.22.{i}.1")
+        clock.advance(31)
+    _post(app, "supervisor", "one-more-guess", ip="10.22.99.1")
+    # the real user, from the office, waits at most the name's cap …
+    refused = _post(app, "supervisor", TEST_PASSWORD, ip="10.23.0.5")
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) <= 30
+    clock.advance(int(refused.headers["Retry-After"]))
+    # … and is then let in; afterwards the name has no wait at all
+    assert _post(app, "supervisor", TEST_PASSWORD, ip="10.23.0.5").status_code == 200
+    assert _post(app, "supervisor", "typo-password", ip="10.23.0.5").status_code == 401
+    assert _post(app, "supervisor", TEST_PASSWORD, ip="10.23.0.5").status_code == 200
+
+
+def test_a_good_login_leaves_no_wait_for_the_next_one(app, clock):
+    for _ in range(FREE + 2):  # mistyped a few times, waiting out each delay
+        _post(app, "dispatcher", "mistyped-password", ip="10.24.0.1")
+        clock.advance(2)
+    assert _post(app, "dispatcher", TEST_PASSWORD, ip="10.24.0.1").status_code == 200
+    # logging in again at once (another browser) is not delayed, nor is a mistype after it
+    assert _post(app, "dispatcher", TEST_PASSWORD, ip="10.24.0.1").status_code == 200
+    assert _post(app, "dispatcher", "mistyped-password", ip="10.24.0.1").status_code == 401
+
+
+@pytest.mark.parametrize("ip, key", [("10.1.2.3", "10.1.2.3"), ("2001:db8:1:2:aaaa::1", "2001:db8:1:2::/64"),
+                                     ("::ffff:10.1.2.3", "10.1.2.3"), ("unknown", "unknown")])
+def test_ipv6_addresses_count_per_64_block(ip, key):
+    assert auth.throttle_key(ip) == key
