@@ -3,7 +3,8 @@
 The store's throttle on SpatiaLite and PostGIS (growing waits per client address and
 per user name, atomic under concurrent attempts, a good login resetting the name), and
 the login through Flask's test client: 429 with Retry-After, spraying one guess over
-many names, a third party's guesses against a real user.
+many names, a third party's guesses against a real user; the client's address behind a
+trusted proxy (and not without one), the Secure cookie.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import itertools
 import re
 import threading
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
@@ -19,6 +21,8 @@ from sqlalchemy import text
 from conftest import TEST_PASSWORD
 from geo import store, users
 from geo.db import make_engine
+from geo.errors import ConfigError
+from geo.settings import load_settings
 from webmap import auth
 from webmap.app import create_app
 
@@ -251,3 +255,75 @@ def test_a_good_login_leaves_no_wait_for_the_next_one(app, clock):
                                      ("::ffff:10.1.2.3", "10.1.2.3"), ("unknown", "unknown")])
 def test_ipv6_addresses_count_per_64_block(ip, key):
     assert auth.throttle_key(ip) == key
+
+
+# --------------------------------------------------------------------------- behind a proxy; the cookie
+
+def _session_ips(engine) -> list[str]:
+    with engine.connect() as conn:
+        return [row[0] for row in conn.execute(text("SELECT ip FROM user_sessions ORDER BY created_at, ip"))]
+
+
+@pytest.fixture
+def engine(sample_copy):
+    engine = make_engine(sample_copy.resolved_database_url)
+    yield engine
+    engine.dispose()
+
+
+def test_behind_a_trusted_proxy_the_client_address_counts(sample_copy, engine, clock):
+    proxied = create_app(replace(sample_copy, trusted_proxies=1))
+    answer = proxied.test_client().post("/login", json={"name": "admin", "password": TEST_PASSWORD},
+                                        headers={"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"},
+                                        environ_base={"REMOTE_ADDR": "10.40.0.1"})
+    assert answer.status_code == 200
+    assert _session_ips(engine)[-1] == "203.0.113.9"
+    # the proxy's own address, shared by the whole office, is not what the throttle counts
+    for i in range(FREE + 3):
+        proxied.test_client().post("/login", json={"name": f"x{i}", "password": "wrong-password"},
+                                   headers={"X-Forwarded-For": "203.0.113.66"}, environ_base={"REMOTE_ADDR": "10.40.0.1"})
+    assert _counter(engine, "ip", "203.0.113.66")[0] == FREE + 1
+    assert _counter(engine, "ip", "10.40.0.1") is None
+    colleague = proxied.test_client().post("/login", json={"name": "admin", "password": TEST_PASSWORD},
+                                           headers={"X-Forwarded-For": "203.0.113.10"},
+                                           environ_base={"REMOTE_ADDR": "10.40.0.1"})
+    assert colleague.status_code == 200
+
+
+def test_without_the_setting_x_forwarded_for_is_ignored(app, engine, clock):
+    answer = app.test_client().post("/login", json={"name": "admin", "password": TEST_PASSWORD},
+                                    headers={"X-Forwarded-For": "203.0.113.9"}, environ_base={"REMOTE_ADDR": "10.41.0.1"})
+    assert answer.status_code == 200
+    assert _session_ips(engine)[-1] == "10.41.0.1"
+    # a sprayer cannot dodge its address's counter by writing a new X-Forwarded-For each time
+    codes = [app.test_client().post("/login", json={"name": f"y{i}", "password": "wrong-password"},
+                                    headers={"X-Forwarded-For": f"198.51.100.{i}"},
+                                    environ_base={"REMOTE_ADDR": "10.41.0.2"}).status_code for i in range(FREE + 3)]
+    assert codes == [401] * (FREE + 1) + [429] * 2
+
+
+@pytest.mark.parametrize("secure", [True, False])
+def test_the_secure_cookie_setting(sample_copy, clock, secure):
+    app = create_app(replace(sample_copy, session_cookie_secure=secure))
+    answer = app.test_client().post("/login", json={"name": "admin", "password": TEST_PASSWORD},
+                                    environ_base={"REMOTE_ADDR": f"10.42.0.{int(secure)}"})
+    cookie = answer.headers["Set-Cookie"]
+    assert answer.status_code == 200 and cookie.startswith("session=")
+    assert ("; Secure" in cookie) is secure and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+@pytest.mark.parametrize("value, expected", [("1", True), ("yes", True), ("On", True), ("0", False), ("false", False),
+                                             ("", False)])
+def test_yes_no_settings_read_from_the_environment(value, expected):
+    settings = load_settings(environ={"CITYMAP_SESSION_COOKIE_SECURE": value, "CITYMAP_TRUSTED_PROXIES": "2"})
+    assert settings.session_cookie_secure is expected and settings.trusted_proxies == 2
+
+
+@pytest.mark.parametrize("environ, message", [
+    ({"CITYMAP_SESSION_COOKIE_SECURE": "maybe"}, "session_cookie_secure: 'maybe' is not a yes or no"),
+    ({"CITYMAP_TRUSTED_PROXIES": "-1"}, "trusted_proxies must be 0 or more, got -1"),
+    ({"CITYMAP_LOGIN_NAME_DELAY_CAP_S": "-5"}, "login_name_delay_cap_s must be 0 or more, got -5.0"),
+])
+def test_bad_security_settings_are_refused(environ, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_settings(environ=environ)

@@ -394,6 +394,7 @@ def _security_headers(response: Response) -> Response:
 def init_app(app: Flask) -> None:
     """Register the blueprint, the session loading, the guard and the headers on ``app``."""
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
+                      SESSION_COOKIE_SECURE=settings_of(app).session_cookie_secure,
                       MAX_CONTENT_LENGTH=_max_request_bytes(settings_of(app)))
     app.register_blueprint(bp)
     app.before_request(_load_user)
