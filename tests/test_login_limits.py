@@ -4,22 +4,25 @@ The store's throttle on SpatiaLite and PostGIS (growing waits per client address
 per user name, atomic under concurrent attempts, a good login resetting the name), and
 the login through Flask's test client: 429 with Retry-After, spraying one guess over
 many names, a third party's guesses against a real user; the client's address behind a
-trusted proxy (and not without one), the Secure cookie.
+trusted proxy (and not without one), the Secure cookie; ``citymap serve`` and the secret key.
 """
 
 from __future__ import annotations
 
 import itertools
+import os
 import re
 import threading
 from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import text
 
 from conftest import TEST_PASSWORD
 from geo import store, users
+from geo.cli import main
 from geo.db import make_engine
 from geo.errors import ConfigError
 from geo.settings import load_settings
@@ -327,3 +330,39 @@ def test_yes_no_settings_read_from_the_environment(value, expected):
 def test_bad_security_settings_are_refused(environ, message):
     with pytest.raises(ConfigError, match=re.escape(message)):
         load_settings(environ=environ)
+
+
+# --------------------------------------------------------------------------- citymap serve and the secret key
+
+@pytest.fixture
+def served(monkeypatch):
+    """Run ``citymap serve`` without serving: the hosts waitress would have been started on."""
+    import waitress
+
+    hosts: list[str] = []
+    monkeypatch.setattr(waitress, "serve", lambda app, *, host, port, threads: hosts.append(host))
+    monkeypatch.setattr("gc.freeze", lambda: None)
+    return hosts
+
+
+def _serve(tmp_path, host: str, **env: str):
+    environ = {key: None for key in os.environ if key.startswith("CITYMAP_")} | {"CITYMAP_DATA_DIR": str(tmp_path)}
+    return CliRunner().invoke(main, ["serve", "--host", host], env=environ | env)
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.20", "::", "citymap.example.gov.cn"])
+def test_serve_on_a_reachable_address_refuses_the_development_secret_key(tmp_path, served, host):
+    result = _serve(tmp_path, host)
+    assert result.exit_code == 1 and served == []
+    assert result.stderr.startswith(f"error: refusing to serve on {host!r} with the development secret key: "
+                                    "set CITYMAP_SECRET_KEY (or secret_key in the CITYMAP_CONFIG file)")
+    # with a key of its own it serves
+    assert _serve(tmp_path, host, CITYMAP_SECRET_KEY="a-real-random-secret").exit_code == 0
+    assert served == [host]
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "::1", "127.0.1.1"])
+def test_serve_on_the_loopback_keeps_the_development_key(tmp_path, served, host):
+    result = _serve(tmp_path, host)
+    assert result.exit_code == 0, result.output
+    assert served == [host]
