@@ -391,6 +391,28 @@ def user_create_cmd(ctx: click.Context, name: str, role: str, department: str | 
     click.echo(f"user {name!r} created (id {user_id}, role {role}{f', department {department}' if department else ''})")
 
 
+@user_group.command("password")
+@click.argument("name")
+@click.option("--password-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Read the new password from this file's first line (default: standard input's first line, "
+                   "or a hidden prompt on a terminal).")
+@click.pass_context
+@_one_line_errors
+def user_password_cmd(ctx: click.Context, name: str, password_file: Path | None) -> None:
+    """Set a new password for user NAME (10 characters at least, not a common one); its logins end."""
+    from geo import store, users
+
+    if password_file is not None:
+        password = next(iter(password_file.read_text(encoding="utf-8").splitlines()), "")
+    elif sys.stdin.isatty():
+        password = click.prompt("new password", hide_input=True, confirmation_prompt=True)
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    ended = store.set_password(_engine(ctx), name, password_hash=users.hash_password(password),
+                               jurisdiction_code=_settings(ctx).jurisdiction_code)
+    click.echo(f"password of user {name!r} changed; {ended} login(s) ended")
+
+
 # The route group lives in its own module; imported last because it uses the helpers above.
 from geo.cli_route import route
 

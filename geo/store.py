@@ -1374,6 +1374,23 @@ def read_login(bind: Engine | Connection, name: str, *, jurisdiction_code: str) 
         "WHERE jurisdiction_code = :j AND name = :n AND active"), {"j": jurisdiction_code, "n": name})))
 
 
+def set_password(engine: Engine, name: str, *, password_hash: str, jurisdiction_code: str) -> int:
+    """Give the user called ``name`` a new password hash and end its logins; returns how many ended.
+
+    Raises
+    ------
+    geo.errors.NotFoundError
+        No user of that name in the jurisdiction.
+    """
+    with write_tx(engine) as conn:
+        user_id = conn.execute(text("UPDATE users SET password_hash = :h WHERE jurisdiction_code = :j AND name = :n "
+                                    "RETURNING id"), {"h": password_hash, "j": jurisdiction_code, "n": name}).scalar()
+        if user_id is None:
+            raise NotFoundError(f"user {name!r} not found in {jurisdiction_code}; create it first (citymap user create)")
+        # whoever knew the old password and logged in with it is logged out
+        return conn.execute(text("DELETE FROM user_sessions WHERE user_id = :u"), {"u": user_id}).rowcount
+
+
 def read_users(bind: Engine | Connection, *, jurisdiction_code: str) -> pd.DataFrame:
     """The users of a jurisdiction (:data:`USER_COLUMNS`, no password hashes), by name."""
     return _read_plain(bind, f"SELECT {', '.join(USER_COLUMNS)} FROM users WHERE jurisdiction_code = :j ORDER BY name",

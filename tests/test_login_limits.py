@@ -4,7 +4,8 @@ The store's throttle on SpatiaLite and PostGIS (growing waits per client address
 per user name, atomic under concurrent attempts, a good login resetting the name), and
 the login through Flask's test client: 429 with Retry-After, spraying one guess over
 many names, a third party's guesses against a real user; the client's address behind a
-trusted proxy (and not without one), the Secure cookie; ``citymap serve`` and the secret key.
+trusted proxy (and not without one), the Secure cookie; ``citymap serve`` and the secret key;
+the password rules and ``citymap user password``.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from conftest import TEST_PASSWORD
 from geo import store, users
 from geo.cli import main
 from geo.db import make_engine
-from geo.errors import ConfigError
+from geo.errors import ConfigError, ValidationError
 from geo.settings import load_settings
 from webmap import auth
 from webmap.app import create_app
@@ -366,3 +367,65 @@ def test_serve_on_the_loopback_keeps_the_development_key(tmp_path, served, host)
     result = _serve(tmp_path, host)
     assert result.exit_code == 0, result.output
     assert served == [host]
+
+
+# --------------------------------------------------------------------------- passwords
+
+@pytest.mark.parametrize("password, message", [
+    ("short-pw", "密码至少 10 个字符 (password must be at least 10 characters; got 8)"),
+    ("x" * 201, "密码最多 200 个字符 (password must be at most 200 characters; got 201)"),
+    ("1234567890", "密码过于常见"), ("Password123", "密码过于常见"), ("QWERTYUIOP", "密码过于常见"),
+    ("1qaz2wsx3edc", "密码过于常见"), ("woaini1314520", "密码过于常见"), ("5201314520", "is one of the most common"),
+    ("A123456789", "密码过于常见"), ("iloveyou123", "密码过于常见"), ("Admin@123456", "密码过于常见"),
+])
+def test_a_new_password_is_long_and_not_a_common_one(password, message):
+    with pytest.raises(ValidationError, match=re.escape(message)):
+        users.hash_password(password)
+
+
+def test_the_common_password_list_is_there_and_the_shipped_passwords_pass_it():
+    common = users.common_passwords()
+    assert len(common) >= 1000
+    assert {"123456", "password", "qwerty123", "1qaz2wsx", "woaini1314", "a123456", "5201314"} <= common
+    assert all(word == word.lower() for word in common)
+    from geo.cli import DEMO_PASSWORD
+
+    for password in (TEST_PASSWORD, DEMO_PASSWORD, "correct horse battery"):
+        assert users.check_new_password(password) == password
+
+
+def _cli(tmp_path, *args: str, input: str | None = None):
+    environ = {key: None for key in os.environ if key.startswith("CITYMAP_")} | {"CITYMAP_DATA_DIR": str(tmp_path)}
+    return CliRunner().invoke(main, list(args), env=environ, input=input)
+
+
+def test_citymap_user_password_sets_a_checked_password_and_ends_the_logins(tmp_path):
+    assert _cli(tmp_path, "init-db").exit_code == 0
+    assert _cli(tmp_path, "user", "create", "wang", "--role", "dispatcher", "--password", "first-password-1").exit_code == 0
+    engine = make_engine(f"sqlite:///{tmp_path / 'citymap.sqlite'}")
+    user_id = store.read_login(engine, "wang", jurisdiction_code="120110900")["id"]
+    store.create_session(engine, token_sha256="c" * 64, user_id=user_id, now=NOW, expires_at=NOW + timedelta(days=9999),
+                         ip=None)
+
+    def password_works(password: str) -> bool:
+        return users.check_password(store.read_login(engine, "wang", jurisdiction_code="120110900")["password_hash"],
+                                    password)
+
+    changed = _cli(tmp_path, "user", "password", "wang", input="second-password-2\n")
+    assert changed.exit_code == 0, changed.output
+    assert changed.stdout == "password of user 'wang' changed; 1 login(s) ended\n"
+    assert password_works("second-password-2") and not password_works("first-password-1")
+    assert store.session_user(engine, "c" * 64, now=NOW) is None
+    # from a file (its first line)
+    secret = tmp_path / "new-password.txt"
+    secret.write_text("third-password-3\nignored\n", encoding="utf-8")
+    assert _cli(tmp_path, "user", "password", "wang", "--password-file", str(secret)).exit_code == 0
+    assert password_works("third-password-3")
+    # refused: the rules, an unknown user; the password stays
+    for args, given, message in [(("wang",), "woaini1314520\n", "error: 密码过于常见，请换一个"),
+                                 (("wang",), "short\n", "error: 密码至少 10 个字符"),
+                                 (("nobody",), "fine-password-4\n", "error: user 'nobody' not found in 120110900")]:
+        refused = _cli(tmp_path, "user", "password", *args, input=given)
+        assert refused.exit_code == 1 and refused.stderr.startswith(message), refused.output
+    assert password_works("third-password-3")
+    engine.dispose()

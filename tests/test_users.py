@@ -57,7 +57,7 @@ def test_passwords_are_scrypt_hashes():
     assert not users.check_password(digest, "correct horsE")
     assert not users.check_password(None, "correct horse")
     assert users.hash_password("correct horse") != digest  # salted
-    with pytest.raises(ValidationError, match="8–200 characters"):
+    with pytest.raises(ValidationError, match="at least 10 characters"):
         users.hash_password("short")
 
 
@@ -236,6 +236,6 @@ def test_cli_user_create(tmp_path):
     for args, message in [(("wang", "--role", "public", "--password", "secret-pass"), "'wang' already exists"),
                           (("zhao", "--role", "department", "--password", "secret-pass"), "department None"),
                           (("zhao", "--role", "boss", "--password", "secret-pass"), "role 'boss'"),
-                          (("zhao", "--role", "public", "--password", "short"), "8–200 characters")]:
+                          (("zhao", "--role", "public", "--password", "short"), "密码至少 10 个字符")]:
         refused = _cli(tmp_path, "user", "create", *args)
         assert refused.exit_code == 1 and message in refused.output, refused.output
