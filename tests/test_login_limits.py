@@ -429,3 +429,34 @@ def test_citymap_user_password_sets_a_checked_password_and_ends_the_logins(tmp_p
         assert refused.exit_code == 1 and refused.stderr.startswith(message), refused.output
     assert password_works("third-password-3")
     engine.dispose()
+
+
+# --------------------------------------------------------------------------- the migration
+
+def test_migration_0009_replaces_login_failures_and_goes_back(db_engine):
+    from alembic import command
+    from alembic.autogenerate import compare_metadata
+    from alembic.config import Config
+    from alembic.migration import MigrationContext
+    from sqlalchemy import inspect
+
+    from geo.db import MIGRATIONS_DIR, init_db, migration_tx, schema_revision
+    from geo.models import Base
+
+    def tables() -> set[str]:
+        return set(inspect(db_engine).get_table_names()) & {"login_failures", "login_throttles"}
+
+    with db_engine.connect() as conn:  # the model and the migration agree on the new table
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert [d for d in diff if "login" in str(d)] == []
+    assert tables() == {"login_throttles"}
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with migration_tx(db_engine) as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0008")
+    assert schema_revision(db_engine) == "0008" and tables() == {"login_failures"}
+    assert {c["name"] for c in inspect(db_engine).get_columns("login_failures")} == {"id", "name", "ip", "at"}
+    init_db(db_engine)
+    assert schema_revision(db_engine) == "0009" and tables() == {"login_throttles"}
+    assert _reserve(db_engine, NOW).wait_s == 0
