@@ -7,14 +7,15 @@ runs. Errors are printed as one line naming what was wrong, never a traceback.
 from __future__ import annotations
 
 import functools
+import ipaddress
 import sys
 from pathlib import Path
 
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
-from geo.errors import CitymapError, ImportRejected
-from geo.settings import Settings, load_settings
+from geo.errors import CitymapError, ConfigError, ImportRejected
+from geo.settings import DEV_SECRET_KEY, Settings, load_settings
 
 LAYER_KINDS = ("communities", "compounds", "grids", "zones", "unit_cells", "roads")
 
@@ -295,7 +296,7 @@ def api_key_create_cmd(ctx: click.Context, name: str, user: str | None) -> None:
 @click.pass_context
 @_one_line_errors
 def serve_cmd(ctx: click.Context, host: str, port: int) -> None:
-    """Serve the web app on the configured database."""
+    """Serve the web app on the configured database (on an address others reach, only with a secret_key of its own)."""
     _serve(_settings(ctx), host, port)
 
 
@@ -306,6 +307,11 @@ def _serve(settings: Settings, host: str, port: int) -> None:
 
     from webmap.app import create_app
 
+    if settings.secret_key == DEV_SECRET_KEY and not _is_loopback(host):
+        # the published key would let anyone who can reach the server sign a session cookie of their own
+        raise ConfigError(f"refusing to serve on {host!r} with the development secret key: set CITYMAP_SECRET_KEY "
+                          "(or secret_key in the CITYMAP_CONFIG file) to a long random value, e.g. the output of "
+                          "python -c 'import secrets; print(secrets.token_urlsafe(32))'")
     app = create_app(settings)
     # What exists now (modules, the app) lives as long as the process: kept out of the
     # collector's full passes, which walked it all every few dozen 1,000-issue pages and
@@ -313,6 +319,16 @@ def _serve(settings: Settings, host: str, port: int) -> None:
     gc.freeze()
     click.echo(f"citymap serving on http://{host}:{port}/  (Ctrl+C stops)")
     serve(app, host=host, port=port, threads=8)
+
+
+def _is_loopback(host: str) -> bool:
+    """Whether ``host`` is reached from this machine only (``localhost``, 127.0.0.0/8, ``::1``)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 @main.command("demo")
@@ -373,6 +389,28 @@ def user_create_cmd(ctx: click.Context, name: str, role: str, department: str | 
                                 department_code=department, jurisdiction_code=settings.jurisdiction_code,
                                 now=local_now())
     click.echo(f"user {name!r} created (id {user_id}, role {role}{f', department {department}' if department else ''})")
+
+
+@user_group.command("password")
+@click.argument("name")
+@click.option("--password-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Read the new password from this file's first line (default: standard input's first line, "
+                   "or a hidden prompt on a terminal).")
+@click.pass_context
+@_one_line_errors
+def user_password_cmd(ctx: click.Context, name: str, password_file: Path | None) -> None:
+    """Set a new password for user NAME (10 characters at least, not a common one); its logins end."""
+    from geo import store, users
+
+    if password_file is not None:
+        password = next(iter(password_file.read_text(encoding="utf-8").splitlines()), "")
+    elif sys.stdin.isatty():
+        password = click.prompt("new password", hide_input=True, confirmation_prompt=True)
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    ended = store.set_password(_engine(ctx), name, password_hash=users.hash_password(password),
+                               jurisdiction_code=_settings(ctx).jurisdiction_code)
+    click.echo(f"password of user {name!r} changed; {ended} login(s) ended")
 
 
 # The route group lives in its own module; imported last because it uses the helpers above.

@@ -24,6 +24,11 @@ class CitymapError(Exception):
         if status is not None:
             self.status = status
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """HTTP headers an answer of this error carries (none but for :class:`TooManyAttempts`)."""
+        return {}
+
 
 class ValidationError(CitymapError):
     """Input that does not make sense (bad value, unknown code, wrong CRS)."""
@@ -53,6 +58,21 @@ class ConflictError(CitymapError):
     """The state changed under the caller (racing transitions, duplicates)."""
 
     status = 409
+
+
+class TooManyAttempts(CitymapError):
+    """Too many failed logins of a client address or a user name: try again in ``retry_after_s`` seconds."""
+
+    status = 429
+
+    def __init__(self, message: str, *, retry_after_s: int):
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """The HTTP headers of the answer: ``Retry-After``."""
+        return {"Retry-After": str(self.retry_after_s)}
 
 
 class ConfigError(CitymapError):

@@ -413,15 +413,16 @@ class UserSession(Base):
     ip: Mapped[str | None] = mapped_column(String(45))
 
 
-class LoginFailure(Base):
-    """A failed login of a user name from an address: the rate limit counts these across processes."""
+class LoginThrottle(Base):
+    """The failed logins of one client address (``scope`` ``ip``) or one typed user name (``name``), and
+    when its next attempt may start: every worker process slows the same guesser down (webmap.auth)."""
 
-    __tablename__ = "login_failures"
-    __table_args__ = (Index("ix_login_failures_key", "name", "ip", "at"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(60))
-    ip: Mapped[str] = mapped_column(String(45))
-    at: Mapped[datetime] = mapped_column(DateTime)
+    __tablename__ = "login_throttles"
+    __table_args__ = (Index("ix_login_throttles_next_at", "next_at"),)
+    scope: Mapped[str] = mapped_column(String(10), primary_key=True)
+    key: Mapped[str] = mapped_column(String(60), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    next_at: Mapped[datetime] = mapped_column(DateTime)
 
 
 class PhoneReveal(Base):

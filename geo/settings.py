@@ -16,6 +16,12 @@ from typing import Mapping
 from geo.errors import ConfigError
 
 BASEMAPS = ("none", "local", "tianditu", "amap", "osm")
+#: the secret key of a development checkout: known to everybody, so never for a server others can reach
+DEV_SECRET_KEY = "dev-only-change-me"
+#: settings that are counts or durations
+NON_NEGATIVE = ("login_free_failures", "login_name_delay_cap_s", "login_ip_delay_cap_s", "login_forget_min",
+                "trusted_proxies")
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
 
 
 @dataclass(frozen=True)
@@ -44,7 +50,17 @@ class Settings:
     tile_url : str
         Tile URL template for ``local`` basemaps; ``tianditu_key`` for Tianditu.
     secret_key : str
-        Flask session key; set it in production.
+        Flask session key; set it in production (``citymap serve`` refuses the default
+        on any address but the loopback).
+    trusted_proxies : int
+        How many reverse proxies in front of the app add ``X-Forwarded-For`` and
+        ``X-Forwarded-Proto`` (werkzeug's ProxyFix trusts that many hops): the login
+        throttle, the sessions and the logs then see the client's address. 0, the
+        default, ignores those headers — right when nothing sits in front, since a
+        client could otherwise write any address it likes there.
+    session_cookie_secure : bool
+        Send the login cookie with ``Secure`` (only over HTTPS): turn it on wherever the
+        pages are served over HTTPS, directly or by the proxy.
     """
 
     database_url: str = ""
@@ -57,7 +73,9 @@ class Settings:
     basemap: str = "none"
     tile_url: str = ""
     tianditu_key: str = ""
-    secret_key: str = "dev-only-change-me"
+    secret_key: str = DEV_SECRET_KEY
+    trusted_proxies: int = 0
+    session_cookie_secure: bool = False
     sqlite_busy_timeout_ms: int = 30000
     # PostgreSQL's max_parallel_workers_per_gather for citymap's sessions (geo.db.make_engine)
     postgis_parallel_workers: int = 0
@@ -70,12 +88,18 @@ class Settings:
     track_retention_days: int = 90
     coverage_tolerance_m: float = 25.0
     coverage_days: int = 7
-    # People (webmap.auth): a login lasts session_hours; login_max_failures failed logins of one user name
-    # from one address within login_window_min minutes lock that pair until the window has passed; a report
-    # carries at most max_photos photos (JPEG, PNG or WebP) of at most max_photo_mb MB each.
+    # People (webmap.auth): a login lasts session_hours. Failed logins slow down, they never lock: each client
+    # address and each user name has login_free_failures failures without a wait, then waits 1 s after the next
+    # failure, doubling up to login_ip_delay_cap_s (an address) and login_name_delay_cap_s (a name) seconds;
+    # a name's counter starts again at its user's good login, and any counter this many minutes after its last
+    # wait ended (login_forget_min). The name's cap is modest on purpose: it is what anybody anywhere can impose
+    # on the real user by guessing, so it must stay a nuisance, never a lock. A report carries at most
+    # max_photos photos (JPEG, PNG or WebP) of at most max_photo_mb MB each.
     session_hours: float = 12.0
-    login_max_failures: int = 5
-    login_window_min: float = 15.0
+    login_free_failures: int = 3
+    login_name_delay_cap_s: float = 30.0
+    login_ip_delay_cap_s: float = 60.0
+    login_forget_min: float = 60.0
     max_photos: int = 4
     max_photo_mb: float = 5.0
 
@@ -97,6 +121,13 @@ def _coerce(name: str, raw: object, kind: type) -> object:
             return float(raw)
         if kind is int:
             return int(raw)
+        if kind is bool:
+            if isinstance(raw, bool):
+                return raw
+            word = str(raw).strip().lower()
+            if word not in (*_TRUE, *_FALSE):
+                raise ConfigError(f"setting {name}: {raw!r} is not a yes or no (true/false, 1/0, yes/no, on/off)")
+            return word in _TRUE
         return str(raw)
     except ValueError as exc:
         raise ConfigError(f"setting {name}: cannot read {raw!r} as {kind.__name__}") from exc
@@ -119,7 +150,8 @@ def load_settings(
     """
     env = os.environ if environ is None else environ
     types = {f.name: f.type for f in fields(Settings)}
-    kinds = {name: {"Path": Path, "time": time, "float": float, "int": int}.get(str(t), str) for name, t in types.items()}
+    known_kinds = {"Path": Path, "time": time, "float": float, "int": int, "bool": bool}
+    kinds = {name: known_kinds.get(str(t), str) for name, t in types.items()}
     values: dict[str, object] = {}
     config_path = env.get("CITYMAP_CONFIG")
     if config_path:
@@ -139,4 +171,7 @@ def load_settings(
     settings = replace(Settings(), **{k: _coerce(k, v, kinds[k]) for k, v in values.items()})
     if settings.basemap not in BASEMAPS:
         raise ConfigError(f"basemap {settings.basemap!r} is not one of {', '.join(BASEMAPS)}")
+    for name in NON_NEGATIVE:
+        if getattr(settings, name) < 0:
+            raise ConfigError(f"setting {name} must be 0 or more, got {getattr(settings, name)!r}")
     return settings

@@ -22,14 +22,14 @@ import secrets
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime
-from typing import Iterable, Iterator, Sequence
+from datetime import date, datetime, timedelta
+from typing import Callable, Iterable, Iterator, Sequence
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, DateTime, Engine, Integer, text
 
 from geo import models
 from geo.clock import local_now
@@ -1375,6 +1375,23 @@ def read_login(bind: Engine | Connection, name: str, *, jurisdiction_code: str) 
         "WHERE jurisdiction_code = :j AND name = :n AND active"), {"j": jurisdiction_code, "n": name})))
 
 
+def set_password(engine: Engine, name: str, *, password_hash: str, jurisdiction_code: str) -> int:
+    """Give the user called ``name`` a new password hash and end its logins; returns how many ended.
+
+    Raises
+    ------
+    geo.errors.NotFoundError
+        No user of that name in the jurisdiction.
+    """
+    with write_tx(engine) as conn:
+        user_id = conn.execute(text("UPDATE users SET password_hash = :h WHERE jurisdiction_code = :j AND name = :n "
+                                    "RETURNING id"), {"h": password_hash, "j": jurisdiction_code, "n": name}).scalar()
+        if user_id is None:
+            raise NotFoundError(f"user {name!r} not found in {jurisdiction_code}; create it first (citymap user create)")
+        # whoever knew the old password and logged in with it is logged out
+        return conn.execute(text("DELETE FROM user_sessions WHERE user_id = :u"), {"u": user_id}).rowcount
+
+
 def read_users(bind: Engine | Connection, *, jurisdiction_code: str) -> pd.DataFrame:
     """The users of a jurisdiction (:data:`USER_COLUMNS`, no password hashes), by name."""
     return _read_plain(bind, f"SELECT {', '.join(USER_COLUMNS)} FROM users WHERE jurisdiction_code = :j ORDER BY name",
@@ -1410,25 +1427,86 @@ def delete_session(engine: Engine, token_sha256: str) -> int:
         return conn.execute(text("DELETE FROM user_sessions WHERE token_sha256 = :t"), {"t": token_sha256}).rowcount
 
 
-def record_login_failure(engine: Engine, *, name: str, ip: str, at: datetime) -> None:
-    """Note a failed login of ``name`` from ``ip`` (the rate limit counts them)."""
+#: the login throttle's counters: the client's address and the typed user name, locked in this order
+LOGIN_SCOPES = ("ip", "name")
+
+
+@dataclass(frozen=True)
+class LoginAttempt:
+    """What :func:`reserve_login_attempt` decided.
+
+    ``wait_s`` > 0 refuses the attempt (nothing was counted): that many seconds until
+    every counter lets one through. Otherwise the attempt was counted as a failure of
+    each key, holding it until ``held[scope]``; :func:`login_succeeded` takes that back.
+    """
+
+    keys: dict[str, str]
+    now: datetime
+    wait_s: float
+    held: dict[str, datetime]
+
+
+def reserve_login_attempt(engine: Engine, *, ip: str, name: str, now: datetime,
+                          delay_s: Callable[[str, int], float], forget_before: datetime) -> LoginAttempt:
+    """Let one login attempt go ahead, or say how long to wait; atomic across threads and processes.
+
+    In one write transaction: counters whose wait ended before ``forget_before`` are
+    forgotten (deleted); the rows of ``ip`` and ``name`` are made or locked (an upsert,
+    so two first attempts cannot both insert, and no attempt reads a row another one
+    is changing); if either row's ``next_at`` is after ``now`` nothing changes and the
+    attempt must wait. Otherwise the attempt counts as a failure of both at once —
+    ``failures + 1``, ``next_at = now + delay_s(scope, failures)`` — before its password
+    is checked, so of many concurrent guesses only as many pass as the delays let
+    through, and an attempt that never finishes stays counted.
+
+    Parameters
+    ----------
+    ip, name : str
+        The keys (cut to the columns' 45 and 60 characters); ``name`` as typed, known or not,
+        so that an unknown name behaves like a real one.
+    delay_s : callable
+        ``(scope, failures) -> seconds`` after the ``failures``-th failure of a key of ``scope``.
+    """
+    keys = {"ip": ip[:45], "name": name[:60]}
+    found: dict[str, tuple[int, datetime]] = {}
     with write_tx(engine) as conn:
-        conn.execute(text("INSERT INTO login_failures (name, ip, at) VALUES (:n, :ip, :at)"),
-                     {"n": name[:60], "ip": ip[:45], "at": at})
+        conn.execute(text("DELETE FROM login_throttles WHERE next_at < :old"), {"old": forget_before})
+        # always in LOGIN_SCOPES order: two attempts that share a key never wait on each other in a circle
+        for scope in LOGIN_SCOPES:
+            row = conn.execute(text(
+                "INSERT INTO login_throttles (scope, key, failures, next_at) VALUES (:s, :k, 0, :now) "
+                "ON CONFLICT (scope, key) DO UPDATE SET failures = login_throttles.failures "
+                "RETURNING failures, next_at").columns(failures=Integer, next_at=DateTime),
+                {"s": scope, "k": keys[scope], "now": now}).one()
+            found[scope] = (row.failures, row.next_at)
+        wait = max((next_at - now).total_seconds() for _, next_at in found.values())
+        if wait > 0:
+            return LoginAttempt(keys=keys, now=now, wait_s=wait, held={})
+        held = {scope: now + timedelta(seconds=delay_s(scope, failures + 1)) for scope, (failures, _) in found.items()}
+        for scope, (failures, _) in found.items():
+            conn.execute(text("UPDATE login_throttles SET failures = :f, next_at = :until WHERE scope = :s AND key = :k"),
+                         {"f": failures + 1, "until": held[scope], "s": scope, "k": keys[scope]})
+    return LoginAttempt(keys=keys, now=now, wait_s=0.0, held=held)
 
 
-def count_login_failures(bind: Engine | Connection, *, name: str, ip: str, since: datetime) -> int:
-    """Failed logins of ``name`` from ``ip`` at or after ``since``."""
-    return _with_conn(bind, lambda conn: conn.execute(text(
-        "SELECT count(*) FROM login_failures WHERE name = :n AND ip = :ip AND at >= :since"),
-        {"n": name[:60], "ip": ip[:45], "since": since}).scalar_one())
+def login_succeeded(engine: Engine, attempt: LoginAttempt) -> None:
+    """Take back a passed attempt (:func:`reserve_login_attempt`) whose password was right.
 
-
-def clear_login_failures(engine: Engine, *, name: str, ip: str, before: datetime) -> None:
-    """Forget the failures of ``name`` from ``ip`` (after a good login), and everyone's older than ``before``."""
+    The name's counter starts again with no wait: whatever anybody tried against the
+    account, its user is not slowed down afterwards. The address gets back the failure
+    the attempt counted, and its wait unless another attempt took a later one since —
+    an address is not cleared by a good login, which a guesser could make with an
+    account of its own.
+    """
+    if attempt.wait_s > 0:
+        raise ValidationError(f"a refused login attempt (wait {attempt.wait_s:g} s) cannot succeed")
     with write_tx(engine) as conn:
-        conn.execute(text("DELETE FROM login_failures WHERE (name = :n AND ip = :ip) OR at < :before"),
-                     {"n": name[:60], "ip": ip[:45], "before": before})
+        conn.execute(text(
+            "UPDATE login_throttles SET failures = CASE WHEN failures > 0 THEN failures - 1 ELSE 0 END, "
+            "next_at = CASE WHEN next_at = :held THEN :now ELSE next_at END WHERE scope = 'ip' AND key = :k"),
+            {"held": attempt.held["ip"], "now": attempt.now, "k": attempt.keys["ip"]})
+        conn.execute(text("UPDATE login_throttles SET failures = 0, next_at = :now WHERE scope = 'name' AND key = :k"),
+                     {"now": attempt.now, "k": attempt.keys["name"]})
 
 
 def read_contact(bind: Engine | Connection, issue_id: int) -> dict | None:

@@ -18,7 +18,8 @@ Roles are data (``geo/data/roles.csv``), one row per role:
 
 Which closed-loop actions a role may take is the workflow's table
 (``geo/data/transitions.csv``); which web pages it may open is ``webmap.auth``'s.
-Passwords are kept as werkzeug's scrypt hashes only. No I/O beyond the roles file.
+Passwords are kept as werkzeug's scrypt hashes only; a new one needs 10 characters and must not be
+one of ``geo/data/common_passwords.txt``. No I/O beyond those two data files.
 """
 
 from __future__ import annotations
@@ -38,8 +39,10 @@ ROLES_FILE = DATA_DIR / "roles.csv"
 SCOPES = ("all", "department", "none")
 #: user names: letters (Chinese included), digits, ``.``, ``_``, ``-``, ``@``; 2–60 characters
 _NAME_RE = re.compile(r"[\w.@-]{2,60}")
-MIN_PASSWORD_LENGTH = 8
+MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 200
+#: the most common passwords, refused whatever their case (see the file's header)
+COMMON_PASSWORDS_FILE = DATA_DIR / "common_passwords.txt"
 
 
 @lru_cache(maxsize=4)
@@ -74,12 +77,39 @@ def role_names() -> tuple[str, ...]:
     return tuple(load_roles().index)
 
 
+@lru_cache(maxsize=1)
+def common_passwords(path: Path = COMMON_PASSWORDS_FILE) -> frozenset[str]:
+    """The common passwords of ``path`` in lower case (``#`` lines are comments)."""
+    if not Path(path).is_file():
+        raise ConfigError(f"common password list {str(path)!r} is missing")
+    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    return frozenset(line.strip().lower() for line in lines if line.strip() and not line.startswith("#"))
+
+
+def check_new_password(password: str) -> str:
+    """A password a user may set: 10–200 characters and none of the most common ones (in any case).
+
+    Raises
+    ------
+    geo.errors.ValidationError
+        Saying which rule it breaks (the password itself is never quoted).
+    """
+    if not isinstance(password, str):
+        raise ValidationError(f"密码必须是文本 (a password is text, got {type(password).__name__})")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationError(f"密码至少 {MIN_PASSWORD_LENGTH} 个字符 (password must be at least "
+                              f"{MIN_PASSWORD_LENGTH} characters; got {len(password)})")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise ValidationError(f"密码最多 {MAX_PASSWORD_LENGTH} 个字符 (password must be at most "
+                              f"{MAX_PASSWORD_LENGTH} characters; got {len(password)})")
+    if password.lower() in common_passwords():
+        raise ValidationError("密码过于常见，请换一个 (password is one of the most common ones; choose another)")
+    return password
+
+
 def hash_password(password: str) -> str:
-    """The scrypt hash (werkzeug's ``scrypt:32768:8:1`` with a random salt) of a checked password."""
-    if not isinstance(password, str) or not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
-        raise ValidationError(f"a password needs {MIN_PASSWORD_LENGTH}–{MAX_PASSWORD_LENGTH} characters, "
-                              f"got {len(password) if isinstance(password, str) else password!r}")
-    return generate_password_hash(password, method="scrypt")
+    """The scrypt hash (werkzeug's ``scrypt:32768:8:1``, random salt) of a new password (:func:`check_new_password`)."""
+    return generate_password_hash(check_new_password(password), method="scrypt")
 
 
 def check_password(password_hash: str | None, password: str) -> bool:
@@ -87,6 +117,19 @@ def check_password(password_hash: str | None, password: str) -> bool:
     if not password_hash or not isinstance(password, str) or len(password) > MAX_PASSWORD_LENGTH:
         return False
     return check_password_hash(password_hash, password)
+
+
+def login_delay_s(failures: int, *, free_failures: int, cap_s: float) -> float:
+    """Seconds a client address or a user name waits after its ``failures``-th failed login in a row.
+
+    None for the first ``free_failures`` (typing slips), then 1 s doubling up to ``cap_s``
+    (with 3 free: 0, 0, 0, 1, 2, 4, … s). The wait is capped so a guesser
+    can delay the real user but never lock the account.
+    """
+    if failures <= free_failures:
+        return 0.0
+    # 2**60 s is far past any cap; capping the exponent keeps the float finite
+    return float(min(2.0 ** min(failures - free_failures - 1, 60), cap_s))
 
 
 def check_account(name: str, role: str, department_code: str | None) -> tuple[str, str, str | None]:

@@ -57,7 +57,7 @@ def test_passwords_are_scrypt_hashes():
     assert not users.check_password(digest, "correct horsE")
     assert not users.check_password(None, "correct horse")
     assert users.hash_password("correct horse") != digest  # salted
-    with pytest.raises(ValidationError, match="8–200 characters"):
+    with pytest.raises(ValidationError, match="at least 10 characters"):
         users.hash_password("short")
 
 
@@ -191,16 +191,6 @@ def test_users_sessions_failures_reveals_and_photos_are_stored(db_engine):
     assert store.delete_session(engine, "b" * 64) == 0
     assert store.delete_session(engine, "a" * 64) == 0  # purged as expired
 
-    # failed logins: counted per name and address inside the window; a good login clears its pair
-    for minutes in (0, 5, 20):
-        store.record_login_failure(engine, name="disp", ip="10.0.0.1", at=NOW + timedelta(minutes=minutes))
-    store.record_login_failure(engine, name="disp", ip="10.0.0.2", at=NOW)
-    assert store.count_login_failures(engine, name="disp", ip="10.0.0.1", since=NOW) == 3
-    assert store.count_login_failures(engine, name="disp", ip="10.0.0.1", since=NOW + timedelta(minutes=1)) == 2
-    store.clear_login_failures(engine, name="disp", ip="10.0.0.1", before=NOW - timedelta(days=1))
-    assert store.count_login_failures(engine, name="disp", ip="10.0.0.1", since=NOW) == 0
-    assert store.count_login_failures(engine, name="disp", ip="10.0.0.2", since=NOW) == 1
-
     # a phone reveal returns the number and logs who, when, which issue; no phone, no log
     issue_id = _one_issue(engine, phone="13800138000")
     assert store.read_contact(engine, issue_id)["phone"] == "13800138000"
@@ -246,6 +236,6 @@ def test_cli_user_create(tmp_path):
     for args, message in [(("wang", "--role", "public", "--password", "secret-pass"), "'wang' already exists"),
                           (("zhao", "--role", "department", "--password", "secret-pass"), "department None"),
                           (("zhao", "--role", "boss", "--password", "secret-pass"), "role 'boss'"),
-                          (("zhao", "--role", "public", "--password", "short"), "8–200 characters")]:
+                          (("zhao", "--role", "public", "--password", "short"), "密码至少 10 个字符")]:
         refused = _cli(tmp_path, "user", "create", *args)
         assert refused.exit_code == 1 and message in refused.output, refused.output

@@ -7,6 +7,7 @@ from typing import Mapping
 from flask import Flask, jsonify, render_template, request
 from sqlalchemy import Engine
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from geo.db import make_engine
 from geo.errors import CitymapError
@@ -35,6 +36,9 @@ def create_app(config: Mapping[str, object] | Settings | None = None) -> Flask:
         postgis_parallel_workers=settings.postgis_parallel_workers,
     )
     app.extensions["citymap.layers"] = LayerCache()
+    if settings.trusted_proxies:
+        # the client's address and scheme from that many proxies' X-Forwarded-For / -Proto (never without the setting)
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies)
 
     from webmap import api, pages, vendor
 

@@ -1,4 +1,4 @@
-"""Logging in and out, who may open what, CSRF, the login rate limit and the security headers.
+"""Logging in and out, who may open what, CSRF, the login throttle and the security headers.
 
 * **Sessions** are server-side: logging in stores a row in ``user_sessions`` keyed by
   the SHA-256 of a random token; the signed Flask cookie carries the token. Logout
@@ -15,9 +15,15 @@
 * **CSRF**: every POST of a guarded blueprint or of this one carries the session's
   token, as the form field ``csrf_token`` or the ``X-CSRF-Token`` header (a JSON login
   is exempt: browsers cannot send ``application/json`` across sites without CORS).
-* **Rate limit**: ``login_max_failures`` failures of one name from one address within
-  ``login_window_min`` minutes answer 429 until the window has passed; failures are
-  rows in the database, so every worker process sees them.
+* **Login throttle**: a growing wait, never a lock, counted per client address and per
+  typed user name (:func:`geo.store.reserve_login_attempt`, the delays of
+  :func:`geo.users.login_delay_s`): an attempt either of them must wait for answers 429
+  with ``Retry-After``. The counters are database rows changed in one transaction per
+  attempt, so concurrent guesses and several worker processes are slowed down alike;
+  a name's wait is capped low (``login_name_delay_cap_s``) because anybody can run it up,
+  and its user's good login resets it. Spraying one guess over many names meets the
+  address's counter; IPv6 addresses count per /64, the block one machine usually holds.
+  Behind a reverse proxy set ``trusted_proxies`` so the address is the client's.
 * **Headers**: ``X-Content-Type-Options``, ``Referrer-Policy``, ``X-Frame-Options``,
   ``Permissions-Policy``, and a Content-Security-Policy whose ``script-src`` is ``'self'``
   plus the hashes of the inline scripts that code declared its own
@@ -29,6 +35,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
+import math
 import re
 import secrets
 from datetime import timedelta
@@ -39,7 +47,8 @@ from flask import (Blueprint, Flask, Response, current_app, g, jsonify, redirect
                    url_for)
 
 from geo import store, users
-from geo.errors import CitymapError, ForbiddenError, NotFoundError, ValidationError
+from geo.errors import (AuthenticationError, CitymapError, ForbiddenError, NotFoundError, TooManyAttempts,
+                        ValidationError)
 from geo.settings import Settings
 from geo.clock import local_now
 from webmap.app import engine_of, settings_of
@@ -121,12 +130,6 @@ class CsrfError(CitymapError):
     status = 400
 
 
-class TooManyAttempts(CitymapError):
-    """The login rate limit."""
-
-    status = 429
-
-
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode("ascii")).hexdigest()
 
@@ -137,8 +140,21 @@ def current_user() -> dict | None:
 
 
 def _client_ip() -> str:
-    # Behind a reverse proxy configure werkzeug's ProxyFix; remote_addr is what reached us.
+    # the client's address: behind a reverse proxy, ProxyFix (the trusted_proxies setting) has put it here
     return (request.remote_addr or "unknown")[:45]
+
+
+def throttle_key(ip: str) -> str:
+    """The login throttle's key of a client address: an IPv4 address, or the /64 block of an IPv6 one."""
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip
+    if address.version == 4:
+        return str(address)
+    if address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    return str(ipaddress.ip_network(f"{address}/64", strict=False))
 
 
 def csrf_token() -> str:
@@ -279,20 +295,23 @@ def login():
     name = str(data.get("name") or "").strip()[:60]
     password = str(data.get("password") or "")
     now = local_now()
-    window = timedelta(minutes=settings.login_window_min)
     ip = _client_ip()
-    if store.count_login_failures(engine, name=name, ip=ip, since=now - window) >= settings.login_max_failures:
-        raise TooManyAttempts(f"登录失败次数过多，请 {settings.login_window_min:g} 分钟后再试 "
-                              f"(too many failed logins; wait {settings.login_window_min:g} minutes)")
+    caps = {"ip": settings.login_ip_delay_cap_s, "name": settings.login_name_delay_cap_s}
+    attempt = store.reserve_login_attempt(
+        engine, ip=throttle_key(ip), name=name, now=now, forget_before=now - timedelta(minutes=settings.login_forget_min),
+        delay_s=lambda scope, failures: users.login_delay_s(failures, free_failures=settings.login_free_failures,
+                                                            cap_s=caps[scope]))
+    if attempt.wait_s > 0:
+        wait = math.ceil(attempt.wait_s)
+        return _login_refused(TooManyAttempts(
+            f"登录失败次数过多，请 {wait} 秒后再试 (too many failed logins; try again in {wait} s)",
+            retry_after_s=wait), data)
     user = store.read_login(engine, name, jurisdiction_code=settings.jurisdiction_code) if name else None
     good = users.check_password(user["password_hash"] if user else _DUMMY_HASH, password) and user is not None
     if not good:
-        store.record_login_failure(engine, name=name, ip=ip, at=now)
-        message = "用户名或密码错误 (wrong user name or password)"
-        if request.mimetype == "application/json":
-            return jsonify({"error": message, "status": 401}), 401
-        return render_template("login.html", next=_safe_next(data.get("next")), error=message), 401
-    store.clear_login_failures(engine, name=name, ip=ip, before=now - window)
+        # the attempt was counted as a failure when it was let through
+        return _login_refused(AuthenticationError("用户名或密码错误 (wrong user name or password)"), data)
+    store.login_succeeded(engine, attempt)
     token = secrets.token_urlsafe(32)
     store.create_session(engine, token_sha256=_digest(token), user_id=user["id"], now=now,
                          expires_at=now + timedelta(hours=settings.session_hours), ip=ip)
@@ -303,6 +322,13 @@ def login():
         return jsonify({"name": user["name"], "role": user["role"], "department_code": user["department_code"],
                         "csrf_token": csrf_token()})
     return redirect(_safe_next(data.get("next")))
+
+
+def _login_refused(err: CitymapError, data):
+    """A refused login: JSON for a JSON login, else the form again with the message; the error's status."""
+    if request.mimetype == "application/json":
+        return jsonify({"error": err.message, "status": err.status}), err.status, err.headers
+    return render_template("login.html", next=_safe_next(data.get("next")), error=err.message), err.status, err.headers
 
 
 @bp.post("/logout")
@@ -368,6 +394,7 @@ def _security_headers(response: Response) -> Response:
 def init_app(app: Flask) -> None:
     """Register the blueprint, the session loading, the guard and the headers on ``app``."""
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
+                      SESSION_COOKIE_SECURE=settings_of(app).session_cookie_secure,
                       MAX_CONTENT_LENGTH=_max_request_bytes(settings_of(app)))
     app.register_blueprint(bp)
     app.before_request(_load_user)
