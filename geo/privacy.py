@@ -24,8 +24,8 @@ inside free text, written as people write them in a complaint:
   characters between digits: they become ``138****8000`` (a prefix is kept as
   written);
 * landlines with an area code (``022-2437 1234``, ``(022)24371234``,
-  ``（０３１２）５１２３４５６``): the area code and the last four digits stay, the
-  rest becomes ``****`` (``022-****1234``).
+  ``（０３１２）５１２３４５６``, ``+86 22 2437 1234``): the area code and the last
+  four digits stay, the rest becomes ``****`` (``022-****1234``).
 
 Other digit strings are left alone: a number only matches when it is not glued to
 further digits or a decimal part, so 18-character ID numbers (``12011019900101123X``),
@@ -80,10 +80,13 @@ def _run(n: int) -> str:
 _LEFT = f"(?<!{_DIGIT})(?<!{_DIGIT}[.\uff0e])"
 _RIGHT = f"(?!{_Z}{_DIGIT})(?!{_Z}[.\uff0e]{_Z}{_DIGIT})"
 
+#: the country code as written before a number: +86, 0086 or 86, with separators after it
+_COUNTRY = f"{_digit('8')}{_Z}{_digit('6')}[{_SEPARATORS}]{{0,3}}"
+_PLUS_OR_00 = f"(?:[+\uff0b]|{_digit('0')}{_Z}{_digit('0')}{_Z})"
+
 _MOBILE = re.compile(
     _LEFT
-    + f"(?P<prefix>(?:[+\uff0b]|{_digit('0')}{_Z}{_digit('0')}{_Z})?{_digit('8')}{_Z}{_digit('6')}"
-    + f"[{_SEPARATORS}]{{0,3}})?"
+    + f"(?P<prefix>{_PLUS_OR_00}?{_COUNTRY})?"
     + f"(?P<head>{_digit('1')}{_Z}{_digit('3-9')}{_Z}{_DIGIT})"
     # 11 digits in a row, 3-4-4 or 3-8; never 7-4, the shape of a case number's middle (2025-1391234-0024)
     + f"(?:{_Z}{_run(4)}{_Z}|{_SEP}{_run(4)}{_SEP}|{_SEP}{_run(4)}{_Z})"
@@ -91,11 +94,12 @@ _MOBILE = re.compile(
     + _RIGHT
 )
 
-# Area codes start with 0 and are 3 (010, 02x) or 4 digits; subscriber numbers are
-# 7 or 8 digits and never start with 0 or 1.
+# Area codes start with 0 and are 3 (010, 02x) or 4 digits, after +86/0086 the 0 may be left out;
+# subscriber numbers are 7 or 8 digits and never start with 0 or 1.
 _LANDLINE = re.compile(
     _LEFT
-    + f"(?P<area>[(\uff08]?{_digit('0')}{_Z}{_digit('1-9')}(?:{_Z}{_DIGIT}){{1,2}}[)\uff09]?)"
+    + f"(?P<area>(?:{_PLUS_OR_00}{_COUNTRY}[(\uff08]?{_digit('0')}?|[(\uff08]?{_digit('0')})"
+    + f"{_Z}{_digit('1-9')}(?:{_Z}{_DIGIT}){{1,2}}[)\uff09]?)"
     + f"(?P<sep>[{_SEPARATORS}]{{0,3}})"
     + f"{_digit('2-9')}(?:{_Z}{_DIGIT}){{2,3}}[{_SEPARATORS}]{{0,3}}(?P<tail>{_run(4)})"
     + _RIGHT
