@@ -84,8 +84,11 @@ _RIGHT = f"(?!{_Z}{_DIGIT})(?!{_Z}[.\uff0e]{_Z}{_DIGIT})"
 _COUNTRY = f"{_digit('8')}{_Z}{_digit('6')}[{_SEPARATORS}]{{0,3}}"
 _PLUS_OR_00 = f"(?:[+\uff0b]|{_digit('0')}{_Z}{_digit('0')}{_Z})"
 
+# Each pattern opens with a look at the one character a number can start with: without it the
+# look-behinds run at every character of the text, three times slower over a page of issues.
 _MOBILE = re.compile(
-    _LEFT
+    "(?=[+\uff0b0\uff108\uff181\uff11])"
+    + _LEFT
     + f"(?P<prefix>{_PLUS_OR_00}?{_COUNTRY})?"
     + f"(?P<head>{_digit('1')}{_Z}{_digit('3-9')}{_Z}{_DIGIT})"
     # 11 digits in a row, 3-4-4 or 3-8; never 7-4, the shape of a case number's middle (2025-1391234-0024)
@@ -97,7 +100,8 @@ _MOBILE = re.compile(
 # Area codes start with 0 and are 3 (010, 02x) or 4 digits, after +86/0086 the 0 may be left out;
 # subscriber numbers are 7 or 8 digits and never start with 0 or 1.
 _LANDLINE = re.compile(
-    _LEFT
+    "(?=[+\uff0b0\uff10(\uff08])"
+    + _LEFT
     + f"(?P<area>(?:{_PLUS_OR_00}{_COUNTRY}[(\uff08]?{_digit('0')}?|[(\uff08]?{_digit('0')})"
     + f"{_Z}{_digit('1-9')}(?:{_Z}{_DIGIT}){{1,2}}[)\uff09]?)"
     + f"(?P<sep>[{_SEPARATORS}]{{0,3}})"
