@@ -257,7 +257,8 @@ def import_issue_file(
 def reassign_issues(engine: Engine, *, jurisdiction_code: str, settings: Settings) -> int:
     """Recompute every issue's assignment from the layers now stored (after a layer import)."""
     layers = read_layers(engine, jurisdiction_code=jurisdiction_code)
-    issues = store.query_issues(engine, jurisdiction_code=jurisdiction_code)
+    # the assignment needs the points and categories only (not the text, which a read masks)
+    issues = store.query_issues(engine, jurisdiction_code=jurisdiction_code, columns=("id", "category_code"))
     if issues.empty:
         return 0
     columns = assignment(issues, layers, settings=settings)

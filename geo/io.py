@@ -32,7 +32,7 @@ from geo.clock import JURISDICTION_TZ
 from geo.crs import COORD_SYSTEMS, convert_to_wgs84, to_wgs84
 from geo.errors import ImportRejected, RowError, ValidationError
 from geo.models import ISSUE_STATUSES
-from geo.privacy import mask_phones
+from geo.privacy import PHONE_REFUSED, mask_phones, normalise_phones
 from geo.taxonomy import load_taxonomy
 
 __all__ = [
@@ -128,8 +128,9 @@ class IssueBatch:
     frame : geopandas.GeoDataFrame
         The good rows, EPSG:4326 points. Columns :data:`ISSUE_COLUMNS`
         (``source_system`` is the coordinate system the row came in,
-        ``reported_at`` is naive local time, Asia/Shanghai; ``phone`` is raw and
-        must be masked on every output), then ``status``, ``registered_at``,
+        ``reported_at`` is naive local time, Asia/Shanghai; ``phone`` is normalised
+        (:func:`geo.privacy.normalise_phones`; a row whose phone is not a phone
+        number is rejected) and must be masked on every output), then ``status``, ``registered_at``,
         ``dispatched_at``, ``handled_at``, ``verified_at``, ``closed_at``,
         ``rework_count`` when the file has them, then ``row`` (the source row
         number) and ``geometry``.
@@ -512,6 +513,10 @@ def read_issue_file(
     times, time_problems = _check_times(data, rows, name, excel=raw.excel)
     problems += time_problems
 
+    phone, bad_phone = normalise_phones(_column(data, "phone"))
+    # the refused value is quoted with any phone-shaped run in it masked: error lists are shown and logged
+    problems += _problems(name, rows, bad_phone, "phone", PHONE_REFUSED, mask_phones(_column(data, "phone")))
+
     category_code, category_problems = _check_categories(_column(data, "category"), rows, name, taxonomy)
     problems += category_problems
 
@@ -540,7 +545,7 @@ def read_issue_file(
         "category_code": category_code,
         "description": _column(data, "description"),
         "address": _column(data, "address"),
-        "phone": _column(data, "phone"),
+        "phone": phone,
     }
     if status is not None:
         columns["status"] = status

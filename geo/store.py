@@ -12,6 +12,13 @@ the spatial-index query) this module picks the dialect's fastest path:
   the GiST index.
 
 Geometries go in and out as WKB and are WGS84 lon/lat (SRID 4326).
+
+Free text people typed (issue descriptions and addresses, event notes, greening
+record notes and teams) is read back with the phone numbers in it masked
+(:func:`geo.privacy.mask_phones`): every page, map, API and export reads through
+here, so none can show one. The reporter's contact (:func:`read_contact`,
+:func:`reveal_phone`) is the one deliberate exception; its callers mask it. The
+contact phone is stored normalised (:func:`geo.privacy.normalise_phones`).
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ from geo import models
 from geo.clock import local_now
 from geo.db import is_sqlite, write_tx
 from geo.errors import ConflictError, NotFoundError, ValidationError
+from geo.privacy import PHONE_REFUSED, mask_phone, mask_phones, normalise_phones
 from geo.sqlite_rtree import pack_rtree
 
 WGS84 = "EPSG:4326"
@@ -67,6 +75,8 @@ ISSUE_COLUMNS = (
 CONTACT_COLUMNS = {"phone": "phone", "email": "email", "reporter_name": "name"}
 #: NOT NULL boolean columns of the tables read as frames
 BOOLEAN_COLUMNS = ("deadline_provisional",)
+#: the free-text columns of issues, events and greening records: read back with phone numbers masked
+MASKED_TEXT_COLUMNS = ("description", "address", "note", "team")
 TIMESTAMP_COLUMNS = ("reported_at", "registered_at", "dispatched_at", "handled_at", "verified_at", "closed_at", "deadline_at")
 
 #: lifecycle column → (event action, status the issue entered); order is the loop's order. The
@@ -262,6 +272,15 @@ def extent(bind: Engine | Connection, name: str, *, jurisdiction_code: str) -> t
     return None if row[0] is None else tuple(float(v) for v in row)
 
 
+def _masked_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with the phone numbers in its :data:`MASKED_TEXT_COLUMNS` masked (missing text stays None)."""
+    for column in MASKED_TEXT_COLUMNS:
+        if column in frame:
+            values = frame[column]
+            frame[column] = mask_phones(values).astype(object).where(values.notna(), None)
+    return frame
+
+
 def _with_conn(bind: Engine | Connection, run):
     """``run(connection)`` on ``bind`` itself or on a read connection opened for the call.
 
@@ -405,7 +424,8 @@ def insert_issues(
         Points in EPSG:4326 with the columns of :data:`ISSUE_COLUMNS` that apply
         (missing optional ones are stored as NULL), plus the reporter's contact
         (:data:`CONTACT_COLUMNS`: ``phone``, ``email``, ``reporter_name``), stored apart
-        in ``reporter_contacts``. An issue whose source and external id are already
+        in ``reporter_contacts``; the phone normalised (a value that is not a phone
+        number refuses the load). An issue whose source and external id are already
         stored, or repeat an earlier row, is left as it is and counted as skipped.
         The new issues are numbered along a Z curve of their points (:func:`z_order`),
         not in row order.
@@ -427,6 +447,14 @@ def insert_issues(
     for column in ISSUE_COLUMNS:
         if column not in frame:
             frame[column] = None
+    if "phone" in frame:
+        # the importers refuse a bad phone row by row; this is the last guard of what is stored
+        phone, invalid = normalise_phones(frame["phone"])
+        if invalid.any():
+            bad = frame.loc[invalid, ["external_id", "phone"]].iloc[0]
+            raise ValidationError(f"issue {bad['external_id']!r}: phone {mask_phone(str(bad['phone'])[:60])!r} "
+                                  f"{PHONE_REFUSED}")
+        frame["phone"] = phone
     frame["rework_count"] = pd.to_numeric(frame["rework_count"], errors="coerce").fillna(0).astype(int)
     frame["deadline_provisional"] = frame["deadline_provisional"].astype("boolean").fillna(False).astype(bool)
     # a report with no lifecycle yet (a 12345 export, a web form) starts the loop at 上报
@@ -863,17 +891,18 @@ def query_issues(
     ``since`` is inclusive and ``until`` exclusive (on ``reported_at``); ``ids`` keeps
     only those issues, ``department`` and ``community`` those of these department /
     community codes. ``columns`` are the ``issues`` columns returned (default
-    :data:`ISSUE_READ_COLUMNS`); timestamps come back as datetime64. Rows are in id
-    order, or newest report first with ``newest_first``.
+    :data:`ISSUE_READ_COLUMNS`); timestamps come back as datetime64, phone numbers
+    in ``description`` and ``address`` masked. Rows are in id order, or newest report
+    first with ``newest_first``.
     """
     unknown = [c for c in columns if c not in models.Issue.__table__.columns or c == "geom"]
     if unknown:
         raise ValidationError(f"issues have no column(s) {unknown}")
     where, params = _issue_where(jurisdiction_code, status=status, category=category, since=since, until=until,
                                  ids=ids, department=department, community=community)
-    return _read_geo(bind, "issues", columns, where=where, params=params, bbox=bbox, points=True, limit=limit,
-                     offset=offset, order_by="t.reported_at DESC, t.id DESC" if newest_first else "t.id",
-                     timestamps=TIMESTAMP_COLUMNS)
+    return _masked_text(_read_geo(
+        bind, "issues", columns, where=where, params=params, bbox=bbox, points=True, limit=limit, offset=offset,
+        order_by="t.reported_at DESC, t.id DESC" if newest_first else "t.id", timestamps=TIMESTAMP_COLUMNS))
 
 
 def count_issues(
@@ -1083,7 +1112,8 @@ def read_greening_records(
     since=None,
     until=None,
 ) -> gpd.GeoDataFrame:
-    """Greening records (EPSG:4326) with ``id`` and :data:`GREENING_RECORD_COLUMNS`, ``done_on`` as datetime64.
+    """Greening records (EPSG:4326) with ``id`` and :data:`GREENING_RECORD_COLUMNS`, ``done_on`` as datetime64,
+    phone numbers in ``note`` and ``team`` masked.
 
     ``since`` / ``until`` (date-like, inclusive) filter on ``done_on``.
     """
@@ -1100,7 +1130,7 @@ def read_greening_records(
     # Missing text is None on both back ends (psycopg hands NULLs of an all-NULL column as NaN otherwise).
     for column in ("external_id", "team", "photo", "note"):
         frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
-    return frame
+    return _masked_text(frame)
 
 
 # --------------------------------------------------------------------------- API keys of the standard APIs
@@ -1250,7 +1280,7 @@ def insert_issue_event(conn: Connection, event: dict, *, lon: float | None = Non
 
 def read_issue_events(bind: Engine | Connection, issue_id: int) -> pd.DataFrame:
     """The audit trail of one issue, oldest first: ``id``, ``at``, ``actor``, ``action``, ``from_status``,
-    ``to_status``, ``note``, ``photo``, ``lon``, ``lat`` (NaN without a position)."""
+    ``to_status``, ``note`` (phone numbers masked), ``photo``, ``lon``, ``lat`` (NaN without a position)."""
     def run(conn: Connection) -> pd.DataFrame:
         rows = conn.execute(text(
             "SELECT id, at, actor, action, from_status, to_status, note, photo, ST_X(geom), ST_Y(geom) "
@@ -1258,7 +1288,7 @@ def read_issue_events(bind: Engine | Connection, issue_id: int) -> pd.DataFrame:
         frame = pd.DataFrame(list(map(tuple, rows)), columns=["id", "at", "actor", "action", "from_status",
                                                               "to_status", "note", "photo", "lon", "lat"])
         frame["at"] = pd.to_datetime(frame["at"], format="ISO8601")
-        return frame.astype({"lon": "float64", "lat": "float64"})
+        return _masked_text(frame.astype({"lon": "float64", "lat": "float64"}))
 
     return _with_conn(bind, run)
 
@@ -1510,7 +1540,7 @@ def login_succeeded(engine: Engine, attempt: LoginAttempt) -> None:
 
 
 def read_contact(bind: Engine | Connection, issue_id: int) -> dict | None:
-    """The reporter's contact of an issue (``phone``, ``name``, ``email``) — callers mask it — or None."""
+    """The reporter's contact of an issue (``phone``, ``name``, ``email``), unmasked — callers mask it — or None."""
     return _with_conn(bind, lambda conn: _one(conn.execute(text(
         "SELECT phone, name, email FROM reporter_contacts WHERE issue_id = :i"), {"i": int(issue_id)})))
 

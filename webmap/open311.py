@@ -10,8 +10,9 @@ This module owns the protocol and its mapping to citymap's model:
   the precise stage in ``status_notes``; ``agency_responsible`` is the assigned
   department; ``expected_datetime`` is the deadline;
 * POST creates an issue (source ``open311``) through the same assignment and
-  deadline rules as every import, in one transaction; the reporter's phone, e-mail
-  and name go to ``reporter_contacts`` and are never output. Requests are created at
+  deadline rules as every import, in one transaction; the reporter's phone
+  (normalised; one that is not a phone number is refused), e-mail and name go to
+  ``reporter_contacts`` and are never output. Requests are created at
   once, so the answer carries the ``service_request_id``; its ``token`` (the issue's
   external id) also resolves through ``tokens/{token}``.
 
@@ -45,7 +46,7 @@ from geo import ingest, store
 from geo.clock import local_now
 from geo.errors import CitymapError, ForbiddenError, NotFoundError, ValidationError
 from geo.models import OPEN_STATUSES
-from geo.privacy import mask_phones
+from geo.privacy import mask_phones, normalise_phone
 from geo.taxonomy import load_taxonomy
 from webmap.app import engine_of, layers_of, settings_of
 from webmap.auth import API_KEY_SECURITY, api_issue_filter, api_key_user
@@ -444,7 +445,7 @@ def request_create(fmt: str):
     if service_code not in load_taxonomy().categories.index:
         raise NotFoundError(f"service_code {service_code!r} not found")
     description = _form_text("description", MAX_DESCRIPTION)
-    contact = {"phone": _form_text("phone", 40), "email": _form_text("email", 200),
+    contact = {"phone": normalise_phone(_form_text("phone", 40)), "email": _form_text("email", 200),
                "reporter_name": " ".join(filter(None, (_form_text("first_name", 50), _form_text("last_name", 50))))
                or None}
     ready = layers_of(current_app)

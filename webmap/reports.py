@@ -21,6 +21,7 @@ from flask import current_app
 
 from geo import ingest, io, store
 from geo.errors import ValidationError
+from geo.privacy import normalise_phone
 from geo.settings import Settings
 from geo.taxonomy import load_taxonomy
 from geo.clock import local_now
@@ -92,12 +93,13 @@ def create_issue(fields: dict, photos: list[Photo], *, actor: str) -> int:
     """Check a report, store it as an issue with its photos; returns the new issue's id.
 
     ``fields``: ``lon``, ``lat`` (WGS84), ``category_code``, ``description``, and
-    optionally ``address`` and ``phone`` (kept apart, masked everywhere).
+    optionally ``address`` and ``phone`` (normalised, kept apart, masked everywhere).
 
     Raises
     ------
     geo.errors.ValidationError
-        A missing or bad field, a point outside the jurisdiction, a bad photo.
+        A missing or bad field (a phone that is not a phone number), a point outside the jurisdiction, a bad
+        photo.
     """
     engine, settings = engine_of(current_app), settings_of(current_app)
     lon = _coordinate(fields.get("lon"), "lon", -180, 180)
@@ -108,7 +110,7 @@ def create_issue(fields: dict, photos: list[Photo], *, actor: str) -> int:
         raise ValidationError(f"category_code {category!r} is unknown; see /open311/v2/services.json for the codes")
     description = _text(fields.get("description"), "description", MAX_DESCRIPTION, required=True)
     address = _text(fields.get("address"), "address", MAX_ADDRESS)
-    phone = _text(fields.get("phone"), "phone", MAX_PHONE)
+    phone = normalise_phone(_text(fields.get("phone"), "phone", MAX_PHONE))
     ready = layers_of(current_app)
     point = shapely.Point(lon, lat)
     if not ready.layers.boundary.covers(point):
