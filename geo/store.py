@@ -1509,7 +1509,10 @@ def reserve_login_attempt(engine: Engine, *, ip: str, name: str, now: datetime,
                 "RETURNING failures, next_at").columns(failures=Integer, next_at=DateTime),
                 {"s": scope, "k": keys[scope], "now": now}).one()
             found[scope] = (row.failures, row.next_at)
-        wait = max((next_at - now).total_seconds() for _, next_at in found.values())
+        # never longer than the delay its failures set: a clock set back (or a row written by a clock
+        # that ran ahead) must not hold an address or a name for years
+        wait = max(min((next_at - now).total_seconds(), delay_s(scope, failures))
+                   for scope, (failures, next_at) in found.items())
         if wait > 0:
             return LoginAttempt(keys=keys, now=now, wait_s=wait, held={})
         held = {scope: now + timedelta(seconds=delay_s(scope, failures + 1)) for scope, (failures, _) in found.items()}

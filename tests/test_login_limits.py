@@ -84,6 +84,16 @@ def test_failures_grow_the_wait_and_a_refused_attempt_counts_nothing(db_engine):
     assert _reserve(db_engine, now).held == {"ip": now + timedelta(seconds=32), "name": now + timedelta(seconds=30)}
 
 
+def test_a_clock_set_back_waits_no_longer_than_the_cap(db_engine):
+    """Counters written while the clock ran years ahead hold an address or a name for the cap at most."""
+    ahead = NOW + timedelta(days=3 * 365)
+    for _ in range(FREE + 2):
+        _reserve(db_engine, ahead)
+    waits = [_reserve(db_engine, NOW).wait_s, _reserve(db_engine, NOW, ip="10.0.0.9").wait_s]
+    # the last of those attempts was refused at once (it came before the first wait ended): FREE + 1 counted
+    assert waits == [_delay("ip", FREE + 1), _delay("name", FREE + 1)]
+
+
 def test_either_counter_refuses_and_a_refusal_takes_no_slot_of_the_other(db_engine):
     for i in range(FREE + 1):
         assert _reserve(db_engine, NOW, ip=f"10.0.1.{i}", name="li").wait_s == 0

@@ -36,7 +36,7 @@ from webmap.geojson import feature_collection, feature_texts
 from webmap.issue_filters import issue_query
 from webmap import reports
 from webmap.openapi import components, operation
-from webmap.timefmt import to_rfc3339
+from webmap.timefmt import MAX_YEAR, MIN_YEAR, to_rfc3339
 
 bp = Blueprint("api", __name__)
 
@@ -53,7 +53,6 @@ ISSUE_API_COLUMNS = ("id", "source", "external_id", "category_code", "descriptio
 _INTEGER_COLUMNS = ("id", "segment_id", "rework_count", "merged_into")
 _MONTH_RE = re.compile(r"([0-9]{4})-([0-9]{2})")
 #: the years a month or a plan year may name: pandas' Timestamp (1677–2262) must hold them and the next one
-MIN_YEAR, MAX_YEAR = 1900, 2199
 
 
 def _jsonable(frame: pd.DataFrame) -> pd.DataFrame:

@@ -15,6 +15,9 @@ import pandas as pd
 from geo.clock import to_local
 from geo.errors import ValidationError
 
+#: the years a date parameter may name; beyond them a date is a typo (and overflows time zone arithmetic)
+MIN_YEAR, MAX_YEAR = 1900, 2199
+
 def to_rfc3339(values: pd.Series) -> pd.Series:
     """Naive local datetimes → ``YYYY-MM-DDTHH:MM:SS+08:00`` text; missing stay None."""
     text = pd.to_datetime(values).dt.strftime("%Y-%m-%dT%H:%M:%S+08:00")
@@ -38,11 +41,12 @@ def parse_rfc3339(text: str, *, name: str) -> tuple[datetime, bool]:
         The naive local time, and whether ``text`` was a bare date (a whole day).
     """
     raw = text.strip()
+    whole_day = len(raw) == 10
     try:
-        if len(raw) == 10:
-            return datetime.combine(date.fromisoformat(raw), datetime.min.time()), True
-        value = datetime.fromisoformat(raw)
+        value = datetime.combine(date.fromisoformat(raw), datetime.min.time()) if whole_day else datetime.fromisoformat(raw)
     except ValueError as exc:
         raise ValidationError(f"{name}={text!r}: expected an RFC 3339 date-time such as 2025-03-01T08:00:00+08:00"
                               ) from exc
-    return to_local(value) if value.tzinfo is not None else value, False
+    if not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise ValidationError(f"{name}={text!r}: expected a date-time of the years {MIN_YEAR}…{MAX_YEAR}")
+    return (to_local(value) if value.tzinfo is not None else value), whole_day
