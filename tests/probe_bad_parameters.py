@@ -27,7 +27,7 @@ BAD_VALUES = (
     "0001-01", "9999-W52", "99999999999999999999999", "-9223372036854775809", "inf", "-inf", "nan", "1e308",
     "-1", "0", "１２", "{{ 7*7 }}", "a\x00b", "2025-01-01/9999-12-31T23:59:59Z", "1,2,3,inf",
 )
-#: path variables: an existing issue and layer, the other converters' first choices
+#: routes that serve files by name (static, photos, vendor assets): no query parameters to read
 SKIPPED = {"static", "pages.photo", "vendor.asset", "_favicon"}
 
 
@@ -79,6 +79,7 @@ def _paths(client, engine_url: str, jurisdiction: str) -> list[str]:
     engine = make_engine(engine_url)
     issue_id = int(store.query_issues(engine, jurisdiction_code=jurisdiction, columns=("id",), limit=1)["id"].iloc[0])
     engine.dispose()
+    # path variables: an existing issue and layer, the other converters' first choices
     fill = {"issue_id": issue_id, "fid": issue_id, "request_id": issue_id, "cid": "issues", "fmt": "json",
             "code": "06010", "token": "nope", "name": "roads"}
     paths = []

@@ -53,11 +53,6 @@ def _issue_rows(tag: str, external_id: str) -> dict:
             "status": "dispatched", "registered_at": "2025-12-20 09:30:00", "dispatched_at": "2025-12-20 10:00:00"}
 
 
-def _newest_issue(engine, external_id: str) -> int:
-    frame = store.query_issues(engine, jurisdiction_code=J, columns=("id", "external_id"))
-    return int(frame.loc[frame["external_id"] == external_id, "id"].iloc[0])
-
-
 @pytest.fixture(scope="module")
 def world(sample_copy, api_keys, login, tmp_path_factory) -> World:
     settings = sample_copy
@@ -102,8 +97,8 @@ def world(sample_copy, api_keys, login, tmp_path_factory) -> World:
     for path in (csv_path, folder / "issues.xlsx"):
         result = runner.invoke(main, ["--database-url", url, "import", str(path)])
         assert result.exit_code == 0 and "1 rows rejected" not in result.output, result.output
-    issues["csv"] = _newest_issue(engine, "HOSTILE-CSV")
-    issues["xlsx"] = _newest_issue(engine, "HOSTILE-XLSX")
+    issues["csv"] = store.issue_id_of(engine, jurisdiction_code=J, source="12345", external_id="HOSTILE-CSV")
+    issues["xlsx"] = store.issue_id_of(engine, jurisdiction_code=J, source="12345", external_id="HOSTILE-XLSX")
 
     records = folder / "greening.csv"
     record = {"道路": "津北公路", "作业": "夏季修剪", "侧别": "左侧", "起点桩号": 0, "终点桩号": 200,

@@ -129,11 +129,6 @@ def _import_row(kind: str) -> dict:
             "phone": CONTACT_TYPED[kind], "status": "registered", "registered_at": "2025-12-20 09:30:00"}
 
 
-def _issue_id(engine, external_id: str) -> int:
-    frame = store.query_issues(engine, jurisdiction_code=J, columns=("id", "external_id"))
-    return int(frame.loc[frame["external_id"] == external_id, "id"].iloc[0])
-
-
 @pytest.fixture(scope="module")
 def world(sample_copy, api_keys, login, tmp_path_factory) -> World:
     settings = sample_copy
@@ -177,8 +172,8 @@ def world(sample_copy, api_keys, login, tmp_path_factory) -> World:
     for path in (csv_path, folder / "issues.xlsx"):
         result = runner.invoke(main, ["--database-url", url, "import", str(path)])
         assert result.exit_code == 0, result.output
-    issues["csv"] = _issue_id(engine, "PHONE-CSV")
-    issues["xlsx"] = _issue_id(engine, "PHONE-XLSX")
+    issues["csv"] = store.issue_id_of(engine, jurisdiction_code=J, source="12345", external_id="PHONE-CSV")
+    issues["xlsx"] = store.issue_id_of(engine, jurisdiction_code=J, source="12345", external_id="PHONE-XLSX")
 
     # every issue goes to sanitation (so its department user reads them all), with a phone in the note
     for kind, issue_id in issues.items():
