@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 
 from geo import coverage as cov
 from geo import metrics, store
+from geo.clock import MAX_YEAR, MIN_YEAR
 from geo.errors import NotFoundError, ValidationError
 from geo.settings import Settings
 from geo.taxonomy import load_taxonomy
@@ -38,8 +39,9 @@ FIGURE_LABELS = {
 def parse_week(text: str) -> tuple[datetime, datetime]:
     """``"2025-W50"`` (ISO 8601 week) → (Monday 00:00, the next Monday 00:00)."""
     match = _WEEK_RE.fullmatch(str(text).strip())
-    if not match:
-        raise ValidationError(f"week {text!r} is not of the form YYYY-Www, e.g. 2025-W50")
+    if not match or not MIN_YEAR <= int(match[1]) <= MAX_YEAR:
+        raise ValidationError(f"week={text!r}：应为 {MIN_YEAR}…{MAX_YEAR} 年的 ISO 周 YYYY-Www，如 2025-W50 "
+                              f"(expected an ISO week YYYY-Www of {MIN_YEAR}…{MAX_YEAR} such as 2025-W50)")
     try:
         monday = date.fromisocalendar(int(match[1]), int(match[2]), 1)
     except ValueError as exc:

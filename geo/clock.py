@@ -17,6 +17,9 @@ __all__ = ["JURISDICTION_TZ", "local_now", "local_today", "to_local"]
 
 #: the jurisdiction's time zone (its name is also what pandas' ``tz_convert`` takes)
 JURISDICTION_TZ = ZoneInfo("Asia/Shanghai")
+#: the years a date given by a person may name: beyond them it is a typo, and it overflows time-zone and
+#: calendar arithmetic (pandas' Timestamps hold 1677–2262)
+MIN_YEAR, MAX_YEAR = 1900, 2199
 
 
 def _utc_now() -> datetime:

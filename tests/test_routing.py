@@ -296,6 +296,33 @@ def test_pickup_refuses_impossible_shift_and_oversize_piles():
         plan_pickups(g, stops_at([(0, 50)], [9.0]), lonlat(0, 0), capacity_m3=8.0)
 
 
+@pytest.mark.parametrize("options, words", [
+    ({"vehicles": 100_000}, "1…50"), ({"vehicles": 0}, "1…50"), ({"vehicles": 2.5}, "1…50"),
+    ({"capacity_m3": float("inf")}, "at most 100"), ({"capacity_m3": 1e308}, "at most 100"),
+    ({"capacity_m3": float("nan")}, "at most 100"), ({"shift_h": float("inf")}, "at most 24"),
+    ({"shift_h": -1.0}, "above 0"), ({"time_limit_s": 1e9}, "at most 60"),
+])
+def test_pickup_options_are_bounded_before_any_work(options, words):
+    with pytest.raises(ValidationError, match=words):
+        plan_pickups(grid_graph(), stops_at([(0, 50)], [1.0]), lonlat(0, 0), **options)
+
+
+def test_pickup_refuses_more_stops_than_one_plan_takes_and_windows_outside_a_day():
+    from geo.vrp import MAX_STOPS
+
+    g = grid_graph()
+    many = stops_at([(0, 50)] * (MAX_STOPS + 1), [0.01] * (MAX_STOPS + 1))
+    with pytest.raises(ValidationError, match=f"{MAX_STOPS + 1} 处.*上限 {MAX_STOPS}"):
+        plan_pickups(g, many, lonlat(0, 0), vehicles=50, capacity_m3=100.0)
+    for early in (float("inf"), -5.0, 1e308):
+        with pytest.raises(ValidationError, match=r"tw_early_min of issue\(s\) \[101\]"):
+            plan_pickups(g, stops_at([(0, 50)], [1.0]).assign(tw_early_min=early), lonlat(0, 0), time_limit_s=0.2)
+    # a window that closes after the shift ends is cut at the shift's end, and planned
+    plan = plan_pickups(g, stops_at([(0, 50)], [1.0]).assign(tw_early_min=0.0, tw_late_min=600.0), lonlat(0, 0),
+                        shift_h=1.0, time_limit_s=0.2)
+    assert plan.stops["issue_id"].tolist() == [101]
+
+
 def test_select_issues_open_overdue_chosen():
     import pandas as pd
 

@@ -445,7 +445,7 @@ def test_api_issue_list_filters_and_paging(as_user, engine):
     assert all(117.35 <= f["geometry"]["coordinates"][0] <= 117.36 for f in box["features"])
     assert {f["properties"]["community_code"] for f in box["features"]} <= {"120110900001"}
     for query, message in [("status=lost", "status='lost'"), ("category=x1", "category='x1'"),
-                           ("since=yesterday", "since='yesterday'"), ("bbox=1,2", "bbox"), ("limit=0", "limit=0")]:
+                           ("since=yesterday", "since='yesterday'"), ("bbox=1,2", "bbox"), ("limit=0", "limit='0'")]:
         answer = client.get(f"/api/issues?{query}")
         assert answer.status_code == 400 and message in answer.get_json()["error"], query
 

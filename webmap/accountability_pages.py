@@ -5,7 +5,6 @@ Registered on :data:`webmap.pages.bp` (imported at the end of :mod:`webmap.pages
 
 from __future__ import annotations
 
-import re
 import tempfile
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -15,33 +14,25 @@ from flask import Response, current_app, render_template, request, url_for
 
 from geo import accountability_jobs as jobs
 from geo import metrics, store
-from geo.errors import ValidationError
 from geo.taxonomy import load_taxonomy
 from geo.clock import local_now
+from webmap import params
 from webmap.app import engine_of, settings_of
 from webmap.map_views import map_route
 from webmap.maps.coverage import coverage_map
 from webmap.pages import _boundary, bp
 
-_MONTH_RE = re.compile(r"(\d{4})-(\d{2})")
 MAX_COVERAGE_DAYS = 92
 
 
 def _month() -> tuple[datetime, datetime, str]:
     """``?month=YYYY-MM`` → its [start, end); default: the month of the latest report, or this month."""
-    raw = request.args.get("month", "").strip()
-    if raw:
-        match = _MONTH_RE.fullmatch(raw)
-        if not match or not 1 <= int(match[2]) <= 12:
-            raise ValidationError(f"month={raw!r}: expected YYYY-MM, e.g. 2025-12")
-        start = datetime(int(match[1]), int(match[2]), 1)
-    else:
+    span = params.month(request.args)
+    if span is None:
         engine, settings = engine_of(current_app), settings_of(current_app)
-        span = store.issue_time_range(engine, jurisdiction_code=settings.jurisdiction_code)
-        latest = min(span[1], local_now()) if span else local_now()
-        start = datetime(latest.year, latest.month, 1)
-    end = datetime(start.year + start.month // 12, start.month % 12 + 1, 1)
-    return start, end, f"{start:%Y-%m}"
+        reported = store.issue_time_range(engine, jurisdiction_code=settings.jurisdiction_code)
+        span = params.month_span(min(reported[1], local_now()) if reported else local_now())
+    return span[0], span[1], f"{span[0]:%Y-%m}"
 
 
 def _labelled(table):
@@ -84,18 +75,10 @@ def _coverage_request():
     engine, settings = engine_of(current_app), settings_of(current_app)
     args = request.args
     team = args.get("team", "").strip() or "sanitation_west"
-    raw_days = args.get("days", "").strip()
-    if raw_days and not raw_days.isdigit():
-        raise ValidationError(f"days={raw_days!r}: expected a whole number of days")
-    days = int(raw_days) if raw_days else settings.coverage_days
-    if not 1 <= days <= MAX_COVERAGE_DAYS:
-        raise ValidationError(f"days={days}: expected 1 to {MAX_COVERAGE_DAYS}")
-    raw_until = args.get("until", "").strip()
-    if raw_until:
-        try:
-            until = datetime.fromisoformat(raw_until) + timedelta(days=1)
-        except ValueError as exc:
-            raise ValidationError(f"until={raw_until!r}: expected a date such as 2025-12-31") from exc
+    days = params.whole(args, "days", default=settings.coverage_days, lo=1, hi=MAX_COVERAGE_DAYS)
+    last_day = params.day(args, "until")
+    if last_day is not None:
+        until = datetime.combine(last_day, datetime.min.time()) + timedelta(days=1)
     else:
         # Up to the end of the day of the newest inspection on record (today when there is none).
         latest = jobs.latest_inspection_end(engine, settings) or local_now()

@@ -13,8 +13,6 @@ parameters, bodies and answers are declared for ``/openapi.json`` below.
 from __future__ import annotations
 
 import json
-import re
-from datetime import datetime
 
 import geopandas as gpd
 import pandas as pd
@@ -34,9 +32,10 @@ from webmap.app import engine_of, settings_of
 from webmap.auth import csrf_token, current_user, visible_issue
 from webmap.geojson import feature_collection, feature_texts
 from webmap.issue_filters import issue_query
-from webmap import reports
+from webmap import params, reports
 from webmap.openapi import components, operation
-from webmap.timefmt import MAX_YEAR, MIN_YEAR, to_rfc3339
+from geo.clock import MAX_YEAR, MIN_YEAR
+from webmap.timefmt import to_rfc3339
 
 bp = Blueprint("api", __name__)
 
@@ -51,8 +50,6 @@ ISSUE_API_COLUMNS = ("id", "source", "external_id", "category_code", "descriptio
                      "grid_code", "zone_code", "department_code", "merged_into")
 #: issue and event columns that are whole numbers (the store hands nullable ones back as floats)
 _INTEGER_COLUMNS = ("id", "segment_id", "rework_count", "merged_into")
-_MONTH_RE = re.compile(r"([0-9]{4})-([0-9]{2})")
-#: the years a month or a plan year may name: pandas' Timestamp (1677–2262) must hold them and the next one
 
 
 def _jsonable(frame: pd.DataFrame) -> pd.DataFrame:
@@ -71,19 +68,6 @@ def geojson_response(frame: gpd.GeoDataFrame, *, members: dict | None = None, st
     """A FeatureCollection (coordinates with 6 decimals, ≈ 0.1 m) with foreign ``members``."""
     return Response(feature_collection(_jsonable(frame), members=members), status=status,
                     mimetype="application/geo+json")
-
-
-def _int_arg(name: str, default: int | None, *, lo: int, hi: int) -> int | None:
-    raw = request.args.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError as exc:
-        raise ValidationError(f"{name}={raw!r}: expected a whole number") from exc
-    if not lo <= value <= hi:
-        raise ValidationError(f"{name}={value}: expected {lo}…{hi}")
-    return value
 
 
 def _json_body() -> dict:
@@ -272,8 +256,8 @@ def issues():
     ``limit`` (1–10000, default 1000) and ``offset``; newest first; ``numberMatched`` counts every match."""
     engine, settings = engine_of(current_app), settings_of(current_app)
     query = issue_query(request.args)
-    limit = _int_arg("limit", DEFAULT_LIMIT, lo=1, hi=MAX_LIMIT)
-    offset = _int_arg("offset", 0, lo=0, hi=MAX_OFFSET)
+    limit = params.whole(request.args, "limit", default=DEFAULT_LIMIT, lo=1, hi=MAX_LIMIT)
+    offset = params.whole(request.args, "offset", default=0, lo=0, hi=MAX_OFFSET)
     frame = store.query_issues(engine, jurisdiction_code=settings.jurisdiction_code, limit=limit, offset=offset,
                                newest_first=True, **query)
     matched = store.count_issues(engine, jurisdiction_code=settings.jurisdiction_code, **query)
@@ -373,9 +357,8 @@ def transition(issue_id: int):
 def layer(name: str):
     """A reference layer (jurisdiction, communities, compounds, grids, zones, unit_cells, roads, segments) as GeoJSON."""
     settings = settings_of(current_app)
-    bbox = request.args.get("bbox")
     frame = store.read_layer(engine_of(current_app), name, jurisdiction_code=settings.jurisdiction_code,
-                             bbox=tuple(bbox.split(",")) if bbox else None)
+                             bbox=params.bbox(request.args))
     return geojson_response(frame)
 
 
@@ -384,13 +367,8 @@ def layer(name: str):
            security=_READ, responses=_answers("200", {_JSON: "ApiLeague"}, 400, 403))
 def accountability():
     """The departments' figures of a month (``month=YYYY-MM``, default this month): 立案数 … 按期结案率 …"""
-    raw = request.args.get("month", "").strip()
     now = local_now()
-    match = _MONTH_RE.fullmatch(raw) if raw else None
-    if raw and (match is None or not 1 <= int(match[2]) <= 12 or not MIN_YEAR <= int(match[1]) <= MAX_YEAR):
-        raise ValidationError(f"month={raw!r}: expected YYYY-MM of {MIN_YEAR}…{MAX_YEAR}, e.g. 2025-12")
-    start = datetime(int(match[1]), int(match[2]), 1) if match else datetime(now.year, now.month, 1)
-    end = datetime(start.year + start.month // 12, start.month % 12 + 1, 1)
+    start, end = params.month(request.args) or params.month_span(now)
     table = accountability_jobs.league(engine_of(current_app), settings_of(current_app), start=start, end=end, now=now)
     table = table.rename_axis("department_code").reset_index()
     return jsonify({"month": f"{start:%Y-%m}", "rows": json.loads(table.to_json(orient="records", force_ascii=False))})
@@ -404,7 +382,7 @@ def greening_progress():
     """Greening progress of the priority roads (``year``, ``as_of``, ``road``, ``season``) per planned stretch."""
     args = request.args
     view = greening_view(engine_of(current_app), jurisdiction_code=settings_of(current_app).jurisdiction_code,
-                         year=_int_arg("year", None, lo=MIN_YEAR, hi=MAX_YEAR), as_of=args.get("as_of") or None,
+                         year=params.whole(args, "year", lo=MIN_YEAR, hi=MAX_YEAR), as_of=params.day(args, "as_of"),
                          road=args.get("road") or None, season=args.get("season") or None)
     table = _jsonable(pd.DataFrame(view.table))
     return jsonify({"year": view.year, "as_of": view.as_of.date().isoformat(),

@@ -4,15 +4,37 @@ from __future__ import annotations
 
 from typing import Mapping
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, Request, jsonify, render_template, request
 from sqlalchemy import Engine
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
+from werkzeug.routing import IntegerConverter
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from geo.db import make_engine
-from geo.errors import CitymapError
+from geo.errors import CitymapError, ValidationError
 from geo.ingest import LayerCache, ReadyLayers
 from geo.settings import Settings, load_settings
+from webmap.params import MAX_ID
+
+
+class CitymapRequest(Request):
+    """A request whose JSON body, however it is malformed, is a 400 and never a server error."""
+
+    def get_json(self, force: bool = False, silent: bool = False, cache: bool = True):
+        try:
+            return super().get_json(force=force, silent=silent, cache=cache)
+        except RecursionError as exc:
+            # the json module's parser recurses per nesting level; a body nested deeper than Python's limit
+            raise ValidationError("the JSON body is nested too deeply (JSON 嵌套层数过多)") from exc
+
+
+class IdConverter(IntegerConverter):
+    """``<int:…>`` in a path: an id a database integer (64 bits) holds, so a longer one is a 404, not an overflow."""
+
+    def __init__(self, url_map, fixed_digits: int = 0, min: int | None = None, max: int | None = None,  # noqa: A002
+                 signed: bool = False):
+        super().__init__(url_map, fixed_digits=fixed_digits, min=min, max=MAX_ID if max is None else max,
+                         signed=signed)
 
 
 def create_app(config: Mapping[str, object] | Settings | None = None) -> Flask:
@@ -26,6 +48,8 @@ def create_app(config: Mapping[str, object] | Settings | None = None) -> Flask:
     """
     settings = config if isinstance(config, Settings) else load_settings(config)
     app = Flask(__name__)
+    app.request_class = CitymapRequest
+    app.url_map.converters["int"] = IdConverter
     # A missing value (None, from webmap.rows) shows as an empty cell, never as "None".
     app.jinja_options = {**app.jinja_options, "finalize": _blank_none}
     app.config["SECRET_KEY"] = settings.secret_key

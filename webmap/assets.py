@@ -45,7 +45,7 @@ LOCAL_CSS = {
 def asset_path(prefix: str, filename: str) -> Path | None:
     """The file behind ``/vendor/<prefix>/<filename>``, or None if there is none."""
     base = ASSET_DIRS.get(prefix)
-    if base is None:
+    if base is None or "\x00" in filename:
         return None
     path = (base / filename).resolve()
     if base.resolve() not in path.parents or not path.is_file():

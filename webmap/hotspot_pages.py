@@ -7,7 +7,7 @@ frames the map, whose URL carries the same query.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
 from flask import current_app, render_template, request, url_for
@@ -17,6 +17,7 @@ from geo.emerging import CLASS_LABELS
 from geo.errors import ValidationError
 from geo.hotspot_jobs import HotspotFilters, default_period, emerging_view, hotspot_view
 from geo.taxonomy import load_taxonomy
+from webmap import params
 from webmap.app import engine_of, settings_of
 from webmap.map_views import map_route
 from webmap.maps.hotspots import emerging_map, hotspot_map
@@ -31,25 +32,6 @@ SOURCE_NAMES = {"12345": "12345 热线", "inspection": "巡查", "grid_worker": 
 MAX_BINS = 104
 
 
-def _day(name: str, default: date) -> date:
-    raw = request.args.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        return date.fromisoformat(raw)
-    except ValueError as exc:
-        raise ValidationError(f"{name}={raw!r}：应为日期 YYYY-MM-DD") from exc
-
-
-def _whole(name: str, default: int, low: int, high: int) -> int:
-    raw = request.args.get(name, "").strip()
-    if not raw:
-        return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
-        raise ValidationError(f"{name}={raw!r}：应为 {low}–{high} 之间的整数")
-    return int(raw)
-
-
 def _one(name: str) -> tuple[str, ...] | None:
     raw = request.args.get(name, "").strip()
     return (raw,) if raw else None
@@ -58,8 +40,8 @@ def _one(name: str) -> tuple[str, ...] | None:
 def _filters() -> HotspotFilters:
     """The form's filters; ``until`` is the last day shown (inclusive), default the last 30 days of reports."""
     since0, until0 = default_period(engine_of(current_app), settings_of(current_app))
-    until = _day("until", (until0 - timedelta(days=1)).date())
-    since = _day("since", until - timedelta(days=(until0 - since0).days - 1))
+    until = params.day(request.args, "until", default=(until0 - timedelta(days=1)).date())
+    since = params.day(request.args, "since", default=until - timedelta(days=(until0 - since0).days - 1))
     if since > until:
         raise ValidationError(f"起始日期 {since} 晚于截止日期 {until}")
     return HotspotFilters(since=datetime.combine(since, datetime.min.time()),
@@ -124,9 +106,9 @@ def hotspots_map_page():
 def _emerging_filters() -> tuple[HotspotFilters, int]:
     """The emerging form: ``weeks`` bins of ``bin_days`` days ending with the day ``until`` (inclusive)."""
     _since0, until0 = default_period(engine_of(current_app), settings_of(current_app))
-    until = _day("until", (until0 - timedelta(days=1)).date()) + timedelta(days=1)
-    bin_days = _whole("bin_days", 7, 1, 92)
-    bins = _whole("weeks", 12, 2, MAX_BINS)
+    until = params.day(request.args, "until", default=(until0 - timedelta(days=1)).date()) + timedelta(days=1)
+    bin_days = params.whole(request.args, "bin_days", default=7, lo=1, hi=92)
+    bins = params.whole(request.args, "weeks", default=12, lo=2, hi=MAX_BINS)
     end = datetime.combine(until, datetime.min.time())
     return HotspotFilters(since=end - timedelta(days=bins * bin_days), until=end, categories=_one("category"),
                           departments=_one("department"), communities=_one("community")), bin_days

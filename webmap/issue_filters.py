@@ -10,15 +10,13 @@ department's issues gets none.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from werkzeug.datastructures import MultiDict
 
 from geo.errors import ValidationError
 from geo.models import ISSUE_STATUSES, OPEN_STATUSES
 from geo.taxonomy import load_taxonomy
+from webmap import params
 from webmap.auth import issue_filter
-from webmap.timefmt import parse_rfc3339
 
 FILTER_NAMES = ("status", "category", "department", "community", "since", "until", "bbox")
 
@@ -48,19 +46,9 @@ def issue_query(args: MultiDict) -> dict:
         unknown = [c for c in category if c not in known]
         if unknown:
             raise ValidationError(f"category={unknown[0]!r}: not a category code")
-    query: dict = {"status": status, "category": category, "community": _codes(args, "community")}
-    for name in ("since", "until"):
-        raw = args.get(name, "").strip()
-        if raw:
-            when, whole_day = parse_rfc3339(raw, name=name)
-            query[name] = when + timedelta(days=1) if name == "until" and whole_day else when
-    bbox = args.get("bbox", "").strip()
-    if bbox:
-        parts = bbox.split(",")
-        try:
-            query["bbox"] = tuple(float(p) for p in parts)
-        except ValueError as exc:
-            raise ValidationError(f"bbox={bbox!r}: expected minlon,minlat,maxlon,maxlat") from exc
+    query: dict = {"status": status, "category": category, "community": _codes(args, "community"),
+                   "since": params.instant_arg(args, "since"), "until": params.instant_arg(args, "until", end=True),
+                   "bbox": params.bbox(args)}
     asked = _codes(args, "department")
     reach = issue_filter()
     query["department"] = asked if reach is None else [d for d in (asked or reach) if d in reach]

@@ -13,10 +13,11 @@ from flask import current_app, redirect, render_template, request, send_file, ur
 
 from geo import io, store
 from geo.clock import local_now
-from geo.errors import NotFoundError, ValidationError
+from geo.errors import NotFoundError
 from geo.privacy import mask_phone
 from geo.taxonomy import load_taxonomy
 from geo.workflow import allowed_actions, apply_transition, load_transitions, owns
+from webmap import params
 from webmap.app import engine_of, settings_of
 from webmap.auth import current_user, visible_issue
 from webmap.i18n import translate
@@ -58,10 +59,7 @@ def issue_list():
     """The issue list with filters (status, category, department, community, time) and paging."""
     engine, settings = engine_of(current_app), settings_of(current_app)
     query = issue_query(request.args)
-    raw_page = request.args.get("page", "1")
-    if not raw_page.isdigit() or int(raw_page) < 1:
-        raise ValidationError(f"page={raw_page!r}: expected 1, 2, …")
-    page = int(raw_page)
+    page = params.whole(request.args, "page", default=1, lo=1, hi=params.MAX_ID // PAGE_SIZE)
     total = store.count_issues(engine, jurisdiction_code=settings.jurisdiction_code, **query)
     pages = max(1, -(-total // PAGE_SIZE))
     rows = store.query_issues(engine, jurisdiction_code=settings.jurisdiction_code, columns=LIST_COLUMNS,
@@ -146,19 +144,17 @@ def issue_transition(issue_id: int):
     user = current_user()
     visible_issue(issue_id)
     form = request.form
+    merge_into = params.whole(form, "merge_into", lo=1, hi=params.MAX_ID)
     photo = None
     uploads = _photo_list()
     if uploads:
         saved = save_photos(uploads[:1], settings=settings_of(current_app))
         record_photos(issue_id, saved, actor=user["name"])
         photo = saved[0][0]
-    merge_into = form.get("merge_into", "").strip()
-    if merge_into and not merge_into.isdigit():
-        raise ValidationError(f"merge_into={merge_into!r}: expected an issue number")
     apply_transition(
         engine_of(current_app), issue_id, form.get("action", ""), actor=user["name"], role=user["role"],
         department_code=user["department_code"] if user["role"] == "department" else (form.get("department_code") or None),
-        note=form.get("note") or None, photo=photo, merge_into=int(merge_into) if merge_into else None,
+        note=form.get("note") or None, photo=photo, merge_into=merge_into,
     )
     return redirect(url_for("pages.issue_page", issue_id=issue_id))
 
@@ -208,7 +204,5 @@ def report_submit():
 @bp.get("/report/done")
 def report_done():
     """The confirmation of a report: its number, and a link to it for those who may see it."""
-    raw = request.args.get("issue", "")
-    if not raw.isdigit():
-        raise ValidationError(f"issue={raw!r}: expected an issue number")
-    return render_template("report_done.html", issue_id=int(raw))
+    return render_template("report_done.html",
+                           issue_id=params.whole(request.args, "issue", lo=1, hi=params.MAX_ID, required=True))

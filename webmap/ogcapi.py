@@ -25,7 +25,6 @@ import json
 from datetime import datetime, timedelta
 
 import geopandas as gpd
-import numpy as np
 from flask import Blueprint, Response, current_app, render_template, request, url_for
 
 from geo import store
@@ -35,8 +34,9 @@ from geo.privacy import mask_phones
 from webmap.app import engine_of, settings_of
 from webmap.auth import API_KEY_SECURITY, api_issue_filter
 from webmap.geojson import feature_collection, feature_texts
+from webmap import params
 from webmap.openapi import OPENAPI_MEDIA_TYPE, components, operation
-from webmap.timefmt import parse_rfc3339, to_rfc3339
+from webmap.timefmt import to_rfc3339
 
 bp = Blueprint("ogcapi", __name__)
 
@@ -267,37 +267,9 @@ def collection(cid: str):
 # --------------------------------------------------------------------------- items
 
 def _limit_offset() -> tuple[int, int]:
-    values = []
-    for name, default, lowest, highest in (("limit", DEFAULT_LIMIT, 1, None), ("offset", 0, 0, MAX_OFFSET)):
-        raw = request.args.get(name)
-        try:
-            value = default if raw is None else int(raw)
-        except ValueError as exc:
-            raise ValidationError(f"{name}={raw!r}: expected a whole number") from exc
-        if value < lowest:
-            raise ValidationError(f"{name}={value}: expected at least {lowest}")
-        if highest is not None and value > highest:
-            raise ValidationError(f"{name}={value}: expected at most {highest}")
-        values.append(value)
-    return min(values[0], MAX_LIMIT), values[1]
-
-
-def _bbox() -> tuple[float, float, float, float] | None:
-    raw = request.args.get("bbox")
-    if raw is None:
-        return None
-    parts = raw.split(",")
-    if len(parts) == 6:  # a 3-D bbox: heights do not matter for our 2-D features
-        parts = [parts[0], parts[1], parts[3], parts[4]]
-    if len(parts) != 4:
-        raise ValidationError(f"bbox={raw!r}: expected minlon,minlat,maxlon,maxlat")
-    try:
-        values = tuple(float(p) for p in parts)
-    except ValueError as exc:
-        raise ValidationError(f"bbox={raw!r}: expected four numbers") from exc
-    if not np.isfinite(values).all():
-        raise ValidationError(f"bbox={raw!r}: expected finite numbers")
-    return values
+    # A limit past the server's maximum is clamped, as OGC API - Features asks; an offset past it is refused.
+    limit = params.whole(request.args, "limit", default=DEFAULT_LIMIT, lo=1, hi=params.MAX_ID)
+    return min(limit, MAX_LIMIT), params.whole(request.args, "offset", default=0, lo=0, hi=MAX_OFFSET)
 
 
 def _datetime() -> tuple[datetime | None, datetime | None]:
@@ -312,9 +284,9 @@ def _datetime() -> tuple[datetime | None, datetime | None]:
         ends = [ends[0], ends[0]]
     since = until = None
     if ends[0] not in ("", ".."):
-        since = parse_rfc3339(ends[0], name="datetime")[0]
+        since = params.instant(ends[0], name="datetime")[0]
     if ends[1] not in ("", ".."):
-        until, whole_day = parse_rfc3339(ends[1], name="datetime")
+        until, whole_day = params.instant(ends[1], name="datetime")
         until += timedelta(days=1) if whole_day else timedelta(microseconds=1)
     if since is not None and until is not None and until <= since:
         raise ValidationError(f"datetime={raw!r}: the interval ends before it starts")
@@ -368,7 +340,7 @@ def items(cid: str):
     reach = _issue_reach(cid)
     html = _wants_html()
     limit, offset = _limit_offset()
-    bbox = _bbox()
+    bbox = params.bbox(request.args, heights=True)
     since, until = _datetime()
     if cid != "issues":
         since = until = None  # reference layers have no time: the parameter does not restrict them

@@ -50,9 +50,10 @@ from geo.privacy import mask_phones, normalise_phone
 from geo.taxonomy import load_taxonomy
 from webmap.app import engine_of, layers_of, settings_of
 from webmap.auth import API_KEY_SECURITY, api_issue_filter, api_key_user
+from webmap import params
 from webmap.maps.base import STATUS_LABELS
 from webmap.openapi import components, operation
-from webmap.timefmt import parse_rfc3339, to_rfc3339
+from webmap.timefmt import to_rfc3339
 
 bp = Blueprint("open311", __name__)
 
@@ -297,10 +298,10 @@ def _requests(frame: gpd.GeoDataFrame) -> pd.DataFrame:
 
 def _window(start: str | None, end: str | None) -> tuple[datetime, datetime]:
     """[since, until) of ``GET requests``: the spec's 90-day default and limit."""
-    since = parse_rfc3339(start, name="start_date")[0] if start else None
+    since = params.instant(start, name="start_date")[0] if start else None
     until = None
     if end:
-        until, whole_day = parse_rfc3339(end, name="end_date")
+        until, whole_day = params.instant(end, name="end_date")
         until += timedelta(days=1) if whole_day else timedelta(seconds=1)
     if since is None and until is None:
         until = local_now() + timedelta(seconds=1)
@@ -391,22 +392,10 @@ def token(token: str, fmt: str):
                     item="request")
 
 
-def _number(name: str, lo: float, hi: float) -> float | None:
-    raw = request.form.get(name, "").strip()
-    if not raw:
-        return None
-    try:
-        value = float(raw)
-    except ValueError as exc:
-        raise ValidationError(f"{name}={raw!r}: expected a number of degrees (WGS84)") from exc
-    if not lo <= value <= hi:
-        raise ValidationError(f"{name}={raw!r}: expected {lo}…{hi} degrees (WGS84)")
-    return value
-
-
 def _location(layers) -> tuple[float, float, str | None]:
     """(lon, lat, address) of the request: lat/long, or a place name of the jurisdiction."""
-    lat, lon = _number("lat", -90, 90), _number("long", -180, 180)
+    lat = params.number(request.form, "lat", lo=-90, hi=90, unit="° (WGS84)")
+    lon = params.number(request.form, "long", lo=-180, hi=180, unit="° (WGS84)")
     address = request.form.get("address_string", "").strip() or None
     if lat is None or lon is None:
         if address is None:

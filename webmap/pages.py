@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from urllib.parse import urlencode
 
 import pandas as pd
@@ -15,6 +16,7 @@ from geo.greening_tasks import SEASONS, load_greening_tasks, task_due_around
 from geo.models import OPEN_STATUSES
 from geo.taxonomy import load_taxonomy
 from geo.clock import local_now
+from webmap import params
 from webmap.app import engine_of, settings_of
 from webmap.auth import current_user
 from webmap.map_views import map_route
@@ -77,15 +79,15 @@ def _greening_request() -> tuple[GreeningView, str, pd.DataFrame]:
     """
     engine, settings = engine_of(current_app), settings_of(current_app)
     args = request.args
-    year, day, as_of = args.get("year") or None, args.get("day") or None, args.get("as_of") or None
-    if year is not None and not year.isdigit():
-        raise ValidationError(f"year={year!r}: expected a year such as 2025")
-    if day is not None and as_of is None:
+    year = params.whole(args, "year", lo=params.MIN_YEAR, hi=params.MAX_YEAR)
+    as_of = params.day(args, "as_of")
+    if as_of is None and args.get("day"):
         # The season slider counts days from 1 January of the year shown.
-        if year is None or not day.isdigit() or int(day) > 365:
-            raise ValidationError(f"day={day!r}: expected a day of the year 0…365, with year")
-        as_of = min(pd.Timestamp(int(year), 1, 1) + pd.Timedelta(days=int(day)), pd.Timestamp(int(year), 12, 31))
-    view = greening_view(engine, jurisdiction_code=settings.jurisdiction_code, year=int(year) if year else None,
+        day = params.whole(args, "day", lo=0, hi=365)
+        if year is None:
+            raise ValidationError(f"day={day}：须同时给出 year (year is needed with day)")
+        as_of = min(date(year, 1, 1) + timedelta(days=day), date(year, 12, 31))
+    view = greening_view(engine, jurisdiction_code=settings.jurisdiction_code, year=year,
                          as_of=as_of, road=args.get("road") or None, season=args.get("season") or None)
     tasks = load_greening_tasks()
     offered = tasks[tasks["code"].isin(view.table["task_code"])]

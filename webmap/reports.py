@@ -9,7 +9,6 @@ and written by :func:`geo.io.save_photo`, are recorded.
 
 from __future__ import annotations
 
-import math
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ from geo.privacy import normalise_phone
 from geo.settings import Settings
 from geo.taxonomy import load_taxonomy
 from geo.clock import local_now
+from webmap import params
 from webmap.app import engine_of, layers_of, settings_of
 
 SOURCE = "web"
@@ -58,14 +58,11 @@ def _text(value: object, name: str, limit: int, *, required: bool = False) -> st
     return value.strip()
 
 
-def _coordinate(value: object, name: str, lo: float, hi: float) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError) as exc:
-        raise ValidationError(f"{name}={value!r}: expected a number (WGS84 degrees)") from exc
-    if not math.isfinite(number) or not lo <= number <= hi:
-        raise ValidationError(f"{name}={value!r}: expected {lo}…{hi}")
-    return number
+def _coordinate(fields: dict, name: str, lo: float, hi: float) -> float:
+    value = params.number(fields, name, lo=lo, hi=hi, unit="° (WGS84)")
+    if value is None:
+        raise ValidationError(f"{name} is required")
+    return value
 
 
 def save_photos(photos: list[Photo], *, settings: Settings) -> list[tuple[str, str, int]]:
@@ -102,8 +99,8 @@ def create_issue(fields: dict, photos: list[Photo], *, actor: str) -> int:
         photo.
     """
     engine, settings = engine_of(current_app), settings_of(current_app)
-    lon = _coordinate(fields.get("lon"), "lon", -180, 180)
-    lat = _coordinate(fields.get("lat"), "lat", -90, 90)
+    lon = _coordinate(fields, "lon", -180, 180)
+    lat = _coordinate(fields, "lat", -90, 90)
     category = fields.get("category_code")
     categories = load_taxonomy().categories
     if not isinstance(category, str) or category not in categories.index:

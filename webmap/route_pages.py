@@ -15,11 +15,12 @@ from flask import Response, current_app, render_template, request, url_for
 
 from geo import store
 from geo.clock import local_today
-from geo.errors import CitymapError, ValidationError
+from geo.errors import CitymapError
 from geo.route_jobs import STREET_SETS, zone_pickups, zone_sweep
 from geo.routing import format_turn_list, routes_gpx, turn_list
 from geo.taxonomy import load_taxonomy
-from geo.vrp import ISSUE_SETS
+from geo.vrp import ISSUE_SETS, MAX_CAPACITY_M3, MAX_SHIFT_H, MAX_VEHICLES
+from webmap import params
 from webmap.app import engine_of, settings_of
 from webmap.map_views import map_route
 from webmap.maps.routes import routes_map
@@ -57,40 +58,19 @@ class RouteQuery:
                 "speed_kmh": f"{self.speed_kmh:g}", "oneway": "1" if self.oneway else "0"}
 
 
-def _number(name: str, default: float, kind=float):
-    raw = request.args.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        return kind(raw)
-    except ValueError as exc:
-        raise ValidationError(f"{name}={raw!r} 不是数字") from exc
-
-
 def _query(zone_codes: list[str]) -> RouteQuery:
     args = request.args
-    job = args.get("job", "pickup")
-    if job not in JOBS:
-        raise ValidationError(f"job={job!r}：应为 {', '.join(JOBS)} 之一")
+    job = params.choice(args, "job", JOBS, default="pickup")
     zone = args.get("zone") or (zone_codes[0] if zone_codes else "")
-    try:
-        day = date.fromisoformat(args["date"]) if args.get("date") else local_today()
-    except ValueError as exc:
-        raise ValidationError(f"date={args.get('date')!r}：应为 YYYY-MM-DD") from exc
-    issue_set = args.get("set", "open")
-    if issue_set not in ISSUE_SETS:
-        raise ValidationError(f"set={issue_set!r}：应为 {', '.join(ISSUE_SETS)} 之一")
-    street_set = args.get("streets", "alleys")
-    if street_set not in STREET_SETS:
-        raise ValidationError(f"streets={street_set!r}：应为 {', '.join(STREET_SETS)} 之一")
-    try:
-        issues = tuple(int(v) for v in args.get("issues", "").replace("，", ",").split(",") if v.strip())
-    except ValueError as exc:
-        raise ValidationError(f"issues={args.get('issues')!r}：应为逗号分隔的问题编号") from exc
     return RouteQuery(
-        job=job, zone=zone, day=day, issue_set=issue_set, issues=issues, street_set=street_set,
-        vehicles=int(_number("vehicles", 3, int)), capacity_m3=_number("capacity_m3", 10.0),
-        shift_h=_number("shift_h", 8.0), speed_kmh=_number("speed_kmh", 15.0 if job == "pickup" else 10.0),
+        job=job, zone=zone, day=params.day(args, "date", default=local_today()),
+        issue_set=params.choice(args, "set", ISSUE_SETS, default="open"), issues=params.ids(args, "issues"),
+        street_set=params.choice(args, "streets", STREET_SETS, default="alleys"),
+        vehicles=params.whole(args, "vehicles", default=3, lo=1, hi=MAX_VEHICLES),
+        capacity_m3=params.number(args, "capacity_m3", default=10.0, lo=0.1, hi=MAX_CAPACITY_M3, unit="m³"),
+        shift_h=params.number(args, "shift_h", default=8.0, lo=0.1, hi=MAX_SHIFT_H, unit="h"),
+        speed_kmh=params.number(args, "speed_kmh", default=15.0 if job == "pickup" else 10.0, lo=1, hi=120,
+                                unit="km/h"),
         oneway=args.get("oneway", "1") != "0",
     )
 

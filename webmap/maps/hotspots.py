@@ -173,6 +173,10 @@ def emerging_map(cells: gpd.GeoDataFrame, *, boundary: gpd.GeoDataFrame, roads: 
     document = new_document(boundary, settings)
     add_roads(document, roads)
     drawn = cells[cells["ehsa_class"] != "no_pattern"]
+    if drawn.empty:
+        # e.g. a filter that matches no issue: the map says so instead of drawing nothing
+        document.message = "所选时段和条件下没有时空热点"
+        return document
     drawn = drawn.assign(
         fill=drawn["ehsa_class"].map(EHSA_COLORS),
         title="单元网格 " + drawn["code"].astype(str),

@@ -1,0 +1,183 @@
+"""Request parameters: one parser per kind of value, for every page and API.
+
+Each parser takes the request's query string or form (any mapping with ``get``),
+returns the parsed value (or the default when the parameter is absent or blank) and
+raises :class:`geo.errors.ValidationError` — an HTTP 400 — whose message quotes the
+parameter and its value and states what is accepted, in Chinese and English. So a
+typo, an attack and an overflow all get the same plain answer, never a server error:
+numbers are finite and bounded (a database integer is 64 bits), dates lie in
+:data:`geo.clock.MIN_YEAR` … :data:`geo.clock.MAX_YEAR`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime, timedelta
+
+from geo.clock import MAX_YEAR, MIN_YEAR, to_local
+from geo.errors import ValidationError
+
+#: the largest id a database integer column holds
+MAX_ID = 2**63 - 1
+
+_WHOLE_RE = re.compile(r"[+-]?\d{1,19}", re.ASCII)
+_MONTH_RE = re.compile(r"(\d{4})-(\d{2})", re.ASCII)
+
+
+def _raw(args: Mapping, name: str) -> str:
+    value = args.get(name)
+    return "" if value is None else str(value).strip()
+
+
+def _refuse(name: str, raw: str, zh: str, en: str) -> ValidationError:
+    return ValidationError(f"{name}={raw[:80]!r}：应为{zh} (expected {en})")
+
+
+def whole(args: Mapping, name: str, *, default: int | None = None, lo: int, hi: int,
+          required: bool = False) -> int | None:
+    """A whole number in ``lo`` … ``hi`` (ASCII digits, optional sign); ``required``: absent is an error too."""
+    raw = _raw(args, name)
+    if not raw and not required:
+        return default
+    if not _WHOLE_RE.fullmatch(raw) or not lo <= int(raw) <= hi:
+        raise _refuse(name, raw, f" {lo}…{hi} 的整数", f"a whole number {lo}…{hi}")
+    return int(raw)
+
+
+def number(args: Mapping, name: str, *, default: float | None = None, lo: float, hi: float,
+           unit: str = "") -> float | None:
+    """A finite number in ``lo`` … ``hi`` (``unit`` is quoted in the message)."""
+    raw = _raw(args, name)
+    if not raw:
+        return default
+    try:
+        value = float(raw) if raw.isascii() else math.nan
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or not lo <= value <= hi:
+        span = f"{lo:g}…{hi:g}{(' ' + unit) if unit else ''}"
+        raise _refuse(name, raw, f" {span} 的数", f"a number {span}")
+    return value
+
+
+def _in_years(name: str, raw: str, value: date) -> None:
+    if not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise _refuse(name, raw, f" {MIN_YEAR}…{MAX_YEAR} 年内的日期", f"a date of the years {MIN_YEAR}…{MAX_YEAR}")
+
+
+def day(args: Mapping, name: str, *, default: date | None = None) -> date | None:
+    """A calendar date ``YYYY-MM-DD`` of the years :data:`MIN_YEAR` … :data:`MAX_YEAR`."""
+    raw = _raw(args, name)
+    if not raw:
+        return default
+    try:
+        value = date.fromisoformat(raw) if len(raw) == 10 and raw.isascii() else None
+    except ValueError:
+        value = None
+    if value is None:
+        raise _refuse(name, raw, "日期 YYYY-MM-DD，如 2025-12-31", "a date YYYY-MM-DD such as 2025-12-31")
+    _in_years(name, raw, value)
+    return value
+
+
+def month(args: Mapping, name: str = "month") -> tuple[datetime, datetime] | None:
+    """A month ``YYYY-MM`` as its [first day 00:00, first day of the next month 00:00)."""
+    raw = _raw(args, name)
+    if not raw:
+        return None
+    match = _MONTH_RE.fullmatch(raw)
+    if not match or not 1 <= int(match[2]) <= 12 or not MIN_YEAR <= int(match[1]) <= MAX_YEAR:
+        raise _refuse(name, raw, f" {MIN_YEAR}…{MAX_YEAR} 年的月份 YYYY-MM，如 2025-12",
+                      f"a month YYYY-MM of {MIN_YEAR}…{MAX_YEAR} such as 2025-12")
+    return month_span(datetime(int(match[1]), int(match[2]), 1))
+
+
+def month_span(when: datetime) -> tuple[datetime, datetime]:
+    """The [start, end) of the month holding ``when``."""
+    start = datetime(when.year, when.month, 1)
+    return start, datetime(start.year + start.month // 12, start.month % 12 + 1, 1)
+
+
+def choice(args: Mapping, name: str, options: Iterable[str], *, default: str) -> str:
+    """One of ``options``."""
+    raw = _raw(args, name)
+    if not raw:
+        return default
+    options = tuple(options)
+    if raw not in options:
+        shown = "、".join(options)
+        raise _refuse(name, raw, f" {shown} 之一", f"one of {', '.join(options)}")
+    return raw
+
+
+def ids(args: Mapping, name: str) -> tuple[int, ...]:
+    """Comma-separated ids (``,`` or ``，``), each 1 … :data:`MAX_ID`; none when absent."""
+    raw = _raw(args, name)
+    parts = [p.strip() for p in raw.replace("，", ",").split(",") if p.strip()]
+    if not all(_WHOLE_RE.fullmatch(p) and 1 <= int(p) <= MAX_ID for p in parts):
+        raise _refuse(name, raw, "逗号分隔的编号，如 12,15", "ids such as 12,15")
+    return tuple(int(p) for p in parts)
+
+
+def bbox(args: Mapping, name: str = "bbox", *, heights: bool = False) -> tuple[float, float, float, float] | None:
+    """``minlon,minlat,maxlon,maxlat`` in WGS84 degrees (with ``heights``, a 3-D box's heights are dropped)."""
+    raw = _raw(args, name)
+    if not raw:
+        return None
+    parts = raw.split(",")
+    if heights and len(parts) == 6:
+        parts = [parts[0], parts[1], parts[3], parts[4]]
+    values = []
+    for part in parts if len(parts) == 4 else ():
+        try:
+            values.append(float(part) if part.strip().isascii() else math.nan)
+        except ValueError:
+            values.append(math.nan)
+    if len(values) != 4 or not all(map(math.isfinite, values)) or not (
+            -180 <= values[0] <= 180 and -180 <= values[2] <= 180 and -90 <= values[1] <= values[3] <= 90):
+        raise _refuse(name, raw, " minlon,minlat,maxlon,maxlat（WGS84 度）",
+                      "minlon,minlat,maxlon,maxlat in WGS84 degrees")
+    return values[0], values[1], values[2], values[3]
+
+
+def instant(text: str, *, name: str) -> tuple[datetime, bool]:
+    """Parse an RFC 3339 date-time or a date into naive local time.
+
+    Parameters
+    ----------
+    text : str
+        ``2025-03-01T08:00:00Z``, ``2025-03-01T08:00:00+08:00``, ``2025-03-01T08:00:00``
+        (local) or ``2025-03-01``.
+    name : str
+        The parameter's name, quoted in the error message.
+
+    Returns
+    -------
+    (datetime, bool)
+        The naive local time (Asia/Shanghai), and whether ``text`` was a bare date (a whole day).
+    """
+    raw = text.strip()
+    whole_day = len(raw) == 10
+    try:
+        value = datetime.combine(date.fromisoformat(raw), datetime.min.time()) if whole_day else datetime.fromisoformat(raw)
+    except ValueError:
+        value = None
+    if value is None or not raw.isascii():
+        raise _refuse(name, raw, " RFC 3339 时间，如 2025-03-01T08:00:00+08:00",
+                      "an RFC 3339 date-time such as 2025-03-01T08:00:00+08:00")
+    _in_years(name, raw, value)
+    if value.tzinfo is not None:
+        value = to_local(value)
+        _in_years(name, raw, value)
+    return value, whole_day
+
+
+def instant_arg(args: Mapping, name: str, *, end: bool = False) -> datetime | None:
+    """:func:`instant` of a parameter; with ``end``, a bare date means up to the end of that day."""
+    raw = _raw(args, name)
+    if not raw:
+        return None
+    when, whole_day = instant(raw, name=name)
+    return when + timedelta(days=1) if end and whole_day else when
