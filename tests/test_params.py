@@ -43,6 +43,8 @@ def test_number_parses_and_defaults():
     assert params.number({"lon": 117.3}, "lon", lo=-180, hi=180) == 117.3
     with pytest.raises(ValidationError):
         params.number({"lon": True}, "lon", lo=-180, hi=180)
+    with pytest.raises(ValidationError, match=r"lon=''.*-180…180"):
+        params.number({"lon": None}, "lon", lo=-180, hi=180, required=True)
 
 
 @pytest.mark.parametrize("raw", ["0001-01-01", "9999-12-31", "1899-12-31", "2200-01-01", "2025-02-30", "20250101",

@@ -15,7 +15,7 @@ from geo.greening_pipeline import GreeningView, greening_view, progress_labelled
 from geo.greening_tasks import SEASONS, load_greening_tasks, task_due_around
 from geo.models import OPEN_STATUSES
 from geo.taxonomy import load_taxonomy
-from geo.clock import local_now
+from geo.clock import MAX_YEAR, MIN_YEAR, local_now
 from webmap import params
 from webmap.app import engine_of, settings_of
 from webmap.auth import current_user
@@ -79,7 +79,7 @@ def _greening_request() -> tuple[GreeningView, str, pd.DataFrame]:
     """
     engine, settings = engine_of(current_app), settings_of(current_app)
     args = request.args
-    year = params.whole(args, "year", lo=params.MIN_YEAR, hi=params.MAX_YEAR)
+    year = params.whole(args, "year", lo=MIN_YEAR, hi=MAX_YEAR)
     as_of = params.day(args, "as_of")
     if as_of is None and args.get("day"):
         # The season slider counts days from 1 January of the year shown.

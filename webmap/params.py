@@ -35,6 +35,15 @@ def _refuse(name: str, raw: str, zh: str, en: str) -> ValidationError:
     return ValidationError(f"{name}={raw[:80]!r}：应为{zh} (expected {en})")
 
 
+def _finite(text: str) -> float:
+    """``text`` as a float written in ASCII; NaN when it is none (so one finiteness check refuses both)."""
+    text = text.strip()
+    try:
+        return float(text) if text.isascii() else math.nan
+    except ValueError:
+        return math.nan
+
+
 def whole(args: Mapping, name: str, *, default: int | None = None, lo: int, hi: int,
           required: bool = False) -> int | None:
     """A whole number in ``lo`` … ``hi`` (ASCII digits, optional sign); ``required``: absent is an error too."""
@@ -47,15 +56,12 @@ def whole(args: Mapping, name: str, *, default: int | None = None, lo: int, hi: 
 
 
 def number(args: Mapping, name: str, *, default: float | None = None, lo: float, hi: float,
-           unit: str = "") -> float | None:
-    """A finite number in ``lo`` … ``hi`` (``unit`` is quoted in the message)."""
+           unit: str = "", required: bool = False) -> float | None:
+    """A finite number in ``lo`` … ``hi`` (``unit`` is quoted in the message); ``required``: absent is an error."""
     raw = _raw(args, name)
-    if not raw:
+    if not raw and not required:
         return default
-    try:
-        value = float(raw) if raw.isascii() else math.nan
-    except ValueError:
-        value = math.nan
+    value = _finite(raw)
     if not math.isfinite(value) or not lo <= value <= hi:
         span = f"{lo:g}…{hi:g}{(' ' + unit) if unit else ''}"
         raise _refuse(name, raw, f" {span} 的数", f"a number {span}")
@@ -129,12 +135,7 @@ def bbox(args: Mapping, name: str = "bbox", *, heights: bool = False) -> tuple[f
     parts = raw.split(",")
     if heights and len(parts) == 6:
         parts = [parts[0], parts[1], parts[3], parts[4]]
-    values = []
-    for part in parts if len(parts) == 4 else ():
-        try:
-            values.append(float(part) if part.strip().isascii() else math.nan)
-        except ValueError:
-            values.append(math.nan)
+    values = [_finite(part) for part in parts] if len(parts) == 4 else []
     if len(values) != 4 or not all(map(math.isfinite, values)) or not (
             -180 <= values[0] <= 180 and -180 <= values[2] <= 180 and -90 <= values[1] <= values[3] <= 90):
         raise _refuse(name, raw, " minlon,minlat,maxlon,maxlat（WGS84 度）",

@@ -58,13 +58,6 @@ def _text(value: object, name: str, limit: int, *, required: bool = False) -> st
     return value.strip()
 
 
-def _coordinate(fields: dict, name: str, lo: float, hi: float) -> float:
-    value = params.number(fields, name, lo=lo, hi=hi, unit="° (WGS84)")
-    if value is None:
-        raise ValidationError(f"{name} is required")
-    return value
-
-
 def save_photos(photos: list[Photo], *, settings: Settings) -> list[tuple[str, str, int]]:
     """Check and store uploaded photos; returns (file name, content type, bytes) of each.
 
@@ -99,8 +92,8 @@ def create_issue(fields: dict, photos: list[Photo], *, actor: str) -> int:
         photo.
     """
     engine, settings = engine_of(current_app), settings_of(current_app)
-    lon = _coordinate(fields, "lon", -180, 180)
-    lat = _coordinate(fields, "lat", -90, 90)
+    lon = params.number(fields, "lon", lo=-180, hi=180, unit="° (WGS84)", required=True)
+    lat = params.number(fields, "lat", lo=-90, hi=90, unit="° (WGS84)", required=True)
     category = fields.get("category_code")
     categories = load_taxonomy().categories
     if not isinstance(category, str) or category not in categories.index:
