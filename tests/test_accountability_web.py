@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from geo import accountability_jobs as jobs
 from geo.clock import local_now
-from geo.cli import main
+from webmap.cli import main
 from geo.db import make_engine
 from webmap.app import create_app
 

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from sqlalchemy import text
 
 from geo import ingest, workdays
-from geo.cli import main
+from webmap.cli import main
 from geo.errors import ImportRejected
 from geo.settings import load_settings
 

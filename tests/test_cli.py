@@ -23,7 +23,7 @@ from click.testing import CliRunner
 from shapely.geometry import LineString
 
 from geo import store
-from geo.cli import main
+from webmap.cli import main
 from geo.crs import to_metric
 from geo.db import head_revision, make_engine
 

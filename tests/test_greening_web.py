@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 from shapely import LineString
 
-from geo.cli import main
+from webmap.cli import main
 from geo.db import make_engine
 from geo.greening_pipeline import greening_view
 from geo.settings import load_settings

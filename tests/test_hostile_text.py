@@ -19,7 +19,7 @@ import pytest
 from click.testing import CliRunner
 
 from geo import store
-from geo.cli import main
+from webmap.cli import main
 from geo.db import make_engine
 from webmap.app import create_app
 

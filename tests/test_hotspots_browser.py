@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from geo.cli import main
+from webmap.cli import main
 
 from conftest import DRAWN_LAYERS
 

@@ -23,7 +23,7 @@ from sqlalchemy import text
 
 from conftest import TEST_PASSWORD
 from geo import store, users
-from geo.cli import main
+from webmap.cli import main
 from geo.db import make_engine
 from geo.errors import ConfigError, ValidationError
 from geo.settings import load_settings
@@ -399,7 +399,7 @@ def test_the_common_password_list_is_there_and_the_shipped_passwords_pass_it():
     assert len(common) >= 1000
     assert {"123456", "password", "qwerty123", "1qaz2wsx", "woaini1314", "a123456", "5201314"} <= common
     assert all(word == word.lower() for word in common)
-    from geo.cli import DEMO_PASSWORD
+    from webmap.cli.serve import DEMO_PASSWORD
 
     for password in (TEST_PASSWORD, DEMO_PASSWORD, "correct horse battery"):
         assert users.check_new_password(password) == password

@@ -25,7 +25,7 @@ from click.testing import CliRunner
 from sqlalchemy import text
 
 from geo import io, store
-from geo.cli import main
+from webmap.cli import main
 from geo.db import make_engine
 from geo.errors import ValidationError
 from webmap.app import create_app

@@ -85,7 +85,7 @@ def test_cli_pickup_on_the_sample(sample_db, tmp_path, monkeypatch):
 
     from click.testing import CliRunner
 
-    from geo.cli import main
+    from webmap.cli import main
 
     monkeypatch.setenv("CITYMAP_DATA_DIR", str(sample_db.data_dir))
     out, gpx = tmp_path / "route.geojson", tmp_path / "route.gpx"

@@ -121,7 +121,7 @@ def test_tour_core_is_optimal_on_small_instances(symmetric):
 
 
 def test_cli_tsplib_prints_the_tour_length(tmp_path):
-    from geo.cli import main
+    from webmap.cli import main
 
     path = tmp_path / "square5.tsp"
     path.write_text(TSPLIB_TEXT)
@@ -220,7 +220,7 @@ def test_sample_all_streets_is_exact_and_covered(repo_root):
 
 
 def test_cli_sweep_on_a_road_file(tmp_path):
-    from geo.cli import main
+    from webmap.cli import main
 
     roads = domino().rename(columns={"segment_id": "road_id"})
     roads["road_id"] = [f"R{i}" for i in range(7)]

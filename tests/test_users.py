@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from shapely.geometry import Point
 
 from geo import io, store, users
-from geo.cli import main
+from webmap.cli import main
 from geo.db import make_engine
 from geo.errors import ConfigError, ConflictError, ValidationError
 from geo.taxonomy import load_taxonomy

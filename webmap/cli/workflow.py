@@ -1,6 +1,6 @@
 """``citymap report``, ``citymap purge-tracks``, ``citymap import-tracks``: the closed loop's commands.
 
-Registered on :data:`geo.cli.main`, like the route group.
+Registered on :data:`webmap.cli.main`, like the route group.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from geo.cli import _engine, _one_line_errors, _settings
+from webmap.cli.context import CliContext, one_line_errors, pass_cli
 
 
 @click.command("report")
@@ -19,16 +19,16 @@ from geo.cli import _engine, _one_line_errors, _settings
 @click.option("--now", "now_text", default=None,
               help="When backlog and overdue are judged (YYYY-MM-DD HH:MM); default: the end of the week or "
                    "the present, whichever is earlier.")
-@click.pass_context
-@_one_line_errors
-def report_cmd(ctx: click.Context, week: str, out: Path, now_text: str | None) -> None:
+@pass_cli
+@one_line_errors
+def report_cmd(cli: CliContext, week: str, out: Path, now_text: str | None) -> None:
     """Write the leadership group's weekly report (tables and a map) as an Excel workbook."""
     from geo.accountability_jobs import parse_week, write_weekly_report
     from geo.clock import local_now
 
     _start, end = parse_week(week)
     now = _parse_now(now_text) if now_text else min(end, local_now())
-    path = write_weekly_report(_engine(ctx), _settings(ctx), week=week, path=out, now=now)
+    path = write_weekly_report(cli.engine, cli.settings, week=week, path=out, now=now)
     click.echo(f"weekly report {week} written to {path}")
 
 
@@ -43,20 +43,20 @@ def _parse_now(text: str) -> datetime:
 
 @click.command("purge-tracks")
 @click.option("--days", type=int, default=None, help="Retention in days; default: the track_retention_days setting.")
-@click.pass_context
-@_one_line_errors
-def purge_tracks_cmd(ctx: click.Context, days: int | None) -> None:
+@pass_cli
+@one_line_errors
+def purge_tracks_cmd(cli: CliContext, days: int | None) -> None:
     """Delete inspection tracks and check-ins older than the retention (personal information, PIPL)."""
     from geo import store
     from geo.errors import ValidationError
     from geo.clock import local_now
 
-    settings = _settings(ctx)
+    settings = cli.settings
     keep = settings.track_retention_days if days is None else days
     if keep < 0:
         raise ValidationError(f"--days {keep!r} must not be negative")
     before = local_now() - timedelta(days=keep)
-    n = store.purge_inspections(_engine(ctx), before=before, jurisdiction_code=settings.jurisdiction_code)
+    n = store.purge_inspections(cli.engine, before=before, jurisdiction_code=settings.jurisdiction_code)
     click.echo(f"{n} inspections that ended before {before:%Y-%m-%d %H:%M} deleted")
 
 
@@ -64,14 +64,14 @@ def purge_tracks_cmd(ctx: click.Context, days: int | None) -> None:
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--team", required=True, help="The team's department code, e.g. sanitation_west.")
 @click.option("--actor", required=True, help="Who walked or drove it.")
-@click.pass_context
-@_one_line_errors
-def tracks_import_cmd(ctx: click.Context, path: Path, team: str, actor: str) -> None:
+@pass_cli
+@one_line_errors
+def tracks_import_cmd(cli: CliContext, path: Path, team: str, actor: str) -> None:
     """Import inspection tracks and check-ins from a GPX or GeoJSON file."""
     from geo import store
     from geo.io import read_inspection_file
 
-    settings = _settings(ctx)
+    settings = cli.settings
     frame = read_inspection_file(path, team=team, actor=actor)
-    n = store.insert_inspections(_engine(ctx), frame, jurisdiction_code=settings.jurisdiction_code)
+    n = store.insert_inspections(cli.engine, frame, jurisdiction_code=settings.jurisdiction_code)
     click.echo(f"{path.name}: {n} inspections loaded")

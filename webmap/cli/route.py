@@ -1,6 +1,6 @@
 """``citymap route …``: pickup and sweep routes, and the TSPLIB benchmark of the tour core.
 
-Registered on :data:`geo.cli.main`; kept apart so the route options do not crowd the
+Registered on :data:`webmap.cli.main`; kept apart so the route options do not crowd the
 main command file.
 """
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from geo.cli import _engine, _one_line_errors, _settings
+from webmap.cli.context import CliContext, one_line_errors, pass_cli
 from geo.errors import ValidationError
 
 
@@ -56,9 +56,9 @@ def route() -> None:
 @click.option("--time-limit-s", default=3.0, show_default=True, type=float)
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help=".geojson or .gpkg")
 @click.option("--gpx", type=click.Path(dir_okay=False, path_type=Path), default=None)
-@click.pass_context
-@_one_line_errors
-def pickup_cmd(ctx, zone, on_date, issue_set, chosen, vehicles, capacity_m3, shift_h, speed_kmh, seed,
+@pass_cli
+@one_line_errors
+def pickup_cmd(cli: CliContext, zone, on_date, issue_set, chosen, vehicles, capacity_m3, shift_h, speed_kmh, seed,
                time_limit_s, out, gpx) -> None:
     """Plan pickup routes for a zone's garbage and debris issues."""
     from geo.route_jobs import zone_pickups
@@ -68,7 +68,7 @@ def pickup_cmd(ctx, zone, on_date, issue_set, chosen, vehicles, capacity_m3, shi
         ids = [int(v) for v in chosen.split(",") if v.strip()]
     except ValueError as exc:
         raise ValidationError(f"--issues {chosen!r}: expected comma-separated issue ids") from exc
-    plan = zone_pickups(_engine(ctx), _settings(ctx), zone, issue_set=issue_set,
+    plan = zone_pickups(cli.engine, cli.settings, zone, issue_set=issue_set,
                         on_date=on_date.date() if on_date else None, chosen=ids, vehicles=vehicles,
                         capacity_m3=capacity_m3, shift_h=shift_h, speed_kmh=speed_kmh, seed=seed,
                         time_limit_s=time_limit_s)
@@ -89,16 +89,16 @@ def pickup_cmd(ctx, zone, on_date, issue_set, chosen, vehicles, capacity_m3, shi
 @click.option("--speed-kmh", default=10.0, show_default=True, type=float)
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--gpx", type=click.Path(dir_okay=False, path_type=Path), default=None)
-@click.pass_context
-@_one_line_errors
-def sweep_cmd(ctx, roads_path, depot, required_spec, ignore_oneway, speed_kmh, out, gpx) -> None:
+@pass_cli
+@one_line_errors
+def sweep_cmd(cli: CliContext, roads_path, depot, required_spec, ignore_oneway, speed_kmh, out, gpx) -> None:
     """Plan one closed sweep route over the required streets of any road file."""
     from geo.io import read_layer_file
     from geo.postman import plan_sweep, required_by_filter
     from geo.road_graph import graph_from_roads
     from geo.routing import format_turn_list, turn_list
 
-    graph = graph_from_roads(read_layer_file(roads_path, kind="roads"), crs=_settings(ctx).metric_crs)
+    graph = graph_from_roads(read_layer_file(roads_path, kind="roads"), crs=cli.settings.metric_crs)
     plan = plan_sweep(graph, required_by_filter(graph.edges, required_spec), _lonlat(depot),
                       respect_oneway=not ignore_oneway, speed_kmh=speed_kmh)
     click.echo(format_turn_list(turn_list(plan.steps, speed_kmh=speed_kmh)))
@@ -113,7 +113,7 @@ def sweep_cmd(ctx, roads_path, depot, required_spec, ignore_oneway, speed_kmh, o
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--time-limit-s", default=4.0, show_default=True, type=float)
-@_one_line_errors
+@one_line_errors
 def tsplib_cmd(path: Path, seed: int, time_limit_s: float) -> None:
     """Solve a TSPLIB EUC_2D instance with the route core and print the tour length."""
     from geo.tsp import parse_tsplib, solve_tour, tour_length

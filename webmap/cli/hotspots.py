@@ -1,6 +1,6 @@
 """``citymap hotspots``: Gi* hot spots of the unit cells to a GeoJSON file, optionally a standalone map.
 
-Registered on :data:`geo.cli.main`; kept apart like the route group.
+Registered on :data:`webmap.cli.main`; kept apart like the route group.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from geo.cli import _engine, _one_line_errors, _settings
+from webmap.cli.context import CliContext, one_line_errors, pass_cli
 
 #: the properties of each written cell, in this order
 CELL_PROPERTIES = ("cell_code", "community_code", "count", "gi_z", "gi_p", "gi_bin")
@@ -28,15 +28,15 @@ CELL_PROPERTIES = ("cell_code", "community_code", "count", "gi_z", "gi_p", "gi_b
               help="GeoJSON (or .gpkg) file: one feature per unit cell.")
 @click.option("--map", "map_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write a standalone HTML map (assets inlined: it opens offline).")
-@click.pass_context
-@_one_line_errors
-def hotspots_cmd(ctx: click.Context, category: str | None, since: datetime | None, until: datetime | None,
+@pass_cli
+@one_line_errors
+def hotspots_cmd(cli: CliContext, category: str | None, since: datetime | None, until: datetime | None,
                  fdr: bool, band_m: float | None, out: Path, map_path: Path | None) -> None:
     """Getis-Ord Gi* hot spots of the issues per unit cell over a period."""
     from geo import hotspot_jobs, store
     from geo.io import write_frame
 
-    engine, settings = _engine(ctx), _settings(ctx)
+    engine, settings = cli.engine, cli.settings
     default_since, default_until = hotspot_jobs.default_period(engine, settings)
     end = until + timedelta(days=1) if until else default_until
     start = since or end - (default_until - default_since)
