@@ -77,9 +77,9 @@ class Settings:
     trusted_proxies: int = 0
     session_cookie_secure: bool = False
     sqlite_busy_timeout_ms: int = 30000
-    # PostgreSQL's max_parallel_workers_per_gather for citymap's sessions (geo.db.make_engine)
+    # PostgreSQL's max_parallel_workers_per_gather for citymap's sessions (geo.store.db.make_engine)
     postgis_parallel_workers: int = 0
-    # Closed loop and coverage (geo.workflow, geo.coverage): a report of the same category within
+    # Closed loop and coverage (geo.loop.workflow, geo.loop.coverage): a report of the same category within
     # duplicate_radius_m metres and duplicate_window_h hours of an open issue is offered as its duplicate;
     # inspection tracks (personal information) are kept track_retention_days days; coverage counts what a
     # track passed within coverage_tolerance_m metres of, over the last coverage_days days.

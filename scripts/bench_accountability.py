@@ -5,9 +5,9 @@ Usage::
     .venv/bin/python scripts/bench_accountability.py [--repeat K] [--seed S]
 
 Builds the sample layers, issues (20,000) and inspections in memory (no database),
-then times ``geo.metrics.accountability`` by department for a month,
-``geo.metrics.plan_task_figures``, ``geo.workflow.suggest_duplicates`` over all
-20,000 issues (as if all were open) and ``geo.coverage.coverage`` of the grid centre's
+then times ``geo.loop.metrics.accountability`` by department for a month,
+``geo.loop.metrics.plan_task_figures``, ``geo.loop.workflow.suggest_duplicates`` over all
+20,000 issues (as if all were open) and ``geo.loop.coverage.coverage`` of the grid centre's
 patch (the whole jurisdiction, 2,714 cells). Prints the best of K times and the machine.
 """
 
@@ -27,10 +27,10 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from geo import coverage, metrics, workflow
-from geo.layers import load_layers_from_dir
+from geo.frames.reference import load_layers_from_dir
+from geo.loop import coverage, metrics, workflow
 from geo.sample import make_issues
-from geo.sample_inspections import make_inspections
+from geo.sample.inspections import make_inspections
 from geo.taxonomy import load_taxonomy
 
 

@@ -1,4 +1,4 @@
-"""Benchmark geo.assign against a plain geopandas chain doing the same joins.
+"""Benchmark geo.frames.assign against a plain geopandas chain doing the same joins.
 
 Usage::
 
@@ -31,11 +31,11 @@ import shapely
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from geo.assign import SANITATION, assign_issues, prepare  # noqa: E402
 from geo.crs import DEFAULT_METRIC_CRS, metric_to_lonlat, to_metric, to_wgs84  # noqa: E402
-from geo.layers import Layers, load_layers_from_dir  # noqa: E402
-from geo.segments import split_roads  # noqa: E402
-from geo.unit_grid import build_unit_grid, default_origin  # noqa: E402
+from geo.frames.assign import SANITATION, assign_issues, prepare  # noqa: E402
+from geo.frames.reference import Layers, load_layers_from_dir  # noqa: E402
+from geo.frames.segments import split_roads  # noqa: E402
+from geo.frames.unit_grid import build_unit_grid, default_origin  # noqa: E402
 
 MAX_DIST_M = 30.0
 LEADS = np.array([SANITATION, "enforcement", "construction"], dtype=object)

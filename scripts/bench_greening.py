@@ -6,8 +6,8 @@ Usage::
 
 Reads the sample roads (``data/roads/roads.geojson``), plans every greening task on
 every side of all priority roads for 2025, draws N random work records (default
-200,000) on them, and times ``geo.greening.progress`` (clip, union, intersect, status),
-``road_sections`` + ``section_progress`` for one task, and ``geo.linref.line_substrings``
+200,000) on them, and times ``geo.greening.progress.progress`` (clip, union, intersect, status),
+``road_sections`` + ``section_progress`` for one task, and ``geo.frames.linref.line_substrings``
 against ``shapely.ops.substring`` in a Python loop for the same stretches (checking
 they agree). Prints the times and the machine.
 """
@@ -31,8 +31,8 @@ sys.path.insert(0, str(ROOT))
 
 from geo import greening  # noqa: E402
 from geo.crs import to_metric  # noqa: E402
-from geo.greening_tasks import SIDES, load_greening_tasks  # noqa: E402
-from geo.linref import line_substrings  # noqa: E402
+from geo.frames.linref import line_substrings  # noqa: E402
+from geo.greening.tasks import SIDES, load_greening_tasks  # noqa: E402
 
 
 def _timed(label: str, func):

@@ -1,7 +1,7 @@
 """Benchmark of the hot-spot analysis and of the hotspot map's size.
 
 1. Getis-Ord Gi* on square grids of ~10k and ~100k unit cells (queen contiguity):
-   ``geo.gi_star.gi_star_z`` beside ``esda.G_Local(star=True)`` with a libpysal Graph
+   ``geo.hotspots.gi_star.gi_star_z`` beside ``esda.G_Local(star=True)`` with a libpysal Graph
    and with a ``lat2W`` W, in the same run, on the same counts and weights (the
    z-scores are checked equal). Times are medians of ``--repeat`` runs; building the
    weights is timed apart.
@@ -30,11 +30,13 @@ import pandas as pd
 from libpysal.graph import Graph
 from libpysal.weights import lat2W
 
-from geo import ingest, store, users
-from geo.db import init_db, make_engine
-from geo.gi_star import gi_star_z, queen_weights
-from geo.layers import load_layers_from_dir
+from geo import store
+from geo.frames.reference import load_layers_from_dir
+from geo.hotspots.gi_star import gi_star_z, queen_weights
+from geo.io import ingest
+from geo.loop import users
 from geo.settings import load_settings
+from geo.store.db import init_db, make_engine
 from geo.taxonomy import load_taxonomy
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -6,7 +6,7 @@ Usage::
 
 Prints:
 
-1. the tour core (:func:`geo.tsp.solve_tour`) on the TSPLIB instances of ``DIR``
+1. the tour core (:func:`geo.routing.tsp.solve_tour`) on the TSPLIB instances of ``DIR``
    (default ``../shared/benchmarks/tsplib`` beside the repository): length, optimum,
    gap and time of each — goal: within 1 % in at most 5 s each;
 2. the Chinese postman on a constructed 4 x 3 block grid whose optimum is found by
@@ -31,10 +31,10 @@ from scipy.sparse import csgraph
 from shapely.geometry import LineString
 
 from geo.crs import to_wgs84
-from geo.postman import plan_sweep
-from geo.road_graph import build_road_graph, point_distances, snap_points
-from geo.tsp import parse_tsplib, solve_tour, tour_length
-from geo.vrp import plan_pickups
+from geo.routing.postman import plan_sweep
+from geo.routing.road_graph import build_road_graph, point_distances, snap_points
+from geo.routing.tsp import parse_tsplib, solve_tour, tour_length
+from geo.routing.vrp import plan_pickups
 
 ROOT = Path(__file__).resolve().parents[1]
 OPTIMA = {"berlin52": 7542, "kroC100": 20749, "a280": 2579}

@@ -28,10 +28,11 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import create_engine, make_url
 
-from geo import ingest, store
-from geo.db import init_db, make_engine
-from geo.layers import load_layers_from_dir
+from geo import store
+from geo.frames.reference import load_layers_from_dir
+from geo.io import ingest
 from geo.settings import load_settings
+from geo.store.db import init_db, make_engine
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -133,7 +134,7 @@ def main() -> None:
                         help="loads per back end, each into a fresh database (this machine's speed drifts)")
     parser.add_argument("--backend", choices=("spatialite", "postgis", "both"), default="both")
     parser.add_argument("--sqlite-page-bytes", type=int, default=None,
-                        help="page size of the SpatiaLite files (default: citymap's, geo.db.SQLITE_PAGE_BYTES)")
+                        help="page size of the SpatiaLite files (default: citymap's, geo.store.db.SQLITE_PAGE_BYTES)")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
 

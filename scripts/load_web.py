@@ -35,10 +35,12 @@ import numpy as np
 import pandas as pd
 import requests
 
-from geo import ingest, store, users
+from geo import store
 from geo.clock import local_now
-from geo.db import init_db, make_engine
+from geo.io import ingest
+from geo.loop import users
 from geo.settings import load_settings
+from geo.store.db import init_db, make_engine
 
 ROOT = Path(__file__).resolve().parents[1]
 LOAD_USER, LOAD_PASSWORD = "load-web", "load-web-password"

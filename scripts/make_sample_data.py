@@ -24,7 +24,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from geo.sample import make_issues, make_layers  # noqa: E402
-from geo.sample_greening import make_greening  # noqa: E402
+from geo.sample.greening import make_greening  # noqa: E402
 
 #: Layer name -> file, relative to the data directory.
 LAYER_FILES = {

@@ -27,9 +27,10 @@ from pathlib import Path
 
 from sqlalchemy import event
 
-from geo import ingest, store
-from geo.db import init_db, make_engine
-from geo.layers import load_layers_from_dir
+from geo import store
+from geo.frames.reference import load_layers_from_dir
+from geo.io import ingest
+from geo.store.db import init_db, make_engine
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -86,7 +87,7 @@ def profile_spatialite(url: str, issues, layers) -> None:
         print(f"  {label}: {seconds:.2f} s")
     pack = sum(total for (file, _, function), (_, _, _, total, _) in stats.items()
                if function == "pack_rtree" and file.endswith("sqlite_rtree.py"))
-    print(f"  R*Tree packing (geo.sqlite_rtree.pack_rtree, its statements included above): {pack:.2f} s")
+    print(f"  R*Tree packing (geo.store.sqlite_rtree.pack_rtree, its statements included above): {pack:.2f} s")
     print(f"  the rest (preparing the rows in pandas, the R*Tree nodes in numpy): {wall - taken:.2f} s")
     for took, statement in slow:
         print(f"    {took:.2f} s  {statement[:110]}")

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from geo.db import init_db, make_engine
+from geo.store.db import init_db, make_engine
 
 ROOT = Path(__file__).resolve().parents[1]
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -99,7 +99,8 @@ def db_engine(db_url):
 @pytest.fixture(scope="session")
 def sample_db(tmp_path_factory):
     """Settings of a SpatiaLite database holding the whole Jinqiao sample (layers, issues, greening, inspections)."""
-    from geo import greening_pipeline, ingest
+    from geo.greening import views as greening_pipeline
+    from geo.io import ingest
     from geo.settings import load_settings
 
     data_dir = tmp_path_factory.mktemp("sample-db")
@@ -110,7 +111,7 @@ def sample_db(tmp_path_factory):
     ingest.import_issue_file(engine, settings.sample_dir / "issues" / "jinqiao_2025_issues.csv",
                              jurisdiction_code=settings.jurisdiction_code, settings=settings, actor="test")
     greening_pipeline.load_sample_greening(engine, settings.sample_dir, jurisdiction_code=settings.jurisdiction_code)
-    from geo.sample_inspections import load_sample_inspections
+    from geo.sample.inspections import load_sample_inspections
 
     load_sample_inspections(engine, settings.sample_dir, jurisdiction_code=settings.jurisdiction_code)
     create_test_users(engine, settings.jurisdiction_code)
@@ -134,7 +135,8 @@ def create_test_users(engine, jurisdiction_code: str) -> None:
     """One user per role (two department users: sanitation and construction), all with TEST_PASSWORD."""
     from datetime import datetime
 
-    from geo import store, users
+    from geo import store
+    from geo.loop import users
 
     password_hash = users.hash_password(TEST_PASSWORD)
     for name, (role, department) in TEST_USERS.items():

@@ -9,14 +9,13 @@ from datetime import datetime
 import openpyxl
 import pytest
 from click.testing import CliRunner
-
-from geo import accountability_jobs as jobs
-from geo.clock import local_now
-from webmap.cli import main
-from geo.db import make_engine
-from webmap.app import create_app
-
 from conftest import DRAWN_LAYERS, map_document, map_layer
+
+from geo.clock import local_now
+from geo.loop import views as jobs
+from geo.store.db import make_engine
+from webmap.app import create_app
+from webmap.cli import main
 
 
 @pytest.fixture(scope="module")

@@ -20,13 +20,20 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 import pytest
+from conftest import (
+    TEST_PASSWORD,
+    create_test_keys,
+    create_test_users,
+    new_postgis_database,
+)
 from flask import Flask
 from sqlalchemy import Engine, text
 
-from conftest import TEST_PASSWORD, create_test_keys, create_test_users, new_postgis_database
-from geo import ingest, store, users
-from geo.db import init_db, make_engine
+from geo import store
+from geo.io import ingest
+from geo.loop import users
 from geo.settings import Settings, load_settings
+from geo.store.db import init_db, make_engine
 from webmap.app import create_app, layers_of
 
 J = "120110900"

@@ -1,4 +1,4 @@
-"""geo.assign against a plain geopandas reference on tiny hand-made layers.
+"""geo.frames.assign against a plain geopandas reference on tiny hand-made layers.
 
 The layers are drawn in EPSG:4548 near Jinqiao, relative to an origin that is a
 multiple of the cell size, so points on cell edges and at exactly the tolerance from
@@ -13,12 +13,12 @@ import pandas as pd
 import pytest
 from shapely import LineString, Polygon, box
 
-from geo.assign import assign_frame, assign_issues, assign_xy, prepare
 from geo.crs import metric_to_lonlat, to_metric, to_wgs84
 from geo.errors import ValidationError
-from geo.layers import Layers
-from geo.segments import split_roads
-from geo.unit_grid import build_unit_grid
+from geo.frames.assign import assign_frame, assign_issues, assign_xy, prepare
+from geo.frames.reference import Layers
+from geo.frames.segments import split_roads
+from geo.frames.unit_grid import build_unit_grid
 
 CRS = "EPSG:4548"
 X0, Y0 = 532_000.0, 4_331_000.0
@@ -291,7 +291,7 @@ def test_rejects_bad_coordinates(prepared):
 
 def test_layers_round_trip_through_geojson_files(tmp_path):
     from geo.errors import NotFoundError
-    from geo.layers import LAYER_FILES, load_layers_from_dir
+    from geo.frames.reference import LAYER_FILES, load_layers_from_dir
 
     layers = wgs84_layers(metric_layers())
     for name, (relative, _) in LAYER_FILES.items():

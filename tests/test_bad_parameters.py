@@ -18,7 +18,7 @@ from werkzeug.routing import AnyConverter, IntegerConverter
 from werkzeug.utils import cached_property
 
 from geo import store
-from geo.db import make_engine
+from geo.store.db import make_engine
 from webmap.app import create_app
 
 BAD_VALUES = (

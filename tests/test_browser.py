@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from conftest import DRAWN_LAYERS
 
 pytestmark = pytest.mark.browser

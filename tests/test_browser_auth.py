@@ -8,9 +8,8 @@ import re
 
 import pytest
 import requests
-from PIL import Image
-
 from conftest import DRAWN_LAYERS, ISSUE_POPUP_TEXTS, TEST_PASSWORD
+from PIL import Image
 
 pytestmark = pytest.mark.browser
 

@@ -9,10 +9,11 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import text
 
-from geo import ingest, workdays
-from webmap.cli import main
+from geo import workdays
 from geo.errors import ImportRejected
+from geo.io import ingest
 from geo.settings import load_settings
+from webmap.cli import main
 
 J = "120110900"
 NO_OFFICE_DAYS = pd.DataFrame({"date": pd.Series(dtype="datetime64[ns]"), "kind": pd.Series(dtype="string")})

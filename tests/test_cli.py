@@ -23,9 +23,9 @@ from click.testing import CliRunner
 from shapely.geometry import LineString
 
 from geo import store
-from webmap.cli import main
 from geo.crs import to_metric
-from geo.db import head_revision, make_engine
+from geo.store.db import head_revision, make_engine
+from webmap.cli import main
 
 J = "120110900"
 CONSOLE_SCRIPT = Path(sys.executable).parent / "citymap"

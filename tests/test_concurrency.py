@@ -1,7 +1,7 @@
 """Eight processes writing at once to SpatiaLite and to PostGIS lose no write.
 
 Each worker is a separate process (multiprocessing "forkserver": a fresh interpreter,
-its own engine through geo.db.make_engine, nothing shared with the parent but the
+its own engine through geo.store.db.make_engine, nothing shared with the parent but the
 database). A barrier releases them together so their transactions really overlap.
 """
 
@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import text
 
 from geo import store
-from geo.db import init_db, make_engine, write_tx
+from geo.store.db import init_db, make_engine, write_tx
 
 J = "120110900"
 PROCESSES = 8

@@ -9,8 +9,8 @@ import pytest
 from geopandas.testing import assert_geodataframe_equal
 from shapely.geometry import LineString, Point, box
 
-from geo.counts import cell_counts, filter_issues, segment_counts
 from geo.errors import ValidationError
+from geo.loop.counts import cell_counts, filter_issues, segment_counts
 
 
 @pytest.fixture

@@ -12,10 +12,11 @@ import pandas as pd
 import pytest
 from shapely.geometry import LineString, Point, box
 
-from geo import coverage, store
+from geo import store
 from geo.crs import to_wgs84
 from geo.errors import ValidationError
 from geo.io import read_inspection_file
+from geo.loop import coverage
 
 J = "120110900"
 CRS = "EPSG:4548"
@@ -140,7 +141,7 @@ def test_inspections_are_stored_filtered_and_purged(db_engine):
 
 
 def test_team_patches_cover_every_department_and_community():
-    from geo.layers import load_layers_from_dir
+    from geo.frames.reference import load_layers_from_dir
     from geo.taxonomy import load_taxonomy
 
     layers = load_layers_from_dir(__import__("pathlib").Path(__file__).resolve().parents[1] / "data")
@@ -156,9 +157,9 @@ def test_team_patches_cover_every_department_and_community():
 
 
 def test_weekly_report_workbook_holds_the_figures(sample_db, tmp_path):
-    from geo import metrics
-    from geo.accountability_jobs import parse_week, read_issues, write_weekly_report
-    from geo.db import make_engine
+    from geo.loop import metrics
+    from geo.loop.views import parse_week, read_issues, write_weekly_report
+    from geo.store.db import make_engine
 
     engine = make_engine(sample_db.resolved_database_url)
     start, end = parse_week("2025-W50")

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from geo.crs import metric_to_lonlat
-from geo.density import kernel_density
 from geo.errors import ValidationError
+from geo.hotspots.density import kernel_density
 
 X0, Y0 = 530000.0, 4330000.0
 

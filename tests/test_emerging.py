@@ -9,14 +9,14 @@ import pandas as pd
 import pytest
 from scipy.stats import norm
 
-from geo.emerging import (
+from geo.errors import ValidationError
+from geo.hotspots.emerging import (
     CLASS_LABELS,
     classify_emerging,
     emerging_hotspots,
     mann_kendall,
     time_bins,
 )
-from geo.errors import ValidationError
 
 SIG_UP = {"trend_z": 3.0, "trend_p": 0.003}
 SIG_DOWN = {"trend_z": -3.0, "trend_p": 0.003}

@@ -15,9 +15,8 @@ from libpysal.weights import W, lat2W, w_subset
 from shapely.geometry import box
 
 from geo import store
-from geo.db import make_engine
 from geo.errors import ValidationError
-from geo.gi_star import (
+from geo.hotspots.gi_star import (
     confidence_bins,
     distance_band_weights,
     fdr_thresholds,
@@ -25,6 +24,7 @@ from geo.gi_star import (
     gi_star_z,
     queen_weights,
 )
+from geo.store.db import make_engine
 
 
 def _esda_z(values: np.ndarray, weights: sp.spmatrix, *, graph: bool = True) -> np.ndarray:

@@ -12,11 +12,15 @@ import shapely
 from shapely import LineString, Point
 from shapely.ops import substring
 
-from geo import greening
 from geo.errors import ValidationError
-from geo.greening_tasks import greening_issue_codes, load_greening_tasks, task_due_around
-from geo.linref import line_substrings
-from geo.segments import chainage_of, point_at
+from geo.frames.linref import line_substrings
+from geo.frames.segments import chainage_of, point_at
+from geo.greening import progress as greening
+from geo.greening.tasks import (
+    greening_issue_codes,
+    load_greening_tasks,
+    task_due_around,
+)
 from geo.taxonomy import load_taxonomy
 
 CRS = "EPSG:4548"

@@ -13,8 +13,8 @@ from sqlalchemy.exc import IntegrityError
 
 from geo import io, store
 from geo.errors import ImportRejected
-from geo.greening_pipeline import with_geometry
-from geo.greening_tasks import load_greening_tasks
+from geo.greening.tasks import load_greening_tasks
+from geo.greening.views import with_geometry
 
 TASKS = load_greening_tasks()
 J = "120110900"
@@ -194,7 +194,7 @@ def test_sample_greening_files_equal_a_fresh_generation_and_read_cleanly(repo_ro
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
     from geo.sample import make_layers
-    from geo.sample_greening import make_greening
+    from geo.sample.greening import make_greening
 
     roads = make_layers()["roads"]
     plan, records = make_greening(roads, year=2025)

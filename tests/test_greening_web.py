@@ -9,16 +9,15 @@ import openpyxl
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from conftest import DRAWN_LAYERS, map_document, map_layer
 from shapely import LineString
 
-from webmap.cli import main
-from geo.db import make_engine
-from geo.greening_pipeline import greening_view
+from geo.greening.views import greening_view
 from geo.settings import load_settings
+from geo.store.db import make_engine
 from webmap.app import create_app
+from webmap.cli import main
 from webmap.maps.greening import greening_map, share_colors
-
-from conftest import DRAWN_LAYERS, map_document, map_layer
 
 AS_OF = "2025-05-20"
 

@@ -17,13 +17,12 @@ import openpyxl
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from conftest import DRAWN_LAYERS, ISSUE_POPUP_TEXTS, _serve_in_thread
 
 from geo import store
-from webmap.cli import main
-from geo.db import make_engine
+from geo.store.db import make_engine
 from webmap.app import create_app
-
-from conftest import DRAWN_LAYERS, ISSUE_POPUP_TEXTS, _serve_in_thread
+from webmap.cli import main
 
 #: every hostile pattern at once: Jinja2 expressions, one reaching Python objects, a statement, an unbalanced
 #: ``{{``, a script breakout, an event handler, a JS template literal, a line separator and astral characters

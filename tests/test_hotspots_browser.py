@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 from click.testing import CliRunner
+from conftest import DRAWN_LAYERS
 
 from webmap.cli import main
-
-from conftest import DRAWN_LAYERS
 
 pytestmark = pytest.mark.browser
 

@@ -8,14 +8,13 @@ from datetime import datetime
 import geopandas as gpd
 import pytest
 from click.testing import CliRunner
+from conftest import map_document, map_layer
 
 from geo import store
-from webmap.cli import main
-from geo.db import make_engine
+from geo.store.db import make_engine
 from geo.taxonomy import load_taxonomy
 from webmap.app import create_app
-
-from conftest import map_document, map_layer
+from webmap.cli import main
 
 EVIL = "<img src=x onerror=alert(1)>`${document.cookie}`"
 

@@ -1,4 +1,4 @@
-"""The import pipeline end to end (geo.ingest), on SpatiaLite and PostGIS.
+"""The import pipeline end to end (geo.io.ingest), on SpatiaLite and PostGIS.
 
 The file imported is a small 12345-style CSV: rows of the Jinqiao sample plus
 hand-made rows (bad ones, a holiday deadline, a phone inside a description).
@@ -13,10 +13,14 @@ import pandas as pd
 import pytest
 from sqlalchemy import text
 
-from geo import assign, ingest, models, store
+from geo import store
 from geo.errors import ImportRejected
-from geo.layers import load_layers_from_dir
+from geo.frames import assign
+from geo.frames.reference import load_layers_from_dir
+from geo.io import ingest
 from geo.settings import load_settings
+from geo.store import issues as issue_table
+from geo.store import models
 from geo.taxonomy import load_taxonomy
 
 J = "120110900"
@@ -123,7 +127,7 @@ def test_import_loads_good_rows_assigned_and_scheduled_and_reports_bad_ones(engi
     np.testing.assert_allclose(got.geometry.x, lon, atol=1e-9)
     np.testing.assert_allclose(got.geometry.y, lat, atol=1e-9)
 
-    # Assignment: what geo.assign says for the same points over the layer files themselves.
+    # Assignment: what geo.frames.assign says for the same points over the layer files themselves.
     taxonomy = load_taxonomy()
     expected = assign.assign_issues(
         lon, lat, assign.prepare(load_layers_from_dir(repo_root / "data")), max_dist_m=settings.snap_max_dist_m,
@@ -182,7 +186,7 @@ def test_import_failing_half_way_leaves_the_database_as_it_was(engine, repo_root
     assert before["counts"]["issues"] == loaded.inserted
 
     seen = {}
-    real_bulk_insert = store._bulk_insert
+    real_bulk_insert = issue_table.bulk_insert
 
     def failing_bulk_insert(conn, table, frame, columns, **options):
         if table == "issue_events":
@@ -191,7 +195,7 @@ def test_import_failing_half_way_leaves_the_database_as_it_was(engine, repo_root
             raise RuntimeError("disk full while writing issue_events")
         return real_bulk_insert(conn, table, frame, columns, **options)
 
-    monkeypatch.setattr(store, "_bulk_insert", failing_bulk_insert)
+    monkeypatch.setattr(issue_table, "bulk_insert", failing_bulk_insert)
     second = tmp_path / "second.csv"
     _write_csv(repo_root, second, prefix="B-")
     with pytest.raises(RuntimeError, match="disk full"):

@@ -14,8 +14,15 @@ from shapely.geometry import LineString, MultiLineString, Point, Polygon, box
 
 from geo.crs import convert_to_wgs84
 from geo.errors import ImportRejected, ValidationError
-from geo.io import (ISSUE_COLUMNS, LAYER_COLUMNS, read_issue_file, read_layer_file, write_frame, write_xlsx,
-                    write_xlsx_with_images)
+from geo.io import (
+    ISSUE_COLUMNS,
+    LAYER_COLUMNS,
+    read_issue_file,
+    read_layer_file,
+    write_frame,
+    write_xlsx,
+    write_xlsx_with_images,
+)
 
 HEADER = "工单编号,受理时间,经度,纬度,问题类型,问题描述,联系电话,地址"
 GOOD_ROW = "GD001,2025-03-12 08:30:00,117.350000,39.100000,暴露垃圾,路边垃圾无人清理,13800138000,津北公路88号"

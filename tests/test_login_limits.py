@@ -19,16 +19,17 @@ from datetime import datetime, timedelta
 
 import pytest
 from click.testing import CliRunner
+from conftest import TEST_PASSWORD
 from sqlalchemy import text
 
-from conftest import TEST_PASSWORD
-from geo import store, users
-from webmap.cli import main
-from geo.db import make_engine
+from geo import store
 from geo.errors import ConfigError, ValidationError
+from geo.loop import users
 from geo.settings import load_settings
+from geo.store.db import make_engine
 from webmap import auth
 from webmap.app import create_app
+from webmap.cli import main
 
 NOW = datetime(2025, 6, 1, 9, 0, 0)
 FREE = 3
@@ -149,7 +150,7 @@ def test_concurrent_attempts_pass_only_as_the_delays_allow(db_url, failures_befo
     """40 threads try one name at the same moment: exactly one passes a delayed window
     (and no more than the free failures plus one from a fresh counter)."""
     engines = [make_engine(db_url) for _ in range(4)]  # four "processes"
-    from geo.db import init_db
+    from geo.store.db import init_db
 
     init_db(engines[0])
     for i in range(failures_before):
@@ -451,8 +452,8 @@ def test_migration_0009_replaces_login_failures_and_goes_back(db_engine):
     from alembic.migration import MigrationContext
     from sqlalchemy import inspect
 
-    from geo.db import MIGRATIONS_DIR, init_db, migration_tx, schema_revision
-    from geo.models import Base
+    from geo.store.db import MIGRATIONS_DIR, init_db, migration_tx, schema_revision
+    from geo.store.models import Base
 
     def tables() -> set[str]:
         return set(inspect(db_engine).get_table_names()) & {"login_failures", "login_throttles"}

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from geo import metrics
+from geo.loop import metrics
 from geo.taxonomy import load_taxonomy
 
 T = pd.Timestamp

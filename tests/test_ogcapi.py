@@ -31,7 +31,7 @@ def client(sample_db, api_keys):
 
 @pytest.fixture(scope="module")
 def engine(sample_db):
-    from geo.db import make_engine
+    from geo.store.db import make_engine
 
     engine = make_engine(sample_db.resolved_database_url)
     yield engine

@@ -19,8 +19,8 @@ from georeport import GeoReport
 from sqlalchemy import text
 
 from geo import store
-from geo.db import make_engine
-from geo.models import OPEN_STATUSES
+from geo.store.db import make_engine
+from geo.store.models import OPEN_STATUSES
 from geo.taxonomy import load_taxonomy
 from webmap.app import create_app
 

@@ -6,6 +6,7 @@ import re
 
 import pytest
 import schemathesis
+from conftest import tiny_image
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error, response_headers_conformance
 from schemathesis.specs.openapi.checks import (
@@ -14,13 +15,10 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from geo.models import ISSUE_STATUSES
+from geo.store.models import ISSUE_STATUSES
 from webmap.app import create_app
 from webmap.auth import ACCESS, EVERYONE
 from webmap.openapi import openapi_document
-
-from conftest import tiny_image
-
 
 STANDARD_TAGS = "^(open311|ogcapi|meta)$"
 REST_TAGS = "^rest$"

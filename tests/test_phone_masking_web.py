@@ -25,10 +25,10 @@ from click.testing import CliRunner
 from sqlalchemy import text
 
 from geo import io, store
-from webmap.cli import main
-from geo.db import make_engine
 from geo.errors import ValidationError
+from geo.store.db import make_engine
 from webmap.app import create_app
+from webmap.cli import main
 
 J = "120110900"
 INSIDE = {"lon": 117.37, "lat": 39.1}

@@ -7,10 +7,9 @@ import re
 import xml.etree.ElementTree as ET
 
 import pytest
+from conftest import map_document
 
 from webmap.app import create_app
-
-from conftest import map_document
 
 GPX = {"g": "http://www.topografix.com/GPX/1/1"}
 

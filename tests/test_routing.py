@@ -15,11 +15,11 @@ from shapely.geometry import LineString
 
 from geo.crs import to_wgs84
 from geo.errors import ValidationError
-from geo.postman import plan_sweep, required_by_filter
-from geo.road_graph import build_road_graph, point_distances, snap_points
-from geo.routing import format_turn_list, routes_gpx, turn_list
-from geo.tsp import parse_tsplib, solve_tour, tour_length
-from geo.vrp import pickup_stops, plan_pickups, select_issues
+from geo.routing.output import format_turn_list, routes_gpx, turn_list
+from geo.routing.postman import plan_sweep, required_by_filter
+from geo.routing.road_graph import build_road_graph, point_distances, snap_points
+from geo.routing.tsp import parse_tsplib, solve_tour, tour_length
+from geo.routing.vrp import pickup_stops, plan_pickups, select_issues
 
 METRIC = "EPSG:4548"
 X0, Y0 = 530_000.0, 4_328_000.0
@@ -308,7 +308,7 @@ def test_pickup_options_are_bounded_before_any_work(options, words):
 
 
 def test_pickup_refuses_more_stops_than_one_plan_takes_and_windows_outside_a_day():
-    from geo.vrp import MAX_STOPS
+    from geo.routing.vrp import MAX_STOPS
 
     g = grid_graph()
     many = stops_at([(0, 50)] * (MAX_STOPS + 1), [0.01] * (MAX_STOPS + 1))

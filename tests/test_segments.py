@@ -1,4 +1,4 @@
-"""geo.segments: splitting at crossings and T junctions, equal pieces, chainage."""
+"""geo.frames.segments: splitting at crossings and T junctions, equal pieces, chainage."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from geopandas.testing import assert_geodataframe_equal
 from shapely import LineString, MultiLineString, Point
 
 from geo.errors import ValidationError
-from geo.segments import chainage_of, point_at, split_roads
+from geo.frames.segments import chainage_of, point_at, split_roads
 
 CRS = "EPSG:4548"
 X0, Y0 = 532_000.0, 4_331_000.0

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from sqlalchemy import create_engine
 
-from geo.sqlite_rtree import pack_rtree, str_groups
+from geo.store.sqlite_rtree import pack_rtree, str_groups
 
 CAPACITY = 51  # SQLite's largest node for a 2-D rtree (4,096-byte pages)
 

@@ -19,9 +19,17 @@ from sqlalchemy import event, text
 from sqlalchemy.exc import IntegrityError
 
 from geo import store
-from geo.db import (MIGRATIONS_DIR, SQLITE_PAGE_BYTES, head_revision, init_db, make_engine, migration_tx,
-                    schema_revision, write_tx)
 from geo.errors import ConfigError, ConflictError, NotFoundError, ValidationError
+from geo.store.db import (
+    MIGRATIONS_DIR,
+    SQLITE_PAGE_BYTES,
+    head_revision,
+    init_db,
+    make_engine,
+    migration_tx,
+    schema_revision,
+    write_tx,
+)
 
 J = "120110900"
 
@@ -288,7 +296,7 @@ def _issue_schema(engine) -> set[tuple[str, str]]:
 
 def test_a_large_load_rebuilds_the_indexes_and_keeps_each_contact_with_its_issue(db_engine, monkeypatch):
     # the path a million-row import takes (indexes dropped, R*Tree packed afterwards), on a small batch
-    monkeypatch.setattr(store, "REBUILD_INDEXES_ROWS", 100)
+    monkeypatch.setattr("geo.store.bulk.REBUILD_INDEXES_ROWS", 100)
     schema_before = _issue_schema(db_engine)
     first = _issues(150, seed=4, source="grid_worker")
     second = _issues(400, seed=5)
@@ -334,7 +342,7 @@ def test_text_and_missing_values_load_unchanged(db_engine, monkeypatch):
     issues["address"] = texts[::-1]
     issues["segment_dist_m"] = [0.1, np.nan, 29.999999999999996, 1e-7, 3.0, np.nan, 12.5, 0.0]
     for rows in (1_000, len(texts)):  # a small load, and the large-load path
-        monkeypatch.setattr(store, "REBUILD_INDEXES_ROWS", rows)
+        monkeypatch.setattr("geo.store.bulk.REBUILD_INDEXES_ROWS", rows)
         batch = issues.assign(external_id=issues["external_id"] + f"-{rows}")
         assert store.insert_issues(db_engine, batch, jurisdiction_code=J, file="t.csv", actor="test").inserted == 8
         got = store.query_issues(db_engine, jurisdiction_code=J, columns=("external_id", "description", "address",

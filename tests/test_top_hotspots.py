@@ -8,7 +8,7 @@ import pytest
 from shapely.geometry import LineString, box
 
 from geo.errors import ValidationError
-from geo.top_hotspots import latest_by, top_cells, top_segments
+from geo.hotspots.top_hotspots import latest_by, top_cells, top_segments
 
 NAMES = {"compounds": {"K1": "明德园"}, "communities": {"M1": "栖霞社区", "M2": "丰年社区"},
          "categories": {"06010": "暴露垃圾", "07001": "非法小广告"}, "departments": {"sanitation": "公共管理办（市容环卫）",

@@ -1,4 +1,4 @@
-"""geo.unit_grid on a tiny hand-made jurisdiction in EPSG:4548."""
+"""geo.frames.unit_grid on a tiny hand-made jurisdiction in EPSG:4548."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from geopandas.testing import assert_geodataframe_equal
 from shapely import Polygon, box
 
 from geo.errors import ValidationError
-from geo.unit_grid import CellLookup, build_unit_grid, cell_index, default_origin
+from geo.frames.unit_grid import CellLookup, build_unit_grid, cell_index, default_origin
 
 CRS = "EPSG:4548"
 X0, Y0 = 532_000.0, 4_331_000.0

@@ -1,4 +1,4 @@
-"""Users and roles (geo.users), their storage on both back ends (geo.store), photo checks (geo.io) and
+"""Users and roles (geo.loop.users), their storage on both back ends (geo.store), photo checks (geo.io) and
 ``citymap user create``."""
 
 from __future__ import annotations
@@ -10,16 +10,16 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from conftest import tiny_image
 from shapely.geometry import Point
 
-from geo import io, store, users
-from webmap.cli import main
-from geo.db import make_engine
+from geo import io, store
 from geo.errors import ConfigError, ConflictError, ValidationError
+from geo.loop import users
+from geo.loop.workflow import ROLES, owns
+from geo.store.db import make_engine
 from geo.taxonomy import load_taxonomy
-from geo.workflow import ROLES, owns
-
-from conftest import tiny_image
+from webmap.cli import main
 
 J = "120110900"
 NOW = datetime(2025, 6, 1, 9, 0, 0)

@@ -115,7 +115,7 @@ def test_unknown_layer_is_a_400(client):
 def test_empty_database_page_says_what_to_do(tmp_path, login):
     from conftest import create_test_users
 
-    from geo.db import init_db
+    from geo.store.db import init_db
 
     app = create_app({"data_dir": str(tmp_path)})
     init_db(app.extensions["citymap.engine"])

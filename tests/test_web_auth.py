@@ -13,13 +13,14 @@ from datetime import datetime
 from io import BytesIO
 
 import pytest
+from conftest import TEST_PASSWORD, map_document, tiny_image
 from sqlalchemy import text
 
-from conftest import TEST_PASSWORD, map_document, tiny_image
-from geo import metrics, store
-from geo.db import make_engine
-from geo.models import OPEN_STATUSES
+from geo import store
 from geo.clock import local_now
+from geo.loop import metrics
+from geo.store.db import make_engine
+from geo.store.models import OPEN_STATUSES
 from webmap.app import create_app
 from webmap.auth import ACCESS, GUARDED_BLUEPRINTS
 

@@ -10,10 +10,11 @@ import pandas as pd
 import pytest
 from shapely.geometry import Point, box
 
-from geo import store, workflow
-from geo.db import init_db, make_engine
+from geo import store
 from geo.errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
-from geo.models import ISSUE_STATUSES
+from geo.loop import workflow
+from geo.store.db import init_db, make_engine
+from geo.store.models import ISSUE_STATUSES
 
 J = "120110900"
 NOW = datetime(2025, 3, 4, 10, 0)
@@ -167,7 +168,7 @@ def test_inputs_are_checked_before_anything_is_written(sqlite_engine):
     assert store.query_issues(sqlite_engine, jurisdiction_code=J, ids=[reported],
                               columns=("merged_into",))["merged_into"].iloc[0] == registered
     # The losing side of a race: the conditional UPDATE matches no row.
-    from geo.db import write_tx
+    from geo.store.db import write_tx
     with write_tx(sqlite_engine) as conn:
         assert store.update_issue_if_status(conn, registered, expected_status="reported",
                                             values={"status": "registered"}) == 0

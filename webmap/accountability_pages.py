@@ -12,10 +12,11 @@ from urllib.parse import urlencode
 
 from flask import Response, current_app, render_template, request, url_for
 
-from geo import accountability_jobs as jobs
-from geo import metrics, store
-from geo.taxonomy import load_taxonomy
+from geo import store
 from geo.clock import local_now
+from geo.loop import metrics
+from geo.loop import views as jobs
+from geo.taxonomy import load_taxonomy
 from webmap import params
 from webmap.app import engine_of, settings_of
 from webmap.map_views import map_route

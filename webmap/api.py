@@ -18,23 +18,23 @@ import geopandas as gpd
 import pandas as pd
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
 
-from geo import accountability_jobs, io, store
+from geo import io, store
+from geo.clock import MAX_YEAR, MIN_YEAR, local_now
 from geo.errors import ValidationError
-from geo.greening_pipeline import greening_view
-from geo.greening_tasks import SEASONS
-from geo.models import ISSUE_STATUSES
+from geo.greening.tasks import SEASONS
+from geo.greening.views import greening_view
+from geo.loop import views as accountability_jobs
+from geo.loop.users import role_names
+from geo.loop.workflow import apply_transition, load_transitions
 from geo.privacy import mask_phone
+from geo.store.models import ISSUE_STATUSES
 from geo.taxonomy import load_taxonomy
-from geo.users import role_names
-from geo.clock import local_now
-from geo.workflow import apply_transition, load_transitions
+from webmap import params, reports
 from webmap.app import engine_of, settings_of
 from webmap.auth import csrf_token, current_user, visible_issue
 from webmap.geojson import feature_collection, feature_texts
 from webmap.issue_filters import issue_query
-from webmap import params, reports
 from webmap.openapi import components, operation
-from geo.clock import MAX_YEAR, MIN_YEAR
 from webmap.timefmt import to_rfc3339
 
 bp = Blueprint("api", __name__)

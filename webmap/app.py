@@ -7,13 +7,13 @@ from typing import Mapping
 from flask import Flask, Request, jsonify, render_template, request
 from sqlalchemy import Engine
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
-from werkzeug.routing import IntegerConverter
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
-from geo.db import make_engine
 from geo.errors import CitymapError, ValidationError
-from geo.ingest import LayerCache, ReadyLayers
+from geo.io.ingest import LayerCache, ReadyLayers
 from geo.settings import Settings, load_settings
+from geo.store.db import make_engine
 from webmap.params import MAX_ID
 
 

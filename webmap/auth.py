@@ -6,7 +6,7 @@
 * **Access**: every view of the guarded blueprints (:data:`GUARDED_BLUEPRINTS`) needs
   a login, and the user's role must be listed for its endpoint in :data:`ACCESS`
   (an endpoint missing there is open to supervisors and admins only). Which issues a
-  role reads is :func:`geo.users.may_see`; views filter with :func:`issue_filter` and
+  role reads is :func:`geo.loop.users.may_see`; views filter with :func:`issue_filter` and
   check single issues with :func:`visible_issue`.
 * **API keys**: the standard APIs (Open311, OGC API) are used by the logged-in user or,
   without a login, by the user of the API key the request carries (:func:`api_key_user`:
@@ -17,7 +17,7 @@
   is exempt: browsers cannot send ``application/json`` across sites without CORS).
 * **Login throttle**: a growing wait, never a lock, counted per client address and per
   typed user name (:func:`geo.store.reserve_login_attempt`, the delays of
-  :func:`geo.users.login_delay_s`): an attempt either of them must wait for answers 429
+  :func:`geo.loop.users.login_delay_s`): an attempt either of them must wait for answers 429
   with ``Retry-After``. The counters are database rows changed in one transaction per
   attempt, so concurrent guesses and several worker processes are slowed down alike;
   a name's wait is capped low (``login_name_delay_cap_s``) because anybody can run it up,
@@ -43,14 +43,32 @@ from datetime import timedelta
 from functools import lru_cache
 from urllib.parse import urlsplit
 
-from flask import (Blueprint, Flask, Response, current_app, g, jsonify, redirect, render_template, request, session,
-                   url_for)
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 
-from geo import store, users
-from geo.errors import (AuthenticationError, CitymapError, ForbiddenError, NotFoundError, TooManyAttempts,
-                        ValidationError)
-from geo.settings import Settings
+from geo import store
 from geo.clock import local_now
+from geo.errors import (
+    AuthenticationError,
+    CitymapError,
+    ForbiddenError,
+    NotFoundError,
+    TooManyAttempts,
+    ValidationError,
+)
+from geo.loop import users
+from geo.settings import Settings
 from webmap.app import engine_of, settings_of
 from webmap.openapi import components
 

@@ -13,9 +13,14 @@ from urllib.parse import urlencode
 from flask import current_app, render_template, request, url_for
 
 from geo import store
-from geo.emerging import CLASS_LABELS
 from geo.errors import ValidationError
-from geo.hotspot_jobs import HotspotFilters, default_period, emerging_view, hotspot_view
+from geo.hotspots.emerging import CLASS_LABELS
+from geo.hotspots.views import (
+    HotspotFilters,
+    default_period,
+    emerging_view,
+    hotspot_view,
+)
 from geo.taxonomy import load_taxonomy
 from webmap import params
 from webmap.app import engine_of, settings_of

@@ -13,7 +13,7 @@ from __future__ import annotations
 from werkzeug.datastructures import MultiDict
 
 from geo.errors import ValidationError
-from geo.models import ISSUE_STATUSES, OPEN_STATUSES
+from geo.store.models import ISSUE_STATUSES, OPEN_STATUSES
 from geo.taxonomy import load_taxonomy
 from webmap import params
 from webmap.auth import issue_filter

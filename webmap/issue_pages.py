@@ -14,15 +14,15 @@ from flask import current_app, redirect, render_template, request, send_file, ur
 from geo import io, store
 from geo.clock import local_now
 from geo.errors import NotFoundError
+from geo.loop.workflow import allowed_actions, apply_transition, load_transitions, owns
 from geo.privacy import mask_phone
 from geo.taxonomy import load_taxonomy
-from geo.workflow import allowed_actions, apply_transition, load_transitions, owns
 from webmap import params
 from webmap.app import engine_of, settings_of
 from webmap.auth import current_user, visible_issue
 from webmap.i18n import translate
-from webmap.map_views import map_route
 from webmap.issue_filters import FILTER_NAMES, issue_query
+from webmap.map_views import map_route
 from webmap.maps import issues as issue_maps
 from webmap.pages import _boundary, bp
 from webmap.reports import Photo, create_issue, photos_dir, record_photos, save_photos

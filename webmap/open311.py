@@ -42,15 +42,17 @@ import pandas as pd
 import shapely
 from flask import Blueprint, Response, current_app, request, url_for
 
-from geo import ingest, store
+from geo import store
 from geo.clock import local_now
+from geo.crs import WGS84
 from geo.errors import CitymapError, ForbiddenError, NotFoundError, ValidationError
-from geo.models import OPEN_STATUSES
+from geo.io import ingest
 from geo.privacy import mask_phones, normalise_phone
+from geo.store.models import OPEN_STATUSES
 from geo.taxonomy import load_taxonomy
+from webmap import params
 from webmap.app import engine_of, layers_of, settings_of
 from webmap.auth import API_KEY_SECURITY, api_issue_filter, api_key_user
-from webmap import params
 from webmap.maps.base import STATUS_LABELS
 from webmap.openapi import components, operation
 from webmap.timefmt import to_rfc3339
@@ -267,7 +269,7 @@ def _requests(frame: gpd.GeoDataFrame) -> pd.DataFrame:
     taxonomy = load_taxonomy()
     departments = taxonomy.departments["name"]
     department = frame["department_code"].astype("string")
-    # "community:<code>" is a community's own team (geo.assign): the communities' department, naming the community.
+    # "community:<code>" is a community's own team (geo.frames.assign): the communities' department, naming the community.
     community = department.str.startswith("community:", na=False)
     agency = department.map(departments).mask(
         community, departments.get("communities", "") + "（" + department.str.removeprefix("community:") + "）")
@@ -444,7 +446,7 @@ def request_create(fmt: str):
         {"source": [SOURCE], "external_id": [token_value], "source_system": ["wgs84"],
          "category_code": [service_code], "description": [description], "address": [address],
          "reported_at": [local_now()], **{k: [v] for k, v in contact.items()}},
-        geometry=[shapely.Point(lon, lat)], crs=store.WGS84)
+        geometry=[shapely.Point(lon, lat)], crs=WGS84)
     issue = ingest.assign_and_schedule(issue, ready.layers, settings=settings, prepared=ready.prepared)
     # the key's user, or the key's name for a key without one; actor columns hold 100 characters
     store.insert_issues(engine, issue, jurisdiction_code=code, file=SOURCE, actor=f"{SOURCE}:{user['name']}"[:100])

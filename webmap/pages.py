@@ -9,13 +9,20 @@ from urllib.parse import urlencode
 import pandas as pd
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
-from geo import metrics, store, users
-from geo.errors import NotFoundError, ValidationError
-from geo.greening_pipeline import GreeningView, greening_view, progress_labelled, report_tables, section_view
-from geo.greening_tasks import SEASONS, load_greening_tasks, task_due_around
-from geo.models import OPEN_STATUSES
-from geo.taxonomy import load_taxonomy
+from geo import store
 from geo.clock import MAX_YEAR, MIN_YEAR, local_now
+from geo.errors import NotFoundError, ValidationError
+from geo.greening.tasks import SEASONS, load_greening_tasks, task_due_around
+from geo.greening.views import (
+    GreeningView,
+    greening_view,
+    progress_labelled,
+    report_tables,
+    section_view,
+)
+from geo.loop import metrics, users
+from geo.store.models import OPEN_STATUSES
+from geo.taxonomy import load_taxonomy
 from webmap import params
 from webmap.app import engine_of, settings_of
 from webmap.auth import current_user
@@ -136,6 +143,9 @@ def greening_map():
 
 # The route page and the accountability pages (coverage, league table, plan tasks, weekly report) register
 # their handlers on this blueprint; imported last to avoid a cycle.
-from webmap import accountability_pages, route_pages  # noqa: F401
-from webmap import issue_pages  # noqa: F401,E402  (issue list, issue page, report form, photos)
-from webmap import hotspot_pages  # noqa: F401,E402  (/hotspots, /maps/hotspots, /emerging, /maps/emerging)
+from webmap import (  # noqa: F401
+    accountability_pages,
+    hotspot_pages,  # noqa: F401,E402  (/hotspots, /maps/hotspots, /emerging, /maps/emerging)
+    issue_pages,  # noqa: F401,E402  (issue list, issue page, report form, photos)
+    route_pages,
+)

@@ -2,7 +2,7 @@
 
 The same steps as a file import: check the fields, assign the place (cell, segment,
 compound, community, grid, zone, department) and the deadline
-(:func:`geo.ingest.assign_and_schedule`), store it in one transaction
+(:func:`geo.io.ingest.assign_and_schedule`), store it in one transaction
 (:func:`geo.store.insert_issues`, source ``web``); then its photos, already checked
 and written by :func:`geo.io.save_photo`, are recorded.
 """
@@ -18,12 +18,13 @@ import pandas as pd
 import shapely
 from flask import current_app
 
-from geo import ingest, io, store
+from geo import io, store
+from geo.clock import local_now
 from geo.errors import ValidationError
+from geo.io import ingest
 from geo.privacy import normalise_phone
 from geo.settings import Settings
 from geo.taxonomy import load_taxonomy
-from geo.clock import local_now
 from webmap import params
 from webmap.app import engine_of, layers_of, settings_of
 

@@ -16,10 +16,10 @@ from flask import Response, current_app, render_template, request, url_for
 from geo import store
 from geo.clock import local_today
 from geo.errors import CitymapError
-from geo.route_jobs import STREET_SETS, zone_pickups, zone_sweep
-from geo.routing import format_turn_list, routes_gpx, turn_list
+from geo.routing.output import format_turn_list, routes_gpx, turn_list
+from geo.routing.views import STREET_SETS, zone_pickups, zone_sweep
+from geo.routing.vrp import ISSUE_SETS, MAX_CAPACITY_M3, MAX_SHIFT_H, MAX_VEHICLES
 from geo.taxonomy import load_taxonomy
-from geo.vrp import ISSUE_SETS, MAX_CAPACITY_M3, MAX_SHIFT_H, MAX_VEHICLES
 from webmap import params
 from webmap.app import engine_of, settings_of
 from webmap.map_views import map_route

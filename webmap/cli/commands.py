@@ -18,7 +18,7 @@ LAYER_KINDS = ("communities", "compounds", "grids", "zones", "unit_cells", "road
 @one_line_errors
 def init_db_cmd(cli: CliContext) -> None:
     """Create the database (or bring its schema up to date)."""
-    from geo.db import init_db, schema_revision
+    from geo.store.db import init_db, schema_revision
 
     engine = cli.engine
     init_db(engine)
@@ -31,8 +31,8 @@ def init_db_cmd(cli: CliContext) -> None:
 @one_line_errors
 def load_sample_cmd(cli: CliContext, issues: bool) -> None:
     """Load the (illustrative, not surveyed) Jinqiao sample layers and issues."""
-    from geo import ingest
-    from geo.db import init_db
+    from geo.io import ingest
+    from geo.store.db import init_db
 
     engine, settings = cli.engine, cli.settings
     init_db(engine)
@@ -44,11 +44,11 @@ def load_sample_cmd(cli: CliContext, issues: bool) -> None:
             jurisdiction_code=settings.jurisdiction_code, settings=settings, actor="load-sample", progress=True,
         )
         click.echo(report.summary())
-    from geo.greening_pipeline import load_sample_greening
+    from geo.greening.views import load_sample_greening
 
     n_plan, greening = load_sample_greening(engine, settings.sample_dir, jurisdiction_code=settings.jurisdiction_code)
     click.echo(f"greening plan: {n_plan} rows; {greening.summary()}")
-    from geo.sample_inspections import load_sample_inspections
+    from geo.sample.inspections import load_sample_inspections
 
     n_units, n_tracks = load_sample_inspections(engine, settings.sample_dir, jurisdiction_code=settings.jurisdiction_code)
     click.echo(f"frontage units: {n_units}; inspections (tracks and check-ins): {n_tracks}")
@@ -65,7 +65,7 @@ def load_sample_cmd(cli: CliContext, issues: bool) -> None:
 @one_line_errors
 def import_cmd(cli: CliContext, path: Path, kind: str, coord_system: str, source: str, strict: bool) -> None:
     """Import issues (CSV, XLSX, GeoJSON, GeoPackage) or a reference layer (GeoJSON, GeoPackage, Shapefile)."""
-    from geo import ingest
+    from geo.io import ingest
 
     engine, settings = cli.engine, cli.settings
     if kind == "issues":
@@ -89,7 +89,7 @@ def import_cmd(cli: CliContext, path: Path, kind: str, coord_system: str, source
 @one_line_errors
 def assign_cmd(cli: CliContext) -> None:
     """Recompute every issue's cell, segment, compound, community, grid, zone and department."""
-    from geo import ingest
+    from geo.io import ingest
 
     settings = cli.settings
     n = ingest.reassign_issues(cli.engine, jurisdiction_code=settings.jurisdiction_code, settings=settings)
@@ -104,7 +104,7 @@ def assign_cmd(cli: CliContext) -> None:
 @one_line_errors
 def export_cmd(cli: CliContext, layer: str, out: Path) -> None:
     """Export issues (with their assignment columns, phones masked) or a layer."""
-    from geo import ingest
+    from geo.io import ingest
 
     settings = cli.settings
     n = ingest.export_layer(cli.engine, layer, out, jurisdiction_code=settings.jurisdiction_code)
@@ -128,7 +128,7 @@ def greening_group() -> None:
 def greening_progress_cmd(cli: CliContext, road: str | None, season: str | None, year: int | None,
                           as_of: str | None, out: Path | None) -> None:
     """Print (and export) the share of planned length done per road and task, and what is overdue."""
-    from geo import greening_pipeline as gp
+    from geo.greening import views as gp
     from geo.io import write_xlsx
 
     settings = cli.settings
@@ -151,7 +151,7 @@ def greening_progress_cmd(cli: CliContext, road: str | None, season: str | None,
 @one_line_errors
 def greening_import_cmd(cli: CliContext, path: Path, strict: bool) -> None:
     """Import greening work records (CSV or XLSX); bad rows are listed and skipped."""
-    from geo.greening_pipeline import import_greening_records
+    from geo.greening.views import import_greening_records
 
     settings = cli.settings
     report = import_greening_records(cli.engine, path, jurisdiction_code=settings.jurisdiction_code, strict=strict)
@@ -169,7 +169,7 @@ def greening_import_cmd(cli: CliContext, path: Path, strict: bool) -> None:
 @one_line_errors
 def greening_import_plan_cmd(cli: CliContext, path: Path, year: int) -> None:
     """Replace a year's greening work plan with a CSV or XLSX file (all rows good, or nothing)."""
-    from geo.greening_pipeline import import_greening_plan
+    from geo.greening.views import import_greening_plan
 
     settings = cli.settings
     n = import_greening_plan(cli.engine, path, jurisdiction_code=settings.jurisdiction_code, year=year)
@@ -191,7 +191,7 @@ def calendar_import_cmd(cli: CliContext, path: Path) -> None:
     The years in the file replace what was loaded for them; deadlines that were
     counted Monday–Friday for want of the notice (provisional) are counted again.
     """
-    from geo import ingest
+    from geo.io import ingest
 
     report = ingest.import_calendar_file(cli.engine, path, settings=cli.settings)
     click.echo(f"{report.file}: {report.days} days of {', '.join(map(str, report.years))} loaded; "
@@ -203,7 +203,8 @@ def calendar_import_cmd(cli: CliContext, path: Path) -> None:
 @one_line_errors
 def calendar_show_cmd(cli: CliContext) -> None:
     """Print the years whose holidays are known; later years count Monday–Friday (provisional)."""
-    from geo import ingest, workdays
+    from geo import workdays
+    from geo.io import ingest
 
     ingest.use_office_calendar(cli.engine)
     years = workdays.known_years()
@@ -247,8 +248,9 @@ def user_group() -> None:
 @one_line_errors
 def user_create_cmd(cli: CliContext, name: str, role: str, department: str | None, password: str | None) -> None:
     """Create a user NAME with a role (and a department for department users)."""
-    from geo import store, users
+    from geo import store
     from geo.clock import local_now
+    from geo.loop import users
 
     name, role, department = users.check_account(name, role, department)
     if password is None:
@@ -269,7 +271,8 @@ def user_create_cmd(cli: CliContext, name: str, role: str, department: str | Non
 @one_line_errors
 def user_password_cmd(cli: CliContext, name: str, password_file: Path | None) -> None:
     """Set a new password for user NAME (10 characters at least, not a common one); its logins end."""
-    from geo import store, users
+    from geo import store
+    from geo.loop import users
 
     if password_file is not None:
         password = next(iter(password_file.read_text(encoding="utf-8").splitlines()), "")

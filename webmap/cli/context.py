@@ -32,7 +32,7 @@ class CliContext:
     def engine(self) -> Engine:
         """The engine of ``settings.resolved_database_url``, made on first use."""
         if self._engine is None:
-            from geo.db import make_engine
+            from geo.store.db import make_engine
 
             s = self.settings
             self._engine = make_engine(s.resolved_database_url, busy_timeout_ms=s.sqlite_busy_timeout_ms,

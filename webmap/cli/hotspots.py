@@ -33,7 +33,8 @@ CELL_PROPERTIES = ("cell_code", "community_code", "count", "gi_z", "gi_p", "gi_b
 def hotspots_cmd(cli: CliContext, category: str | None, since: datetime | None, until: datetime | None,
                  fdr: bool, band_m: float | None, out: Path, map_path: Path | None) -> None:
     """Getis-Ord Gi* hot spots of the issues per unit cell over a period."""
-    from geo import hotspot_jobs, store
+    from geo import store
+    from geo.hotspots import views as hotspot_jobs
     from geo.io import write_frame
 
     engine, settings = cli.engine, cli.settings

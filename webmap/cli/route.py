@@ -10,8 +10,8 @@ from pathlib import Path
 
 import click
 
-from webmap.cli.context import CliContext, one_line_errors, pass_cli
 from geo.errors import ValidationError
+from webmap.cli.context import CliContext, one_line_errors, pass_cli
 
 
 def _write_outputs(lines, extra_frames, out: Path, gpx: Path | None, stops=None) -> None:
@@ -19,7 +19,7 @@ def _write_outputs(lines, extra_frames, out: Path, gpx: Path | None, stops=None)
     import pandas as pd
 
     from geo.io import write_frame
-    from geo.routing import routes_gpx
+    from geo.routing.output import routes_gpx
 
     frame = gpd.GeoDataFrame(pd.concat([lines.assign(kind="route"), *extra_frames], ignore_index=True),
                              geometry="geometry", crs=lines.crs)
@@ -61,8 +61,8 @@ def route() -> None:
 def pickup_cmd(cli: CliContext, zone, on_date, issue_set, chosen, vehicles, capacity_m3, shift_h, speed_kmh, seed,
                time_limit_s, out, gpx) -> None:
     """Plan pickup routes for a zone's garbage and debris issues."""
-    from geo.route_jobs import zone_pickups
-    from geo.routing import format_turn_list, turn_list
+    from geo.routing.output import format_turn_list, turn_list
+    from geo.routing.views import zone_pickups
 
     try:
         ids = [int(v) for v in chosen.split(",") if v.strip()]
@@ -94,9 +94,9 @@ def pickup_cmd(cli: CliContext, zone, on_date, issue_set, chosen, vehicles, capa
 def sweep_cmd(cli: CliContext, roads_path, depot, required_spec, ignore_oneway, speed_kmh, out, gpx) -> None:
     """Plan one closed sweep route over the required streets of any road file."""
     from geo.io import read_layer_file
-    from geo.postman import plan_sweep, required_by_filter
-    from geo.road_graph import graph_from_roads
-    from geo.routing import format_turn_list, turn_list
+    from geo.routing.output import format_turn_list, turn_list
+    from geo.routing.postman import plan_sweep, required_by_filter
+    from geo.routing.road_graph import graph_from_roads
 
     graph = graph_from_roads(read_layer_file(roads_path, kind="roads"), crs=cli.settings.metric_crs)
     plan = plan_sweep(graph, required_by_filter(graph.edges, required_spec), _lonlat(depot),
@@ -116,7 +116,7 @@ def sweep_cmd(cli: CliContext, roads_path, depot, required_spec, ignore_oneway, 
 @one_line_errors
 def tsplib_cmd(path: Path, seed: int, time_limit_s: float) -> None:
     """Solve a TSPLIB EUC_2D instance with the route core and print the tour length."""
-    from geo.tsp import parse_tsplib, solve_tour, tour_length
+    from geo.routing.tsp import parse_tsplib, solve_tour, tour_length
 
     instance = parse_tsplib(path.read_text(encoding="utf-8", errors="replace"), source=path.name)
     d = instance.distances()

@@ -60,14 +60,14 @@ def _is_loopback(host: str) -> bool:
 def demo_cmd(cli: CliContext, port: int) -> None:
     """Create the embedded database, load the Jinqiao sample if it is empty, and serve it."""
     from geo import store
-    from geo.db import init_db
+    from geo.store.db import init_db
 
     engine, settings = cli.engine, cli.settings
     init_db(engine)
     if store.count_rows(engine, "jurisdictions", jurisdiction_code=settings.jurisdiction_code) == 0:
         click.get_current_context().invoke(load_sample_cmd, issues=True)
-        from geo import users
         from geo.clock import local_now
+        from geo.loop import users
 
         # Demo-only accounts with a published password, so that the demo can be logged in to at once;
         # a real deployment creates its users with `citymap user create`.

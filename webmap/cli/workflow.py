@@ -23,8 +23,8 @@ from webmap.cli.context import CliContext, one_line_errors, pass_cli
 @one_line_errors
 def report_cmd(cli: CliContext, week: str, out: Path, now_text: str | None) -> None:
     """Write the leadership group's weekly report (tables and a map) as an Excel workbook."""
-    from geo.accountability_jobs import parse_week, write_weekly_report
     from geo.clock import local_now
+    from geo.loop.views import parse_week, write_weekly_report
 
     _start, end = parse_week(week)
     now = _parse_now(now_text) if now_text else min(end, local_now())
@@ -48,8 +48,8 @@ def _parse_now(text: str) -> datetime:
 def purge_tracks_cmd(cli: CliContext, days: int | None) -> None:
     """Delete inspection tracks and check-ins older than the retention (personal information, PIPL)."""
     from geo import store
-    from geo.errors import ValidationError
     from geo.clock import local_now
+    from geo.errors import ValidationError
 
     settings = cli.settings
     keep = settings.track_retention_days if days is None else days

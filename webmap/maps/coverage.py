@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import geopandas as gpd
 
-from geo.coverage import Coverage
+from geo.loop.coverage import Coverage
 from geo.settings import Settings
 from webmap.maps.base import new_document
 from webmap.maps.document import MapDocument
@@ -31,7 +31,7 @@ def coverage_map(
     ----------
     boundary, patch : GeoDataFrame
         The jurisdiction and the team's patch (EPSG:4326).
-    result : geo.coverage.Coverage
+    result : geo.loop.coverage.Coverage
         Cells (``visited``), clipped roads (``length_m``, ``visited_m``) and the
         visited area. Raw tracks are not drawn: who walked where and when is
         personal information; the visited area is what supervisors need.

@@ -6,8 +6,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from geo.greening import chainage_label
-from geo.greening_tasks import SIDES
+from geo.greening.progress import chainage_label
+from geo.greening.tasks import SIDES
 from geo.io import PHOTO_NAME_RE
 from geo.settings import Settings
 from webmap.maps.base import STATUS_LABELS, add_roads, new_document
@@ -91,7 +91,7 @@ def greening_map(
     sections : GeoDataFrame
         EPSG:4326 sections with ``road_id``, ``name``, ``section_no``,
         ``section_name``, ``planned_m``, ``done_m``, ``done_share``, ``n_records``
-        (:func:`geo.greening_pipeline.section_view`).
+        (:func:`geo.greening.views.section_view`).
     section_records : DataFrame
         (section, record) pairs: ``road_id``, ``section_no``, ``done_on``, ``team``,
         ``side``, ``from_m``, ``to_m``, ``quantity``, ``photo``, ``note``.

@@ -4,7 +4,7 @@ Every layer is bounded in size whatever the number of issues (DESIGN.md, perform
 
 * cells and road segments are drawn as plain GeoJSON dicts (6-decimal coordinates, no
   per-feature bbox), only the cells that have issues or a significant Gi* bin;
-* the heat layer is the kernel-density raster (:mod:`geo.density`), not the issues;
+* the heat layer is the kernel-density raster (:mod:`geo.hotspots.density`), not the issues;
 * the issue clusters are built in the browser from points: one per issue up to
   :data:`MAX_POINTS` issues, beyond that one per unit cell (its centre, ``n`` its
   issues) — the cluster bubbles add the ``n`` of their members, so they count issues
@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 
 from geo.crs import to_metric, to_wgs84
-from geo.emerging import CLASS_LABELS
-from geo.hotspot_jobs import HotspotView
+from geo.hotspots.emerging import CLASS_LABELS
+from geo.hotspots.views import HotspotView
 from geo.settings import Settings
 from webmap.maps.base import PRIORITY_COLOR, add_roads, new_document
 from webmap.maps.document import MapDocument
@@ -100,7 +100,7 @@ def _cell_properties(cells: gpd.GeoDataFrame, view: HotspotView) -> gpd.GeoDataF
 
 def hotspot_map(view: HotspotView, *, boundary: gpd.GeoDataFrame, roads: gpd.GeoDataFrame, settings: Settings,
                 major_names: dict[str, str], max_points: int = MAX_POINTS) -> MapDocument:
-    """The hotspot map of a :class:`~geo.hotspot_jobs.HotspotView`.
+    """The hotspot map of a :class:`~geo.hotspots.views.HotspotView`.
 
     Layers: Gi* classes of the unit cells (choropleth with popups and a Chinese legend),
     the kernel-density heat layer, all filtered issues clustered, one cluster layer per
@@ -165,7 +165,7 @@ def hotspot_map(view: HotspotView, *, boundary: gpd.GeoDataFrame, roads: gpd.Geo
 
 def emerging_map(cells: gpd.GeoDataFrame, *, boundary: gpd.GeoDataFrame, roads: gpd.GeoDataFrame,
                  settings: Settings, title: str) -> MapDocument:
-    """The emerging-hot-spot map: cells coloured by class (:func:`geo.emerging.emerging_hotspots`).
+    """The emerging-hot-spot map: cells coloured by class (:func:`geo.hotspots.emerging.emerging_hotspots`).
 
     Cells of no pattern are not drawn; each drawn cell has a tooltip and a popup with
     its class, counts of hot/cold bins and trend.

@@ -62,7 +62,7 @@ def routes_map(
     boundary, roads : GeoDataFrame
         EPSG:4326 layers of the jurisdiction.
     routes : GeoDataFrame
-        One line per vehicle (:func:`geo.routing.route_lines`), any CRS.
+        One line per vehicle (:func:`geo.routing.output.route_lines`), any CRS.
     depot : GeoDataFrame
         The depot point, any CRS.
     stops : GeoDataFrame, optional

@@ -1,0 +1,189 @@
+"""Hot-spot views read from the database: what the CLI and the hotspot pages both ask for.
+
+Reading goes through :mod:`geo.store` (issues of the period with their assignment
+columns; unit cells, segments); the analysis through :mod:`geo.loop.counts`,
+:mod:`geo.hotspots.gi_star`, :mod:`geo.hotspots.density`, :mod:`geo.hotspots.emerging` and :mod:`geo.hotspots.top_hotspots`.
+Only the columns the analysis needs are read for the many issues; descriptions and
+addresses are read for the few issues a map shows in its popups.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import geopandas as gpd
+import pandas as pd
+from sqlalchemy import Engine
+
+from geo import store
+from geo.clock import local_now
+from geo.errors import NotFoundError, ValidationError
+from geo.hotspots.density import kernel_density
+from geo.hotspots.emerging import emerging_hotspots
+from geo.hotspots.gi_star import distance_band_weights, gi_star, queen_weights
+from geo.hotspots.top_hotspots import latest_by, top_cells, top_segments
+from geo.loop.counts import cell_counts, filter_issues, segment_counts
+from geo.settings import Settings
+from geo.store.models import OPEN_STATUSES
+from geo.taxonomy import load_taxonomy
+
+#: what the analysis reads of every issue of the period
+ANALYSIS_COLUMNS = ("id", "category_code", "source", "status", "reported_at", "cell_code", "segment_id",
+                    "compound_code", "community_code", "department_code")
+#: what a popup shows of an issue
+POPUP_COLUMNS = ("id", "category_code", "reported_at", "address", "cell_code")
+DEFAULT_DAYS = 30
+POPUP_ISSUES_PER_CELL = 2
+
+
+@dataclass(frozen=True)
+class HotspotFilters:
+    """What to analyse: ``reported_at`` in ``[since, until)`` and the optional value filters.
+
+    ``categories`` are 5-digit event codes and/or 2-digit major classes.
+    """
+
+    since: datetime
+    until: datetime
+    categories: tuple[str, ...] | None = None
+    departments: tuple[str, ...] | None = None
+    communities: tuple[str, ...] | None = None
+    sources: tuple[str, ...] | None = None
+
+    def __post_init__(self):
+        if not self.since < self.until:
+            raise ValidationError(f"since {self.since:%Y-%m-%d} must come before until {self.until:%Y-%m-%d}")
+
+
+@dataclass
+class HotspotView:
+    """The hot-spot analysis of one set of filters (frames in EPSG:4326).
+
+    Attributes
+    ----------
+    cells : GeoDataFrame
+        Every unit cell with ``count``, ``gi_z``, ``gi_p``, ``gi_bin``.
+    segments : GeoDataFrame
+        Every road segment with ``count`` and ``issues_per_km``.
+    issues : GeoDataFrame
+        The filtered issues (:data:`ANALYSIS_COLUMNS`).
+    open_issues : GeoDataFrame
+        The issues open now that pass the value filters (any report time).
+    density : GeoDataFrame
+        :func:`geo.hotspots.density.kernel_density` of ``issues``.
+    top_cells, top_segments : GeoDataFrame
+        :mod:`geo.hotspots.top_hotspots` rankings.
+    popup_issues : DataFrame
+        The latest open issues of each cell (:data:`POPUP_COLUMNS`), for popups.
+    """
+
+    filters: HotspotFilters
+    cells: gpd.GeoDataFrame
+    segments: gpd.GeoDataFrame
+    issues: gpd.GeoDataFrame
+    open_issues: gpd.GeoDataFrame
+    density: gpd.GeoDataFrame
+    top_cells: gpd.GeoDataFrame
+    top_segments: gpd.GeoDataFrame
+    popup_issues: pd.DataFrame
+    names: dict = field(default_factory=dict)
+
+
+def default_period(engine: Engine, settings: Settings, *, days: int = DEFAULT_DAYS) -> tuple[datetime, datetime]:
+    """The last ``days`` days up to the end of the day of the latest report (today when there is none)."""
+    span = store.issue_time_range(engine, jurisdiction_code=settings.jurisdiction_code)
+    last = span[1] if span else local_now()
+    until = datetime(last.year, last.month, last.day) + timedelta(days=1)
+    return until - timedelta(days=days), until
+
+
+def _category_codes(categories: tuple[str, ...] | None) -> list[str] | None:
+    """Event codes of a mix of codes and major classes (for the SQL filter)."""
+    if categories is None:
+        return None
+    known = load_taxonomy().categories.index
+    codes = [c for c in known if c in categories or c[:2] in categories]
+    unknown = [c for c in categories if c not in known and not any(k.startswith(c) for k in known)]
+    if unknown or not codes:
+        raise ValidationError(f"category {(unknown or list(categories))[0]!r} is neither an event code nor a major"
+                              " class of the taxonomy")
+    return codes
+
+
+def read_filtered_issues(engine: Engine, settings: Settings, filters: HotspotFilters, *,
+                         open_now: bool = False) -> gpd.GeoDataFrame:
+    """Issues passing ``filters`` (:data:`ANALYSIS_COLUMNS`); ``open_now``: the open ones of any report time."""
+    period = {} if open_now else {"since": filters.since, "until": filters.until}
+    frame = store.query_issues(
+        engine, jurisdiction_code=settings.jurisdiction_code, columns=ANALYSIS_COLUMNS,
+        category=_category_codes(filters.categories), department=filters.departments,
+        community=filters.communities, status=OPEN_STATUSES if open_now else None, **period,
+    )
+    # the store has no source filter: the few sources are filtered here
+    return filter_issues(frame, sources=filters.sources)
+
+
+def reference_names(engine: Engine, settings: Settings) -> dict[str, dict]:
+    """Code → name of compounds, communities, categories and departments (for context columns)."""
+    j = settings.jurisdiction_code
+    taxonomy = load_taxonomy()
+    names = {layer: dict(zip(frame["code"], frame["name"]))
+             for layer in ("compounds", "communities")
+             for frame in [store.read_layer(engine, layer, jurisdiction_code=j)]}
+    names["categories"] = taxonomy.categories["name"].to_dict()
+    departments = taxonomy.departments["name"].to_dict()
+    # sanitation in a compound is the community's job (geo.frames.assign): name it after the community
+    departments.update({f"community:{code}": f"{name}（社区）" for code, name in names["communities"].items()})
+    names["departments"] = departments
+    return names
+
+
+def _cells(engine: Engine, settings: Settings) -> gpd.GeoDataFrame:
+    cells = store.read_layer(engine, "unit_cells", jurisdiction_code=settings.jurisdiction_code)
+    if cells.empty:
+        raise NotFoundError("数据库中没有单元网格：请先运行 citymap load-sample 或导入图层")
+    return cells
+
+
+def _weights(cells: gpd.GeoDataFrame, settings: Settings, band_m: float | None):
+    return queen_weights(cells) if band_m is None else distance_band_weights(
+        cells, threshold_m=band_m, metric_crs=settings.metric_crs)
+
+
+def hotspot_view(engine: Engine, settings: Settings, filters: HotspotFilters, *, band_m: float | None = None,
+                 fdr: bool = False, top_n: int = 10, with_density: bool = True) -> HotspotView:
+    """Counts, Gi*, density and rankings of the issues passing ``filters``.
+
+    ``band_m`` switches the weights from queen contiguity to a distance band in metres;
+    ``fdr`` applies the Benjamini–Hochberg correction to the Gi* bins.
+    """
+    j = settings.jurisdiction_code
+    cells = _cells(engine, settings)
+    issues = read_filtered_issues(engine, settings, filters)
+    open_issues = read_filtered_issues(engine, settings, filters, open_now=True)
+    counted = cell_counts(issues, cells)
+    gi = gi_star(counted["count"], _weights(cells, settings, band_m), fdr=fdr)
+    cells = pd.concat([counted, gi], axis=1)
+    segments = segment_counts(issues, store.read_layer(engine, "segments", jurisdiction_code=j))
+    names = reference_names(engine, settings)
+    segment_names = dict(zip(segments["segment_id"], segments["name"]))
+    latest = latest_by(open_issues, "cell_code", per=POPUP_ISSUES_PER_CELL)
+    popup_issues = (store.query_issues(engine, jurisdiction_code=j, ids=latest["id"].tolist(), columns=POPUP_COLUMNS)
+                    if len(latest) else pd.DataFrame(columns=list(POPUP_COLUMNS)))
+    return HotspotView(
+        filters=filters, cells=cells, segments=segments, issues=issues, open_issues=open_issues,
+        density=kernel_density(issues if with_density else issues.iloc[:0], metric_crs=settings.metric_crs),
+        top_cells=top_cells(cells, issues, open_issues, segment_names=segment_names, names=names, n=top_n),
+        top_segments=top_segments(segments, issues, open_issues, names=names, n=top_n),
+        popup_issues=popup_issues, names=names,
+    )
+
+
+def emerging_view(engine: Engine, settings: Settings, filters: HotspotFilters, *, bin_days: int = 7,
+                  band_m: float | None = None) -> gpd.GeoDataFrame:
+    """Emerging hot spots (:func:`geo.hotspots.emerging.emerging_hotspots`) of the issues passing ``filters``."""
+    cells = _cells(engine, settings)
+    issues = read_filtered_issues(engine, settings, filters)
+    return emerging_hotspots(issues, cells, since=filters.since, until=filters.until, bin_days=bin_days,
+                             weights=_weights(cells, settings, band_m))

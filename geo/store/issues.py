@@ -1,0 +1,303 @@
+"""The issues table: inserting an import, assignment updates, filtered reads and counts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Iterable, Sequence
+
+import geopandas as gpd
+import pandas as pd
+import shapely
+from sqlalchemy import Connection, Engine, text
+
+from geo.clock import local_now
+from geo.crs import WGS84
+from geo.errors import NotFoundError, ValidationError
+from geo.privacy import PHONE_REFUSED, mask_phone, normalise_phones
+from geo.store import models
+from geo.store.base import (
+    CONTACT_COLUMNS,
+    ISSUE_COLUMNS,
+    LIFECYCLE_EVENTS,
+    TIMESTAMP_COLUMNS,
+    _count,
+    _in_clause,
+    _masked_text,
+    _read_geo,
+    _records,
+    _with_conn,
+)
+from geo.store.bulk import bulk_insert, z_order
+from geo.store.db import write_tx
+
+# --------------------------------------------------------------------------- issues
+
+@dataclass(frozen=True)
+class LoadResult:
+    """What an issue load did: rows inserted, rows already present (same source + id)."""
+
+    batch_id: int
+    inserted: int
+    skipped: int
+
+
+def insert_issues(
+    engine: Engine,
+    issues: gpd.GeoDataFrame,
+    *,
+    jurisdiction_code: str,
+    file: str,
+    actor: str,
+    rows_rejected: int = 0,
+) -> LoadResult:
+    """Insert validated, assigned issues in one transaction; idempotent on (source, external_id).
+
+    Parameters
+    ----------
+    issues : GeoDataFrame
+        Points in EPSG:4326 with the columns of :data:`ISSUE_COLUMNS` that apply
+        (missing optional ones are stored as NULL), plus the reporter's contact
+        (:data:`CONTACT_COLUMNS`: ``phone``, ``email``, ``reporter_name``), stored apart
+        in ``reporter_contacts``; the phone normalised (a value that is not a phone
+        number refuses the load). An issue whose source and external id are already
+        stored, or repeat an earlier row, is left as it is and counted as skipped.
+        The new issues are numbered along a Z curve of their points (:func:`z_order`),
+        not in row order.
+    file, actor : str
+        Recorded on the import batch row (the audit of the load).
+    rows_rejected : int
+        How many rows validation refused, for the batch record.
+
+    Returns
+    -------
+    LoadResult
+    """
+    if issues.crs is None or not issues.crs.equals(WGS84):
+        raise ValidationError(f"issues must be EPSG:4326, got {issues.crs}")
+    if (issues.geom_type != "Point").any() or shapely.is_empty(issues.geometry.values).any():
+        raise ValidationError("issues must be non-empty points")
+    frame = pd.DataFrame(issues.drop(columns=issues.geometry.name)).reset_index(drop=True)
+    frame["jurisdiction_code"] = jurisdiction_code
+    for column in ISSUE_COLUMNS:
+        if column not in frame:
+            frame[column] = None
+    if "phone" in frame:
+        # the importers refuse a bad phone row by row; this is the last guard of what is stored
+        phone, invalid = normalise_phones(frame["phone"])
+        if invalid.any():
+            bad = frame.loc[invalid, ["external_id", "phone"]].iloc[0]
+            raise ValidationError(f"issue {bad['external_id']!r}: phone {mask_phone(str(bad['phone'])[:60])!r} "
+                                  f"{PHONE_REFUSED}")
+        frame["phone"] = phone
+    frame["rework_count"] = pd.to_numeric(frame["rework_count"], errors="coerce").fillna(0).astype(int)
+    frame["deadline_provisional"] = frame["deadline_provisional"].astype("boolean").fillna(False).astype(bool)
+    # a report with no lifecycle yet (a 12345 export, a web form) starts the loop at 上报
+    frame["status"] = frame["status"].astype(object).where(frame["status"].notna(), "reported")
+    for column in TIMESTAMP_COLUMNS:
+        frame[column] = pd.to_datetime(frame[column])
+    frame["lon"] = issues.geometry.x.to_numpy()
+    frame["lat"] = issues.geometry.y.to_numpy()
+    # A file's repeated case keeps its first row; then the batch is numbered and stored along a
+    # Z curve, so that issues near each other on the map sit on neighbouring pages: a bbox
+    # query of 1,000 issues out of 1M reads a few dozen pages instead of ~1,000.
+    rows_given = len(frame)
+    frame = frame[~frame.duplicated(["source", "external_id"])]
+    frame = frame.iloc[z_order(frame["lon"], frame["lat"])].reset_index(drop=True)
+    with write_tx(engine) as conn:
+        batch_id = conn.execute(
+            text("INSERT INTO import_batches (jurisdiction_code, file, actor, at, rows_loaded, rows_skipped, rows_rejected) "
+                 "VALUES (:j, :f, :a, :at, 0, 0, :r) RETURNING id"),
+            {"j": jurisdiction_code, "f": file, "a": actor, "at": local_now(), "r": rows_rejected},
+        ).scalar_one()
+        frame["import_batch_id"] = batch_id
+        new = bulk_insert(conn, "issues", frame, (*ISSUE_COLUMNS, "import_batch_id"), point=True,
+                           unique_key=("jurisdiction_code", "source", "external_id"))
+        new = new.rename(columns={"id": "issue_id"})
+        given = {column: CONTACT_COLUMNS[column] for column in CONTACT_COLUMNS if column in new}
+        if given:
+            values = pd.DataFrame({stored: new[column].astype("string").str.strip() for column, stored in given.items()})
+            keep = (values.fillna("") != "").any(axis=1)
+            contacts = new.loc[keep, ["issue_id", "jurisdiction_code"]].assign(**values[keep])
+            bulk_insert(conn, "reporter_contacts", contacts, ("issue_id", "jurisdiction_code", *given.values()))
+        events = lifecycle_events(new, actor=actor)
+        bulk_insert(conn, "issue_events", events,
+                     ("issue_id", "jurisdiction_code", "at", "actor", "action", "from_status", "to_status"))
+        conn.execute(text("UPDATE import_batches SET rows_loaded = :n, rows_skipped = :s WHERE id = :b"),
+                     {"n": len(new), "s": rows_given - len(new), "b": batch_id})
+    return LoadResult(batch_id=batch_id, inserted=len(new), skipped=rows_given - len(new))
+
+
+
+
+def lifecycle_events(issues: pd.DataFrame, *, actor: str) -> pd.DataFrame:
+    """One audit event per lifecycle timestamp after the report that an issue carries (imported history).
+
+    Returns a frame with ``issue_id``, ``jurisdiction_code``, ``at``, ``actor``,
+    ``action``, ``from_status``, ``to_status``; refusals and merges end the chain
+    with their own action.
+    """
+    parts = []
+    previous = "reported"
+    for column, action, status in LIFECYCLE_EVENTS:
+        at = pd.to_datetime(issues[column])
+        part = pd.DataFrame({"issue_id": issues["issue_id"], "jurisdiction_code": issues["jurisdiction_code"],
+                             "at": at, "action": action, "from_status": previous, "to_status": status})
+        parts.append(part[at.notna()])
+        previous = status
+    ended = issues[issues["status"].isin(["refused", "merged"])]
+    parts.append(pd.DataFrame({
+        "issue_id": ended["issue_id"], "jurisdiction_code": ended["jurisdiction_code"],
+        "at": pd.to_datetime(ended[["reported_at", "registered_at"]].max(axis=1)),
+        "action": ended["status"].map({"refused": "refuse", "merged": "merge"}),
+        "from_status": "reported", "to_status": ended["status"],
+    }))
+    events = pd.concat(parts, ignore_index=True)
+    events["actor"] = actor
+    return events.sort_values(["issue_id", "at"], kind="stable").reset_index(drop=True)
+
+
+ASSIGNMENT_COLUMNS = ("cell_code", "segment_id", "segment_dist_m", "compound_code", "community_code", "grid_code",
+                      "zone_code", "department_code")
+
+
+def update_assignment(engine: Engine, assignment: pd.DataFrame) -> int:
+    """Overwrite the assignment columns of existing issues in one transaction.
+
+    ``assignment`` has ``id`` (issue id) and :data:`ASSIGNMENT_COLUMNS`.
+    """
+    missing = [c for c in ("id", *ASSIGNMENT_COLUMNS) if c not in assignment]
+    if missing:
+        raise ValidationError(f"assignment lacks column(s) {missing}")
+    sets = ", ".join(f"{c} = :{c}" for c in ASSIGNMENT_COLUMNS)
+    with write_tx(engine) as conn:
+        conn.execute(text(f"UPDATE issues SET {sets} WHERE id = :id"),
+                     _records(assignment[["id", *ASSIGNMENT_COLUMNS]]))
+    return len(assignment)
+
+
+ISSUE_READ_COLUMNS = ("id", "source", "external_id", "category_code", "description", "address", "status",
+                      "reported_at", "closed_at", "deadline_at", "deadline_provisional", "cell_code", "segment_id",
+                      "compound_code", "community_code", "grid_code", "zone_code", "department_code")
+
+
+def query_issues(
+    bind: Engine | Connection,
+    *,
+    jurisdiction_code: str,
+    bbox: tuple[float, float, float, float] | None = None,
+    status: Iterable[str] | None = None,
+    category: Iterable[str] | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+    ids: Iterable[int] | None = None,
+    columns: Sequence[str] = ISSUE_READ_COLUMNS,
+    newest_first: bool = False,
+    department: Iterable[str] | None = None,
+    community: Iterable[str] | None = None,
+) -> gpd.GeoDataFrame:
+    """Issues of a jurisdiction as points (EPSG:4326), filtered; bbox uses the spatial index.
+
+    ``since`` is inclusive and ``until`` exclusive (on ``reported_at``); ``ids`` keeps
+    only those issues, ``department`` and ``community`` those of these department /
+    community codes. ``columns`` are the ``issues`` columns returned (default
+    :data:`ISSUE_READ_COLUMNS`); timestamps come back as datetime64, phone numbers
+    in ``description`` and ``address`` masked. Rows are in id order, or newest report
+    first with ``newest_first``.
+    """
+    unknown = [c for c in columns if c not in models.Issue.__table__.columns or c == "geom"]
+    if unknown:
+        raise ValidationError(f"issues have no column(s) {unknown}")
+    where, params = _issue_where(jurisdiction_code, status=status, category=category, since=since, until=until,
+                                 ids=ids, department=department, community=community)
+    return _masked_text(_read_geo(
+        bind, "issues", columns, where=where, params=params, bbox=bbox, points=True, limit=limit, offset=offset,
+        order_by="t.reported_at DESC, t.id DESC" if newest_first else "t.id", timestamps=TIMESTAMP_COLUMNS))
+
+
+def count_issues(
+    bind: Engine | Connection,
+    *,
+    jurisdiction_code: str,
+    bbox: tuple[float, float, float, float] | None = None,
+    status: Iterable[str] | None = None,
+    category: Iterable[str] | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    ids: Iterable[int] | None = None,
+    department: Iterable[str] | None = None,
+    community: Iterable[str] | None = None,
+) -> int:
+    """How many issues :func:`query_issues` returns with the same filters (no paging), counted in SQL."""
+    where, params = _issue_where(jurisdiction_code, status=status, category=category, since=since, until=until,
+                                 ids=ids, department=department, community=community)
+    return _with_conn(bind, lambda conn: _count(conn, "issues", where=where, params=params, bbox=bbox, points=True))
+
+
+def _issue_where(jurisdiction_code: str, *, status, category, since, until, ids, department=None,
+                 community=None) -> tuple[str, dict]:
+    params: dict[str, object] = {"j": jurisdiction_code}
+    clauses = ["t.jurisdiction_code = :j", *_in_clause("t.status", status, params, "status"),
+               *_in_clause("t.category_code", category, params, "category_code"),
+               *_in_clause("t.department_code", department, params, "department_code"),
+               *_in_clause("t.community_code", community, params, "community_code"),
+               *_in_clause("t.id", None if ids is None else [int(i) for i in ids], params, "id")]
+    if since is not None:
+        clauses.append("t.reported_at >= :since")
+        params["since"] = since
+    if until is not None:
+        clauses.append("t.reported_at < :until")
+        params["until"] = until
+    return " AND ".join(clauses), params
+
+
+def issue_time_range(bind: Engine | Connection, *, jurisdiction_code: str) -> tuple[datetime, datetime] | None:
+    """The first and last ``reported_at`` of a jurisdiction's issues (naive local time), None when none."""
+    row = _with_conn(bind, lambda conn: conn.execute(
+        text("SELECT min(reported_at), max(reported_at) FROM issues WHERE jurisdiction_code = :j"),
+        {"j": jurisdiction_code}).one())
+    return None if row[0] is None else (pd.Timestamp(row[0]).to_pydatetime(), pd.Timestamp(row[1]).to_pydatetime())
+
+
+def count_issues_by(
+    bind: Engine | Connection,
+    column: str,
+    *,
+    jurisdiction_code: str,
+    status: Iterable[str] | None = None,
+) -> pd.Series:
+    """Issue counts grouped by an assignment or attribute column (e.g. ``cell_code``), in SQL."""
+    groupable = {"cell_code", "segment_id", "compound_code", "community_code", "grid_code", "zone_code",
+                 "department_code", "category_code", "status", "source"}
+    if column not in groupable:
+        raise ValidationError(f"cannot count issues by {column!r}; choose one of {sorted(groupable)}")
+    params: dict[str, object] = {"j": jurisdiction_code}
+    where = "jurisdiction_code = :j AND " + column + " IS NOT NULL"
+    if status is not None:
+        keys = [f"s{i}" for i, _ in enumerate(status)]
+        params.update(zip(keys, status))
+        where += f" AND status IN ({', '.join(':' + k for k in keys)})" if keys else " AND 1 = 0"
+    sql = text(f"SELECT {column}, count(*) FROM issues WHERE {where} GROUP BY {column}")
+    rows = _with_conn(bind, lambda conn: conn.execute(sql, params).fetchall())
+    return pd.Series({key: n for key, n in rows}, name="count", dtype="int64").rename_axis(column)
+
+
+def count_rows(bind: Engine | Connection, table: str, *, jurisdiction_code: str) -> int:
+    """Rows of ``table`` (a schema table name) that belong to the jurisdiction."""
+    if table not in models.Base.metadata.tables:
+        raise NotFoundError(f"no table {table!r}")
+    key = "code" if table == "jurisdictions" else "jurisdiction_code"
+    sql = text(f"SELECT count(*) FROM {table} WHERE {key} = :j")
+    return _with_conn(bind, lambda conn: conn.execute(sql, {"j": jurisdiction_code}).scalar_one())
+
+
+
+
+def issue_id_of(bind: Engine | Connection, *, jurisdiction_code: str, source: str, external_id: str) -> int | None:
+    """The id of the issue a source knows by ``external_id`` (an Open311 token, a 12345 case number), or None."""
+    return _with_conn(bind, lambda conn: conn.execute(
+        text("SELECT id FROM issues WHERE jurisdiction_code = :j AND source = :s AND external_id = :e"),
+        {"j": jurisdiction_code, "s": source, "e": external_id}).scalar_one_or_none())

@@ -1,0 +1,132 @@
+"""The closed loop's rows: an issue's state under a row lock, its events, its photos.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import pandas as pd
+import shapely
+from sqlalchemy import Connection, Engine, text
+
+from geo.errors import ValidationError
+from geo.store import models
+from geo.store.base import (
+    _geom_from_wkb,
+    _masked_text,
+    _read_plain,
+    _records,
+    _with_conn,
+)
+from geo.store.db import is_sqlite, write_tx
+
+# --------------------------------------------------------------------------- closed loop (geo.loop.workflow)
+
+#: issue columns geo.loop.workflow reads before a transition
+ISSUE_STATE_COLUMNS = ("id", "jurisdiction_code", "status", "department_code", "category_code", "merged_into")
+
+
+def issue_state(conn: Connection, issue_id: int) -> dict | None:
+    """The workflow columns of one issue (:data:`ISSUE_STATE_COLUMNS`), or None if there is no such issue."""
+    row = conn.execute(text(f"SELECT {', '.join(ISSUE_STATE_COLUMNS)} FROM issues WHERE id = :id"),
+                       {"id": int(issue_id)}).mappings().first()
+    return None if row is None else dict(row)
+
+
+def lock_row(conn: Connection, table: str, row_id: int, columns: Sequence[str]) -> dict | None:
+    """Read ``columns`` of the row ``id = row_id`` of ``table`` and hold it until the transaction ends.
+
+    For a read-modify-write inside :func:`geo.store.db.write_tx`: on PostgreSQL this is
+    ``SELECT … FOR UPDATE``, so a second transaction locking the same row waits here
+    until the first commits and then reads the committed value (a plain ``SELECT``
+    would read the old one and its update would overwrite the other's); on SQLite,
+    where ``write_tx`` already admits one writer at a time, a plain ``SELECT``.
+    Returns the values by column name, or None when there is no such row.
+    """
+    if table not in models.Base.metadata.tables:
+        raise ValidationError(f"no table {table!r}")
+    known = models.Base.metadata.tables[table].columns
+    unknown = [c for c in columns if c not in known or c == "geom"]
+    if unknown or "id" not in known or not columns:
+        raise ValidationError(f"cannot lock columns {list(columns)!r} of {table}: it has {[c.name for c in known]}")
+    lock = "" if is_sqlite(conn) else " FOR UPDATE"
+    row = conn.execute(text(f"SELECT {', '.join(columns)} FROM {table} WHERE id = :id{lock}"),
+                       {"id": int(row_id)}).mappings().first()
+    return None if row is None else dict(row)
+
+
+def update_issue_if_status(conn: Connection, issue_id: int, *, expected_status: str, values: dict,
+                           increment_rework: bool = False) -> int:
+    """``UPDATE issues SET … WHERE id = :id AND status = :expected``; returns the rowcount (0: lost a race).
+
+    ``values`` maps issue columns to new values (None clears); ``increment_rework`` adds 1 to ``rework_count``.
+    """
+    unknown = [c for c in values if c not in models.Issue.__table__.columns or c in ("id", "geom")]
+    if unknown:
+        raise ValidationError(f"issues have no updatable column(s) {unknown}")
+    sets = [f"{c} = :v_{c}" for c in values] + (["rework_count = rework_count + 1"] if increment_rework else [])
+    params = {f"v_{c}": v for c, v in values.items()} | {"id": int(issue_id), "expected": expected_status}
+    return conn.execute(text(f"UPDATE issues SET {', '.join(sets)} WHERE id = :id AND status = :expected"),
+                        params).rowcount
+
+
+def insert_issue_event(conn: Connection, event: dict, *, lon: float | None = None, lat: float | None = None) -> int:
+    """Write one audit event (``issue_events``) and return its id; the position is optional (both or neither)."""
+    columns = ("jurisdiction_code", "issue_id", "at", "actor", "action", "from_status", "to_status", "note", "photo")
+    params = {c: event.get(c) for c in columns}
+    if lon is None:
+        geom = "NULL"
+    else:
+        params["wkb"] = shapely.to_wkb(shapely.points(float(lon), float(lat)))
+        geom = _geom_from_wkb(conn, "wkb")
+    return conn.execute(text(f"INSERT INTO issue_events ({', '.join(columns)}, geom) "
+                             f"VALUES ({', '.join(':' + c for c in columns)}, {geom}) RETURNING id"),
+                        params).scalar_one()
+
+
+def read_issue_events(bind: Engine | Connection, issue_id: int) -> pd.DataFrame:
+    """The audit trail of one issue, oldest first: ``id``, ``at``, ``actor``, ``action``, ``from_status``,
+    ``to_status``, ``note`` (phone numbers masked), ``photo``, ``lon``, ``lat`` (NaN without a position)."""
+    def run(conn: Connection) -> pd.DataFrame:
+        rows = conn.execute(text(
+            "SELECT id, at, actor, action, from_status, to_status, note, photo, ST_X(geom), ST_Y(geom) "
+            "FROM issue_events WHERE issue_id = :i ORDER BY at, id"), {"i": int(issue_id)}).fetchall()
+        frame = pd.DataFrame(list(map(tuple, rows)), columns=["id", "at", "actor", "action", "from_status",
+                                                              "to_status", "note", "photo", "lon", "lat"])
+        frame["at"] = pd.to_datetime(frame["at"], format="ISO8601")
+        return _masked_text(frame.astype({"lon": "float64", "lat": "float64"}))
+
+    return _with_conn(bind, run)
+
+
+
+
+PHOTO_COLUMNS = ("issue_id", "file", "content_type", "size_bytes", "uploaded_by", "at")
+
+
+def insert_issue_photos(engine: Engine, photos: pd.DataFrame, *, jurisdiction_code: str) -> int:
+    """Record stored photo files (:data:`PHOTO_COLUMNS`) of issues; returns how many."""
+    missing = [c for c in PHOTO_COLUMNS if c not in photos]
+    if missing:
+        raise ValidationError(f"photos lack column(s) {missing}")
+    if photos.empty:
+        return 0
+    frame = photos[list(PHOTO_COLUMNS)].assign(jurisdiction_code=jurisdiction_code)
+    # the drivers take Python datetimes, not pandas Timestamps
+    frame["at"] = pd.Series(pd.to_datetime(frame["at"]).dt.to_pydatetime(), index=frame.index, dtype=object)
+    rows = _records(frame)
+    with write_tx(engine) as conn:
+        conn.execute(text(f"INSERT INTO issue_photos (jurisdiction_code, {', '.join(PHOTO_COLUMNS)}) "
+                          f"VALUES (:jurisdiction_code, {', '.join(':' + c for c in PHOTO_COLUMNS)})"), rows)
+    return len(rows)
+
+
+def read_issue_photos(bind: Engine | Connection, *, issue_id: int | None = None, file: str | None = None) -> pd.DataFrame:
+    """Photos of one issue, or the record of one photo file (:data:`PHOTO_COLUMNS`), oldest first."""
+    if (issue_id is None) == (file is None):
+        raise ValidationError("give either issue_id or file")
+    where, params = ("issue_id = :v", {"v": int(issue_id)}) if file is None else ("file = :v", {"v": file})
+    frame = _read_plain(bind, f"SELECT {', '.join(PHOTO_COLUMNS)} FROM issue_photos WHERE {where} ORDER BY at, id",
+                        params, PHOTO_COLUMNS)
+    frame["at"] = pd.to_datetime(frame["at"], format="ISO8601")
+    return frame

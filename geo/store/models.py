@@ -1,0 +1,468 @@
+"""The database schema: SQLAlchemy 2 / GeoAlchemy2 tables.
+
+This is the only module that knows table and column names. Geometries are WGS84
+lon/lat (SRID 4326). Every row carries ``jurisdiction_code`` (the 9-digit
+sub-district code) so that one deployment can serve many sub-districts and a
+city-wide PostGIS can be sharded on it (Citus distribution column).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from geoalchemy2 import Geometry
+from sqlalchemy import (
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+SRID = 4326
+
+# Issue lifecycle states (DESIGN.md "Lifecycle"); the workflow module owns the
+# transitions, the schema only needs the vocabulary for its CHECK-free text column.
+ISSUE_STATUSES = ("reported", "registered", "dispatched", "handled", "verified", "closed", "refused", "merged")
+OPEN_STATUSES = ("reported", "registered", "dispatched", "handled", "verified")
+
+
+def _geom(kind: str, *, nullable: bool = False) -> Mapped:
+    return mapped_column(Geometry(kind, srid=SRID, spatial_index=True), nullable=nullable)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Jurisdiction(Base):
+    """A sub-district (街道) and the definition of its unit grid."""
+
+    __tablename__ = "jurisdictions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(9), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    district_code: Mapped[str] = mapped_column(String(6))
+    metric_crs: Mapped[str] = mapped_column(String(32))
+    cell_size_m: Mapped[float] = mapped_column(Float)
+    grid_origin_x: Mapped[float] = mapped_column(Float)
+    grid_origin_y: Mapped[float] = mapped_column(Float)
+    geom = _geom("GEOMETRY")
+
+
+class Department(Base):
+    """A responsible department (责任科室), contractor or community team."""
+
+    __tablename__ = "departments"
+    __table_args__ = (UniqueConstraint("jurisdiction_code", "code"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    jurisdiction_code: Mapped[str] = mapped_column(String(9), index=True)
+    code: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(100))
+    name_en: Mapped[str | None] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))
+    parent: Mapped[str | None] = mapped_column(String(40))
+
+
+class Community(Base):
+    __tablename__ = "communities"
+    __table_args__ = (UniqueConstraint("jurisdiction_code", "code"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    jurisdiction_code: Mapped[str] = mapped_column(String(9), index=True)
+    code: Mapped[str] = mapped_column(String(12))
+    name: Mapped[str] = mapped_column(String(100))
+    geom = _geom("GEOMETRY")
+
+
+class Compound(Base):
+    """A residential compound (小区)."""
+
+    __tablename__ = "compounds"
+    __table_args__ = (UniqueConstraint("jurisdiction_code", "code"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    jurisdiction_code: Mapped[str] = mapped_column(String(9), index=True)
+    code: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(100))
+    community_code: Mapped[str | None] = mapped_column(String(12))
+    geom = _geom("GEOMETRY")
+
+
+class ManagementGrid(Base):
+    """A management grid (网格) with its grid worker."""
+
+    __tablename__ = "management_grids"
+    __table_args__ = (UniqueConstraint("jurisdiction_code", "code"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    jurisdiction_code: Mapped[str] = mapped_column(String(9), index=True)
+    code: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(100))
+    community_code: Mapped[str | None] = mapped_column(String(12))
+    worker: Mapped[str | None] = mapped_column(String(100))
+    department_code: Mapped[str | None] = mapped_column(String(40))
+    geom = _geom("GEOMETRY")
+
+
+class ContractorZone(Base):
+    """A sanitation contractor zone (西片 / 东片 环卫一体化) with its depot."""
+
+    __tablename__ = "contractor_zones"
+    __table_args__ = (UniqueConstraint("jurisdiction_code", "code"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    jurisdiction_code: Mapped[str] = mapped_column(String(9), index=True)
+    code: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(100))
+    department_code: Mapped[str] = mapped_column(String(40))
+    depot_lon: Mapped[float] = mapped_column(Float)
+    depot_lat: Mapped[float] = mapped_column(Float)
+    geom = _geom("GEOMETRY")
+
+
+class UnitCell(Base):
+    """A 100 m unit grid cell (万米单元网格) with its 15-character code."""
+
+    __tablename__ = "unit_cells"
+    __table_args__ = (UniqueConstraint("jurisdiction_code", "code"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    jurisdiction_code: Mapped[str] = mapped_column(String(9), index=True)
+    code: Mapped[str] = mapped_column(String(15))
+    community_code: Mapped[str | None] = mapped_column(String(12))
+    col: Mapped[int] = mapped_column(Integer)
+    row: Mapped[int] = mapped_column(Integer)
+    geom = _geom("GEOMETRY")
+
+
+class Road(Base):
+    __tablename__ = "roads"
+    __table_args__ = (UniqueConstraint("jurisdiction_code", "road_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    jurisdiction_code: Mapped[str] = mapped_column(String(9), index=True)
+    road_id: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(100))
+    road_class: Mapped[str] = mapped_column(String(20))
+    is_priority: Mapped[bool] = mapped_column(Boolean)
+    oneway: Mapped[bool] = mapped_column(Boolean)
+    geom = _geom("GEOMETRY")
+
+
+class RoadSegment(Base):
+    """A piece of a road between intersections, at most ~200 m, with its chainage."""
+
+    __tablename__ = "road_segments"
+    __table_args__ = (UniqueConstraint("jurisdiction_code", "segment_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    jurisdiction_code: Mapped[str] = mapped_column(String(9), index=True)
+    segment_id: Mapped[int] = mapped_column(Integer)
+    road_id: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(100))
+    road_class: Mapped[str] = mapped_column(String(20))
+    is_priority: Mapped[bool] = mapped_column(Boolean)
+    oneway: Mapped[bool] = mapped_column(Boolean)
+    seq: Mapped[int] = mapped_column(Integer)
+    from_m: Mapped[float] = mapped_column(Float)
+    to_m: Mapped[float] = mapped_column(Float)
+    length_m: Mapped[float] = mapped_column(Float)
+    geom = _geom("LINESTRING")
+
+
+class ImportBatch(Base):
+    """One import: what file, by whom, and what became of its rows."""
+
+    __tablename__ = "import_batches"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    jurisdiction_code: Mapped[str] = mapped_column(String(9), index=True)
+    file: Mapped[str] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(100))
+    at: Mapped[datetime] = mapped_column(DateTime)
+    rows_loaded: Mapped[int] = mapped_column(Integer)
+    rows_skipped: Mapped[int] = mapped_column(Integer)
+    rows_rejected: Mapped[int] = mapped_column(Integer)
+
+
+class Issue(Base):
+    """A geotagged problem and where it belongs (the assignment columns)."""
+
+    __tablename__ = "issues"
+    __table_args__ = (
+        # An index, not a table constraint: a bulk load drops it and builds it again (migration 0007).
+        Index("uq_issue_source_external_id", "jurisdiction_code", "source", "external_id", unique=True),
+        Index("ix_issues_status", "jurisdiction_code", "status"),
+        Index("ix_issues_reported_at", "jurisdiction_code", "reported_at"),
+        Index("ix_issues_category", "jurisdiction_code", "category_code"),
+        Index("ix_issues_department", "jurisdiction_code", "department_code"),
+        Index("ix_issues_import_batch", "import_batch_id"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    jurisdiction_code: Mapped[str] = mapped_column(String(9))
+    source: Mapped[str] = mapped_column(String(40))
+    external_id: Mapped[str] = mapped_column(String(80))
+    source_system: Mapped[str] = mapped_column(String(20))
+    category_code: Mapped[str] = mapped_column(String(5))
+    description: Mapped[str | None] = mapped_column(Text)
+    address: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20))
+    reported_at: Mapped[datetime] = mapped_column(DateTime)
+    registered_at: Mapped[datetime | None] = mapped_column(DateTime)
+    dispatched_at: Mapped[datetime | None] = mapped_column(DateTime)
+    handled_at: Mapped[datetime | None] = mapped_column(DateTime)
+    verified_at: Mapped[datetime | None] = mapped_column(DateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    deadline_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # counted across a year whose holidays were not known yet (Monday–Friday): recomputed when it is loaded
+    deadline_provisional: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    rework_count: Mapped[int] = mapped_column(Integer, default=0)
+    cell_code: Mapped[str | None] = mapped_column(String(15))
+    segment_id: Mapped[int | None] = mapped_column(Integer)
+    segment_dist_m: Mapped[float | None] = mapped_column(Float)
+    compound_code: Mapped[str | None] = mapped_column(String(20))
+    community_code: Mapped[str | None] = mapped_column(String(12))
+    grid_code: Mapped[str | None] = mapped_column(String(20))
+    zone_code: Mapped[str | None] = mapped_column(String(40))
+    department_code: Mapped[str | None] = mapped_column(String(60))
+    import_batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batches.id"))
+    # The issue this one was merged into as a duplicate (status "merged"); geo.loop.workflow sets it.
+    merged_into: Mapped[int | None] = mapped_column(Integer)
+    geom = _geom("POINT")
+
+
+class ReporterContact(Base):
+    """The reporter's contact, kept apart from the issue; outputs mask it."""
+
+    __tablename__ = "reporter_contacts"
+    issue_id: Mapped[int] = mapped_column(ForeignKey("issues.id", ondelete="CASCADE"), primary_key=True)
+    jurisdiction_code: Mapped[str] = mapped_column(String(9))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    name: Mapped[str | None] = mapped_column(String(100))
+    # Open311 reporters may leave an e-mail address instead of (or besides) a phone.
+    email: Mapped[str | None] = mapped_column(String(200))
+
+
+class IssueEvent(Base):
+    """One step of an issue's life: the audit trail (who, when, note, photo, where)."""
+
+    __tablename__ = "issue_events"
+    __table_args__ = (Index("ix_issue_events_issue", "issue_id", "at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    jurisdiction_code: Mapped[str] = mapped_column(String(9))
+    issue_id: Mapped[int] = mapped_column(ForeignKey("issues.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(DateTime)
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(20))
+    from_status: Mapped[str | None] = mapped_column(String(20))
+    to_status: Mapped[str] = mapped_column(String(20))
+    note: Mapped[str | None] = mapped_column(Text)
+    photo: Mapped[str | None] = mapped_column(Text)
+    geom = _geom("POINT", nullable=True)
+
+
+# --------------------------------------------------------------------------- greening (plan tasks 3, 14)
+
+class GreeningPlanItem(Base):
+    """A stretch of a priority road on which a season-bound greening task is due (geo.greening.progress)."""
+
+    __tablename__ = "greening_plan"
+    __table_args__ = (Index("ix_greening_plan_road", "jurisdiction_code", "year", "road_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    jurisdiction_code: Mapped[str] = mapped_column(String(9))
+    year: Mapped[int] = mapped_column(Integer)
+    road_id: Mapped[str] = mapped_column(String(40))
+    task_code: Mapped[str] = mapped_column(String(40))
+    side: Mapped[str] = mapped_column(String(10))
+    from_m: Mapped[float] = mapped_column(Float)
+    to_m: Mapped[float] = mapped_column(Float)
+    due_date: Mapped[datetime] = mapped_column(Date)
+    section_name: Mapped[str | None] = mapped_column(String(100))
+    team: Mapped[str | None] = mapped_column(String(100))
+
+
+class GreeningRecord(Base):
+    """Greening work done on a stretch (or at a point) of a road: who, when, how much, photo."""
+
+    __tablename__ = "greening_records"
+    __table_args__ = (
+        UniqueConstraint("jurisdiction_code", "external_id", name="uq_greening_record_external_id"),
+        Index("ix_greening_records_road", "jurisdiction_code", "road_id", "done_on"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    jurisdiction_code: Mapped[str] = mapped_column(String(9))
+    external_id: Mapped[str | None] = mapped_column(String(80))
+    road_id: Mapped[str] = mapped_column(String(40))
+    task_code: Mapped[str] = mapped_column(String(40))
+    side: Mapped[str] = mapped_column(String(10))
+    from_m: Mapped[float] = mapped_column(Float)
+    to_m: Mapped[float] = mapped_column(Float)
+    done_on: Mapped[datetime] = mapped_column(Date)
+    team: Mapped[str | None] = mapped_column(String(100))
+    quantity: Mapped[float | None] = mapped_column(Float)
+    photo: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    # The stretch of road covered (a LineString) or the spot (a Point), for QGIS and maps.
+    geom = _geom("GEOMETRY")
+
+
+# --------------------------------------------------------------------------- Open311 API keys
+
+class ApiKey(Base):
+    """A key that lets a client system (12345 platform, grid workers' app, QGIS) use the standard APIs.
+
+    The key acts as its user (``user_id``): it POSTs Open311 requests and reads the
+    issues that user's role reads. A key without a user (made before keys had
+    owners) acts as the ``public`` role: it submits and reads no issue. Only the
+    key's SHA-256 is stored: a leaked database does not leak usable keys.
+    """
+
+    __tablename__ = "api_keys"
+    __table_args__ = (UniqueConstraint("jurisdiction_code", "name", name="uq_api_key_name"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    jurisdiction_code: Mapped[str] = mapped_column(String(9))
+    name: Mapped[str] = mapped_column(String(100))
+    key_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE", name="fk_api_keys_user"))
+
+
+class LayerVersion(Base):
+    """How many times a jurisdiction's reference layers were replaced: a process that keeps the
+    layers in memory (the web app) reads them again when this changes, whichever process imported them."""
+
+    __tablename__ = "layer_versions"
+    jurisdiction_code: Mapped[str] = mapped_column(String(9), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    changed_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+# --------------------------------------------------------------------------- closed loop and coverage (geo.loop.workflow, geo.loop.coverage)
+
+class FrontageUnit(Base):
+    """A 门前三包 frontage: the stretch of pavement a shop, institution or property company keeps clean.
+
+    The geometry is the frontage area (a polygon); one recorded as a stretch of road
+    (``road_id``, ``from_m``–``to_m``) is stored as that stretch buffered to the pavement.
+    """
+
+    __tablename__ = "frontage_units"
+    __table_args__ = (UniqueConstraint("jurisdiction_code", "code", name="uq_frontage_unit_code"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    jurisdiction_code: Mapped[str] = mapped_column(String(9))
+    code: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(20))
+    road_id: Mapped[str | None] = mapped_column(String(40))
+    from_m: Mapped[float | None] = mapped_column(Float)
+    to_m: Mapped[float | None] = mapped_column(Float)
+    geom = _geom("GEOMETRY")
+
+
+class Inspection(Base):
+    """A field inspection: a GPS track (LineString) or a check-in (Point) of a team's worker.
+
+    Personal information under PIPL: rows older than the retention setting are purged
+    (geo.loop.coverage / ``citymap purge-tracks``), and only supervisors see them.
+    """
+
+    __tablename__ = "inspections"
+    __table_args__ = (Index("ix_inspections_team", "jurisdiction_code", "team", "ended_at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    jurisdiction_code: Mapped[str] = mapped_column(String(9))
+    team: Mapped[str] = mapped_column(String(60))
+    actor: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(10))
+    started_at: Mapped[datetime] = mapped_column(DateTime)
+    ended_at: Mapped[datetime] = mapped_column(DateTime)
+    source: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    geom = _geom("GEOMETRY")
+
+
+# --------------------------------------------------------------------------- users, sessions and audit of people (webmap.auth)
+
+class User(Base):
+    """A person who logs in: a role of ``geo/data/roles.csv``, bound to a jurisdiction and,
+    for the ``department`` role, to a department code. Only the scrypt hash of the password is kept."""
+
+    __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("jurisdiction_code", "name", name="uq_user_name"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    jurisdiction_code: Mapped[str] = mapped_column(String(9))
+    name: Mapped[str] = mapped_column(String(60))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(20))
+    department_code: Mapped[str | None] = mapped_column(String(60))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class UserSession(Base):
+    """A login. The cookie carries a random token; the row is keyed by its SHA-256, so a copy of
+    the database cannot be used to log in, and logout deletes the row (the cookie is then worthless)."""
+
+    __tablename__ = "user_sessions"
+    __table_args__ = (Index("ix_user_sessions_user", "user_id"),)
+    token_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    ip: Mapped[str | None] = mapped_column(String(45))
+
+
+class LoginThrottle(Base):
+    """The failed logins of one client address (``scope`` ``ip``) or one typed user name (``name``), and
+    when its next attempt may start: every worker process slows the same guesser down (webmap.auth)."""
+
+    __tablename__ = "login_throttles"
+    __table_args__ = (Index("ix_login_throttles_next_at", "next_at"),)
+    scope: Mapped[str] = mapped_column(String(10), primary_key=True)
+    key: Mapped[str] = mapped_column(String(60), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    next_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class PhoneReveal(Base):
+    """A dispatcher looked at a reporter's unmasked phone number: who, when, which issue (PIPL audit)."""
+
+    __tablename__ = "phone_reveals"
+    __table_args__ = (Index("ix_phone_reveals_issue", "issue_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    jurisdiction_code: Mapped[str] = mapped_column(String(9))
+    issue_id: Mapped[int] = mapped_column(ForeignKey("issues.id", ondelete="CASCADE"))
+    user_name: Mapped[str] = mapped_column(String(60))
+    at: Mapped[datetime] = mapped_column(DateTime)
+    ip: Mapped[str | None] = mapped_column(String(45))
+
+
+class IssuePhoto(Base):
+    """A photo uploaded for an issue (with its report, or for a handling step); the file lives under
+    ``<data_dir>/photos`` with a random name, and this row says whose it is."""
+
+    __tablename__ = "issue_photos"
+    __table_args__ = (Index("ix_issue_photos_issue", "issue_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    jurisdiction_code: Mapped[str] = mapped_column(String(9))
+    issue_id: Mapped[int] = mapped_column(ForeignKey("issues.id", ondelete="CASCADE"))
+    file: Mapped[str] = mapped_column(String(80), unique=True)
+    content_type: Mapped[str] = mapped_column(String(40))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    uploaded_by: Mapped[str] = mapped_column(String(60))
+    at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class CalendarDay(Base):
+    """A holiday or make-up working day an office loaded (``citymap calendar import``).
+
+    National, not per jurisdiction: a year given here replaces that year of the
+    packaged calendar (``geo/data/workday_calendar.csv``).
+    """
+
+    __tablename__ = "calendar_days"
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    name: Mapped[str | None] = mapped_column(String(80))
+    loaded_at: Mapped[datetime] = mapped_column(DateTime)
