@@ -34,7 +34,8 @@ from geo.io import ingest
 from geo.loop import users
 from geo.settings import Settings, load_settings
 from geo.store.db import init_db, make_engine
-from webmap.app import create_app, layers_of
+from webmap.app import create_app
+from webmap.context import layers_of
 
 J = "120110900"
 O311 = "/open311/v2"

@@ -30,8 +30,8 @@ from geo.privacy import mask_phone
 from geo.store.models import ISSUE_STATUSES
 from geo.taxonomy import load_taxonomy
 from webmap import params, reports
-from webmap.app import engine_of, settings_of
 from webmap.auth import csrf_token, current_user, visible_issue
+from webmap.context import engine_of, settings_of
 from webmap.geojson import feature_collection, feature_texts
 from webmap.issue_filters import issue_query
 from webmap.openapi import components, operation

@@ -5,15 +5,14 @@ from __future__ import annotations
 from typing import Mapping
 
 from flask import Flask, Request, jsonify, render_template, request
-from sqlalchemy import Engine
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from geo.errors import CitymapError, ValidationError
-from geo.io.ingest import LayerCache, ReadyLayers
 from geo.settings import Settings, load_settings
 from geo.store.db import make_engine
+from webmap.context import install
 from webmap.params import MAX_ID
 
 
@@ -54,12 +53,10 @@ def create_app(config: Mapping[str, object] | Settings | None = None) -> Flask:
     app.jinja_options = {**app.jinja_options, "finalize": _blank_none}
     app.config["SECRET_KEY"] = settings.secret_key
     app.config["JSON_AS_ASCII"] = False
-    app.extensions["citymap.settings"] = settings
-    app.extensions["citymap.engine"] = make_engine(
+    install(app, settings, make_engine(
         settings.resolved_database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms,
         postgis_parallel_workers=settings.postgis_parallel_workers,
-    )
-    app.extensions["citymap.layers"] = LayerCache()
+    ))
     if settings.trusted_proxies:
         # the client's address and scheme from that many proxies' X-Forwarded-For / -Proto (never without the setting)
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies)
@@ -119,16 +116,3 @@ def create_app(config: Mapping[str, object] | Settings | None = None) -> Flask:
 
 def _blank_none(value: object) -> object:
     return "" if value is None else value
-
-
-def engine_of(app: Flask) -> Engine:
-    return app.extensions["citymap.engine"]
-
-
-def settings_of(app: Flask) -> Settings:
-    return app.extensions["citymap.settings"]
-
-
-def layers_of(app: Flask) -> ReadyLayers:
-    """The jurisdiction's layers and assignment indexes, kept between requests until a layer import."""
-    return app.extensions["citymap.layers"].get(engine_of(app), jurisdiction_code=settings_of(app).jurisdiction_code)

@@ -69,7 +69,7 @@ from geo.errors import (
 )
 from geo.loop import users
 from geo.settings import Settings
-from webmap.app import engine_of, settings_of
+from webmap.context import engine_of, settings_of
 from webmap.openapi import components
 
 bp = Blueprint("auth", __name__)

@@ -13,7 +13,7 @@ from typing import Callable
 
 from flask import Blueprint, Response, current_app, g, url_for
 
-from webmap.app import settings_of
+from webmap.context import settings_of
 from webmap.maps.document import MapDocument, document_json
 from webmap.maps.shell import map_page
 

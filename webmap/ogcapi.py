@@ -32,8 +32,8 @@ from geo.clock import JURISDICTION_TZ, local_now
 from geo.errors import AuthenticationError, CitymapError, NotFoundError, ValidationError
 from geo.privacy import mask_phones
 from webmap import params
-from webmap.app import engine_of, settings_of
 from webmap.auth import API_KEY_SECURITY, api_issue_filter
+from webmap.context import engine_of, settings_of
 from webmap.geojson import feature_collection, feature_texts
 from webmap.openapi import OPENAPI_MEDIA_TYPE, components, operation
 from webmap.timefmt import to_rfc3339

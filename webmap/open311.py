@@ -51,8 +51,8 @@ from geo.privacy import mask_phones, normalise_phone
 from geo.store.models import OPEN_STATUSES
 from geo.taxonomy import load_taxonomy
 from webmap import params
-from webmap.app import engine_of, layers_of, settings_of
 from webmap.auth import API_KEY_SECURITY, api_issue_filter, api_key_user
+from webmap.context import engine_of, layers_of, settings_of
 from webmap.maps.base import STATUS_LABELS
 from webmap.openapi import components, operation
 from webmap.timefmt import to_rfc3339

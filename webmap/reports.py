@@ -26,7 +26,7 @@ from geo.privacy import normalise_phone
 from geo.settings import Settings
 from geo.taxonomy import load_taxonomy
 from webmap import params
-from webmap.app import engine_of, layers_of, settings_of
+from webmap.context import engine_of, layers_of, settings_of
 
 SOURCE = "web"
 MAX_DESCRIPTION = 2000

@@ -18,7 +18,6 @@ from geo.io.tables import (
     _text,
 )
 
-# --------------------------------------------------------------------------- the working-day calendar
 
 _CALENDAR_ALIASES = {
     "date": ("日期", "date"),

@@ -15,7 +15,6 @@ from geo.crs import to_wgs84
 from geo.errors import ValidationError
 from geo.privacy import mask_phones
 
-# --------------------------------------------------------------------- export
 
 _PHONE_COLUMN = re.compile(r"(?:^|_)phone(?:$|_)|电话|手机", re.IGNORECASE)
 
@@ -75,8 +74,6 @@ def write_frame(gdf: gpd.GeoDataFrame, path: str | Path, *, layer: str | None = 
     return path
 
 
-
-
 def write_xlsx(sheets: dict[str, pd.DataFrame], path: str | Path) -> Path:
     """Write tables as sheets of one XLSX workbook, phone numbers in text masked.
 
@@ -125,8 +122,6 @@ def _keep_formulas_as_text(worksheet, table: pd.DataFrame, texts: list) -> None:
             cell.value = str(table[column].iloc[row])
             cell.data_type = "s"
             cell.quotePrefix = True
-
-
 
 
 def write_xlsx_with_images(sheets: dict[str, pd.DataFrame], path: str | Path, *,

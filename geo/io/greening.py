@@ -22,7 +22,6 @@ from geo.io.tables import (
     _text,
 )
 
-# ------------------------------------------------------------------ greening
 
 # Canonical greening field -> accepted headers (as for issues: NFKC, case folded).
 _GREENING_ALIASES: dict[str, tuple[str, ...]] = {

@@ -88,7 +88,6 @@ _STATUS_WORDS: dict[str, str] = {
 }
 
 
-
 @dataclass
 class IssueBatch:
     """The outcome of reading one issue file.
@@ -113,11 +112,6 @@ class IssueBatch:
     frame: gpd.GeoDataFrame
     errors: list[RowError] = field(default_factory=list)
     file: str = ""
-
-
-
-
-# --------------------------------------------------------------------- issues
 
 
 def read_issue_file(

@@ -17,7 +17,6 @@ from geo.crs import to_wgs84
 from geo.errors import ImportRejected, RowError, ValidationError
 from geo.io.tables import _MAX_LISTED_PROBLEMS, _fold, _match_headers, _problems, _text
 
-# --------------------------------------------------------------------- layers
 
 #: Columns of each reference layer (docs/architecture.md), in output order.
 LAYER_COLUMNS: dict[str, tuple[str, ...]] = {

@@ -9,7 +9,6 @@ from pathlib import Path
 
 from geo.errors import ValidationError
 
-# --------------------------------------------------------------------------- issue photos (web uploads)
 
 #: content type → (file suffix, test of the file's first bytes): the type is judged by the bytes, never by
 #: the name or the browser's claim, so a script renamed .jpg is refused

@@ -47,11 +47,6 @@ _VECTOR_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp")
 _MAX_LISTED_PROBLEMS = 20
 
 
-
-
-# ----------------------------------------------------------------- small helpers
-
-
 def _fold(text: pd.Series) -> pd.Series:
     """Text compared loosely: NFKC (full-width digits and letters), trimmed, case folded."""
     return text.str.normalize("NFKC").str.strip().str.casefold()
@@ -179,9 +174,6 @@ def _parse_times(text: pd.Series, *, excel: bool) -> pd.Series:
         from_serial = pd.to_datetime(serial, unit="D", origin="1899-12-30").dt.round("s").astype("datetime64[us]")
         stamps = stamps.fillna(from_serial)
     return stamps
-
-
-# ------------------------------------------------------------------ file reading
 
 
 @dataclass

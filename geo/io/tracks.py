@@ -13,7 +13,6 @@ import shapely
 from geo.errors import ValidationError
 from geo.io.tables import _parse_times
 
-# ------------------------------------------------------------------ inspection tracks (geo.loop.coverage)
 
 _GPX_NS = {"gpx": "http://www.topografix.com/GPX/1/1"}
 INSPECTION_KINDS = ("track", "checkin")

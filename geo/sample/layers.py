@@ -489,4 +489,3 @@ def make_layers(*, seed: int = 20250101) -> dict[str, gpd.GeoDataFrame]:
     return {name: _rounded(frame.reset_index(drop=True)) for name, frame in metric.items()}
 
 
-# --------------------------------------------------------------------------- issues

@@ -17,7 +17,6 @@ from geo.errors import ConflictError, NotFoundError, ValidationError
 from geo.store.base import _one, _read_plain, _with_conn
 from geo.store.db import write_tx
 
-# --------------------------------------------------------------------------- API keys of the standard APIs
 
 #: the role of an API key that has no user (made before keys had users): it submits and reads no issue
 KEY_WITHOUT_USER_ROLE = "public"
@@ -91,10 +90,6 @@ def api_key_user(bind: Engine | Connection, key: str, *, jurisdiction_code: str)
     return {**row, "key_name": key_name} if row["active"] else None
 
 
-
-
-# --------------------------------------------------------------------------- users, sessions, phone reveals, photos (webmap.auth)
-
 #: columns of ``users`` read back (never the password hash, except by :func:`read_login`)
 USER_COLUMNS = ("id", "jurisdiction_code", "name", "role", "department_code", "active", "created_at")
 
@@ -142,8 +137,6 @@ def read_users(bind: Engine | Connection, *, jurisdiction_code: str) -> pd.DataF
     """The users of a jurisdiction (:data:`USER_COLUMNS`, no password hashes), by name."""
     return _read_plain(bind, f"SELECT {', '.join(USER_COLUMNS)} FROM users WHERE jurisdiction_code = :j ORDER BY name",
                        {"j": jurisdiction_code}, USER_COLUMNS)
-
-
 
 
 def create_session(engine: Engine, *, token_sha256: str, user_id: int, now: datetime, expires_at: datetime,

@@ -59,8 +59,6 @@ def _records(frame: pd.DataFrame) -> list[dict]:
     return clean.to_dict("records")
 
 
-
-
 def _masked_text(frame: pd.DataFrame) -> pd.DataFrame:
     """``frame`` with the phone numbers in its :data:`MASKED_TEXT_COLUMNS` masked (missing text stays None)."""
     for column in MASKED_TEXT_COLUMNS:
@@ -185,8 +183,6 @@ def _read_geo(
     return _with_conn(bind, run)
 
 
-
-
 def _iso_dates(values: pd.Series) -> pd.Series:
     """Dates as ``YYYY-MM-DD`` text, which both SQLite and PostgreSQL take for a DATE."""
     return pd.to_datetime(values).dt.strftime("%Y-%m-%d")
@@ -204,8 +200,6 @@ def _in_clause(column: str, values: Iterable[str] | None, params: dict, prefix: 
     keys = [f"{prefix}{i}" for i in range(len(values))]
     params.update(zip(keys, values))
     return [f"{column} IN ({', '.join(':' + k for k in keys)})" if keys else "1 = 0"]
-
-
 
 
 def _one(result) -> dict | None:

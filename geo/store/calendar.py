@@ -11,7 +11,6 @@ from sqlalchemy import Connection, Engine, text
 from geo.clock import local_now
 from geo.store.base import _with_conn
 
-# --------------------------------------------------------------------------- the working-day calendar
 
 def read_calendar_days(bind: Engine | Connection) -> pd.DataFrame:
     """The holidays and make-up working days an office loaded: ``date`` (datetime64), ``kind``, ``name``."""

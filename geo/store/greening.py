@@ -25,15 +25,12 @@ from geo.store.base import (
 )
 from geo.store.db import write_tx
 
-# --------------------------------------------------------------------------- greening
 
 #: columns of ``greening_plan`` besides ``id`` and ``jurisdiction_code``
 GREENING_PLAN_COLUMNS = ("year", "road_id", "task_code", "side", "from_m", "to_m", "due_date", "section_name", "team")
 #: columns of ``greening_records`` a load writes (besides geometry, jurisdiction and ``created_at``)
 GREENING_RECORD_COLUMNS = ("external_id", "road_id", "task_code", "side", "from_m", "to_m", "done_on", "team",
                            "quantity", "photo", "note", "source")
-
-
 
 
 def replace_greening_plan(engine: Engine, plan: pd.DataFrame, *, jurisdiction_code: str, year: int) -> int:

@@ -32,7 +32,6 @@ from geo.store.base import (
 from geo.store.bulk import bulk_insert, z_order
 from geo.store.db import write_tx
 
-# --------------------------------------------------------------------------- issues
 
 @dataclass(frozen=True)
 class LoadResult:
@@ -127,8 +126,6 @@ def insert_issues(
         conn.execute(text("UPDATE import_batches SET rows_loaded = :n, rows_skipped = :s WHERE id = :b"),
                      {"n": len(new), "s": rows_given - len(new), "b": batch_id})
     return LoadResult(batch_id=batch_id, inserted=len(new), skipped=rows_given - len(new))
-
-
 
 
 def lifecycle_events(issues: pd.DataFrame, *, actor: str) -> pd.DataFrame:
@@ -292,8 +289,6 @@ def count_rows(bind: Engine | Connection, table: str, *, jurisdiction_code: str)
     key = "code" if table == "jurisdictions" else "jurisdiction_code"
     sql = text(f"SELECT count(*) FROM {table} WHERE {key} = :j")
     return _with_conn(bind, lambda conn: conn.execute(sql, {"j": jurisdiction_code}).scalar_one())
-
-
 
 
 def issue_id_of(bind: Engine | Connection, *, jurisdiction_code: str, source: str, external_id: str) -> int | None:

@@ -41,9 +41,6 @@ LAYER_KEYS = {"communities": "code", "compounds": "code", "grids": "code", "zone
 JURISDICTION_COLUMNS = ("code", "name", "district_code", "metric_crs", "cell_size_m", "grid_origin_x", "grid_origin_y")
 
 
-
-# --------------------------------------------------------------------------- layers
-
 def replace_layers(
     engine: Engine,
     jurisdiction: gpd.GeoDataFrame,

@@ -20,7 +20,6 @@ from geo.store.base import (
 )
 from geo.store.db import is_sqlite, write_tx
 
-# --------------------------------------------------------------------------- closed loop (geo.loop.workflow)
 
 #: issue columns geo.loop.workflow reads before a transition
 ISSUE_STATE_COLUMNS = ("id", "jurisdiction_code", "status", "department_code", "category_code", "merged_into")
@@ -97,8 +96,6 @@ def read_issue_events(bind: Engine | Connection, issue_id: int) -> pd.DataFrame:
         return _masked_text(frame.astype({"lon": "float64", "lat": "float64"}))
 
     return _with_conn(bind, run)
-
-
 
 
 PHOTO_COLUMNS = ("issue_id", "file", "content_type", "size_bytes", "uploaded_by", "at")

@@ -1,5 +1,4 @@
-"""Pages for people (Simplified Chinese). Maps are whole folium documents served under
-``/maps/…`` and framed by the pages, so each keeps its own scripts and styles."""
+"""The greening page of the priority roads (plan tasks 3, 14) and its map's document."""
 
 from __future__ import annotations
 
@@ -7,11 +6,11 @@ from datetime import date, timedelta
 from urllib.parse import urlencode
 
 import pandas as pd
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask import current_app, render_template, request, url_for
 
 from geo import store
-from geo.clock import MAX_YEAR, MIN_YEAR, local_now
-from geo.errors import NotFoundError, ValidationError
+from geo.clock import MAX_YEAR, MIN_YEAR
+from geo.errors import ValidationError
 from geo.greening.tasks import SEASONS, load_greening_tasks, task_due_around
 from geo.greening.views import (
     GreeningView,
@@ -20,63 +19,13 @@ from geo.greening.views import (
     report_tables,
     section_view,
 )
-from geo.loop import metrics, users
-from geo.store.models import OPEN_STATUSES
 from geo.taxonomy import load_taxonomy
 from webmap import params
-from webmap.app import engine_of, settings_of
-from webmap.auth import current_user
+from webmap.context import engine_of, jurisdiction_boundary, settings_of
 from webmap.map_views import map_route
 from webmap.maps.greening import greening_map as build_greening_map
-from webmap.maps.overview import overview_map
+from webmap.pages.blueprint import bp
 
-bp = Blueprint("pages", __name__)
-
-
-def _boundary():
-    engine, settings = engine_of(current_app), settings_of(current_app)
-    boundary = store.read_layer(engine, "jurisdiction", jurisdiction_code=settings.jurisdiction_code)
-    if boundary.empty:
-        raise NotFoundError(f"数据库中没有辖区 {settings.jurisdiction_code} 的数据：请先运行 citymap load-sample 或导入数据。")
-    return boundary
-
-
-@bp.get("/")
-def index():
-    """Home: today's figures and the map of open issues; department users go to their queue, the public to the form."""
-    role = current_user()["role"]
-    if role == "public":
-        return redirect(url_for("pages.report_form"))
-    if users.scope(role) != "all":
-        return redirect(url_for("pages.issue_list"))
-    engine, settings = engine_of(current_app), settings_of(current_app)
-    boundary = _boundary()
-    issues = store.query_issues(engine, jurisdiction_code=settings.jurisdiction_code, columns=metrics.ISSUE_COLUMNS)
-    figures = {"total": len(issues), **metrics.home_figures(issues, now=local_now())}
-    return render_template("index.html", figures=figures, jurisdiction=boundary.loc[0, "name"])
-
-
-@map_route(bp, "/maps/overview", endpoint="overview")
-def overview():
-    """The overview map's document: issues per unit cell, open issues, roads."""
-    engine, settings = engine_of(current_app), settings_of(current_app)
-    j = settings.jurisdiction_code
-    boundary = _boundary()
-    cells = store.read_layer(engine, "unit_cells", jurisdiction_code=j)
-    counts = store.count_issues_by(engine, "cell_code", jurisdiction_code=j)
-    cells["count"] = cells["code"].map(counts).fillna(0).astype(int)
-    taxonomy = load_taxonomy()
-    return overview_map(
-        boundary=boundary,
-        roads=store.read_layer(engine, "roads", jurisdiction_code=j),
-        cell_counts=cells,
-        open_issues=store.query_issues(engine, jurisdiction_code=j, status=OPEN_STATUSES),
-        settings=settings,
-        category_names=dict(zip(taxonomy.categories["code"], taxonomy.categories["name"])),
-    )
-
-
-# --------------------------------------------------------------------------- greening (plan tasks 3, 14)
 
 def _greening_request() -> tuple[GreeningView, str, pd.DataFrame]:
     """The greening view for ``year``, ``road``, ``season`` and ``as_of`` (or ``day`` of the year), and the task shown.
@@ -133,19 +82,9 @@ def greening_map():
     tasks = load_greening_tasks()
     taxonomy = load_taxonomy()
     return build_greening_map(
-        boundary=_boundary(),
+        boundary=jurisdiction_boundary(),
         roads=store.read_layer(engine, "roads", jurisdiction_code=settings.jurisdiction_code),
         sections=sections, section_records=pairs, issues=view.issues,
         task_name=tasks.loc[task, "name"], unit=tasks.loc[task, "unit"], as_of=view.as_of, settings=settings,
         category_names=dict(zip(taxonomy.categories["code"], taxonomy.categories["name"])),
     )
-
-
-# The route page and the accountability pages (coverage, league table, plan tasks, weekly report) register
-# their handlers on this blueprint; imported last to avoid a cycle.
-from webmap import (  # noqa: F401
-    accountability_pages,
-    hotspot_pages,  # noqa: F401,E402  (/hotspots, /maps/hotspots, /emerging, /maps/emerging)
-    issue_pages,  # noqa: F401,E402  (issue list, issue page, report form, photos)
-    route_pages,
-)

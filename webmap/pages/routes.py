@@ -1,6 +1,6 @@
 """The route page: choose a zone, a day, an issue set or a street set and vehicles; see
 the routes on a map with a turn list; download GPX. Registered on
-:data:`webmap.pages.bp` (imported at the end of :mod:`webmap.pages`)."""
+:data:`webmap.pages.blueprint.bp`."""
 
 from __future__ import annotations
 
@@ -21,10 +21,10 @@ from geo.routing.views import STREET_SETS, zone_pickups, zone_sweep
 from geo.routing.vrp import ISSUE_SETS, MAX_CAPACITY_M3, MAX_SHIFT_H, MAX_VEHICLES
 from geo.taxonomy import load_taxonomy
 from webmap import params
-from webmap.app import engine_of, settings_of
+from webmap.context import engine_of, jurisdiction_boundary, settings_of
 from webmap.map_views import map_route
 from webmap.maps.routes import routes_map
-from webmap.pages import _boundary, bp
+from webmap.pages.blueprint import bp
 
 #: the web answers within a few seconds: PyVRP's budget per plan
 WEB_TIME_LIMIT_S = 2.0
@@ -132,7 +132,7 @@ def routes_map_page():
     lines, _steps, stops, depot, required, _sweep = _plan(query)
     taxonomy = load_taxonomy()
     return routes_map(
-        boundary=_boundary(), roads=store.read_layer(engine, "roads", jurisdiction_code=settings.jurisdiction_code),
+        boundary=jurisdiction_boundary(), roads=store.read_layer(engine, "roads", jurisdiction_code=settings.jurisdiction_code),
         routes=lines, settings=settings, depot=depot, stops=stops, required=required,
         category_names=dict(zip(taxonomy.categories["code"], taxonomy.categories["name"])),
     )

@@ -1,5 +1,4 @@
-"""The hotspot and emerging-hotspot pages and their maps. Registered on :data:`webmap.pages.bp`
-(imported at the end of :mod:`webmap.pages`).
+"""The hotspot and emerging-hotspot pages and their maps. On :data:`webmap.pages.blueprint.bp`.
 
 The page holds the filter form (a GET form: submitting it asks the server again) and
 frames the map, whose URL carries the same query.
@@ -23,10 +22,10 @@ from geo.hotspots.views import (
 )
 from geo.taxonomy import load_taxonomy
 from webmap import params
-from webmap.app import engine_of, settings_of
+from webmap.context import engine_of, jurisdiction_boundary, settings_of
 from webmap.map_views import map_route
 from webmap.maps.hotspots import emerging_map, hotspot_map
-from webmap.pages import _boundary, bp
+from webmap.pages.blueprint import bp
 from webmap.rows import template_rows
 
 #: the form's fields, in the order they go into the map's URL
@@ -103,7 +102,7 @@ def hotspots_map_page():
     engine, settings = engine_of(current_app), settings_of(current_app)
     view = hotspot_view(engine, settings, _filters(), fdr=request.args.get("fdr") == "1")
     majors = load_taxonomy().categories.drop_duplicates("major_code")
-    return hotspot_map(view, boundary=_boundary(),
+    return hotspot_map(view, boundary=jurisdiction_boundary(),
                        roads=store.read_layer(engine, "roads", jurisdiction_code=settings.jurisdiction_code),
                        settings=settings, major_names=dict(zip(majors["major_code"], majors["major_name"])))
 
@@ -141,6 +140,6 @@ def emerging_map_page():
     engine, settings = engine_of(current_app), settings_of(current_app)
     filters, bin_days = _emerging_filters()
     cells = emerging_view(engine, settings, filters, bin_days=bin_days)
-    return emerging_map(cells, boundary=_boundary(),
+    return emerging_map(cells, boundary=jurisdiction_boundary(),
                         roads=store.read_layer(engine, "roads", jurisdiction_code=settings.jurisdiction_code),
                         settings=settings, title=f"时空热点（{filters.since:%Y-%m-%d} 起，每 {bin_days} 天一段）")

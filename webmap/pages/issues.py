@@ -1,7 +1,7 @@
 """Issue pages: the filtered list and its map, one issue (map, timeline, photos, the steps
 the user may take, the masked phone and its logged reveal), the report form, photos.
 
-Registered on :data:`webmap.pages.bp` (imported at the end of :mod:`webmap.pages`); who
+Registered on :data:`webmap.pages.blueprint.bp`; who
 may open each is :data:`webmap.auth.ACCESS`, and which issues they see is the user's reach.
 """
 
@@ -18,13 +18,13 @@ from geo.loop.workflow import allowed_actions, apply_transition, load_transition
 from geo.privacy import mask_phone
 from geo.taxonomy import load_taxonomy
 from webmap import params
-from webmap.app import engine_of, settings_of
 from webmap.auth import current_user, visible_issue
+from webmap.context import engine_of, jurisdiction_boundary, settings_of
 from webmap.i18n import translate
 from webmap.issue_filters import FILTER_NAMES, issue_query
 from webmap.map_views import map_route
 from webmap.maps import issues as issue_maps
-from webmap.pages import _boundary, bp
+from webmap.pages.blueprint import bp
 from webmap.reports import Photo, create_issue, photos_dir, record_photos, save_photos
 from webmap.rows import template_row, template_rows
 
@@ -86,7 +86,7 @@ def issues_map():
     issues = store.query_issues(engine, jurisdiction_code=settings.jurisdiction_code, newest_first=True,
                                 limit=MAP_MAX_ISSUES, **query)
     return issue_maps.issues_map(
-        boundary=_boundary(), roads=store.read_layer(engine, "roads", jurisdiction_code=settings.jurisdiction_code),
+        boundary=jurisdiction_boundary(), roads=store.read_layer(engine, "roads", jurisdiction_code=settings.jurisdiction_code),
         issues=issues, settings=settings, category_names=_names()["category"],
         title=f"{translate('issues')}（{len(issues)}）")
 
@@ -134,7 +134,7 @@ def issue_map(issue_id: int):
     engine, settings = engine_of(current_app), settings_of(current_app)
     frame = visible_issue(issue_id)
     return issue_maps.issues_map(
-        boundary=_boundary(), roads=store.read_layer(engine, "roads", jurisdiction_code=settings.jurisdiction_code),
+        boundary=jurisdiction_boundary(), roads=store.read_layer(engine, "roads", jurisdiction_code=settings.jurisdiction_code),
         issues=frame, settings=settings, category_names=_names()["category"], title=f"#{issue_id}", focus=True)
 
 
@@ -189,7 +189,7 @@ def report_form():
     """The report form: a point on the map, a category, a description, photos."""
     settings = settings_of(current_app)
     categories = load_taxonomy().categories
-    bounds = _boundary().total_bounds
+    bounds = jurisdiction_boundary().total_bounds
     return render_template("report.html", categories=list(zip(categories.index, categories["name"])),
                            bounds=",".join(f"{v:.6f}" for v in bounds), settings=settings, form={})
 

@@ -1,6 +1,6 @@
 """Accountability pages: team coverage, the departments' league table, the plan-task board, the weekly report.
 
-Registered on :data:`webmap.pages.bp` (imported at the end of :mod:`webmap.pages`).
+Registered on :data:`webmap.pages.blueprint.bp`.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from geo.loop import metrics
 from geo.loop import views as jobs
 from geo.taxonomy import load_taxonomy
 from webmap import params
-from webmap.app import engine_of, settings_of
+from webmap.context import engine_of, jurisdiction_boundary, settings_of
 from webmap.map_views import map_route
 from webmap.maps.coverage import coverage_map
-from webmap.pages import _boundary, bp
+from webmap.pages.blueprint import bp
 
 MAX_COVERAGE_DAYS = 92
 
@@ -110,7 +110,7 @@ def coverage_map_page():
     settings = settings_of(current_app)
     view = _coverage_request()
     taxonomy = load_taxonomy()
-    return coverage_map(boundary=_boundary(), patch=view.patch, result=view.result, issues=view.issues,
+    return coverage_map(boundary=jurisdiction_boundary(), patch=view.patch, result=view.result, issues=view.issues,
                         settings=settings,
                         category_names=dict(zip(taxonomy.categories["code"], taxonomy.categories["name"])))
 
