@@ -27,7 +27,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from geo.frames.reference import load_layers_from_dir
+from geo.io.ingest import load_layers_from_dir
 from geo.loop import coverage, metrics, workflow
 from geo.sample import make_issues
 from geo.sample.inspections import make_inspections
@@ -70,7 +70,7 @@ def main() -> None:
     print(f"duplicate suggestion over {len(issues)} issues: {t * 1000:.1f} ms, {len(pairs)} pairs")
     tracks = make_inspections(layers)
     patch = layers.jurisdiction.geometry.iloc[0]
-    t, result = best(lambda: coverage.coverage(tracks, patch=patch, cells=layers.cells, segments=layers.segments,
+    t, result = best(lambda: coverage.coverage(tracks, patch=patch, cells=layers.unit_cells, segments=layers.segments,
                                                until=datetime(2026, 1, 1), days=7, tolerance_m=25.0), args.repeat)
     print(f"coverage of the whole jurisdiction ({len(tracks)} inspections, {result.cells_total} cells, "
           f"{result.road_km:.1f} km of road): {t * 1000:.1f} ms; cells {result.cell_share:.1%}, "

@@ -33,9 +33,10 @@ sys.path.insert(0, str(ROOT))
 
 from geo.crs import DEFAULT_METRIC_CRS, metric_to_lonlat, to_metric, to_wgs84  # noqa: E402
 from geo.frames.assign import SANITATION, assign_issues, prepare  # noqa: E402
-from geo.frames.reference import Layers, load_layers_from_dir  # noqa: E402
+from geo.frames.reference import Layers
 from geo.frames.segments import split_roads  # noqa: E402
 from geo.frames.unit_grid import build_unit_grid, default_origin  # noqa: E402
+from geo.io.ingest import load_layers_from_dir  # noqa: E402
 
 MAX_DIST_M = 30.0
 LEADS = np.array([SANITATION, "enforcement", "construction"], dtype=object)
@@ -137,7 +138,7 @@ def synthetic_layers(seed: int) -> Layers:
     )
     frames = {
         "jurisdiction": jurisdiction, "communities": communities, "compounds": compounds, "grids": grids,
-        "zones": zones, "cells": cells, "segments": split_roads(roads), "roads": roads,
+        "zones": zones, "unit_cells": cells, "segments": split_roads(roads), "roads": roads,
     }
     return Layers(
         **{name: to_wgs84(f) for name, f in frames.items()},
@@ -161,9 +162,9 @@ def geopandas_chain(lon: np.ndarray, lat: np.ndarray, lead: np.ndarray, layers: 
     # metric CRS: stored cell polygons went through WGS84 rounded to 6 decimals and
     # are off by centimetres.
     (ox, oy), s = layers.grid_origin, layers.cell_size_m
-    col, row = layers.cells["col"].to_numpy(), layers.cells["row"].to_numpy()
+    col, row = layers.unit_cells["col"].to_numpy(), layers.unit_cells["row"].to_numpy()
     cells = gpd.GeoDataFrame(
-        {"code": layers.cells["code"].to_numpy(), "east": ox + (col + 1) * s, "north": oy + (row + 1) * s},
+        {"code": layers.unit_cells["code"].to_numpy(), "east": ox + (col + 1) * s, "north": oy + (row + 1) * s},
         geometry=shapely.box(ox + col * s, oy + row * s, ox + (col + 1) * s, oy + (row + 1) * s),
         crs=crs,
     )
@@ -213,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
 
     layers = synthetic_layers(args.seed) if args.synthetic else load_layers_from_dir(args.data)
     print(f"machine: {os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0))}), {cpu_model()}")
-    print(f"layers: {'synthetic' if args.synthetic else args.data}; {len(layers.cells)} cells, "
+    print(f"layers: {'synthetic' if args.synthetic else args.data}; {len(layers.unit_cells)} cells, "
           f"{len(layers.segments)} segments, {len(layers.compounds)} compounds, {len(layers.communities)} "
           f"communities, {len(layers.grids)} grids, {len(layers.zones)} zones")
 

@@ -31,9 +31,9 @@ from libpysal.graph import Graph
 from libpysal.weights import lat2W
 
 from geo import store
-from geo.frames.reference import load_layers_from_dir
 from geo.hotspots.gi_star import gi_star_z, queen_weights
 from geo.io import ingest
+from geo.io.ingest import load_layers_from_dir
 from geo.loop import users
 from geo.settings import load_settings
 from geo.store.db import init_db, make_engine

@@ -29,8 +29,8 @@ import pandas as pd
 from sqlalchemy import create_engine, make_url
 
 from geo import store
-from geo.frames.reference import load_layers_from_dir
 from geo.io import ingest
+from geo.io.ingest import load_layers_from_dir
 from geo.settings import load_settings
 from geo.store.db import init_db, make_engine
 

@@ -23,20 +23,10 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from geo.layers import LAYERS  # noqa: E402
 from geo.sample import make_issues, make_layers  # noqa: E402
 from geo.sample.greening import make_greening  # noqa: E402
 
-#: Layer name -> file, relative to the data directory.
-LAYER_FILES = {
-    "jurisdiction": "grids/jurisdiction.geojson",
-    "communities": "grids/communities.geojson",
-    "compounds": "grids/compounds.geojson",
-    "grids": "grids/grids.geojson",
-    "zones": "grids/zones.geojson",
-    "unit_cells": "grids/unit_cells.geojson",
-    "roads": "roads/roads.geojson",
-    "segments": "roads/segments.geojson",
-}
 ISSUES_FILE = "issues/jinqiao_2025_issues.csv"
 #: greening sample (plan and work records of 2025 on 津北公路 and 先锋东路) -> file
 GREENING_FILES = {"greening_plan": "greening/plan_2025.csv", "greening_records": "greening/records_2025.csv"}
@@ -64,8 +54,8 @@ def write_sample_data(out: Path, *, seed: int = 20250101, n_issues: int = 20000)
     """Generate the sample and write every file under ``out``; returns row counts by name."""
     layers = make_layers(seed=seed)
     counts = {}
-    for name, rel in LAYER_FILES.items():
-        write_layer(layers[name], out / rel)
+    for name, spec in LAYERS.items():
+        write_layer(layers[name], out / spec.file)
         counts[name] = len(layers[name])
     issues = make_issues(layers, n=n_issues, seed=seed)
     write_issues(issues, out / ISSUES_FILE)
@@ -86,7 +76,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     counts = write_sample_data(args.out, seed=args.seed, n_issues=args.issues)
     for name, count in counts.items():
-        rel = LAYER_FILES.get(name) or GREENING_FILES.get(name, ISSUES_FILE)
+        rel = LAYERS[name].file if name in LAYERS else GREENING_FILES.get(name, ISSUES_FILE)
         size = (args.out / rel).stat().st_size
         print(f"{name:<13} {count:>6} rows  {size / 1024:>8.1f} KiB  {rel}")
 

@@ -28,8 +28,8 @@ from pathlib import Path
 from sqlalchemy import event
 
 from geo import store
-from geo.frames.reference import load_layers_from_dir
 from geo.io import ingest
+from geo.io.ingest import load_layers_from_dir
 from geo.store.db import init_db, make_engine
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -99,7 +99,7 @@ def db_engine(db_url):
 @pytest.fixture(scope="session")
 def sample_db(tmp_path_factory):
     """Settings of a SpatiaLite database holding the whole Jinqiao sample (layers, issues, greening, inspections)."""
-    from geo.greening import views as greening_pipeline
+    from geo.greening import views as greening_views
     from geo.io import ingest
     from geo.settings import load_settings
 
@@ -110,7 +110,7 @@ def sample_db(tmp_path_factory):
     ingest.load_layer_dir(engine, settings.sample_dir)
     ingest.import_issue_file(engine, settings.sample_dir / "issues" / "jinqiao_2025_issues.csv",
                              jurisdiction_code=settings.jurisdiction_code, settings=settings, actor="test")
-    greening_pipeline.load_sample_greening(engine, settings.sample_dir, jurisdiction_code=settings.jurisdiction_code)
+    greening_views.load_sample_greening(engine, settings.sample_dir, jurisdiction_code=settings.jurisdiction_code)
     from geo.sample.inspections import load_sample_inspections
 
     load_sample_inspections(engine, settings.sample_dir, jurisdiction_code=settings.jurisdiction_code)

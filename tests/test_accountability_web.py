@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from conftest import DRAWN_LAYERS, map_document, map_layer
 
 from geo.clock import local_now
-from geo.loop import views as jobs
+from geo.loop import views as loop_views
 from geo.store.db import make_engine
 from webmap.app import create_app
 from webmap.cli import main
@@ -42,7 +42,7 @@ def test_league_table_lists_departments_best_first(client, engine, sample_db):
     rows = cells_text(html, "league-table")
     header, body = rows[0], rows[1:]
     assert header[:6] == ["科室代码", "name", "立案数", "应结案数", "结案数", "按期结案数"]
-    expected = jobs.league(engine, sample_db, start=datetime(2025, 12, 1), end=datetime(2026, 1, 1),
+    expected = loop_views.league(engine, sample_db, start=datetime(2025, 12, 1), end=datetime(2026, 1, 1),
                            now=datetime(2026, 1, 1))
     assert [r[0] for r in body] == expected.index.tolist()
     on_time = [float(r[header.index("按期结案率(%)")]) for r in body if r[header.index("按期结案率(%)")]]
@@ -64,7 +64,7 @@ def test_plan_task_board_shows_all_24_tasks_with_departments(client):
 
 def test_coverage_page_figures_match_the_analysis(client, engine, sample_db):
     html = client.get("/coverage?team=sanitation_west").get_data(as_text=True)
-    view = jobs.coverage_view(engine, sample_db, team="sanitation_west", until=datetime(2026, 1, 1), days=7,
+    view = loop_views.coverage_view(engine, sample_db, team="sanitation_west", until=datetime(2026, 1, 1), days=7,
                               now=local_now())
     share = re.search(r'id="fig-cell-share">([\d.]+)%', html)[1]
     assert float(share) == round(view.result.cell_share * 100, 1)

@@ -92,13 +92,13 @@ def metric_layers() -> Layers:
     )
     return Layers(
         jurisdiction=jurisdiction, communities=communities, compounds=compounds, grids=grids, zones=zones,
-        cells=cells, segments=split_roads(roads), roads=roads,
+        unit_cells=cells, segments=split_roads(roads), roads=roads,
         metric_crs=CRS, cell_size_m=S, grid_origin=(X0, Y0),
     )
 
 
 def wgs84_layers(layers: Layers) -> Layers:
-    names = ("jurisdiction", "communities", "compounds", "grids", "zones", "cells", "segments", "roads")
+    names = ("jurisdiction", "communities", "compounds", "grids", "zones", "unit_cells", "segments", "roads")
     return Layers(
         **{n: to_wgs84(getattr(layers, n)) for n in names},
         metric_crs=layers.metric_crs, cell_size_m=layers.cell_size_m, grid_origin=layers.grid_origin,
@@ -145,9 +145,9 @@ def reference(x: np.ndarray, y: np.ndarray, layers: Layers, *, max_dist_m: float
     # Cells rebuilt in the metric CRS from (col, row, origin); the half-open rule
     # keeps a point only in the cell whose east / north edges it does not touch.
     (ox, oy), s = layers.grid_origin, layers.cell_size_m
-    col, row = layers.cells["col"].to_numpy(), layers.cells["row"].to_numpy()
+    col, row = layers.unit_cells["col"].to_numpy(), layers.unit_cells["row"].to_numpy()
     cells = gpd.GeoDataFrame(
-        {"code": layers.cells["code"].to_numpy(), "east": ox + (col + 1) * s, "north": oy + (row + 1) * s},
+        {"code": layers.unit_cells["code"].to_numpy(), "east": ox + (col + 1) * s, "north": oy + (row + 1) * s},
         geometry=box(ox + col * s, oy + row * s, ox + (col + 1) * s, oy + (row + 1) * s),
         crs=layers.metric_crs,
     )
@@ -213,7 +213,7 @@ def test_edge_and_tolerance_rules(layers, prepared):
         (X0 + 120, Y0 + 200),            # shared compound border: lowest code
     ])
     got = assign_xy(pts[:, 0], pts[:, 1], prepared, max_dist_m=MAX_D)
-    cells = layers.cells.set_index("code")
+    cells = layers.unit_cells.set_index("code")
     c = cells.loc[got["cell_code"].iloc[0]]
     assert (c["col"], c["row"]) == (1, 1)
     assert cells.loc[got["cell_code"].iloc[1], "col"] == 3
@@ -291,12 +291,13 @@ def test_rejects_bad_coordinates(prepared):
 
 def test_layers_round_trip_through_geojson_files(tmp_path):
     from geo.errors import NotFoundError
-    from geo.frames.reference import LAYER_FILES, load_layers_from_dir
+    from geo.io.ingest import load_layers_from_dir
+    from geo.layers import LAYERS
 
     layers = wgs84_layers(metric_layers())
-    for name, (relative, _) in LAYER_FILES.items():
-        (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
-        getattr(layers, name).to_file(tmp_path / relative, driver="GeoJSON", engine="pyogrio")
+    for name, spec in LAYERS.items():
+        (tmp_path / spec.file).parent.mkdir(parents=True, exist_ok=True)
+        getattr(layers, name).to_file(tmp_path / spec.file, driver="GeoJSON", engine="pyogrio")
     loaded = load_layers_from_dir(tmp_path)
     assert (loaded.metric_crs, loaded.cell_size_m, loaded.grid_origin) == (CRS, S, (X0, Y0))
     assert loaded.code == J
@@ -307,6 +308,6 @@ def test_layers_round_trip_through_geojson_files(tmp_path):
     want = assign_xy(x, y, prepare(layers))
     assert (got["cell_code"].fillna("") == want["cell_code"].fillna("")).all()
     assert (got["segment_id"].fillna(0) == want["segment_id"].fillna(0)).mean() > 0.99
-    (tmp_path / LAYER_FILES["zones"][0]).unlink()
+    (tmp_path / LAYERS["zones"].file).unlink()
     with pytest.raises(NotFoundError, match="zones.geojson"):
         load_layers_from_dir(tmp_path)

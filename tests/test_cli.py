@@ -24,6 +24,7 @@ from shapely.geometry import LineString
 
 from geo import store
 from geo.crs import to_metric
+from geo.layers import reference_layers
 from geo.store.db import head_revision, make_engine
 from webmap.cli import main
 
@@ -89,8 +90,7 @@ def test_init_db_and_load_sample_without_issues(base):
     assert str(data_dir / "citymap.sqlite") in init.stdout
     assert load.exit_code == 0, load.output
     engine = _engine(data_dir)
-    layers = {name: store.count_rows(engine, table, jurisdiction_code=J)
-              for name, (table, _columns) in store.LAYER_TABLES.items()}
+    layers = {spec.name: store.count_rows(engine, spec.table, jurisdiction_code=J) for spec in reference_layers()}
     assert store.count_rows(engine, "issues", jurisdiction_code=J) == 0
     engine.dispose()
     assert all(n > 0 for n in layers.values()), layers

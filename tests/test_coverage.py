@@ -141,7 +141,7 @@ def test_inspections_are_stored_filtered_and_purged(db_engine):
 
 
 def test_team_patches_cover_every_department_and_community():
-    from geo.frames.reference import load_layers_from_dir
+    from geo.io.ingest import load_layers_from_dir
     from geo.taxonomy import load_taxonomy
 
     layers = load_layers_from_dir(__import__("pathlib").Path(__file__).resolve().parents[1] / "data")

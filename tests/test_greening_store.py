@@ -11,8 +11,9 @@ from openpyxl import Workbook
 from shapely import LineString
 from sqlalchemy.exc import IntegrityError
 
-from geo import io, store
+from geo import store
 from geo.errors import ImportRejected
+from geo.greening import files
 from geo.greening.tasks import load_greening_tasks
 from geo.greening.views import with_geometry
 
@@ -61,7 +62,7 @@ def test_record_file_reports_bad_rows_like_the_issue_import(tmp_path):
             ]
         ),
     )
-    batch = io.read_greening_records(path, roads=ROADS, tasks=TASKS)
+    batch = files.read_greening_records(path, roads=ROADS, tasks=TASKS)
     good = batch.frame
     assert good["external_id"].tolist() == ["A1", "A2", "A3", "A9"]
     assert good["road_id"].tolist() == ["R001", "R002", "R002", "R001"]
@@ -94,7 +95,7 @@ def test_record_workbook_with_a_title_row(tmp_path):
     sheet.append(["B1", "先锋东路", "返青水", "右", 0, 120.5, "2025-03-05", 20])
     path = tmp_path / "records.xlsx"
     book.save(path)
-    batch = io.read_greening_records(path, roads=ROADS, tasks=TASKS)
+    batch = files.read_greening_records(path, roads=ROADS, tasks=TASKS)
     assert batch.errors == []
     assert batch.frame[["external_id", "task_code", "side", "to_m", "row"]].values.tolist() == [
         ["B1", "spring_watering", "right", 120.5, 3]
@@ -107,7 +108,7 @@ def test_plan_file_is_all_or_nothing_and_defaults_the_due_date(tmp_path):
         "道路,作业,侧别,起点桩号,终点桩号,截止日期,路段,班组\n"
         "津北公路,修剪,左侧,0,500,,西段,绿化一队\n先锋东路,补植补种,右侧,0,800,2025-05-01,,绿化二队\n",
     )
-    plan = io.read_greening_plan(good, roads=ROADS, tasks=TASKS, year=2025)
+    plan = files.read_greening_plan(good, roads=ROADS, tasks=TASKS, year=2025)
     assert plan["due_date"].tolist() == [pd.Timestamp("2025-04-30"), pd.Timestamp("2025-05-01")]
     assert plan["section_name"].tolist()[0] == "西段" and plan["year"].tolist() == [2025, 2025]
     bad = write_csv(
@@ -116,7 +117,7 @@ def test_plan_file_is_all_or_nothing_and_defaults_the_due_date(tmp_path):
         "津北公路,修剪,左侧,0,500,2024-04-30\n津北公路,修剪,左侧,100,100,\n津北公路,修剪,左侧,0,500,\n",
     )
     with pytest.raises(ImportRejected) as caught:
-        io.read_greening_plan(bad, roads=ROADS, tasks=TASKS, year=2025)
+        files.read_greening_plan(bad, roads=ROADS, tasks=TASKS, year=2025)
     assert [(e.row, e.field) for e in caught.value.errors] == [(2, "due_date"), (3, "to_m")]
 
 
@@ -203,11 +204,11 @@ def test_sample_greening_files_equal_a_fresh_generation_and_read_cleanly(repo_ro
         frame.to_csv(out, index=False, encoding="utf-8", lineterminator="\n")
         assert (repo_root / "data" / script.GREENING_FILES[name]).read_bytes() == out.read_bytes()
     metric = roads.to_crs("EPSG:4548").assign(length_m=lambda f: f.length)
-    stored_plan = io.read_greening_plan(
+    stored_plan = files.read_greening_plan(
         repo_root / "data" / script.GREENING_FILES["greening_plan"], roads=metric, tasks=TASKS, year=2025
     )
     assert len(stored_plan) == 2 * len(TASKS) * 3 * 2
-    batch = io.read_greening_records(
+    batch = files.read_greening_records(
         repo_root / "data" / script.GREENING_FILES["greening_records"], roads=metric, tasks=TASKS
     )
     assert batch.errors == [] and len(batch.frame) == len(records)
@@ -227,7 +228,7 @@ def test_a_greening_photo_reference_is_a_field_app_file_name_never_a_link(tmp_pa
                    "作业日期": "2025-04-01", "照片": photo},
                   {"道路": "津北公路", "作业": "修剪", "侧别": "右侧", "起点桩号": 0, "终点桩号": 100,
                    "作业日期": "2025-04-01", "照片": ""}]).to_csv(path, index=False)
-    batch = io.read_greening_records(path, roads=ROADS, tasks=TASKS)
+    batch = files.read_greening_records(path, roads=ROADS, tasks=TASKS)
     assert len(batch.frame) == (2 if accepted else 1)
     assert [(e.row, e.field, e.value) for e in batch.errors] == ([] if accepted else [(2, "photo", photo)])
 

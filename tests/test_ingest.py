@@ -16,8 +16,8 @@ from sqlalchemy import text
 from geo import store
 from geo.errors import ImportRejected
 from geo.frames import assign
-from geo.frames.reference import load_layers_from_dir
 from geo.io import ingest
+from geo.io.ingest import load_layers_from_dir
 from geo.settings import load_settings
 from geo.store import issues as issue_table
 from geo.store import models

@@ -15,7 +15,7 @@ from shapely.geometry import LineString, MultiLineString, Point, Polygon, box
 from geo.crs import convert_to_wgs84
 from geo.errors import ImportRejected, ValidationError
 from geo.io import (
-    ISSUE_COLUMNS,
+    ISSUE_FILE_COLUMNS,
     LAYER_COLUMNS,
     read_issue_file,
     read_layer_file,
@@ -62,7 +62,7 @@ def test_csv_good_row_in_every_encoding(tmp_path, encoding):
     assert batch.file == "issues.csv"
     frame = batch.frame
     assert frame.crs.to_epsg() == 4326
-    assert list(frame.columns) == [*ISSUE_COLUMNS, "row", "geometry"]
+    assert list(frame.columns) == [*ISSUE_FILE_COLUMNS, "row", "geometry"]
     issue = frame.iloc[0]
     assert issue["external_id"] == "GD001"
     assert issue["source"] == "12345"

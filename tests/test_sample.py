@@ -15,6 +15,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from geo.crs import to_metric
+from geo.layers import LAYERS
 from geo.sample import JURISDICTION_CODE, make_issues, make_layers
 
 LAYER_COLUMNS = {
@@ -231,7 +232,7 @@ def test_seasons(issues):
 def test_committed_files_equal_a_fresh_generation(repo_root, tmp_path):
     script = _script(repo_root)
     script.write_sample_data(tmp_path)
-    for rel in [*script.LAYER_FILES.values(), script.ISSUES_FILE]:
+    for rel in [*(spec.file for spec in LAYERS.values()), script.ISSUES_FILE]:
         committed = repo_root / "data" / rel
         assert committed.read_bytes() == (tmp_path / rel).read_bytes(), (
             f"data/{rel} differs from a fresh generation: run scripts/make_sample_data.py, do not edit it by hand"

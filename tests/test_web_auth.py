@@ -473,7 +473,7 @@ def test_api_analysis_results(as_user):
 
 def test_home_figures_are_the_metrics_of_the_stored_issues(as_user, engine):
     html = as_user("supervisor").get("/").get_data(as_text=True)
-    issues = store.query_issues(engine, jurisdiction_code=J, columns=metrics.ISSUE_COLUMNS)
+    issues = store.query_issues(engine, jurisdiction_code=J, columns=metrics.METRIC_COLUMNS)
     expected = metrics.home_figures(issues, now=local_now())
     shown = {key: re.search(rf'id="fig-{key}"[^>]*>([^<]+)<', html).group(1)
              for key in ("new-today", "open", "overdue", "closed-today", "close-rate", "on-time-rate", "total")}

@@ -13,6 +13,7 @@ from shapely.geometry import Point, box
 from geo import store
 from geo.errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
 from geo.loop import workflow
+from geo.loop.users import role_names
 from geo.store.db import init_db, make_engine
 from geo.store.models import ISSUE_STATUSES
 
@@ -74,7 +75,7 @@ def test_transition_table_is_the_designed_loop():
 def test_every_action_for_every_role_and_state(sqlite_engine):
     """Allowed (action, from, role) → the issue moves and one event is written; every other pair is refused."""
     table = workflow.load_transitions()
-    cases = [(a, s, r) for a in table["action"].unique() for s in ISSUE_STATUSES for r in workflow.ROLES]
+    cases = [(a, s, r) for a in table["action"].unique() for s in ISSUE_STATUSES for r in role_names()]
     ids = insert(sqlite_engine, [s for _, s, _ in cases])
     (target,) = insert(sqlite_engine, ["registered"], tag="target")
     outcomes = {"ok": 0, "forbidden": 0, "conflict": 0}
@@ -106,7 +107,7 @@ def test_every_action_for_every_role_and_state(sqlite_engine):
                                   columns=("status",))["status"].iloc[0] == state
     # 10 (action, from) rows, each allowed for exactly one role.
     assert outcomes["ok"] == 10
-    assert outcomes["forbidden"] == 9 * len(ISSUE_STATUSES) * (len(workflow.ROLES) - 1)
+    assert outcomes["forbidden"] == 9 * len(ISSUE_STATUSES) * (len(role_names()) - 1)
 
 
 def test_lifecycle_sets_stamps_rework_and_events(sqlite_engine):

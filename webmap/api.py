@@ -23,8 +23,9 @@ from geo.clock import MAX_YEAR, MIN_YEAR, local_now
 from geo.errors import ValidationError
 from geo.greening.tasks import SEASONS
 from geo.greening.views import greening_view
-from geo.loop import views as accountability_jobs
-from geo.loop.users import role_names
+from geo.layers import LAYERS
+from geo.loop import views as loop_views
+from geo.loop.users import acting_department, role_names
 from geo.loop.workflow import apply_transition, load_transitions
 from geo.privacy import mask_phone
 from geo.store.models import ISSUE_STATUSES
@@ -129,7 +130,7 @@ components(
         "api.offset": _query("offset", "issues to skip", {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET,
                                                           "default": 0}),
         "api.layer": {"name": "name", "in": "path", "required": True, "description": "the reference layer",
-                      "schema": {"type": "string", "enum": ["jurisdiction", *store.LAYER_TABLES]}},
+                      "schema": {"type": "string", "enum": list(LAYERS)}},
         "api.month": _query("month", f"YYYY-MM of {MIN_YEAR}…{MAX_YEAR} (default: this month)",
                             {"type": "string", "pattern": "^(19|20|21)[0-9]{2}-(0[1-9]|1[0-2])$"}),
         "api.year": _query("year", "the plan year (default: the latest with a plan)",
@@ -344,7 +345,7 @@ def transition(issue_id: int):
             raise ValidationError(f"photo {str(photo)[:80]!r} is not a photo uploaded for issue {issue_id}")
     result = apply_transition(
         engine_of(current_app), issue_id, str(body.get("action", "")), actor=user["name"], role=user["role"],
-        department_code=user["department_code"] if user["role"] == "department" else body.get("department_code"),
+        department_code=acting_department(user["role"], user["department_code"], body.get("department_code")),
         note=body.get("note"), photo=photo, lon=body.get("lon"), lat=body.get("lat"), merge_into=body.get("merge_into"),
     )
     result["at"] = to_rfc3339(pd.Series([result["at"]])).iloc[0]
@@ -369,7 +370,7 @@ def accountability():
     """The departments' figures of a month (``month=YYYY-MM``, default this month): 立案数 … 按期结案率 …"""
     now = local_now()
     start, end = params.month(request.args) or params.month_span(now)
-    table = accountability_jobs.league(engine_of(current_app), settings_of(current_app), start=start, end=end, now=now)
+    table = loop_views.league(engine_of(current_app), settings_of(current_app), start=start, end=end, now=now)
     table = table.rename_axis("department_code").reset_index()
     return jsonify({"month": f"{start:%Y-%m}", "rows": json.loads(table.to_json(orient="records", force_ascii=False))})
 

@@ -76,9 +76,9 @@ bp = Blueprint("auth", __name__)
 
 #: blueprints whose every view needs a login and a role of ACCESS
 GUARDED_BLUEPRINTS = ("pages", "api")
-#: roles that read every issue
-ALL_SEEING = ("supervisor", "dispatcher", "admin")
-EVERYONE = ("supervisor", "dispatcher", "department", "public", "admin")
+#: roles that read every issue, and every role (geo/data/roles.csv)
+ALL_SEEING = users.roles_that_see("all")
+EVERYONE = users.role_names()
 #: endpoint → roles that may open it (the pages and APIs that list or show issues filter them further)
 ACCESS: dict[str, tuple[str, ...]] = {
     "pages.index": EVERYONE,
@@ -91,7 +91,7 @@ ACCESS: dict[str, tuple[str, ...]] = {
     "pages.routes_map_page": ALL_SEEING,
     "pages.routes_map_page_data": ALL_SEEING,
     "pages.routes_gpx_download": ALL_SEEING,
-    # inspection tracks are personal information: supervisors only (DESIGN.md, PIPL)
+    # inspection tracks are personal information: supervisors only (PIPL)
     "pages.coverage": ("supervisor",),
     "pages.coverage_map_page": ("supervisor",),
     "pages.coverage_map_page_data": ("supervisor",),

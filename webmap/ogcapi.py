@@ -1,7 +1,7 @@
 """OGC API – Features (Part 1: Core) under ``/ogcapi/``, so QGIS and OWSLib load our layers directly.
 
 Read-only. The reference layers are public within the intranet: no login, as GIS
-staff load them from QGIS (DESIGN.md "Interfaces"). The features of ``issues`` are
+staff load them from QGIS. The features of ``issues`` are
 read by a logged-in user or with an API key (``X-API-Key`` header, or the ``api_key``
 query parameter, which every resource accepts; :func:`webmap.auth.api_caller`) and
 hold only the issues that user's role reads (:func:`webmap.auth.issue_filter`): an
@@ -30,6 +30,7 @@ from flask import Blueprint, Response, current_app, render_template, request, ur
 from geo import store
 from geo.clock import JURISDICTION_TZ, local_now
 from geo.errors import AuthenticationError, CitymapError, NotFoundError, ValidationError
+from geo.layers import LAYERS, reference_layers
 from geo.privacy import mask_phones
 from webmap import params
 from webmap.auth import API_KEY_SECURITY, api_issue_filter
@@ -47,13 +48,7 @@ CONFORMANCE = [f"http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/{c}" for
 #: collection id → (title, description)
 COLLECTIONS = {
     "issues": ("城市管理问题", "上报的问题点位：类别、状态、时间、所属单元网格、路段、小区、社区、网格与责任部门"),
-    "segments": ("道路路段", "道路在交叉口处且按不超过约 200 米分段，带里程（from_m、to_m）"),
-    "roads": ("道路", "道路中心线：等级、是否重点道路、是否单行"),
-    "unit_cells": ("万米单元网格", "100 米 × 100 米单元网格及其编码"),
-    "compounds": ("小区", "居住小区范围"),
-    "grids": ("管理网格", "管理网格、网格员与责任部门"),
-    "communities": ("社区", "社区范围"),
-    "zones": ("环卫作业片区", "环卫一体化西片、东片及其车场"),
+    **{spec.name: (spec.title, spec.description) for spec in reference_layers()},
 }
 CID = "<any(" + ", ".join(COLLECTIONS) + "):cid>"
 DEFAULT_LIMIT, MAX_LIMIT = 10, 10_000
@@ -326,7 +321,7 @@ def _read(cid: str, *, reach: list[str] | None, bbox, since, until, limit: int |
         return _issue_frame(frame), ids
     keys = None if fid is None else [fid]
     frame = store.read_layer(engine, cid, jurisdiction_code=j, bbox=bbox, keys=keys, limit=limit, offset=offset)
-    key = frame[store.LAYER_KEYS[cid]]
+    key = frame[LAYERS[cid].key]
     return frame, (key.astype(int) if cid == "segments" else key.astype(str)).tolist()
 
 

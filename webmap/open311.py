@@ -39,12 +39,10 @@ from datetime import datetime, timedelta
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import shapely
 from flask import Blueprint, Response, current_app, request, url_for
 
 from geo import store
 from geo.clock import local_now
-from geo.crs import WGS84
 from geo.errors import CitymapError, ForbiddenError, NotFoundError, ValidationError
 from geo.io import ingest
 from geo.privacy import mask_phones, normalise_phone
@@ -407,8 +405,6 @@ def _location(layers) -> tuple[float, float, str | None]:
             raise ValidationError(f"address_string {address!r} is not a road, compound or community name we know; "
                                   "send lat and long")
         lon, lat = float(places.loc[address, "lon"]), float(places.loc[address, "lat"])
-    if not layers.boundary.covers(shapely.Point(lon, lat)):
-        raise ValidationError(f"lat={lat}, long={lon} is outside the jurisdiction {layers.code}")
     return lon, lat, address
 
 
@@ -425,7 +421,7 @@ def _form_text(name: str, limit: int) -> str | None:
            responses=_answers({"201": "Open311Created", "400": ERRORS, "403": ERRORS, "404": ERRORS}))
 def request_create(fmt: str):
     """Create an issue from a service request; answers its id (and token) at once."""
-    code = _check_jurisdiction()
+    _check_jurisdiction()
     engine, settings = engine_of(current_app), settings_of(current_app)
     user = api_key_user()
     if user is None:
@@ -442,15 +438,11 @@ def request_create(fmt: str):
     ready = layers_of(current_app)
     lon, lat, address = _location(ready.layers)
     token_value = uuid.uuid4().hex
-    issue = gpd.GeoDataFrame(
-        {"source": [SOURCE], "external_id": [token_value], "source_system": ["wgs84"],
-         "category_code": [service_code], "description": [description], "address": [address],
-         "reported_at": [local_now()], **{k: [v] for k, v in contact.items()}},
-        geometry=[shapely.Point(lon, lat)], crs=WGS84)
-    issue = ingest.assign_and_schedule(issue, ready.layers, settings=settings, prepared=ready.prepared)
     # the key's user, or the key's name for a key without one; actor columns hold 100 characters
-    store.insert_issues(engine, issue, jurisdiction_code=code, file=SOURCE, actor=f"{SOURCE}:{user['name']}"[:100])
-    issue_id = store.issue_id_of(engine, jurisdiction_code=code, source=SOURCE, external_id=token_value)
+    issue_id = ingest.report_issue(
+        engine, ready, settings=settings, source=SOURCE, external_id=token_value, category_code=service_code,
+        lon=lon, lat=lat, description=description, address=address, contact=contact,
+        actor=f"{SOURCE}:{user['name']}"[:100], file=SOURCE)
     notice = "已受理，将派遣至责任部门处置"
     return _respond([{"service_request_id": int(issue_id), "token": token_value, "service_notice": notice,
                       "account_id": None}], fmt, root="service_requests", item="request", status=201)

@@ -13,9 +13,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-import geopandas as gpd
 import pandas as pd
-import shapely
 from flask import current_app
 
 from geo import io, store
@@ -24,7 +22,6 @@ from geo.errors import ValidationError
 from geo.io import ingest
 from geo.privacy import normalise_phone
 from geo.settings import Settings
-from geo.taxonomy import load_taxonomy
 from webmap import params
 from webmap.context import engine_of, layers_of, settings_of
 
@@ -96,32 +93,21 @@ def create_issue(fields: dict, photos: list[Photo], *, actor: str) -> int:
     lon = params.number(fields, "lon", lo=-180, hi=180, unit="° (WGS84)", required=True)
     lat = params.number(fields, "lat", lo=-90, hi=90, unit="° (WGS84)", required=True)
     category = fields.get("category_code")
-    categories = load_taxonomy().categories
-    if not isinstance(category, str) or category not in categories.index:
+    if not isinstance(category, str):
         raise ValidationError(f"category_code {category!r} is unknown; see /open311/v2/services.json for the codes")
     description = _text(fields.get("description"), "description", MAX_DESCRIPTION, required=True)
     address = _text(fields.get("address"), "address", MAX_ADDRESS)
     phone = normalise_phone(_text(fields.get("phone"), "phone", MAX_PHONE))
-    ready = layers_of(current_app)
-    point = shapely.Point(lon, lat)
-    if not ready.layers.boundary.covers(point):
-        raise ValidationError(f"lon={lon}, lat={lat} is outside the jurisdiction {settings.jurisdiction_code}")
     saved = save_photos(photos, settings=settings)
-    external_id = f"web-{secrets.token_hex(12)}"
-    frame = gpd.GeoDataFrame({
-        "source": [SOURCE], "external_id": [external_id], "source_system": ["wgs84"], "category_code": [category],
-        "description": [description], "address": [address], "status": [None], "reported_at": [local_now()],
-        "phone": [phone],
-    }, geometry=[point], crs="EPSG:4326")
     try:
-        issues = ingest.assign_and_schedule(frame, ready.layers, settings=settings, prepared=ready.prepared)
-        store.insert_issues(engine, issues, jurisdiction_code=settings.jurisdiction_code, file="web", actor=actor)
+        issue_id = ingest.report_issue(
+            engine, layers_of(current_app), settings=settings, source=SOURCE, external_id=f"web-{secrets.token_hex(12)}",
+            category_code=category, lon=lon, lat=lat, description=description, address=address,
+            contact={"phone": phone}, actor=actor, file="web")
     except Exception:
         for name, _kind, _size in saved:
             (photos_dir(settings) / name).unlink(missing_ok=True)
         raise
-    issue_id = store.issue_id_of(engine, jurisdiction_code=settings.jurisdiction_code, source=SOURCE,
-                                 external_id=external_id)
     if saved:
         record_photos(issue_id, saved, actor=actor)
     return issue_id

@@ -350,7 +350,7 @@ def prepare(layers: Layers) -> PreparedLayers:
         metric_crs=crs,
         cell_size_m=float(layers.cell_size_m),
         grid_origin=(float(layers.grid_origin[0]), float(layers.grid_origin[1])),
-        cells=CellLookup(layers.cells),
+        cells=CellLookup(layers.unit_cells),
         compounds=_PolygonIndex.build(polys["compounds"], grid, attrs=("community_code",)),
         communities=_PolygonIndex.build(polys["communities"], grid),
         grids=_PolygonIndex.build(polys["grids"], grid),

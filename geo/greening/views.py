@@ -16,10 +16,11 @@ import geopandas as gpd
 import pandas as pd
 from sqlalchemy import Engine
 
-from geo import io, store
+from geo import store
 from geo.clock import local_today
 from geo.crs import to_metric, to_wgs84
 from geo.errors import ImportRejected, NotFoundError, ValidationError
+from geo.greening import files
 from geo.greening import progress as greening
 from geo.greening.tasks import SEASONS, greening_issue_codes, load_greening_tasks
 from geo.io.ingest import ImportReport
@@ -64,7 +65,7 @@ def import_greening_records(
     nothing is written; a file with no usable row is refused too.
     """
     roads = roads_metric(engine, jurisdiction_code=jurisdiction_code)
-    batch = io.read_greening_records(path, roads=roads, tasks=load_greening_tasks())
+    batch = files.read_greening_records(path, roads=roads, tasks=load_greening_tasks())
     bad_rows = len({e.row for e in batch.errors})
     rows_read = len(batch.frame) + bad_rows
     if batch.errors and strict:
@@ -82,7 +83,7 @@ def import_greening_records(
 def import_greening_plan(engine: Engine, path: Path, *, jurisdiction_code: str, year: int) -> int:
     """Replace the plan of ``year`` with a plan file (all rows good, or nothing); rows written."""
     roads = roads_metric(engine, jurisdiction_code=jurisdiction_code)
-    plan = io.read_greening_plan(path, roads=roads, tasks=load_greening_tasks(), year=year)
+    plan = files.read_greening_plan(path, roads=roads, tasks=load_greening_tasks(), year=year)
     return store.replace_greening_plan(engine, plan, jurisdiction_code=jurisdiction_code, year=year)
 
 

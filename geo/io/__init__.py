@@ -3,7 +3,7 @@
 The public surface is this package's namespace (``from geo import io``); one module a
 kind of file: :mod:`~geo.io.issues` (12345 exports and other issue lists, every row
 checked, coordinates to WGS84), :mod:`~geo.io.layers` (reference layers, refused whole
-on any bad feature), :mod:`~geo.io.greening`, :mod:`~geo.io.tracks` (inspection GPX),
+on any bad feature), :mod:`~geo.io.tracks` (inspection GPX),
 :mod:`~geo.io.calendar`, :mod:`~geo.io.photos` (web uploads) and
 :mod:`~geo.io.export` (GeoJSON, GeoPackage, XLSX; phones masked, formulas kept as
 text); :mod:`~geo.io.tables` reads any table file and matches its headers.
@@ -13,30 +13,22 @@ store, schedule deadlines); it is not re-exported here because it needs storage.
 
 from __future__ import annotations
 
-from geo.io.issues import (  # noqa: F401
-    ISSUE_COLUMNS,
-    IssueBatch,
-    read_issue_file,
-)
-from geo.io.layers import (  # noqa: F401
-    LAYER_COLUMNS,
-    ROAD_CLASSES,
-    read_layer_file,
+from geo.io.calendar import (  # noqa: F401
+    read_calendar_file,
 )
 from geo.io.export import (  # noqa: F401
     write_frame,
     write_xlsx,
     write_xlsx_with_images,
 )
-from geo.io.greening import (  # noqa: F401
-    GreeningBatch,
-    PHOTO_REFERENCE,
-    read_greening_plan,
-    read_greening_records,
+from geo.io.issues import (  # noqa: F401
+    ISSUE_FILE_COLUMNS,
+    IssueBatch,
+    read_issue_file,
 )
-from geo.io.tracks import (  # noqa: F401
-    INSPECTION_KINDS,
-    read_inspection_file,
+from geo.io.layers import (  # noqa: F401
+    LAYER_COLUMNS,
+    read_layer_file,
 )
 from geo.io.photos import (  # noqa: F401
     MAX_PHOTO_PIXELS,
@@ -47,27 +39,23 @@ from geo.io.photos import (  # noqa: F401
     photo_type,
     save_photo,
 )
-from geo.io.calendar import (  # noqa: F401
-    read_calendar_file,
+from geo.io.tracks import (  # noqa: F401
+    INSPECTION_KINDS,
+    read_inspection_file,
 )
 
 __all__ = [
-    "GreeningBatch",
     "INSPECTION_KINDS",
-    "ISSUE_COLUMNS",
+    "ISSUE_FILE_COLUMNS",
     "IssueBatch",
     "LAYER_COLUMNS",
     "MAX_PHOTO_PIXELS",
     "PHOTO_NAME_RE",
-    "PHOTO_REFERENCE",
     "PHOTO_TYPES",
-    "ROAD_CLASSES",
     "check_photo",
     "photo_file",
     "photo_type",
     "read_calendar_file",
-    "read_greening_plan",
-    "read_greening_records",
     "read_inspection_file",
     "read_issue_file",
     "read_layer_file",

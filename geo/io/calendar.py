@@ -9,15 +9,14 @@ import pandas as pd
 
 from geo.errors import ImportRejected, ValidationError
 from geo.io.tables import (
-    _column,
-    _fold,
-    _formula_problems,
-    _match_headers,
-    _problems,
-    _read_source,
-    _text,
+    clean_text,
+    column_of,
+    fold_text,
+    formula_problems,
+    match_headers,
+    read_source,
+    row_problems,
 )
-
 
 _CALENDAR_ALIASES = {
     "date": ("日期", "date"),
@@ -56,29 +55,29 @@ def read_calendar_file(path: str | Path) -> pd.DataFrame:
         raise ValidationError(f"{name}: no such file ({str(path)!r})")
     if path.suffix.lower() not in (".csv", ".xlsx"):
         raise ValidationError(f"{name}: unsupported file type {path.suffix.lower()!r}; expected .csv or .xlsx")
-    raw = _read_source(path, name, _CALENDAR_ALIASES)
+    raw = read_source(path, name, _CALENDAR_ALIASES)
     headers = [str(h) for h in raw.table.columns]
-    found = _match_headers(headers, _CALENDAR_ALIASES)
+    found = match_headers(headers, _CALENDAR_ALIASES)
     missing = [c for c in ("date", "kind") if c not in found]
     if missing:
         wanted = "; ".join(f"{c} ({'/'.join(_CALENDAR_ALIASES[c])})" for c in missing)
         raise ValidationError(f"{name}: missing column(s) {wanted}; headers found: {', '.join(headers) or 'none'}")
-    data = pd.DataFrame({c: _text(raw.table[h]) for c, h in found.items()})
+    data = pd.DataFrame({c: clean_text(raw.table[h]) for c, h in found.items()})
     keep = data.notna().any(axis=1).to_numpy()
     data, rows = data[keep].reset_index(drop=True), raw.rows[keep]
-    problems = _formula_problems(raw, found, name)
+    problems = formula_problems(raw, found, name)
     day_text, kind_text = data["date"], data["kind"]
     day = pd.to_datetime(day_text.str.normalize("NFKC"), format="%Y-%m-%d", errors="coerce")
     day = day.where((day >= "2000-01-01") & (day <= "2100-12-31"))
-    kind = _fold(kind_text).map(_CALENDAR_KINDS).astype("string")
-    problems += _problems(name, rows, day_text.isna(), "date", "missing", None)
-    problems += _problems(name, rows, day_text.notna() & day.isna(), "date",
+    kind = fold_text(kind_text).map(_CALENDAR_KINDS).astype("string")
+    problems += row_problems(name, rows, day_text.isna(), "date", "missing", None)
+    problems += row_problems(name, rows, day_text.notna() & day.isna(), "date",
                           "not a date of 2000–2100 written YYYY-MM-DD", day_text)
-    problems += _problems(name, rows, day.notna() & day.duplicated(keep="first"), "date", "repeated", day_text)
-    problems += _problems(name, rows, kind.isna(), "kind",
+    problems += row_problems(name, rows, day.notna() & day.duplicated(keep="first"), "date", "repeated", day_text)
+    problems += row_problems(name, rows, kind.isna(), "kind",
                           "expected holiday (放假/休息) or workday (上班/补班)", kind_text)
     weekday_makeup = (kind == "workday").fillna(False) & (day.dt.day_of_week < 5).fillna(False)
-    problems += _problems(name, rows, weekday_makeup, "date",
+    problems += row_problems(name, rows, weekday_makeup, "date",
                           "a make-up working day (补班) falls on a Saturday or Sunday", day_text)
     if problems:
         problems.sort(key=lambda problem: problem.row)
@@ -86,4 +85,4 @@ def read_calendar_file(path: str | Path) -> pd.DataFrame:
                              "the calendar loads only whole", problems)
     if data.empty:
         raise ImportRejected(f"{name}: no day in the file", [])
-    return pd.DataFrame({"date": day, "kind": kind, "name": _column(data, "name")})
+    return pd.DataFrame({"date": day, "kind": kind, "name": column_of(data, "name")})

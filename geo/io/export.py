@@ -15,7 +15,6 @@ from geo.crs import to_wgs84
 from geo.errors import ValidationError
 from geo.privacy import mask_phones
 
-
 _PHONE_COLUMN = re.compile(r"(?:^|_)phone(?:$|_)|电话|手机", re.IGNORECASE)
 
 

@@ -6,6 +6,7 @@ own beyond the order of the steps.
 
 from __future__ import annotations
 
+import math
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,18 +18,16 @@ from sqlalchemy import Engine
 from tqdm import tqdm
 
 from geo import io, store, workdays
-from geo.crs import to_metric
-from geo.errors import ImportRejected, NotFoundError, RowError
+from geo.clock import local_now
+from geo.crs import WGS84, to_metric
+from geo.errors import ImportRejected, NotFoundError, RowError, ValidationError
 from geo.frames import assign
-from geo.frames.reference import Layers, load_layers_from_dir
+from geo.frames.reference import Layers
 from geo.frames.segments import split_roads
+from geo.layers import LAYERS, reference_layers
 from geo.settings import Settings
 from geo.store.db import write_tx
 from geo.taxonomy import Taxonomy, load_taxonomy
-
-#: Layers attribute → store layer name
-STORE_NAMES = {"communities": "communities", "compounds": "compounds", "grids": "grids", "zones": "zones",
-               "cells": "unit_cells", "roads": "roads", "segments": "segments"}
 
 
 @dataclass
@@ -57,9 +56,58 @@ def _departments(taxonomy: Taxonomy) -> pd.DataFrame:
     return deps[["code", "name", "name_en", "kind", "parent"]]
 
 
+def load_layers_from_dir(data_dir: Path) -> Layers:
+    """Read a jurisdiction's layers from the GeoJSON files of a data directory.
+
+    Parameters
+    ----------
+    data_dir : pathlib.Path
+        Directory holding ``grids/`` and ``roads/`` with the files named in
+        the registry (``LayerSpec.file``, :data:`geo.layers.LAYERS`) (the repository's ``data/`` directory, for example).
+
+    Returns
+    -------
+    Layers
+        Frames in EPSG:4326 (reprojected if a file says otherwise), code columns as
+        strings; metric CRS, cell size and grid origin from the jurisdiction row.
+
+    Raises
+    ------
+    geo.errors.NotFoundError
+        A file is missing.
+    geo.errors.ValidationError
+        A file lacks a required column, or the jurisdiction file does not hold
+        exactly one row with usable grid parameters.
+    """
+    data_dir = Path(data_dir)
+    frames = {name: _read_layer(data_dir, name) for name in LAYERS}
+    jur = frames["jurisdiction"]
+    path = data_dir / LAYERS["jurisdiction"].file
+    if len(jur) != 1:
+        raise ValidationError(f"{path} must hold exactly one jurisdiction, found {len(jur)}")
+    row = jur.iloc[0]
+    try:
+        cell_size = float(row["cell_size_m"])
+        origin = (float(row["grid_origin_x"]), float(row["grid_origin_y"]))
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(f"{path}: cell_size_m / grid_origin_x / grid_origin_y must be numbers") from exc
+    if not all(math.isfinite(v) for v in (cell_size, *origin)) or cell_size <= 0:
+        raise ValidationError(
+            f"{path}: cell_size_m {cell_size!r} must be positive and grid origin {origin!r} finite"
+        )
+    return Layers(**frames, metric_crs=str(row["metric_crs"]), cell_size_m=cell_size, grid_origin=origin)
+
+
+def _read_layer(data_dir: Path, name: str) -> gpd.GeoDataFrame:
+    path = data_dir / LAYERS[name].file
+    if not path.is_file():
+        raise NotFoundError(f"layer file {str(path)!r} does not exist")
+    return io.read_layer_file(path, kind=name)
+
+
 def save_layers(engine: Engine, layers: Layers) -> dict[str, int]:
     """Store a jurisdiction's layers and the taxonomy's departments, replacing what was there."""
-    frames = {STORE_NAMES[attr]: getattr(layers, attr) for attr in STORE_NAMES}
+    frames = {spec.name: getattr(layers, spec.name) for spec in reference_layers()}
     return store.replace_layers(engine, layers.jurisdiction, frames, _departments(load_taxonomy()))
 
 
@@ -76,8 +124,8 @@ def read_layers(engine: Engine, *, jurisdiction_code: str) -> Layers:
             f"jurisdiction {jurisdiction_code!r} is not in the database: run `citymap load-sample` or import its layers"
         )
     row = jurisdiction.iloc[0]
-    frames = {attr: store.read_layer(engine, name, jurisdiction_code=jurisdiction_code)
-              for attr, name in STORE_NAMES.items()}
+    frames = {spec.name: store.read_layer(engine, spec.name, jurisdiction_code=jurisdiction_code)
+              for spec in reference_layers()}
     return Layers(jurisdiction=jurisdiction, **frames, metric_crs=row["metric_crs"],
                   cell_size_m=float(row["cell_size_m"]), grid_origin=(float(row["grid_origin_x"]),
                                                                       float(row["grid_origin_y"])))
@@ -166,6 +214,48 @@ def assign_and_schedule(
     out = pd.concat([out.reset_index(drop=True), columns.reset_index(drop=True)], axis=1)
     out["deadline_at"], out["deadline_provisional"] = schedule(out, settings=settings, taxonomy=taxonomy)
     return gpd.GeoDataFrame(out, geometry=issues.geometry.name, crs=issues.crs)
+
+
+def report_issue(
+    engine: Engine, ready: ReadyLayers, *, settings: Settings, source: str, external_id: str, category_code: str,
+    lon: float, lat: float, description: str | None, address: str | None = None, contact: dict | None = None,
+    actor: str, file: str,
+) -> int:
+    """Store one report as an issue, assigned and scheduled, in one transaction; returns the new issue's id.
+
+    The one path of a single report, whoever files it: the web form and the REST API
+    (:mod:`webmap.reports`) and Open311 ``POST requests`` (:mod:`webmap.open311`). The
+    callers have parsed and bounded their own fields (they name them differently);
+    this checks what only the jurisdiction knows.
+
+    Parameters
+    ----------
+    ready : ReadyLayers
+        The jurisdiction's layers and assignment indexes (:class:`LayerCache`).
+    lon, lat : float, keyword-only
+        WGS84 degrees; the point must lie in the jurisdiction (its boundary included).
+    contact : dict, optional, keyword-only
+        ``phone`` (normalised), ``email``, ``reporter_name``: kept apart from the issue, never output.
+
+    Raises
+    ------
+    geo.errors.ValidationError
+        An unknown category code, or a point outside the jurisdiction.
+    """
+    if category_code not in load_taxonomy().categories.index:
+        raise ValidationError(f"category_code {category_code!r} is unknown; see /open311/v2/services.json for the codes")
+    point = shapely.Point(lon, lat)
+    if not ready.layers.boundary.covers(point):
+        raise ValidationError(f"lon={lon}, lat={lat} is outside the jurisdiction {ready.layers.code}")
+    frame = gpd.GeoDataFrame({
+        "source": [source], "external_id": [external_id], "source_system": ["wgs84"], "category_code": [category_code],
+        "description": [description], "address": [address], "status": [None], "reported_at": [local_now()],
+        **{field: [value] for field, value in (contact or {}).items()},
+    }, geometry=[point], crs=WGS84)
+    issues = assign_and_schedule(frame, ready.layers, settings=settings, prepared=ready.prepared)
+    store.insert_issues(engine, issues, jurisdiction_code=settings.jurisdiction_code, file=file, actor=actor)
+    return store.issue_id_of(engine, jurisdiction_code=settings.jurisdiction_code, source=source,
+                             external_id=external_id)
 
 
 def schedule(issues: pd.DataFrame, *, settings: Settings, taxonomy: Taxonomy) -> tuple:

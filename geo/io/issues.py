@@ -18,19 +18,19 @@ from geo.crs import COORD_SYSTEMS, convert_to_wgs84
 from geo.errors import RowError, ValidationError
 from geo.io.layers import _POLYGON_TYPES
 from geo.io.tables import (
-    _column,
-    _file_system,
-    _fold,
-    _formula_problems,
-    _match_headers,
-    _normalise_system_argument,
-    _normalise_systems,
-    _parse_times,
-    _problems,
-    _read_source,
-    _system_is_geographic,
-    _system_is_known,
-    _text,
+    clean_text,
+    column_of,
+    file_coord_system,
+    fold_text,
+    formula_problems,
+    match_headers,
+    normalise_system_argument,
+    normalise_systems,
+    parse_times,
+    read_source,
+    row_problems,
+    system_is_geographic,
+    system_is_known,
 )
 from geo.privacy import PHONE_REFUSED, mask_phones, normalise_phones
 from geo.store.models import ISSUE_STATUSES
@@ -62,7 +62,7 @@ _LIFECYCLE_TIMES = ("registered_at", "dispatched_at", "handled_at", "verified_at
 #: Columns of :attr:`IssueBatch.frame`, always present, before the optional
 #: lifecycle columns (``status`` … ``rework_count``, present when the file has them),
 #: ``row`` and ``geometry``.
-ISSUE_COLUMNS = (
+ISSUE_FILE_COLUMNS = (
     "external_id",
     "source",
     "source_system",
@@ -95,7 +95,7 @@ class IssueBatch:
     Attributes
     ----------
     frame : geopandas.GeoDataFrame
-        The good rows, EPSG:4326 points. Columns :data:`ISSUE_COLUMNS`
+        The good rows, EPSG:4326 points. Columns :data:`ISSUE_FILE_COLUMNS`
         (``source_system`` is the coordinate system the row came in,
         ``reported_at`` is naive local time, Asia/Shanghai; ``phone`` is normalised
         (:func:`geo.privacy.normalise_phones`; a row whose phone is not a phone
@@ -168,7 +168,7 @@ def read_issue_file(
     """
     path = Path(path)
     name = path.name
-    default_system = _normalise_system_argument(coord_system)
+    default_system = normalise_system_argument(coord_system)
     if not str(source).strip():
         raise ValidationError(f"source {source!r} must not be empty")
     if gazetteer is not None:
@@ -184,36 +184,36 @@ def read_issue_file(
     if not path.is_file():
         raise ValidationError(f"{name}: no such file ({str(path)!r})")
 
-    raw = _read_source(path, name, _ISSUE_ALIASES)
+    raw = read_source(path, name, _ISSUE_ALIASES)
     vector = raw.geometry is not None
     headers = [str(h) for h in raw.table.columns]
-    found = _match_headers(headers, _ISSUE_ALIASES)
+    found = match_headers(headers, _ISSUE_ALIASES)
     _require_issue_columns(found, headers, name, vector=vector)
 
-    data = pd.DataFrame({canonical: _text(raw.table[header]) for canonical, header in found.items()})
+    data = pd.DataFrame({canonical: clean_text(raw.table[header]) for canonical, header in found.items()})
     rows = raw.rows
     if not vector:
         # Blank spreadsheet lines are not rows anyone meant to submit.
         keep = data.notna().any(axis=1).to_numpy()
         data, rows = data[keep].reset_index(drop=True), rows[keep]
 
-    problems: list[RowError] = _formula_problems(raw, found, name)
+    problems: list[RowError] = formula_problems(raw, found, name)
 
-    external_id = _column(data, "external_id")
-    problems += _problems(name, rows, external_id.isna(), "external_id", "missing", None)
+    external_id = column_of(data, "external_id")
+    problems += row_problems(name, rows, external_id.isna(), "external_id", "missing", None)
     repeated = external_id.notna() & external_id.duplicated(keep="first")
     first_row = pd.Series(rows, index=data.index).groupby(external_id).transform("first")
     duplicate_of = "duplicate of row " + first_row.astype("Int64").astype("string")
-    problems += _problems(name, rows, repeated, "external_id", duplicate_of, external_id)
+    problems += row_problems(name, rows, repeated, "external_id", duplicate_of, external_id)
 
     times, time_problems = _check_times(data, rows, name, excel=raw.excel)
     problems += time_problems
 
-    phone, bad_phone = normalise_phones(_column(data, "phone"))
+    phone, bad_phone = normalise_phones(column_of(data, "phone"))
     # the refused value is quoted with any phone-shaped run in it masked: error lists are shown and logged
-    problems += _problems(name, rows, bad_phone, "phone", PHONE_REFUSED, mask_phones(_column(data, "phone")))
+    problems += row_problems(name, rows, bad_phone, "phone", PHONE_REFUSED, mask_phones(column_of(data, "phone")))
 
-    category_code, category_problems = _check_categories(_column(data, "category"), rows, name, taxonomy)
+    category_code, category_problems = _check_categories(column_of(data, "category"), rows, name, taxonomy)
     problems += category_problems
 
     status = None
@@ -235,12 +235,12 @@ def read_issue_file(
 
     columns: dict[str, pd.Series] = {
         "external_id": external_id,
-        "source": _column(data, "source").fillna(str(source).strip()),
+        "source": column_of(data, "source").fillna(str(source).strip()),
         "source_system": systems,
         "reported_at": times["reported_at"],
         "category_code": category_code,
-        "description": _column(data, "description"),
-        "address": _column(data, "address"),
+        "description": column_of(data, "description"),
+        "address": column_of(data, "address"),
         "phone": phone,
     }
     if status is not None:
@@ -252,7 +252,7 @@ def read_issue_file(
         columns["rework_count"] = rework
     columns["row"] = pd.Series(rows, index=data.index, dtype="int64")
     frame = pd.DataFrame(columns)[good].reset_index(drop=True)
-    for text_column in (*ISSUE_COLUMNS, "status"):
+    for text_column in (*ISSUE_FILE_COLUMNS, "status"):
         if text_column in frame and text_column != "reported_at":
             frame[text_column] = frame[text_column].astype("str")
     points = gpd.points_from_xy(wgs_lon[good], wgs_lat[good], crs="EPSG:4326")
@@ -279,13 +279,13 @@ def _locate(
     vector = geometry is not None
     point_field = "geometry" if vector else "lon/lat"
     if vector:
-        file_system = _file_system(geometry, default_system, name)
+        file_system = file_coord_system(geometry, default_system, name)
         lon, lat, geometry_problems, no_point = _points_from_geometry(geometry, rows, name)
         problems += geometry_problems
         lon_shown, lat_shown = lon.astype("string"), lat.astype("string")
     else:
         file_system = default_system
-        lon_text, lat_text = _column(data, "lon"), _column(data, "lat")
+        lon_text, lat_text = column_of(data, "lon"), column_of(data, "lat")
         lon, lat, number_problems, no_point = _numbers_from_columns(lon_text, lat_text, rows, name)
         problems += number_problems
         # Messages quote the cells as written, not the parsed floats.
@@ -293,10 +293,10 @@ def _locate(
 
     systems = pd.Series(file_system, index=data.index, dtype="string")
     if "coord_system" in data:
-        per_row = _normalise_systems(data["coord_system"])
-        known = per_row.notna() & per_row.map(_system_is_known, na_action="ignore").fillna(False).astype(bool)
+        per_row = normalise_systems(data["coord_system"])
+        known = per_row.notna() & per_row.map(system_is_known, na_action="ignore").fillna(False).astype(bool)
         bad_system = data["coord_system"].notna() & ~known
-        problems += _problems(
+        problems += row_problems(
             name,
             rows,
             bad_system,
@@ -308,7 +308,7 @@ def _locate(
     else:
         bad_system = pd.Series(False, index=data.index)
 
-    address = _column(data, "address")
+    address = column_of(data, "address")
     wants_address = no_point & address.notna()
     found_at = pd.Series(False, index=data.index)
     if wants_address.any():
@@ -321,7 +321,7 @@ def _locate(
         # Gazetteer coordinates are WGS84, whatever the file's lon/lat columns use.
         systems = systems.mask(found_at, "wgs84")
         no_point = no_point & ~found_at
-    problems += _problems(
+    problems += row_problems(
         name,
         rows,
         no_point & ~wants_address,
@@ -338,7 +338,7 @@ def _locate(
 
     wgs_lon, wgs_lat = _convert(lon, lat, systems, usable)
     failed = usable & ~(np.isfinite(wgs_lon) & np.isfinite(wgs_lat) & (wgs_lon.abs() <= 180) & (wgs_lat.abs() <= 90))
-    problems += _problems(
+    problems += row_problems(
         name, rows, failed, point_field, "could not be converted to WGS84 from " + systems.fillna(""), shown
     )
     usable &= ~failed
@@ -346,7 +346,7 @@ def _locate(
         shapely.prepare(boundary)
         inside = shapely.contains_xy(boundary, wgs_lon.fillna(0).to_numpy(), wgs_lat.fillna(0).to_numpy())
         converted = _pair(wgs_lon.round(6).astype("string"), wgs_lat.round(6).astype("string"))
-        problems += _problems(
+        problems += row_problems(
             name,
             rows,
             usable & ~inside,
@@ -384,17 +384,17 @@ def _check_times(
     times: dict[str, pd.Series] = {}
     expected = "not a date-time (expected e.g. 2025-03-12 08:30:00)"
     reported_text = data["reported_at"]
-    reported = _parse_times(reported_text, excel=excel)
-    problems += _problems(name, rows, reported_text.isna(), "reported_at", "missing", None)
-    problems += _problems(name, rows, reported_text.notna() & reported.isna(), "reported_at", expected, reported_text)
+    reported = parse_times(reported_text, excel=excel)
+    problems += row_problems(name, rows, reported_text.isna(), "reported_at", "missing", None)
+    problems += row_problems(name, rows, reported_text.notna() & reported.isna(), "reported_at", expected, reported_text)
     times["reported_at"] = reported
     for stamp in _LIFECYCLE_TIMES:
         if stamp not in data:
             continue
         text = data[stamp]
-        parsed = _parse_times(text, excel=excel)
-        problems += _problems(name, rows, text.notna() & parsed.isna(), stamp, expected, text)
-        problems += _problems(
+        parsed = parse_times(text, excel=excel)
+        problems += row_problems(name, rows, text.notna() & parsed.isna(), stamp, expected, text)
+        problems += row_problems(
             name,
             rows,
             (parsed < reported).fillna(False),
@@ -424,18 +424,18 @@ def _check_categories(
             taxonomy.resolve_category(value)
         except ValidationError as exc:
             messages[value] = exc.message
-    problems = _problems(name, rows, text.isna(), "category", "missing", None)
-    problems += _problems(name, rows, unknown, "category", text.map(messages).astype("string"), text)
+    problems = row_problems(name, rows, text.isna(), "category", "missing", None)
+    problems += row_problems(name, rows, unknown, "category", text.map(messages).astype("string"), text)
     return pd.Series(codes, index=text.index, dtype="string").where(~unknown), problems
 
 
 def _check_status(
     text: pd.Series, times: dict[str, pd.Series], rows: np.ndarray, name: str
 ) -> tuple[pd.Series, list[RowError]]:
-    status = _fold(text).map(_STATUS_WORDS).astype("string")
+    status = fold_text(text).map(_STATUS_WORDS).astype("string")
     unknown = text.notna() & status.isna()
     accepted = f"unknown status; accepted: {', '.join(ISSUE_STATUSES)} or their Chinese names"
-    problems = _problems(name, rows, unknown, "status", accepted, text)
+    problems = row_problems(name, rows, unknown, "status", accepted, text)
     # An empty status cell means "as far as the timestamps say".
     derived = pd.Series("reported", index=text.index, dtype="string")
     # Later stages overwrite earlier ones; each column is named after its status.
@@ -448,7 +448,7 @@ def _check_status(
 def _check_rework(text: pd.Series, rows: np.ndarray, name: str) -> tuple[pd.Series, list[RowError]]:
     count = pd.to_numeric(text.str.normalize("NFKC"), errors="coerce")
     bad = text.notna() & ~(count.ge(0) & (count % 1).eq(0)).fillna(False)
-    problems = _problems(name, rows, bad, "rework_count", "not a whole number of 0 or more", text)
+    problems = row_problems(name, rows, bad, "rework_count", "not a whole number of 0 or more", text)
     # An empty cell means the issue was never sent back.
     return count.where(~bad).fillna(0).astype("int64"), problems
 
@@ -462,12 +462,12 @@ def _numbers_from_columns(
     for field_name, text in (("lon", lon_text), ("lat", lat_text)):
         number = pd.to_numeric(text.str.normalize("NFKC"), errors="coerce").astype("float64")
         not_number = text.notna() & number.isna()
-        problems += _problems(name, rows, not_number, field_name, "not a number", text)
+        problems += row_problems(name, rows, not_number, field_name, "not a number", text)
         numbers.append(number)
     lon, lat = numbers
     # One coordinate without the other cannot be used, nor replaced by an address.
-    problems += _problems(name, rows, lon_text.isna() & lat_text.notna(), "lon", "missing (lat is given)", None)
-    problems += _problems(name, rows, lat_text.isna() & lon_text.notna(), "lat", "missing (lon is given)", None)
+    problems += row_problems(name, rows, lon_text.isna() & lat_text.notna(), "lon", "missing (lat is given)", None)
+    problems += row_problems(name, rows, lat_text.isna() & lon_text.notna(), "lat", "missing (lon is given)", None)
     return lon, lat, problems, lon_text.isna() & lat_text.isna()
 
 
@@ -482,10 +482,10 @@ def _points_from_geometry(
     types = pd.Series(np.asarray(geometry.geom_type, dtype=object), index=index).astype("string")
     not_point = ~missing & ~empty & (types != "Point").to_numpy()
     invalid = ~missing & ~empty & ~not_point & ~shapely.is_valid(values)
-    problems = _problems(name, rows, empty, "geometry", "empty geometry", None)
-    problems += _problems(name, rows, not_point, "geometry", "geometry is " + types + ", expected Point", None)
+    problems = row_problems(name, rows, empty, "geometry", "empty geometry", None)
+    problems += row_problems(name, rows, not_point, "geometry", "geometry is " + types + ", expected Point", None)
     reasons = pd.Series(shapely.is_valid_reason(values), index=index).astype("string")
-    problems += _problems(name, rows, invalid, "geometry", "invalid geometry: " + reasons.fillna(""), None)
+    problems += row_problems(name, rows, invalid, "geometry", "invalid geometry: " + reasons.fillna(""), None)
     good = ~missing & ~empty & ~not_point & ~invalid
     # get_x raises on empty points; a missing geometry gives NaN.
     points = np.where(good, values, None)
@@ -501,7 +501,7 @@ def _pair(lon: pd.Series, lat: pd.Series) -> pd.Series:
 
 def _geographic_mask(systems: pd.Series) -> pd.Series:
     # One pyproj lookup per distinct system, not per row.
-    geographic = {system: _system_is_geographic(system) for system in systems.dropna().unique()}
+    geographic = {system: system_is_geographic(system) for system in systems.dropna().unique()}
     return systems.map(geographic).fillna(False).astype(bool)
 
 
@@ -518,7 +518,7 @@ def _range_problems(
     """Degree ranges, for rows in geographic systems (projected x/y are metres)."""
     degrees = usable & _geographic_mask(systems)
     swapped = degrees & (lat.abs() > 90) & (lat.abs() <= 180) & (lon.abs() <= 90)
-    problems = _problems(
+    problems = row_problems(
         name,
         rows,
         swapped,
@@ -528,8 +528,8 @@ def _range_problems(
     )
     out_lon = degrees & (lon.abs() > 180)
     out_lat = degrees & (lat.abs() > 90) & ~swapped
-    problems += _problems(name, rows, out_lon, "lon", "out of range -180..180", lon_shown)
-    problems += _problems(name, rows, out_lat, "lat", "out of range -90..90", lat_shown)
+    problems += row_problems(name, rows, out_lon, "lon", "out of range -180..180", lon_shown)
+    problems += row_problems(name, rows, out_lat, "lat", "out of range -90..90", lat_shown)
     return problems
 
 
@@ -557,18 +557,18 @@ def _locate_addresses(
     found = pd.Series(False, index=address.index)
     if gazetteer is None:
         reason = "no coordinates, and no gazetteer to locate the address"
-        problems = _problems(name, rows, wanted, "address", reason, address)
+        problems = row_problems(name, rows, wanted, "address", reason, address)
         return lon, lat, found, problems
     places = pd.DataFrame(
         {
-            "key": _fold(gazetteer["name"].astype("string")).str.replace(r"\s+", "", regex=True),
+            "key": fold_text(gazetteer["name"].astype("string")).str.replace(r"\s+", "", regex=True),
             "lon": pd.to_numeric(gazetteer["lon"], errors="coerce"),
             "lat": pd.to_numeric(gazetteer["lat"], errors="coerce"),
         }
     ).dropna()
     places = places[places["key"] != ""].drop_duplicates("key")
     places = places.iloc[places["key"].str.len().argsort()[::-1]]
-    target = _fold(address).str.replace(r"\s+", "", regex=True)
+    target = fold_text(address).str.replace(r"\s+", "", regex=True)
     # One vectorised pass over all addresses per place name, longest names first, so
     # "金桥花园二期" wins over "金桥花园" and both over a road name.
     for key, place_lon, place_lat in places.itertuples(index=False):
@@ -577,5 +577,5 @@ def _locate_addresses(
         lat[hit] = place_lat
         found |= hit
     reason = "no place in the gazetteer matches the address"
-    problems = _problems(name, rows, wanted & ~found, "address", reason, address)
+    problems = row_problems(name, rows, wanted & ~found, "address", reason, address)
     return lon, lat, found, problems

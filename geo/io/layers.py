@@ -15,53 +15,28 @@ import shapely
 
 from geo.crs import to_wgs84
 from geo.errors import ImportRejected, RowError, ValidationError
-from geo.io.tables import _MAX_LISTED_PROBLEMS, _fold, _match_headers, _problems, _text
+from geo.io.tables import (
+    MAX_LISTED_PROBLEMS,
+    clean_text,
+    fold_text,
+    match_headers,
+    row_problems,
+)
+from geo.layers import (
+    BOOLEAN_COLUMNS,
+    COLUMN_ALIASES,
+    FLOAT_COLUMNS,
+    INTEGER_COLUMNS,
+    LAYERS,
+    ROAD_CLASSES,
+)
 
-
-#: Columns of each reference layer (docs/architecture.md), in output order.
-LAYER_COLUMNS: dict[str, tuple[str, ...]] = {
-    "jurisdiction": (
-        "code", "name", "district_code", "metric_crs", "cell_size_m", "grid_origin_x", "grid_origin_y",
-    ),
-    "communities": ("code", "name", "jurisdiction_code"),
-    "compounds": ("code", "name", "community_code", "jurisdiction_code"),
-    "grids": ("code", "name", "community_code", "worker", "department_code", "jurisdiction_code"),
-    "zones": ("code", "name", "department_code", "depot_lon", "depot_lat", "jurisdiction_code"),
-    "unit_cells": ("code", "community_code", "col", "row", "jurisdiction_code"),
-    "roads": ("road_id", "name", "road_class", "is_priority", "oneway", "jurisdiction_code"),
-    "segments": ("segment_id", "road_id", "name", "road_class", "is_priority", "oneway", "seq", "from_m", "to_m",
-                 "length_m", "jurisdiction_code"),
-}
-# Surveyed road files seldom carry these flags; a road is then ordinary and two-way.
-_LAYER_DEFAULTS: dict[str, dict[str, bool]] = {kind: {"is_priority": False, "oneway": False} for kind in ("roads", "segments")}
-# Columns that may be empty (nullable in geo.store.models).
-_LAYER_OPTIONAL: dict[str, frozenset[str]] = {
-    "compounds": frozenset({"community_code"}),
-    "grids": frozenset({"community_code", "worker", "department_code"}),
-    "unit_cells": frozenset({"community_code"}),
-}
-_LAYER_KEY = {"roads": "road_id", "segments": "segment_id", "jurisdiction": "code"}
-_LAYER_CHINESE: dict[str, tuple[str, ...]] = {
-    "name": ("名称",),
-    "road_class": ("等级", "道路等级"),
-    "code": ("编码", "代码"),
-    "road_id": ("道路编号",),
-    "is_priority": ("重点道路",),
-    "oneway": ("单行",),
-    "community_code": ("社区编码",),
-    "jurisdiction_code": ("街道编码",),
-    "worker": ("网格员",),
-    "department_code": ("责任科室",),
-}
-_INTEGER_COLUMNS = frozenset({"col", "row", "segment_id", "seq"})
-_FLOAT_COLUMNS = frozenset({"depot_lon", "depot_lat", "cell_size_m", "grid_origin_x", "grid_origin_y", "from_m", "to_m",
-                            "length_m"})
-_BOOLEAN_COLUMNS = frozenset({"is_priority", "oneway"})
+#: layer name → its columns in output order (read from the registry, :data:`geo.layers.LAYERS`)
+LAYER_COLUMNS: dict[str, tuple[str, ...]] = {name: spec.columns for name, spec in LAYERS.items()}
 _BOOLEAN_WORDS = {
     **dict.fromkeys(("true", "t", "1", "yes", "y", "是"), True),
     **dict.fromkeys(("false", "f", "0", "no", "n", "否"), False),
 }
-ROAD_CLASSES = ("arterial", "secondary", "branch", "alley")
 _ROAD_CLASS_WORDS = {
     **{road_class: road_class for road_class in ROAD_CLASSES},
     "主干路": "arterial", "次干路": "secondary", "支路": "branch",
@@ -79,7 +54,7 @@ def _layer_aliases(kind: str) -> dict[str, tuple[str, ...]]:
     cut = pd.Series([column[:10] for column in columns])
     unique_cut = dict(zip(columns, ~cut.duplicated(keep=False)))
     return {
-        column: (column, *_LAYER_CHINESE.get(column, ()), *((column[:10],) if unique_cut[column] else ()))
+        column: (column, *COLUMN_ALIASES.get(column, ()), *((column[:10],) if unique_cut[column] else ()))
         for column in columns
     }
 
@@ -88,24 +63,24 @@ def _layer_values(
     kind: str, column: str, text: pd.Series, rows: np.ndarray, name: str
 ) -> tuple[pd.Series, list[RowError]]:
     """Typed values of one layer column and its problems (vectorised over features)."""
-    if column in _BOOLEAN_COLUMNS:
-        value = _fold(text).map(_BOOLEAN_WORDS)
+    if column in BOOLEAN_COLUMNS:
+        value = fold_text(text).map(_BOOLEAN_WORDS)
         bad = text.notna() & value.isna()
-        problems = _problems(name, rows, bad, column, "not a yes/no value (true/false, 1/0, 是/否)", text)
-        return value.fillna(_LAYER_DEFAULTS[kind][column]).astype(bool), problems
-    if column in _INTEGER_COLUMNS or column in _FLOAT_COLUMNS:
+        problems = row_problems(name, rows, bad, column, "not a yes/no value (true/false, 1/0, 是/否)", text)
+        return value.fillna(dict(LAYERS[kind].defaults)[column]).astype(bool), problems
+    if column in INTEGER_COLUMNS or column in FLOAT_COLUMNS:
         number = pd.to_numeric(text.str.normalize("NFKC"), errors="coerce").astype("float64")
-        problems = _problems(name, rows, text.isna(), column, "missing", None)
-        if column in _INTEGER_COLUMNS:
+        problems = row_problems(name, rows, text.isna(), column, "missing", None)
+        if column in INTEGER_COLUMNS:
             bad = text.notna() & ~(number % 1).eq(0)
-            problems += _problems(name, rows, bad, column, "not a whole number", text)
+            problems += row_problems(name, rows, bad, column, "not a whole number", text)
             return number.fillna(0).astype("int64"), problems
-        problems += _problems(name, rows, text.notna() & number.isna(), column, "not a number", text)
+        problems += row_problems(name, rows, text.notna() & number.isna(), column, "not a number", text)
         return number, problems
     if column == "road_class":
-        value = _fold(text).map(_ROAD_CLASS_WORDS).astype("string")
-        problems = _problems(name, rows, text.isna(), column, "missing", None)
-        problems += _problems(
+        value = fold_text(text).map(_ROAD_CLASS_WORDS).astype("string")
+        problems = row_problems(name, rows, text.isna(), column, "missing", None)
+        problems += row_problems(
             name,
             rows,
             text.notna() & value.isna(),
@@ -115,8 +90,8 @@ def _layer_values(
         )
         return value.astype("str"), problems
     problems = []
-    if column not in _LAYER_OPTIONAL.get(kind, frozenset()):
-        problems = _problems(name, rows, text.isna(), column, "missing", None)
+    if column not in LAYERS[kind].optional:
+        problems = row_problems(name, rows, text.isna(), column, "missing", None)
     return text.astype("str"), problems
 
 
@@ -126,7 +101,7 @@ def _layer_geometry(
     """2-D geometries of a layer, with one problem per missing, mistyped or invalid feature."""
     values = shapely.force_2d(geometry.to_numpy())
     missing = shapely.is_missing(values) | shapely.is_empty(values)
-    if kind in ("roads", "segments"):
+    if LAYERS[kind].geometry == "line":
         # A road digitised in pieces that touch end to end is still one line.
         multi = shapely.get_type_id(values) == 5
         values[multi] = shapely.line_merge(values[multi])
@@ -137,9 +112,9 @@ def _layer_geometry(
     wrong = ~missing & ~np.isin(shapely.get_type_id(values), allowed)
     invalid = ~missing & ~wrong & ~shapely.is_valid(values)
     reasons = pd.Series(shapely.is_valid_reason(values)).astype("string")
-    problems = _problems(name, rows, missing, "geometry", "missing or empty geometry", None)
-    problems += _problems(name, rows, wrong, "geometry", "geometry is " + types + ", expected " + expected, None)
-    problems += _problems(name, rows, invalid, "geometry", "invalid geometry: " + reasons.fillna(""), None)
+    problems = row_problems(name, rows, missing, "geometry", "missing or empty geometry", None)
+    problems += row_problems(name, rows, wrong, "geometry", "geometry is " + types + ", expected " + expected, None)
+    problems += row_problems(name, rows, invalid, "geometry", "invalid geometry: " + reasons.fillna(""), None)
     return values, problems
 
 
@@ -189,8 +164,8 @@ def read_layer_file(path: str | Path, *, kind: str, layer: str | None = None) ->
         )
     gdf = gdf.reset_index(drop=True)
     headers = [str(column) for column in gdf.columns if column != gdf.geometry.name]
-    found = _match_headers(headers, _layer_aliases(kind))
-    defaults = _LAYER_DEFAULTS.get(kind, {})
+    found = match_headers(headers, _layer_aliases(kind))
+    defaults = dict(LAYERS[kind].defaults)
     missing = [column for column in LAYER_COLUMNS[kind] if column not in found and column not in defaults]
     if missing:
         aliases = _layer_aliases(kind)
@@ -206,19 +181,19 @@ def read_layer_file(path: str | Path, *, kind: str, layer: str | None = None) ->
         if column not in found:
             columns[column] = pd.Series(defaults[column], index=gdf.index, dtype=bool)
             continue
-        columns[column], column_problems = _layer_values(kind, column, _text(gdf[found[column]]), rows, name)
+        columns[column], column_problems = _layer_values(kind, column, clean_text(gdf[found[column]]), rows, name)
         problems += column_problems
-    key = _LAYER_KEY.get(kind, "code")
-    keys = _text(gdf[found[key]])
+    key = LAYERS[kind].key
+    keys = clean_text(gdf[found[key]])
     repeated = keys.notna() & keys.duplicated(keep="first")
-    problems += _problems(name, rows, repeated, key, "duplicate; each feature needs its own", keys)
+    problems += row_problems(name, rows, repeated, key, "duplicate; each feature needs its own", keys)
     geometry, geometry_problems = _layer_geometry(kind, gdf.geometry, rows, name)
     problems += geometry_problems
 
     if problems:
         problems.sort(key=lambda problem: problem.row)
-        listed = "\n".join(str(problem) for problem in problems[:_MAX_LISTED_PROBLEMS])
-        more = len(problems) - _MAX_LISTED_PROBLEMS
+        listed = "\n".join(str(problem) for problem in problems[:MAX_LISTED_PROBLEMS])
+        more = len(problems) - MAX_LISTED_PROBLEMS
         tail = f"\n… and {more} more" if more > 0 else ""
         raise ImportRejected(
             f"{name}: {len(problems)} problem(s) in the {kind} layer; nothing was loaded:\n{listed}{tail}", problems

@@ -9,7 +9,6 @@ from pathlib import Path
 
 from geo.errors import ValidationError
 
-
 #: content type → (file suffix, test of the file's first bytes): the type is judged by the bytes, never by
 #: the name or the browser's claim, so a script renamed .jpg is refused
 PHOTO_TYPES = {

@@ -44,30 +44,30 @@ _EXCEL_SERIAL_RANGE = (1.0, 2958466.0)
 # A spreadsheet's header may sit below a title row or two; look this far down for it.
 _HEADER_SEARCH_ROWS = 10
 _VECTOR_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp")
-_MAX_LISTED_PROBLEMS = 20
+MAX_LISTED_PROBLEMS = 20
 
 
-def _fold(text: pd.Series) -> pd.Series:
+def fold_text(text: pd.Series) -> pd.Series:
     """Text compared loosely: NFKC (full-width digits and letters), trimmed, case folded."""
     return text.str.normalize("NFKC").str.strip().str.casefold()
 
 
-def _text(values: pd.Series) -> pd.Series:
+def clean_text(values: pd.Series) -> pd.Series:
     """Cell values as trimmed strings, with empty cells as ``<NA>``."""
     text = values.astype("string").str.strip()
     return text.mask(text == "")
 
 
-def _column(data: pd.DataFrame, canonical: str) -> pd.Series:
+def column_of(data: pd.DataFrame, canonical: str) -> pd.Series:
     """A canonical column, or all ``<NA>`` when the file does not have it."""
     if canonical in data:
         return data[canonical]
     return pd.Series(pd.NA, index=data.index, dtype="string")
 
 
-def _match_headers(headers: list[str], aliases: dict[str, tuple[str, ...]]) -> dict[str, str]:
+def match_headers(headers: list[str], aliases: dict[str, tuple[str, ...]]) -> dict[str, str]:
     """Canonical name -> the file's header for it, for the headers that are present."""
-    folded = dict(zip(_fold(pd.Series(headers, dtype="string")), headers))
+    folded = dict(zip(fold_text(pd.Series(headers, dtype="string")), headers))
     found: dict[str, str] = {}
     for canonical, names in aliases.items():
         for name in names:
@@ -77,7 +77,7 @@ def _match_headers(headers: list[str], aliases: dict[str, tuple[str, ...]]) -> d
     return found
 
 
-def _problems(
+def row_problems(
     file: str,
     rows: np.ndarray,
     mask: np.ndarray | pd.Series,
@@ -102,24 +102,24 @@ def _problems(
     ]
 
 
-def _normalise_systems(raw: pd.Series) -> pd.Series:
+def normalise_systems(raw: pd.Series) -> pd.Series:
     """Coordinate-system names -> COORD_SYSTEMS or ``EPSG:nnnn``; ``<NA>`` when unknown."""
-    key = _fold(raw).str.replace(r"[\s\-_]", "", regex=True)
+    key = fold_text(raw).str.replace(r"[\s\-_]", "", regex=True)
     named = key.map(_SYSTEM_WORDS).astype("string")
     epsg = "EPSG:" + key.str.extract(r"^epsg:?(\d{4,6})$", expand=False)
     return named.fillna(epsg)
 
 
-def _normalise_system_argument(coord_system: str) -> str:
-    system = _normalise_systems(pd.Series([coord_system], dtype="string")).iloc[0]
-    if pd.isna(system) or not _system_is_known(system):
+def normalise_system_argument(coord_system: str) -> str:
+    system = normalise_systems(pd.Series([coord_system], dtype="string")).iloc[0]
+    if pd.isna(system) or not system_is_known(system):
         raise ValidationError(
             f"unknown coordinate system {coord_system!r}; accepted: {', '.join(COORD_SYSTEMS)} or 'EPSG:nnnn'"
         )
     return system
 
 
-def _system_is_known(system: str) -> bool:
+def system_is_known(system: str) -> bool:
     if system in COORD_SYSTEMS:
         return True
     try:
@@ -129,11 +129,11 @@ def _system_is_known(system: str) -> bool:
     return True
 
 
-def _system_is_geographic(system: str) -> bool:
+def system_is_geographic(system: str) -> bool:
     return system in COORD_SYSTEMS or pyproj.CRS.from_user_input(system).is_geographic
 
 
-def _parse_times(text: pd.Series, *, excel: bool) -> pd.Series:
+def parse_times(text: pd.Series, *, excel: bool) -> pd.Series:
     """Parse date-times to naive Asia/Shanghai time; ``NaT`` where missing or unparseable.
 
     Accepted: ``2025-03-12 08:30:00``, ``2025/3/12 8:30``, ``2025年3月12日``, ISO 8601
@@ -224,7 +224,7 @@ def _read_xlsx(path: Path, name: str, aliases: dict[str, tuple[str, ...]]) -> _S
     header_at = 0
     for position in range(min(_HEADER_SEARCH_ROWS, len(grid))):
         cells = [str(cell) for cell in grid.iloc[position] if pd.notna(cell)]
-        if len(_match_headers(cells, aliases)) >= 3:
+        if len(match_headers(cells, aliases)) >= 3:
             header_at = position
             break
     headers = [f"column {i + 1}" if pd.isna(cell) else str(cell) for i, cell in enumerate(grid.iloc[header_at])]
@@ -261,12 +261,12 @@ def _uncalculated_formulas(path: Path, grid: pd.DataFrame) -> pd.DataFrame | Non
     return text.where(formula.to_numpy() & grid.isna().to_numpy()).astype("string")
 
 
-def _formula_problems(raw: _Source, found: dict[str, str], name: str) -> list[RowError]:
+def formula_problems(raw: _Source, found: dict[str, str], name: str) -> list[RowError]:
     """One RowError per cell of a used column holding a formula with no calculated value."""
     if raw.formulas is None:
         return []
     return [problem for canonical, header in found.items()
-            for problem in _problems(name, raw.rows, raw.formulas[header].notna(), canonical,
+            for problem in row_problems(name, raw.rows, raw.formulas[header].notna(), canonical,
                                      "a formula with no calculated value: open and save the file in Excel or "
                                      "WPS, or paste the values, and import it again", raw.formulas[header])]
 
@@ -282,7 +282,7 @@ def _read_vector(path: Path, name: str) -> _Source:
     return _Source(table, np.arange(len(table)) + 1, geometry=geometry)
 
 
-def _read_source(path: Path, name: str, aliases: dict[str, tuple[str, ...]]) -> _Source:
+def read_source(path: Path, name: str, aliases: dict[str, tuple[str, ...]]) -> _Source:
     """A file's table; ``aliases`` are the headers that mark the header row of a spreadsheet."""
     suffix = path.suffix.lower()
     if suffix == ".csv":
@@ -296,7 +296,7 @@ def _read_source(path: Path, name: str, aliases: dict[str, tuple[str, ...]]) -> 
     )
 
 
-def _file_system(geometry: gpd.GeoSeries, default: str, name: str) -> str:
+def file_coord_system(geometry: gpd.GeoSeries, default: str, name: str) -> str:
     """The coordinate system of a vector file's points.
 
     A file in EPSG:4326 (or without a CRS) may still hold GCJ-02 or BD-09 points,

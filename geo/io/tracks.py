@@ -11,8 +11,7 @@ import pandas as pd
 import shapely
 
 from geo.errors import ValidationError
-from geo.io.tables import _parse_times
-
+from geo.io.tables import parse_times
 
 _GPX_NS = {"gpx": "http://www.topografix.com/GPX/1/1"}
 INSPECTION_KINDS = ("track", "checkin")
@@ -111,7 +110,7 @@ def read_inspection_file(path: str | Path, *, team: str, actor: str) -> gpd.GeoD
     if frame.empty:
         raise ValidationError(f"{name}: holds no track (two fixes or more) and no waypoint")
     for column in ("started_at", "ended_at"):
-        frame[column] = _parse_times(frame[column].astype(str).str.strip(), excel=False)
+        frame[column] = parse_times(frame[column].astype(str).str.strip(), excel=False)
         missing = frame[column].isna()
         if missing.any():
             raise ValidationError(f"{name}: inspection {int(np.flatnonzero(missing)[0]) + 1} has no readable "

@@ -1,7 +1,7 @@
 """Accountability figures of the closed loop (综合评价), as published in monthly reports.
 
 No I/O: every function takes an issues frame (read it with
-``geo.store.query_issues(..., columns=geo.loop.metrics.ISSUE_COLUMNS)``) and returns
+``geo.store.query_issues(..., columns=geo.loop.metrics.METRIC_COLUMNS)``) and returns
 numbers or frames. Times are naive local wall-clock times (Beijing time); a
 period is the half-open interval ``[start, end)``.
 
@@ -62,7 +62,7 @@ from geo.errors import ValidationError
 from geo.store.models import OPEN_STATUSES
 
 #: issue columns the figures need; pass them to ``geo.store.query_issues(columns=...)``
-ISSUE_COLUMNS = ("id", "category_code", "status", "reported_at", "registered_at", "handled_at", "closed_at",
+METRIC_COLUMNS = ("id", "category_code", "status", "reported_at", "registered_at", "handled_at", "closed_at",
                  "deadline_at", "rework_count", "community_code", "grid_code", "zone_code", "department_code")
 #: statuses in which the handling is still to come
 UNHANDLED_STATUSES = ("reported", "registered", "dispatched")
@@ -81,7 +81,7 @@ def _check(issues: pd.DataFrame, columns: tuple[str, ...]) -> None:
         raise ValidationError(f"expected a DataFrame of issues, got {type(issues).__name__}")
     missing = [c for c in columns if c not in issues.columns]
     if missing:
-        raise ValidationError(f"issues lack column(s) {', '.join(missing)} (read them with geo.loop.metrics.ISSUE_COLUMNS)")
+        raise ValidationError(f"issues lack column(s) {', '.join(missing)} (read them with geo.loop.metrics.METRIC_COLUMNS)")
 
 
 def _when(value: datetime, name: str) -> pd.Timestamp:
@@ -165,7 +165,7 @@ def period_figures(issues: pd.DataFrame, *, start: datetime, end: datetime, now:
     Parameters
     ----------
     issues : pandas.DataFrame
-        With the columns of :data:`ISSUE_COLUMNS` (grouping columns optional).
+        With the columns of :data:`METRIC_COLUMNS` (grouping columns optional).
     start, end : datetime.datetime, keyword-only
         The period, naive local time, ``end`` exclusive.
     now : datetime.datetime, keyword-only
@@ -179,7 +179,7 @@ def period_figures(issues: pd.DataFrame, *, start: datetime, end: datetime, now:
         NaN when the denominator is 0), ``handle_h_median``, ``handle_h_p90``
         (hours), ``backlog``, ``overdue`` — defined in the module docstring.
     """
-    _check(issues, tuple(c for c in ISSUE_COLUMNS if c not in GROUPINGS.values()))
+    _check(issues, tuple(c for c in METRIC_COLUMNS if c not in GROUPINGS.values()))
     s, e = _period(start, end)
     flags = _flags(issues, s, e, _when(now, "now"))
     counts = _rates(flags[list(_COUNTS)].sum().astype("int64").to_frame().T).iloc[0]
@@ -210,7 +210,7 @@ def accountability(
     Parameters
     ----------
     issues : pandas.DataFrame
-        With :data:`ISSUE_COLUMNS`.
+        With :data:`METRIC_COLUMNS`.
     by : {"department", "community", "grid", "zone"}, keyword-only
         The grouping (:data:`GROUPINGS`); issues without a group are left out.
     start, end : datetime.datetime, keyword-only
@@ -230,7 +230,7 @@ def accountability(
     """
     if by not in GROUPINGS:
         raise ValidationError(f"cannot group by {by!r}; choose one of {', '.join(GROUPINGS)}")
-    _check(issues, (*(c for c in ISSUE_COLUMNS if c not in GROUPINGS.values()), GROUPINGS[by]))
+    _check(issues, (*(c for c in METRIC_COLUMNS if c not in GROUPINGS.values()), GROUPINGS[by]))
     s, e = _period(start, end)
     key = issues[GROUPINGS[by]].astype(object).where(issues[GROUPINGS[by]].notna(), None)
     table = _grouped(_flags(issues, s, e, _when(now, "now")), key.rename(by))
@@ -274,7 +274,7 @@ def plan_task_figures(issues: pd.DataFrame, *, start: datetime, end: datetime, n
     """
     from geo.taxonomy import load_taxonomy
 
-    _check(issues, tuple(c for c in ISSUE_COLUMNS if c not in GROUPINGS.values()))
+    _check(issues, tuple(c for c in METRIC_COLUMNS if c not in GROUPINGS.values()))
     s, e = _period(start, end)
     tax = load_taxonomy()
     serves = tax.categories["plan_tasks"].explode().dropna().astype("int64")
@@ -333,7 +333,7 @@ def home_figures(issues: pd.DataFrame, *, now: datetime) -> dict[str, float | in
     ----------
     issues : pandas.DataFrame
         With ``status``, ``reported_at``, ``registered_at``, ``handled_at``,
-        ``closed_at``, ``deadline_at`` and ``rework_count`` (:data:`ISSUE_COLUMNS`).
+        ``closed_at``, ``deadline_at`` and ``rework_count`` (:data:`METRIC_COLUMNS`).
     now : datetime.datetime, keyword-only
         The current local time (naive).
 

@@ -10,7 +10,7 @@ Roles are data (``geo/data/roles.csv``), one row per role:
     What the pages call the role.
 ``sees``
     Which issues the role may read: ``all``, ``department`` (those its department is
-    responsible for, :func:`geo.loop.workflow.owns`) or ``none``.
+    responsible for, :func:`owns`) or ``none``.
 ``reveals_phone``
     1 when the role may reveal a reporter's unmasked phone number (each reveal is logged).
 ``manages_users``
@@ -32,7 +32,6 @@ import pandas as pd
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from geo.errors import ConfigError, ValidationError
-from geo.loop.workflow import owns
 from geo.taxonomy import DATA_DIR, load_taxonomy
 
 ROLES_FILE = DATA_DIR / "roles.csv"
@@ -158,6 +157,28 @@ def check_account(name: str, role: str, department_code: str | None) -> tuple[st
     return name, role, department_code
 
 
+def roles_that_see(sees: str) -> tuple[str, ...]:
+    """The roles whose ``sees`` is ``sees`` (``all``, ``department`` or ``none``), in table order."""
+    roles = load_roles()
+    return tuple(roles.index[roles["sees"] == sees])
+
+
+def owns(user_department: str, issue_department: str | None) -> bool:
+    """Whether a department user is responsible for an issue of ``issue_department``.
+
+    Its own code, a child department (``sanitation`` owns ``sanitation_west``), and for
+    the ``communities`` team every ``community:…`` issue.
+    """
+    if not issue_department:
+        return False
+    if issue_department == user_department:
+        return True
+    departments = load_taxonomy().departments
+    if issue_department in departments.index and departments.at[issue_department, "parent"] == user_department:
+        return True
+    return user_department == "communities" and issue_department.startswith("community:")
+
+
 def scope(role: str) -> str:
     """Which issues a role reads: ``all``, ``department`` or ``none``."""
     if role not in load_roles().index:
@@ -175,10 +196,29 @@ def may_see(role: str, user_department: str | None, issue_department: str | None
     return False
 
 
+def acts_for_own_department(role: str) -> bool:
+    """Whether a user of ``role`` takes closed-loop steps only for its own department (``sees`` = department)."""
+    return scope(role) == "department"
+
+
+def acting_department(role: str, user_department: str | None, requested: str | None) -> str | None:
+    """The department a closed-loop step is taken for.
+
+    A department user acts for its own department, whatever a form or body asked for;
+    the other roles choose one (a dispatch's or reassignment's target), or none.
+    """
+    return user_department if acts_for_own_department(role) else requested
+
+
+def may_act_on(role: str, user_department: str | None, issue_department: str | None) -> bool:
+    """Whether a user may take steps on an issue of ``issue_department`` (which steps: ``transitions.csv``)."""
+    return not acts_for_own_department(role) or owns(user_department or "", issue_department)
+
+
 def owned_departments(user_department: str, *, community_codes: list[str] | tuple[str, ...] = ()) -> list[str]:
     """Every issue department code a department user is responsible for, for a SQL ``IN`` filter.
 
-    The same rule as :func:`geo.loop.workflow.owns`: its own code, its child departments
+    The same rule as :func:`owns`: its own code, its child departments
     (``sanitation`` → ``sanitation_west``, ``sanitation_east``) and, for the
     ``communities`` team, ``community:<code>`` of each of ``community_codes``.
     """

@@ -52,8 +52,8 @@ def parse_week(text: str) -> tuple[datetime, datetime]:
 
 
 def read_issues(engine: Engine, settings: Settings) -> gpd.GeoDataFrame:
-    """All issues of the jurisdiction with :data:`geo.loop.metrics.ISSUE_COLUMNS` (points, EPSG:4326)."""
-    return store.query_issues(engine, jurisdiction_code=settings.jurisdiction_code, columns=metrics.ISSUE_COLUMNS)
+    """All issues of the jurisdiction with :data:`geo.loop.metrics.METRIC_COLUMNS` (points, EPSG:4326)."""
+    return store.query_issues(engine, jurisdiction_code=settings.jurisdiction_code, columns=metrics.METRIC_COLUMNS)
 
 
 def read_patches(engine: Engine, settings: Settings) -> gpd.GeoDataFrame:
@@ -137,7 +137,7 @@ def coverage_view(engine: Engine, settings: Settings, *, team: str, until: datet
     departments = load_taxonomy().departments
     children = departments.index[departments["parent"] == team].tolist()
     mine = store.query_issues(engine, jurisdiction_code=j, status=metrics.OPEN_STATUSES,
-                              columns=(*metrics.ISSUE_COLUMNS, "address", "description"))
+                              columns=(*metrics.METRIC_COLUMNS, "address", "description"))
     mine = mine[mine["department_code"].isin([team, *children])].copy()
     mine["overdue"] = metrics.overdue_mask(mine, now=now)
     return CoverageView(team=team, name=str(row["name"].iloc[0]), patch=row, result=result, issues=mine,

@@ -61,12 +61,12 @@ from geo.errors import (
     NotFoundError,
     ValidationError,
 )
+from geo.loop.users import may_act_on, role_names
 from geo.store.db import write_tx
 from geo.store.models import ISSUE_STATUSES, OPEN_STATUSES
 from geo.taxonomy import DATA_DIR, load_taxonomy
 
 #: the roles of webmap.auth (issue 4)
-ROLES = ("supervisor", "dispatcher", "department", "public", "admin")
 TRANSITIONS_FILE = DATA_DIR / "transitions.csv"
 #: department codes made by assignment and dispatch besides the taxonomy's own
 _PLACE_DEPARTMENT_RE = re.compile(r"(community:\d{12}|frontage:[\w-]{1,40})")
@@ -105,9 +105,9 @@ def load_transitions(path: Path = TRANSITIONS_FILE) -> pd.DataFrame:
         raise ConfigError(f"{Path(path).name}: state {bad.iloc[0]!r} is not one of {', '.join(ISSUE_STATUSES)}")
     table["roles"] = table["roles"].map(lambda v: tuple(r.strip() for r in v.split(";") if r.strip()))
     roles = table["roles"].explode().dropna()
-    if len(roles[~roles.isin(ROLES)]):
-        raise ConfigError(f"{Path(path).name}: role {roles[~roles.isin(ROLES)].iloc[0]!r} is not one of "
-                          f"{', '.join(ROLES)}")
+    if len(roles[~roles.isin(role_names())]):
+        raise ConfigError(f"{Path(path).name}: role {roles[~roles.isin(role_names())].iloc[0]!r} is not one of "
+                          f"{', '.join(role_names())}")
     for flag in _FLAGS:
         if not table[flag].isin(("0", "1")).all():
             raise ConfigError(f"{Path(path).name}: {flag} must be 0 or 1")
@@ -166,22 +166,6 @@ def _check_department(code: object) -> str:
     return code
 
 
-def owns(user_department: str, issue_department: str | None) -> bool:
-    """Whether a department user is responsible for an issue of ``issue_department``.
-
-    Its own code, a child department (``sanitation`` owns ``sanitation_west``), and for
-    the ``communities`` team every ``community:…`` issue.
-    """
-    if not issue_department:
-        return False
-    if issue_department == user_department:
-        return True
-    departments = load_taxonomy().departments
-    if issue_department in departments.index and departments.at[issue_department, "parent"] == user_department:
-        return True
-    return user_department == "communities" and issue_department.startswith("community:")
-
-
 def apply_transition(
     engine: Engine,
     issue_id: int,
@@ -211,12 +195,12 @@ def apply_transition(
     actor : str, keyword-only
         Who acts (user name), recorded on the event.
     role : str, keyword-only
-        The actor's role (:data:`ROLES`); it must be allowed the action.
+        The actor's role (``geo/data/roles.csv``); it must be allowed the action.
     department_code : str, optional, keyword-only
         For dispatch / reassign: the department to send the issue to (default:
         the issue's assigned department; see :func:`suggest_department`). For
         the ``department`` role: the actor's own department, which must be
-        responsible for the issue (:func:`owns`).
+        responsible for the issue (:func:`geo.loop.users.may_act_on`).
     note, photo : str, optional, keyword-only
         The event's note and photo reference (a stored file's path or URL);
         required where the table says so (handle needs both).
@@ -251,8 +235,8 @@ def apply_transition(
     rows = table[table["action"] == action]
     if rows.empty:
         raise ValidationError(f"action {action!r} is unknown; known: {', '.join(table['action'].unique())}")
-    if role not in ROLES:
-        raise ValidationError(f"role {role!r} is unknown; known: {', '.join(ROLES)}")
+    if role not in role_names():
+        raise ValidationError(f"role {role!r} is unknown; known: {', '.join(role_names())}")
     spec = rows.iloc[0]
     if role not in spec["roles"]:
         raise ForbiddenError(f"role {role!r} may not {action} ({spec['name']}); allowed: {', '.join(spec['roles'])}")
@@ -276,7 +260,7 @@ def apply_transition(
         issue = store.issue_state(conn, issue_id)
         if issue is None:
             raise NotFoundError(f"issue {issue_id!r} does not exist")
-        if role == "department" and not owns(department_code, issue["department_code"]):
+        if not may_act_on(role, department_code, issue["department_code"]):
             raise ForbiddenError(f"issue {issue_id} belongs to department {issue['department_code']!r}, "
                                  f"not to {department_code!r}")
         current = issue["status"]

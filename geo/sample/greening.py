@@ -10,7 +10,7 @@ the end of the road (the analysis clips and reports them).
 
 The frames returned are what ``scripts/make_sample_data.py`` writes to
 ``data/greening/`` and what ``citymap load-sample`` imports: the headers are the
-Chinese ones a greening office would use (see :func:`geo.io.read_greening_records`).
+Chinese ones a greening office would use (see :func:`geo.greening.files.read_greening_records`).
 """
 
 from __future__ import annotations

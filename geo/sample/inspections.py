@@ -23,7 +23,8 @@ from sqlalchemy import Engine
 
 from geo import store
 from geo.crs import to_metric
-from geo.frames.reference import Layers, load_layers_from_dir
+from geo.frames.reference import Layers
+from geo.io.ingest import load_layers_from_dir
 
 SAMPLE_END = pd.Timestamp("2026-01-01 00:00")  # the sample's snapshot: the end of 31 December 2025
 SAMPLE_DAYS = 7

@@ -46,9 +46,9 @@ from geo.store.access import (  # noqa: F401
 from geo.store.base import (  # noqa: F401
     BOOLEAN_COLUMNS,
     CONTACT_COLUMNS,
-    ISSUE_COLUMNS,
     LIFECYCLE_EVENTS,
     MASKED_TEXT_COLUMNS,
+    STORED_ISSUE_COLUMNS,
     TIMESTAMP_COLUMNS,
 )
 from geo.store.bulk import (  # noqa: F401
@@ -98,9 +98,6 @@ from geo.store.issues import (  # noqa: F401
     update_assignment,
 )
 from geo.store.layers import (  # noqa: F401
-    JURISDICTION_COLUMNS,
-    LAYER_KEYS,
-    LAYER_TABLES,
     count_layer,
     extent,
     layer_version,
@@ -131,13 +128,10 @@ __all__ = [
     "GREENING_RECORD_COLUMNS",
     "GreeningLoad",
     "INSPECTION_COLUMNS",
-    "ISSUE_COLUMNS",
+    "STORED_ISSUE_COLUMNS",
     "ISSUE_READ_COLUMNS",
     "ISSUE_STATE_COLUMNS",
-    "JURISDICTION_COLUMNS",
     "KEY_WITHOUT_USER_ROLE",
-    "LAYER_KEYS",
-    "LAYER_TABLES",
     "LIFECYCLE_EVENTS",
     "LOGIN_SCOPES",
     "LoadResult",

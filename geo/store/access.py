@@ -17,7 +17,6 @@ from geo.errors import ConflictError, NotFoundError, ValidationError
 from geo.store.base import _one, _read_plain, _with_conn
 from geo.store.db import write_tx
 
-
 #: the role of an API key that has no user (made before keys had users): it submits and reads no issue
 KEY_WITHOUT_USER_ROLE = "public"
 

@@ -20,7 +20,7 @@ from geo.privacy import mask_phones
 from geo.store.db import is_sqlite
 
 #: columns of ``issues`` an import writes (besides geometry and the batch id)
-ISSUE_COLUMNS = (
+STORED_ISSUE_COLUMNS = (
     "jurisdiction_code", "source", "external_id", "source_system", "category_code", "description", "address",
     "status", "reported_at", "registered_at", "dispatched_at", "handled_at", "verified_at", "closed_at",
     "deadline_at", "deadline_provisional", "rework_count", "cell_code", "segment_id", "segment_dist_m", "compound_code",

@@ -15,7 +15,6 @@ from geo.store.base import _in_clause, _read_geo
 from geo.store.db import write_tx
 from geo.store.layers import _check_frame, _insert_frame
 
-
 #: columns of ``frontage_units`` besides ``id``, ``jurisdiction_code`` and ``geom``
 FRONTAGE_COLUMNS = ("code", "name", "kind", "road_id", "from_m", "to_m")
 #: columns of ``inspections`` a load writes besides ``jurisdiction_code``, ``created_at`` and ``geom``

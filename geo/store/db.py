@@ -1,6 +1,6 @@
 """Engines and schema set-up for SpatiaLite (embedded) and PostGIS.
 
-SQLite rules (DESIGN.md "Safety stance"): WAL journal, a busy timeout, and write
+SQLite rules: WAL journal, a busy timeout, and write
 transactions that begin IMMEDIATE. With WAL + busy_timeout alone, concurrent
 read-modify-write transactions that start as readers fail to upgrade their lock and
 are lost; taking the write lock at BEGIN makes them queue instead.

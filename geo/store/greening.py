@@ -25,7 +25,6 @@ from geo.store.base import (
 )
 from geo.store.db import write_tx
 
-
 #: columns of ``greening_plan`` besides ``id`` and ``jurisdiction_code``
 GREENING_PLAN_COLUMNS = ("year", "road_id", "task_code", "side", "from_m", "to_m", "due_date", "section_name", "team")
 #: columns of ``greening_records`` a load writes (besides geometry, jurisdiction and ``created_at``)

@@ -19,8 +19,8 @@ from geo.privacy import PHONE_REFUSED, mask_phone, normalise_phones
 from geo.store import models
 from geo.store.base import (
     CONTACT_COLUMNS,
-    ISSUE_COLUMNS,
     LIFECYCLE_EVENTS,
+    STORED_ISSUE_COLUMNS,
     TIMESTAMP_COLUMNS,
     _count,
     _in_clause,
@@ -56,7 +56,7 @@ def insert_issues(
     Parameters
     ----------
     issues : GeoDataFrame
-        Points in EPSG:4326 with the columns of :data:`ISSUE_COLUMNS` that apply
+        Points in EPSG:4326 with the columns of :data:`STORED_ISSUE_COLUMNS` that apply
         (missing optional ones are stored as NULL), plus the reporter's contact
         (:data:`CONTACT_COLUMNS`: ``phone``, ``email``, ``reporter_name``), stored apart
         in ``reporter_contacts``; the phone normalised (a value that is not a phone
@@ -79,7 +79,7 @@ def insert_issues(
         raise ValidationError("issues must be non-empty points")
     frame = pd.DataFrame(issues.drop(columns=issues.geometry.name)).reset_index(drop=True)
     frame["jurisdiction_code"] = jurisdiction_code
-    for column in ISSUE_COLUMNS:
+    for column in STORED_ISSUE_COLUMNS:
         if column not in frame:
             frame[column] = None
     if "phone" in frame:
@@ -111,7 +111,7 @@ def insert_issues(
             {"j": jurisdiction_code, "f": file, "a": actor, "at": local_now(), "r": rows_rejected},
         ).scalar_one()
         frame["import_batch_id"] = batch_id
-        new = bulk_insert(conn, "issues", frame, (*ISSUE_COLUMNS, "import_batch_id"), point=True,
+        new = bulk_insert(conn, "issues", frame, (*STORED_ISSUE_COLUMNS, "import_batch_id"), point=True,
                            unique_key=("jurisdiction_code", "source", "external_id"))
         new = new.rename(columns={"id": "issue_id"})
         given = {column: CONTACT_COLUMNS[column] for column in CONTACT_COLUMNS if column in new}

@@ -13,6 +13,7 @@ from sqlalchemy import Connection, Engine, text
 from geo.clock import local_now
 from geo.crs import WGS84
 from geo.errors import ValidationError
+from geo.layers import LAYERS, layer_spec, reference_layers
 from geo.store.base import (
     _count,
     _geom_from_wkb,
@@ -22,23 +23,6 @@ from geo.store.base import (
     _with_conn,
 )
 from geo.store.db import is_sqlite, write_tx
-
-#: layer name → (table, its columns besides ``jurisdiction_code`` and ``geom``)
-LAYER_TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
-    "communities": ("communities", ("code", "name")),
-    "compounds": ("compounds", ("code", "name", "community_code")),
-    "grids": ("management_grids", ("code", "name", "community_code", "worker", "department_code")),
-    "zones": ("contractor_zones", ("code", "name", "department_code", "depot_lon", "depot_lat")),
-    "unit_cells": ("unit_cells", ("code", "community_code", "col", "row")),
-    "roads": ("roads", ("road_id", "name", "road_class", "is_priority", "oneway")),
-    "segments": ("road_segments", (
-        "segment_id", "road_id", "name", "road_class", "is_priority", "oneway", "seq", "from_m", "to_m", "length_m",
-    )),
-}
-#: layer name → the column that identifies a feature of it (an OGC API feature id)
-LAYER_KEYS = {"communities": "code", "compounds": "code", "grids": "code", "zones": "code", "unit_cells": "code",
-              "roads": "road_id", "segments": "segment_id"}
-JURISDICTION_COLUMNS = ("code", "name", "district_code", "metric_crs", "cell_size_m", "grid_origin_x", "grid_origin_y")
 
 
 def replace_layers(
@@ -52,9 +36,9 @@ def replace_layers(
     Parameters
     ----------
     jurisdiction : GeoDataFrame
-        One row with :data:`JURISDICTION_COLUMNS` and the boundary polygon.
+        One row with the columns of ``LAYERS["jurisdiction"]`` (:mod:`geo.layers`) and the boundary polygon.
     layers : dict
-        Layer name (keys of :data:`LAYER_TABLES`) → GeoDataFrame in EPSG:4326;
+        Layer name (:func:`geo.layers.reference_layers`) → GeoDataFrame in EPSG:4326;
         layers not given are emptied.
     departments : DataFrame
         ``code``, ``name``, ``name_en``, ``kind``, ``parent``.
@@ -69,12 +53,12 @@ def replace_layers(
     code = str(jurisdiction["code"].iloc[0])
     counts: dict[str, int] = {}
     with write_tx(engine) as conn:
-        for name in LAYER_TABLES:
-            counts[name] = _replace_layer(conn, name, layers.get(name), code)
+        for spec in reference_layers():
+            counts[spec.name] = _replace_layer(conn, spec.name, layers.get(spec.name), code)
         conn.execute(text("DELETE FROM departments WHERE jurisdiction_code = :j"), {"j": code})
         conn.execute(text("DELETE FROM jurisdictions WHERE code = :j"), {"j": code})
-        _insert_frame(conn, "jurisdictions", _check_frame(jurisdiction, JURISDICTION_COLUMNS, "jurisdiction"),
-                      JURISDICTION_COLUMNS)
+        columns = LAYERS["jurisdiction"].columns
+        _insert_frame(conn, "jurisdictions", _check_frame(jurisdiction, columns, "jurisdiction"), columns)
         deps = departments.assign(jurisdiction_code=code)
         dep_cols = ("code", "name", "name_en", "kind", "parent", "jurisdiction_code")
         conn.execute(
@@ -113,9 +97,10 @@ def layer_version(bind: Engine | Connection, *, jurisdiction_code: str) -> int:
 
 
 def _replace_layer(conn: Connection, name: str, frame: gpd.GeoDataFrame | None, jurisdiction_code: str) -> int:
-    if name not in LAYER_TABLES:
-        raise ValidationError(f"unknown layer {name!r}; known: {sorted(LAYER_TABLES)}")
-    table, columns = LAYER_TABLES[name]
+    spec = layer_spec(name)
+    if spec.name == "jurisdiction":
+        raise ValidationError("the jurisdiction is replaced with its layers (replace_layers), not as one of them")
+    table, columns = spec.table, spec.stored_columns
     conn.execute(text(f"DELETE FROM {table} WHERE jurisdiction_code = :j"), {"j": jurisdiction_code})
     if frame is None:
         return 0
@@ -154,13 +139,13 @@ def read_layer(
 ) -> gpd.GeoDataFrame:
     """A reference layer as a GeoDataFrame (EPSG:4326), optionally only what meets ``bbox``.
 
-    ``name`` is a key of :data:`LAYER_TABLES` or ``"jurisdiction"``. ``keys`` keeps
-    the features whose :data:`LAYER_KEYS` column is one of them; ``limit`` and
+    ``name`` is a layer of :data:`geo.layers.LAYERS`. ``keys`` keeps
+    the features whose key column (``LayerSpec.key``) is one of them; ``limit`` and
     ``offset`` page through the rows in storage order.
     """
     table, columns, key = _layer_source(name)
     params = {"j": jurisdiction_code}
-    clauses = [f"t.{key} = :j", *_in_clause(f"t.{LAYER_KEYS.get(name, 'code')}", keys, params, "k")]
+    clauses = [f"t.{key} = :j", *_in_clause(f"t.{layer_spec(name).key}", keys, params, "k")]
     frame = _read_geo(bind, table, columns, where=" AND ".join(clauses), params=params, bbox=bbox,
                       limit=limit, offset=offset)
     # SQLite hands booleans back as 0/1: make both back ends answer True/False
@@ -172,11 +157,8 @@ def read_layer(
 
 def _layer_source(name: str) -> tuple[str, tuple[str, ...], str]:
     """(table, columns, jurisdiction column) of a layer name."""
-    if name == "jurisdiction":
-        return "jurisdictions", JURISDICTION_COLUMNS, "code"
-    if name in LAYER_TABLES:
-        return (*LAYER_TABLES[name], "jurisdiction_code")
-    raise ValidationError(f"unknown layer {name!r}; known: jurisdiction, {', '.join(LAYER_TABLES)}")
+    spec = layer_spec(name)
+    return spec.table, spec.stored_columns, "code" if spec.name == "jurisdiction" else "jurisdiction_code"
 
 
 def count_layer(

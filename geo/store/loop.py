@@ -20,7 +20,6 @@ from geo.store.base import (
 )
 from geo.store.db import is_sqlite, write_tx
 
-
 #: issue columns geo.loop.workflow reads before a transition
 ISSUE_STATE_COLUMNS = ("id", "jurisdiction_code", "status", "department_code", "category_code", "merged_into")
 

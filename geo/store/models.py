@@ -28,7 +28,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 SRID = 4326
 
-# Issue lifecycle states (DESIGN.md "Lifecycle"); the workflow module owns the
+# Issue lifecycle states (geo/data/transitions.csv moves between them); the workflow module owns the
 # transitions, the schema only needs the vocabulary for its CHECK-free text column.
 ISSUE_STATUSES = ("reported", "registered", "dispatched", "handled", "verified", "closed", "refused", "merged")
 OPEN_STATUSES = ("reported", "registered", "dispatched", "handled", "verified")

@@ -8,9 +8,11 @@ from pathlib import Path
 
 import click
 
+from geo.layers import reference_layers
 from webmap.cli.context import CliContext, one_line_errors, pass_cli
 
-LAYER_KINDS = ("communities", "compounds", "grids", "zones", "unit_cells", "roads")
+#: the layers ``citymap import --kind`` takes (segments are cut from the roads, the jurisdiction comes with its layers)
+IMPORTED_LAYERS = tuple(spec.name for spec in reference_layers() if spec.name != "segments")
 
 
 @click.command("init-db")
@@ -56,7 +58,7 @@ def load_sample_cmd(cli: CliContext, issues: bool) -> None:
 
 @click.command("import")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--kind", type=click.Choice(("issues", *LAYER_KINDS)), default="issues", show_default=True)
+@click.option("--kind", type=click.Choice(("issues", *IMPORTED_LAYERS)), default="issues", show_default=True)
 @click.option("--coord-system", default="wgs84", show_default=True,
               help="wgs84, cgcs2000, gcj02 (AMap, Tencent), bd09 (Baidu) or EPSG:nnnn; a coord_system column overrides it.")
 @click.option("--source", default="12345", show_default=True, help="Source of issues without a source column.")
@@ -97,7 +99,7 @@ def assign_cmd(cli: CliContext) -> None:
 
 
 @click.command("export")
-@click.option("--layer", type=click.Choice(("issues", *LAYER_KINDS, "segments")), default="issues", show_default=True)
+@click.option("--layer", type=click.Choice(("issues", *(spec.name for spec in reference_layers()))), default="issues", show_default=True)
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="A .geojson or .gpkg file.")
 @pass_cli
@@ -128,13 +130,13 @@ def greening_group() -> None:
 def greening_progress_cmd(cli: CliContext, road: str | None, season: str | None, year: int | None,
                           as_of: str | None, out: Path | None) -> None:
     """Print (and export) the share of planned length done per road and task, and what is overdue."""
-    from geo.greening import views as gp
+    from geo.greening import views as greening_views
     from geo.io import write_xlsx
 
     settings = cli.settings
-    view = gp.greening_view(cli.engine, jurisdiction_code=settings.jurisdiction_code, year=year, as_of=as_of,
+    view = greening_views.greening_view(cli.engine, jurisdiction_code=settings.jurisdiction_code, year=year, as_of=as_of,
                             road=road, season=season)
-    sheets = gp.report_tables(view)
+    sheets = greening_views.report_tables(view)
     click.echo(f"绿化进度 {view.year} 年，截至 {view.as_of:%Y-%m-%d}")
     click.echo(sheets["进度"].to_string(index=False))
     if not view.clipped.empty:

@@ -34,15 +34,15 @@ def hotspots_cmd(cli: CliContext, category: str | None, since: datetime | None, 
                  fdr: bool, band_m: float | None, out: Path, map_path: Path | None) -> None:
     """Getis-Ord Gi* hot spots of the issues per unit cell over a period."""
     from geo import store
-    from geo.hotspots import views as hotspot_jobs
+    from geo.hotspots import views as hotspot_views
     from geo.io import write_frame
 
     engine, settings = cli.engine, cli.settings
-    default_since, default_until = hotspot_jobs.default_period(engine, settings)
+    default_since, default_until = hotspot_views.default_period(engine, settings)
     end = until + timedelta(days=1) if until else default_until
     start = since or end - (default_until - default_since)
-    filters = hotspot_jobs.HotspotFilters(since=start, until=end, categories=(category,) if category else None)
-    view = hotspot_jobs.hotspot_view(engine, settings, filters, band_m=band_m, fdr=fdr, with_density=map_path is not None)
+    filters = hotspot_views.HotspotFilters(since=start, until=end, categories=(category,) if category else None)
+    view = hotspot_views.hotspot_view(engine, settings, filters, band_m=band_m, fdr=fdr, with_density=map_path is not None)
     cells = view.cells.rename(columns={"code": "cell_code"})[[*CELL_PROPERTIES, view.cells.geometry.name]]
     write_frame(cells, out)
     hot, cold = int((cells["gi_bin"] >= 2).sum()), int((cells["gi_bin"] <= -2).sum())

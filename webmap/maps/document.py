@@ -9,7 +9,7 @@ note — can run, on the server (branca renders a folium figure's output as a Ji
 template again) or in the browser.
 
 Geometries arrive in any CRS and leave as EPSG:4326 lon/lat rounded to 6 decimals
-(≈ 0.1 m), shifted to GCJ-02 for display when the basemap is AMap (DESIGN.md).
+(≈ 0.1 m), shifted to GCJ-02 for display when the basemap is AMap.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Hot-spot maps for supervisors: Gi* classes, heat, clustered issues, emerging hot spots.
 
-Every layer is bounded in size whatever the number of issues (DESIGN.md, performance):
+Every layer is bounded in size whatever the number of issues:
 
 * cells and road segments are drawn as plain GeoJSON dicts (6-decimal coordinates, no
   per-feature bbox), only the cells that have issues or a significant Gi* bin;

@@ -15,7 +15,7 @@ from flask import Response, current_app, render_template, request, url_for
 from geo import store
 from geo.clock import local_now
 from geo.loop import metrics
-from geo.loop import views as jobs
+from geo.loop import views as loop_views
 from geo.taxonomy import load_taxonomy
 from webmap import params
 from webmap.context import engine_of, jurisdiction_boundary, settings_of
@@ -37,7 +37,7 @@ def _month() -> tuple[datetime, datetime, str]:
 
 
 def _labelled(table):
-    out = table.rename(columns=jobs.FIGURE_LABELS)
+    out = table.rename(columns=loop_views.FIGURE_LABELS)
     return out.round(2)
 
 
@@ -46,7 +46,7 @@ def league():
     engine, settings = engine_of(current_app), settings_of(current_app)
     start, end, month = _month()
     now = local_now()
-    table = jobs.league(engine, settings, start=start, end=end, now=now)
+    table = loop_views.league(engine, settings, start=start, end=end, now=now)
     start_d = start.date()
     week = f"{start_d.isocalendar().year}-W{start_d.isocalendar().week:02d}"
     return render_template("league.html", table=_labelled(table), month=month, now=now, week=week)
@@ -57,7 +57,7 @@ def plan_tasks():
     engine, settings = engine_of(current_app), settings_of(current_app)
     start, end, month = _month()
     now = local_now()
-    issues = jobs.read_issues(engine, settings)
+    issues = loop_views.read_issues(engine, settings)
     board = metrics.plan_task_figures(issues, start=start, end=end, now=now)
     departments = load_taxonomy().departments["name"]
     categories = load_taxonomy().categories["name"]
@@ -65,7 +65,7 @@ def plan_tasks():
         "number": number, "title": row["title"], "lead": departments.get(row["lead"], row["lead"]),
         "supporting": [departments.get(c, c) for c in row["supporting"].split(";") if c],
         "categories": [f"{c} {categories.get(c, '')}" for c in row["categories"].split(";") if c],
-        "figures": {jobs.FIGURE_LABELS[k]: row[k] for k in ("registered", "due", "closed", "closed_on_time",
+        "figures": {loop_views.FIGURE_LABELS[k]: row[k] for k in ("registered", "due", "closed", "closed_on_time",
                                                              "close_rate_pct", "on_time_rate_pct", "backlog",
                                                              "overdue")},
     } for number, row in board.iterrows()]
@@ -82,16 +82,16 @@ def _coverage_request():
         until = datetime.combine(last_day, datetime.min.time()) + timedelta(days=1)
     else:
         # Up to the end of the day of the newest inspection on record (today when there is none).
-        latest = jobs.latest_inspection_end(engine, settings) or local_now()
+        latest = loop_views.latest_inspection_end(engine, settings) or local_now()
         until = datetime(latest.year, latest.month, latest.day) + timedelta(days=1)
-    return jobs.coverage_view(engine, settings, team=team, until=until, days=days, now=local_now())
+    return loop_views.coverage_view(engine, settings, team=team, until=until, days=days, now=local_now())
 
 
 @bp.get("/coverage")
 def coverage():
     engine, settings = engine_of(current_app), settings_of(current_app)
     view = _coverage_request()
-    patches = jobs.read_patches(engine, settings)
+    patches = loop_views.read_patches(engine, settings)
     shown_until = view.until - timedelta(days=1)
     query = {"team": view.team, "days": view.days, "until": f"{shown_until:%Y-%m-%d}"}
     r = view.result
@@ -119,9 +119,9 @@ def coverage_map_page():
 def weekly_report():
     engine, settings = engine_of(current_app), settings_of(current_app)
     week = request.args.get("week", "").strip()
-    _start, end = jobs.parse_week(week)
+    _start, end = loop_views.parse_week(week)
     with tempfile.TemporaryDirectory() as tmp:
-        path = jobs.write_weekly_report(engine, settings, week=week, path=Path(tmp) / "report.xlsx",
+        path = loop_views.write_weekly_report(engine, settings, week=week, path=Path(tmp) / "report.xlsx",
                                         now=min(end, local_now()))
         data = path.read_bytes()
     return Response(data, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",

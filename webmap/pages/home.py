@@ -11,9 +11,9 @@ from geo.store.models import OPEN_STATUSES
 from geo.taxonomy import load_taxonomy
 from webmap.auth import current_user
 from webmap.context import engine_of, jurisdiction_boundary, settings_of
-from webmap.pages.blueprint import bp
 from webmap.map_views import map_route
 from webmap.maps.overview import overview_map
+from webmap.pages.blueprint import bp
 
 
 @bp.get("/")
@@ -26,7 +26,7 @@ def index():
         return redirect(url_for("pages.issue_list"))
     engine, settings = engine_of(current_app), settings_of(current_app)
     boundary = jurisdiction_boundary()
-    issues = store.query_issues(engine, jurisdiction_code=settings.jurisdiction_code, columns=metrics.ISSUE_COLUMNS)
+    issues = store.query_issues(engine, jurisdiction_code=settings.jurisdiction_code, columns=metrics.METRIC_COLUMNS)
     figures = {"total": len(issues), **metrics.home_figures(issues, now=local_now())}
     return render_template("index.html", figures=figures, jurisdiction=boundary.loc[0, "name"])
 

@@ -14,7 +14,8 @@ from flask import current_app, redirect, render_template, request, send_file, ur
 from geo import io, store
 from geo.clock import local_now
 from geo.errors import NotFoundError
-from geo.loop.workflow import allowed_actions, apply_transition, load_transitions, owns
+from geo.loop.users import acting_department, may_act_on
+from geo.loop.workflow import allowed_actions, apply_transition, load_transitions
 from geo.privacy import mask_phone
 from geo.taxonomy import load_taxonomy
 from webmap import params
@@ -95,7 +96,7 @@ def issues_map():
 def _actions(issue) -> list[dict]:
     """The steps the current user may take on the issue now, with what each needs."""
     user = current_user()
-    if user["role"] == "department" and not owns(user["department_code"] or "", issue["department_code"]):
+    if not may_act_on(user["role"], user["department_code"], issue["department_code"]):
         return []
     table = load_transitions()
     codes = allowed_actions(issue["status"], user["role"])
@@ -153,7 +154,7 @@ def issue_transition(issue_id: int):
         photo = saved[0][0]
     apply_transition(
         engine_of(current_app), issue_id, form.get("action", ""), actor=user["name"], role=user["role"],
-        department_code=user["department_code"] if user["role"] == "department" else (form.get("department_code") or None),
+        department_code=acting_department(user["role"], user["department_code"], form.get("department_code") or None),
         note=form.get("note") or None, photo=photo, merge_into=merge_into,
     )
     return redirect(url_for("pages.issue_page", issue_id=issue_id))

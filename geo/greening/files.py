@@ -1,4 +1,4 @@
-"""Greening work records and plans (stake marks, sides, tasks) from spreadsheets.
+"""Greening work records and plans (stake marks, sides, tasks) from spreadsheets, read with :mod:`geo.io.tables`.
 """
 
 from __future__ import annotations
@@ -11,17 +11,17 @@ import numpy as np
 import pandas as pd
 
 from geo.errors import ImportRejected, RowError, ValidationError
+from geo.greening.tasks import resolve_tasks, task_dates
 from geo.io.tables import (
-    _column,
-    _fold,
-    _formula_problems,
-    _match_headers,
-    _parse_times,
-    _problems,
-    _read_source,
-    _text,
+    clean_text,
+    column_of,
+    fold_text,
+    formula_problems,
+    match_headers,
+    parse_times,
+    read_source,
+    row_problems,
 )
-
 
 # Canonical greening field -> accepted headers (as for issues: NFKC, case folded).
 _GREENING_ALIASES: dict[str, tuple[str, ...]] = {
@@ -81,7 +81,6 @@ def _chainage(text: pd.Series) -> pd.Series:
 
 def _greening_table(path: Path, required: tuple[str, ...], roads: pd.DataFrame, tasks: pd.DataFrame):
     """Read a greening CSV/XLSX and check what plans and records share: road, task, side, chainage."""
-    from geo.greening.tasks import resolve_tasks
 
     name = path.name
     if not path.is_file():
@@ -91,59 +90,59 @@ def _greening_table(path: Path, required: tuple[str, ...], roads: pd.DataFrame, 
     missing_roads = [c for c in ("road_id", "name", "length_m") if c not in roads.columns]
     if missing_roads:
         raise ValidationError(f"roads lack column(s) {missing_roads}")
-    raw = _read_source(path, name, _GREENING_ALIASES)
+    raw = read_source(path, name, _GREENING_ALIASES)
     headers = [str(h) for h in raw.table.columns]
-    found = _match_headers(headers, _GREENING_ALIASES)
+    found = match_headers(headers, _GREENING_ALIASES)
     missing = [c for c in required if c not in found]
     if "at_m" not in found and not {"from_m", "to_m"} <= set(found):
         missing += [c for c in ("from_m", "to_m") if c not in found]
     if missing:
         wanted = "; ".join(f"{c} ({'/'.join(_GREENING_ALIASES[c])})" for c in missing)
         raise ValidationError(f"{name}: missing column(s) {wanted}; headers found: {', '.join(headers) or 'none'}")
-    data = pd.DataFrame({c: _text(raw.table[h]) for c, h in found.items()})
+    data = pd.DataFrame({c: clean_text(raw.table[h]) for c, h in found.items()})
     keep = data.notna().any(axis=1).to_numpy()
     data, rows = data[keep].reset_index(drop=True), raw.rows[keep]
-    problems: list[RowError] = _formula_problems(raw, found, name)
+    problems: list[RowError] = formula_problems(raw, found, name)
 
-    road_text = _column(data, "road")
+    road_text = column_of(data, "road")
     by_id = dict(zip(roads["road_id"].astype(str), roads["road_id"].astype(str)))
     names = roads["name"].astype("string").str.normalize("NFKC")
     by_name = {n: r for n, r in zip(names, roads["road_id"].astype(str)) if (names == n).sum() == 1}
     folded = road_text.str.normalize("NFKC").str.strip()
     road_id = folded.map(by_id).fillna(folded.map(by_name)).astype("string")
-    problems += _problems(name, rows, road_text.isna(), "road", "missing", None)
-    problems += _problems(name, rows, road_text.notna() & road_id.isna(), "road",
+    problems += row_problems(name, rows, road_text.isna(), "road", "missing", None)
+    problems += row_problems(name, rows, road_text.notna() & road_id.isna(), "road",
                           "unknown road (give its name or road_id)", road_text)
 
-    task_text = _column(data, "task")
+    task_text = column_of(data, "task")
     task_code = resolve_tasks(task_text, tasks)
-    problems += _problems(name, rows, task_text.isna(), "task", "missing", None)
-    problems += _problems(name, rows, task_text.notna() & task_code.isna(), "task",
+    problems += row_problems(name, rows, task_text.isna(), "task", "missing", None)
+    problems += row_problems(name, rows, task_text.notna() & task_code.isna(), "task",
                           f"unknown task; known: {', '.join(tasks['name'])}", task_text)
 
-    side_text = _column(data, "side")
-    side = _fold(side_text).map(_SIDE_WORDS).astype("string")
-    problems += _problems(name, rows, side_text.isna(), "side", "missing", None)
-    problems += _problems(name, rows, side_text.notna() & side.isna(), "side",
+    side_text = column_of(data, "side")
+    side = fold_text(side_text).map(_SIDE_WORDS).astype("string")
+    problems += row_problems(name, rows, side_text.isna(), "side", "missing", None)
+    problems += row_problems(name, rows, side_text.notna() & side.isna(), "side",
                           "unknown side; accepted: 左侧/右侧/中央分隔带 or left/right/median", side_text)
 
-    at_text, from_text, to_text = _column(data, "at_m"), _column(data, "from_m"), _column(data, "to_m")
+    at_text, from_text, to_text = column_of(data, "at_m"), column_of(data, "from_m"), column_of(data, "to_m")
     at, start, end = _chainage(at_text), _chainage(from_text), _chainage(to_text)
     for field_name, text, value in (("at_m", at_text, at), ("from_m", from_text, start), ("to_m", to_text, end)):
-        problems += _problems(name, rows, text.notna() & value.isna(), field_name,
+        problems += row_problems(name, rows, text.notna() & value.isna(), field_name,
                               "not a chainage (expected metres such as 1250 or a stake mark such as K1+250)", text)
-        problems += _problems(name, rows, (value < 0).fillna(False), field_name, "negative chainage", text)
+        problems += row_problems(name, rows, (value < 0).fillna(False), field_name, "negative chainage", text)
     start, end = start.fillna(at), end.fillna(at)
     neither = at_text.isna() & (from_text.isna() | to_text.isna())
-    problems += _problems(name, rows, neither, "from_m", "missing: give from_m and to_m, or at_m for one spot", None)
-    problems += _problems(name, rows, (start > end).fillna(False), "to_m", "smaller than from_m", to_text)
+    problems += row_problems(name, rows, neither, "from_m", "missing: give from_m and to_m, or at_m for one spot", None)
+    problems += row_problems(name, rows, (start > end).fillna(False), "to_m", "smaller than from_m", to_text)
     length = road_id.map(dict(zip(roads["road_id"].astype(str), roads["length_m"]))).astype("float64")
     beyond = (start > length).fillna(False)
-    problems += _problems(name, rows, beyond, "from_m",
+    problems += row_problems(name, rows, beyond, "from_m",
                           "beyond the road's end (" + length.round(1).astype("string") + " m)",
                           start.astype("string"))
     columns = {"road_id": road_id, "task_code": task_code, "side": side, "from_m": start, "to_m": end,
-               "team": _column(data, "team")}
+               "team": column_of(data, "team")}
     return data, rows, columns, problems, raw.excel
 
 
@@ -184,27 +183,27 @@ def read_greening_records(path: str | Path, *, roads: pd.DataFrame, tasks: pd.Da
     name = path.name
     data, rows, columns, problems, excel = _greening_table(path, ("road", "task", "side", "done_on"), roads, tasks)
     done_text = data["done_on"]
-    done = _parse_times(done_text, excel=excel).dt.normalize()
-    problems += _problems(name, rows, done_text.isna(), "done_on", "missing", None)
-    problems += _problems(name, rows, done_text.notna() & done.isna(), "done_on",
+    done = parse_times(done_text, excel=excel).dt.normalize()
+    problems += row_problems(name, rows, done_text.isna(), "done_on", "missing", None)
+    problems += row_problems(name, rows, done_text.notna() & done.isna(), "done_on",
                           "not a date (expected e.g. 2025-03-12)", done_text)
-    quantity_text = _column(data, "quantity")
+    quantity_text = column_of(data, "quantity")
     quantity = pd.to_numeric(quantity_text.str.normalize("NFKC"), errors="coerce")
-    problems += _problems(name, rows, quantity_text.notna() & ~(quantity >= 0).fillna(False), "quantity",
+    problems += row_problems(name, rows, quantity_text.notna() & ~(quantity >= 0).fillna(False), "quantity",
                           "not a number of 0 or more", quantity_text)
-    photo = _column(data, "photo")
-    problems += _problems(name, rows, photo.notna() & ~photo.str.fullmatch(PHOTO_REFERENCE).fillna(False), "photo",
+    photo = column_of(data, "photo")
+    problems += row_problems(name, rows, photo.notna() & ~photo.str.fullmatch(PHOTO_REFERENCE).fillna(False), "photo",
                           "not a photo reference (a field app's file name such as IMG_0012.jpg or "
                           "photos/2025/GR-0001.jpg); links, absolute paths and '..' are refused", photo)
-    external_id = _column(data, "external_id")
+    external_id = column_of(data, "external_id")
     repeated = external_id.notna() & external_id.duplicated(keep="first")
     first_row = pd.Series(rows, index=data.index).groupby(external_id).transform("first")
-    problems += _problems(name, rows, repeated, "external_id",
+    problems += row_problems(name, rows, repeated, "external_id",
                           "duplicate of row " + first_row.astype("Int64").astype("string"), external_id)
     problems.sort(key=lambda problem: problem.row)
     good = ~np.isin(rows, [problem.row for problem in problems])
     frame = pd.DataFrame({"external_id": external_id, **columns, "done_on": done, "quantity": quantity,
-                          "photo": photo, "note": _column(data, "note"),
+                          "photo": photo, "note": column_of(data, "note"),
                           "row": pd.Series(rows, index=data.index, dtype="int64")})
     order = ["external_id", "road_id", "task_code", "side", "from_m", "to_m", "done_on", "team", "quantity",
              "photo", "note", "row"]
@@ -230,22 +229,21 @@ def read_greening_plan(path: str | Path, *, roads: pd.DataFrame, tasks: pd.DataF
         With every row error, when any row is bad (a half-loaded plan would show
         roads as having nothing to do).
     """
-    from geo.greening.tasks import task_dates
 
     path = Path(path)
     name = path.name
     data, rows, columns, problems, excel = _greening_table(path, ("road", "task", "side"), roads, tasks)
     default_due = columns["task_code"].map(task_dates(tasks, year=year)["due_date"])
-    due_text = _column(data, "due_date")
-    due = _parse_times(due_text, excel=excel).dt.normalize()
-    problems += _problems(name, rows, due_text.notna() & due.isna(), "due_date",
+    due_text = column_of(data, "due_date")
+    due = parse_times(due_text, excel=excel).dt.normalize()
+    problems += row_problems(name, rows, due_text.notna() & due.isna(), "due_date",
                           "not a date (expected e.g. 2025-04-30)", due_text)
-    problems += _problems(name, rows, (due.dt.year != year) & due.notna(), "due_date", f"not in {year}", due_text)
-    problems += _problems(name, rows, (columns["from_m"] == columns["to_m"]).fillna(False), "to_m",
-                          "a plan row needs a stretch (to_m greater than from_m)", _column(data, "to_m"))
+    problems += row_problems(name, rows, (due.dt.year != year) & due.notna(), "due_date", f"not in {year}", due_text)
+    problems += row_problems(name, rows, (columns["from_m"] == columns["to_m"]).fillna(False), "to_m",
+                          "a plan row needs a stretch (to_m greater than from_m)", column_of(data, "to_m"))
     if problems:
         problems.sort(key=lambda problem: problem.row)
         raise ImportRejected(f"{name}: {len({p.row for p in problems})} bad row(s); the plan was not loaded", problems)
     frame = pd.DataFrame({"year": year, **columns, "due_date": due.fillna(default_due),
-                          "section_name": _column(data, "section_name")})
+                          "section_name": column_of(data, "section_name")})
     return frame[["year", "road_id", "task_code", "side", "from_m", "to_m", "due_date", "section_name", "team"]]
