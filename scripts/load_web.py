@@ -39,8 +39,9 @@ from geo import store
 from geo.clock import local_now
 from geo.io import ingest
 from geo.loop import users
+from geo.sample.load import load_sample
 from geo.settings import load_settings
-from geo.store.db import init_db, make_engine
+from geo.store.db import make_engine
 
 ROOT = Path(__file__).resolve().parents[1]
 LOAD_USER, LOAD_PASSWORD = "load-web", "load-web-password"
@@ -57,10 +58,7 @@ def build_database(data_dir: Path, *, extra: int, seed: int):
     """The sample plus ``extra`` synthetic issues in a SpatiaLite file under ``data_dir``; its settings."""
     settings = load_settings({"data_dir": str(data_dir)}, environ={})
     engine = make_engine(settings.resolved_database_url)
-    init_db(engine)
-    ingest.load_layer_dir(engine, settings.sample_dir)
-    ingest.import_issue_file(engine, settings.sample_dir / "issues" / "jinqiao_2025_issues.csv",
-                             jurisdiction_code=settings.jurisdiction_code, settings=settings, actor="load-web")
+    load_sample(engine, settings, actor="load-web")
     layers = ingest.read_layers(engine, jurisdiction_code=settings.jurisdiction_code)
     if extra:
         issues = _bench_store().synthetic_issues(extra, layers, seed=seed)

@@ -26,8 +26,9 @@ if str(ROOT) not in sys.path:
 from geo.layers import LAYERS  # noqa: E402
 from geo.sample import make_issues, make_layers  # noqa: E402
 from geo.sample.greening import make_greening  # noqa: E402
+from geo.sample.load import SAMPLE_ISSUES  # noqa: E402
 
-ISSUES_FILE = "issues/jinqiao_2025_issues.csv"
+ISSUES_FILE = SAMPLE_ISSUES
 #: greening sample (plan and work records of 2025 on 津北公路 and 先锋东路) -> file
 GREENING_FILES = {"greening_plan": "greening/plan_2025.csv", "greening_records": "greening/records_2025.csv"}
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"

@@ -99,21 +99,13 @@ def db_engine(db_url):
 @pytest.fixture(scope="session")
 def sample_db(tmp_path_factory):
     """Settings of a SpatiaLite database holding the whole Jinqiao sample (layers, issues, greening, inspections)."""
-    from geo.greening import views as greening_views
-    from geo.io import ingest
+    from geo.sample.load import load_sample
     from geo.settings import load_settings
 
     data_dir = tmp_path_factory.mktemp("sample-db")
     settings = load_settings({"data_dir": str(data_dir)}, environ={})
     engine = make_engine(settings.resolved_database_url)
-    init_db(engine)
-    ingest.load_layer_dir(engine, settings.sample_dir)
-    ingest.import_issue_file(engine, settings.sample_dir / "issues" / "jinqiao_2025_issues.csv",
-                             jurisdiction_code=settings.jurisdiction_code, settings=settings, actor="test")
-    greening_views.load_sample_greening(engine, settings.sample_dir, jurisdiction_code=settings.jurisdiction_code)
-    from geo.sample.inspections import load_sample_inspections
-
-    load_sample_inspections(engine, settings.sample_dir, jurisdiction_code=settings.jurisdiction_code)
+    load_sample(engine, settings, actor="test")
     create_test_users(engine, settings.jurisdiction_code)
     engine.dispose()
     return settings

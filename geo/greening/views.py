@@ -27,11 +27,6 @@ from geo.io.ingest import ImportReport
 from geo.store.models import OPEN_STATUSES
 from geo.taxonomy import load_taxonomy
 
-#: sample files under the sample data directory, by year
-SAMPLE_PLAN = "greening/plan_{year}.csv"
-SAMPLE_RECORDS = "greening/records_{year}.csv"
-SAMPLE_YEAR = 2025
-
 
 def roads_metric(engine: Engine, *, jurisdiction_code: str) -> gpd.GeoDataFrame:
     """The jurisdiction's roads in its metric CRS (the jurisdiction's setting), with ``length_m``."""
@@ -85,20 +80,6 @@ def import_greening_plan(engine: Engine, path: Path, *, jurisdiction_code: str, 
     roads = roads_metric(engine, jurisdiction_code=jurisdiction_code)
     plan = files.read_greening_plan(path, roads=roads, tasks=load_greening_tasks(), year=year)
     return store.replace_greening_plan(engine, plan, jurisdiction_code=jurisdiction_code, year=year)
-
-
-def load_sample_greening(
-    engine: Engine, sample_dir: Path, *, jurisdiction_code: str
-) -> tuple[int, ImportReport]:
-    """Load the sample plan and records of :data:`SAMPLE_YEAR`; plan rows and the import report."""
-    base = Path(sample_dir)
-    n_plan = import_greening_plan(
-        engine, base / SAMPLE_PLAN.format(year=SAMPLE_YEAR), jurisdiction_code=jurisdiction_code, year=SAMPLE_YEAR
-    )
-    report = import_greening_records(
-        engine, base / SAMPLE_RECORDS.format(year=SAMPLE_YEAR), jurisdiction_code=jurisdiction_code, source="sample"
-    )
-    return n_plan, report
 
 
 # ------------------------------------------------------------------ the progress view

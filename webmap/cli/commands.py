@@ -33,27 +33,10 @@ def init_db_cmd(cli: CliContext) -> None:
 @one_line_errors
 def load_sample_cmd(cli: CliContext, issues: bool) -> None:
     """Load the (illustrative, not surveyed) Jinqiao sample layers and issues."""
-    from geo.io import ingest
-    from geo.store.db import init_db
+    from geo.sample.load import load_sample
 
-    engine, settings = cli.engine, cli.settings
-    init_db(engine)
-    counts = ingest.load_layer_dir(engine, settings.sample_dir)
-    click.echo("layers: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
-    if issues:
-        report = ingest.import_issue_file(
-            engine, settings.sample_dir / "issues" / "jinqiao_2025_issues.csv",
-            jurisdiction_code=settings.jurisdiction_code, settings=settings, actor="load-sample", progress=True,
-        )
-        click.echo(report.summary())
-    from geo.greening.views import load_sample_greening
-
-    n_plan, greening = load_sample_greening(engine, settings.sample_dir, jurisdiction_code=settings.jurisdiction_code)
-    click.echo(f"greening plan: {n_plan} rows; {greening.summary()}")
-    from geo.sample.inspections import load_sample_inspections
-
-    n_units, n_tracks = load_sample_inspections(engine, settings.sample_dir, jurisdiction_code=settings.jurisdiction_code)
-    click.echo(f"frontage units: {n_units}; inspections (tracks and check-ins): {n_tracks}")
+    for line in load_sample(cli.engine, cli.settings, issues=issues, progress=True).lines():
+        click.echo(line)
 
 
 @click.command("import")
