@@ -55,6 +55,7 @@ def test_the_import_contracts_hold():
 
 
 def _package_of(module: str) -> str:
+    """The package a module belongs to: ``geo.io.tables`` → ``geo.io``, ``geo.clock`` → ``geo``."""
     parts = module.split(".")
     return ".".join(parts[:2]) if len(parts) > 2 else parts[0]
 
@@ -67,6 +68,8 @@ def test_no_module_imports_another_packages_private_names(package):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] in PACKAGES:
                 private = [a.name for a in node.names if a.name.startswith("_")]
+                # node.module may name a package (geo.io) or a module (geo.io.tables); the names come from
+                # the package that would hold ``node.module + ".<name>"``
                 if private and _package_of(node.module + ".x") != _package_of(module):
                     offences.append(f"{module} imports {', '.join(private)} from {node.module}")
     assert offences == []

@@ -16,13 +16,13 @@ from geo.crs import convert_to_wgs84
 from geo.errors import ImportRejected, ValidationError
 from geo.io import (
     ISSUE_FILE_COLUMNS,
-    LAYER_COLUMNS,
     read_issue_file,
     read_layer_file,
     write_frame,
     write_xlsx,
     write_xlsx_with_images,
 )
+from geo.layers import LAYERS
 
 HEADER = "工单编号,受理时间,经度,纬度,问题类型,问题描述,联系电话,地址"
 GOOD_ROW = "GD001,2025-03-12 08:30:00,117.350000,39.100000,暴露垃圾,路边垃圾无人清理,13800138000,津北公路88号"
@@ -378,7 +378,7 @@ def test_shapefile_in_epsg4548_is_reprojected(tmp_path):
     write_shapefile(roads_frame().to_crs(4548), path)
     roads = read_layer_file(path, kind="roads")
     assert roads.crs.to_epsg() == 4326
-    assert list(roads.columns) == [*LAYER_COLUMNS["roads"], "geometry"]
+    assert list(roads.columns) == [*LAYERS["roads"].columns, "geometry"]
     assert roads["name"].tolist() == ["津北公路", "金桥小巷"]
     assert roads["road_class"].tolist() == ["arterial", "alley"]
     assert roads["is_priority"].tolist() == [False, False]

@@ -92,9 +92,6 @@ def create_issue(fields: dict, photos: list[Photo], *, actor: str) -> int:
     engine, settings = engine_of(current_app), settings_of(current_app)
     lon = params.number(fields, "lon", lo=-180, hi=180, unit="° (WGS84)", required=True)
     lat = params.number(fields, "lat", lo=-90, hi=90, unit="° (WGS84)", required=True)
-    category = fields.get("category_code")
-    if not isinstance(category, str):
-        raise ValidationError(f"category_code {category!r} is unknown; see /open311/v2/services.json for the codes")
     description = _text(fields.get("description"), "description", MAX_DESCRIPTION, required=True)
     address = _text(fields.get("address"), "address", MAX_ADDRESS)
     phone = normalise_phone(_text(fields.get("phone"), "phone", MAX_PHONE))
@@ -102,7 +99,7 @@ def create_issue(fields: dict, photos: list[Photo], *, actor: str) -> int:
     try:
         issue_id = ingest.report_issue(
             engine, layers_of(current_app), settings=settings, source=SOURCE, external_id=f"web-{secrets.token_hex(12)}",
-            category_code=category, lon=lon, lat=lat, description=description, address=address,
+            category_code=fields.get("category_code"), lon=lon, lat=lat, description=description, address=address,
             contact={"phone": phone}, actor=actor, file="web")
     except Exception:
         for name, _kind, _size in saved:

@@ -27,7 +27,6 @@ from geo.io.issues import (  # noqa: F401
     read_issue_file,
 )
 from geo.io.layers import (  # noqa: F401
-    LAYER_COLUMNS,
     read_layer_file,
 )
 from geo.io.photos import (  # noqa: F401
@@ -48,7 +47,6 @@ __all__ = [
     "INSPECTION_KINDS",
     "ISSUE_FILE_COLUMNS",
     "IssueBatch",
-    "LAYER_COLUMNS",
     "MAX_PHOTO_PIXELS",
     "PHOTO_NAME_RE",
     "PHOTO_TYPES",

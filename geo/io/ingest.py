@@ -242,7 +242,7 @@ def report_issue(
     geo.errors.ValidationError
         An unknown category code, or a point outside the jurisdiction.
     """
-    if category_code not in load_taxonomy().categories.index:
+    if not isinstance(category_code, str) or category_code not in load_taxonomy().categories.index:
         raise ValidationError(f"category_code {category_code!r} is unknown; see /open311/v2/services.json for the codes")
     point = shapely.Point(lon, lat)
     if not ready.layers.boundary.covers(point):

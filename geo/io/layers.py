@@ -29,10 +29,9 @@ from geo.layers import (
     INTEGER_COLUMNS,
     LAYERS,
     ROAD_CLASSES,
+    layer_spec,
 )
 
-#: layer name → its columns in output order (read from the registry, :data:`geo.layers.LAYERS`)
-LAYER_COLUMNS: dict[str, tuple[str, ...]] = {name: spec.columns for name, spec in LAYERS.items()}
 _BOOLEAN_WORDS = {
     **dict.fromkeys(("true", "t", "1", "yes", "y", "是"), True),
     **dict.fromkeys(("false", "f", "0", "no", "n", "否"), False),
@@ -48,7 +47,7 @@ _POLYGON_TYPES = (3, 6)
 
 
 def _layer_aliases(kind: str) -> dict[str, tuple[str, ...]]:
-    columns = LAYER_COLUMNS[kind]
+    columns = LAYERS[kind].columns
     # Shapefile field names are cut to 10 characters (jurisdiction_code ->
     # jurisdicti); accept the cut name where it is not ambiguous within the layer.
     cut = pd.Series([column[:10] for column in columns])
@@ -126,7 +125,7 @@ def read_layer_file(path: str | Path, *, kind: str, layer: str | None = None) ->
     path : str or pathlib.Path
         A GeoJSON, GeoPackage or Shapefile (with its ``.prj``), in any CRS.
     kind : str, keyword-only
-        One of :data:`LAYER_COLUMNS`: ``roads``, ``communities``, ``compounds``,
+        A layer of :data:`geo.layers.LAYERS`: ``roads``, ``communities``, ``compounds``,
         ``grids``, ``zones``, ``unit_cells``, ``jurisdiction``. Headers may be the
         column names, their 10-character Shapefile cuts, or Chinese aliases (名称,
         等级/道路等级, 编码, 道路编号, …); road classes may be 主干路, 次干路, 支路,
@@ -137,7 +136,7 @@ def read_layer_file(path: str | Path, *, kind: str, layer: str | None = None) ->
     Returns
     -------
     geopandas.GeoDataFrame
-        EPSG:4326; the columns of ``LAYER_COLUMNS[kind]`` then ``geometry``
+        EPSG:4326; the columns of ``LAYERS[kind].columns`` then ``geometry``
         (LineStrings for roads, Polygons or MultiPolygons otherwise, 2-D).
 
     Raises
@@ -149,8 +148,7 @@ def read_layer_file(path: str | Path, *, kind: str, layer: str | None = None) ->
         ``shapely.is_valid_reason``, bad values, duplicate keys); ``errors`` holds
         one RowError per problem, with the 1-based feature number.
     """
-    if kind not in LAYER_COLUMNS:
-        raise ValidationError(f"unknown layer kind {kind!r}; expected one of {', '.join(LAYER_COLUMNS)}")
+    spec = layer_spec(kind)
     path = Path(path)
     name = path.name
     try:
@@ -166,7 +164,7 @@ def read_layer_file(path: str | Path, *, kind: str, layer: str | None = None) ->
     headers = [str(column) for column in gdf.columns if column != gdf.geometry.name]
     found = match_headers(headers, _layer_aliases(kind))
     defaults = dict(LAYERS[kind].defaults)
-    missing = [column for column in LAYER_COLUMNS[kind] if column not in found and column not in defaults]
+    missing = [column for column in spec.columns if column not in found and column not in defaults]
     if missing:
         aliases = _layer_aliases(kind)
         wanted = "; ".join(f"{column} ({'/'.join(aliases[column])})" for column in missing)
@@ -177,7 +175,7 @@ def read_layer_file(path: str | Path, *, kind: str, layer: str | None = None) ->
     rows = np.arange(len(gdf)) + 1
     problems: list[RowError] = []
     columns: dict[str, pd.Series] = {}
-    for column in LAYER_COLUMNS[kind]:
+    for column in spec.columns:
         if column not in found:
             columns[column] = pd.Series(defaults[column], index=gdf.index, dtype=bool)
             continue

@@ -104,10 +104,10 @@ def load_transitions(path: Path = TRANSITIONS_FILE) -> pd.DataFrame:
     if len(bad):
         raise ConfigError(f"{Path(path).name}: state {bad.iloc[0]!r} is not one of {', '.join(ISSUE_STATUSES)}")
     table["roles"] = table["roles"].map(lambda v: tuple(r.strip() for r in v.split(";") if r.strip()))
-    roles = table["roles"].explode().dropna()
-    if len(roles[~roles.isin(role_names())]):
-        raise ConfigError(f"{Path(path).name}: role {roles[~roles.isin(role_names())].iloc[0]!r} is not one of "
-                          f"{', '.join(role_names())}")
+    roles, known = table["roles"].explode().dropna(), role_names()
+    unknown = roles[~roles.isin(known)]
+    if len(unknown):
+        raise ConfigError(f"{Path(path).name}: role {unknown.iloc[0]!r} is not one of {', '.join(known)}")
     for flag in _FLAGS:
         if not table[flag].isin(("0", "1")).all():
             raise ConfigError(f"{Path(path).name}: {flag} must be 0 or 1")
