@@ -31,6 +31,7 @@ from sqlalchemy import create_engine, make_url
 from geo import store
 from geo.io import ingest
 from geo.io.ingest import load_layers_from_dir
+from geo.issue_filter import IssueFilter
 from geo.settings import load_settings
 from geo.store.db import init_db, make_engine
 
@@ -90,7 +91,8 @@ def bench_backend(name: str, database_url: Callable[[int], str], issues: gpd.Geo
         times, sizes = [], []
         for bbox in boxes:
             t = time.perf_counter()
-            got = store.query_issues(engine, jurisdiction_code=layers.code, bbox=bbox, columns=columns)
+            got = store.query_issues(engine, jurisdiction_code=layers.code, where=IssueFilter(bbox=bbox),
+                                     columns=columns)
             times.append(time.perf_counter() - t)
             sizes.append(len(got))
         times_ms = np.array(times) * 1000

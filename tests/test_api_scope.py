@@ -31,6 +31,7 @@ from sqlalchemy import Engine, text
 
 from geo import store
 from geo.io import ingest
+from geo.issue_filter import IssueFilter
 from geo.loop import users
 from geo.settings import Settings, load_settings
 from geo.store.db import init_db, make_engine
@@ -99,15 +100,16 @@ def world(request, tmp_path_factory):
                                                              **INSIDE})
         assert answer.status_code == 201, answer.get_data(as_text=True)
         [created] = answer.get_json()
-        imported = store.query_issues(engine, jurisdiction_code=J, department=[department], since=SINCE, until=UNTIL,
-                                      limit=1)
+        imported = store.query_issues(engine, jurisdiction_code=J,
+                                      where=IssueFilter(departments=[department], since=SINCE, until=UNTIL), limit=1)
         issues[department] = (int(imported["id"].iloc[0]), created["service_request_id"], created["token"])
     yield World(settings=settings, app=app, engine=engine, keys=keys, issues=issues)
     engine.dispose()
 
 
 def _department_of(world: World, issue_id: int) -> str:
-    return store.query_issues(world.engine, jurisdiction_code=J, ids=[issue_id])["department_code"].iloc[0]
+    return store.query_issues(world.engine, jurisdiction_code=J,
+                              where=IssueFilter(ids=[issue_id]))["department_code"].iloc[0]
 
 
 def test_the_fixture_posted_one_request_per_department(world):
@@ -133,7 +135,8 @@ def test_open311_routes_show_a_department_its_own_requests_only(world, departmen
     owned = world.owned(department)
     # GET requests in a window: exactly the department's requests of that window
     listed = client.get(f"{O311}/requests.json", query_string=WINDOW).get_json()
-    expected = store.query_issues(world.engine, jurisdiction_code=J, since=SINCE, until=UNTIL, department=owned)
+    expected = store.query_issues(world.engine, jurisdiction_code=J,
+                                  where=IssueFilter(since=SINCE, until=UNTIL, departments=owned))
     assert {r["service_request_id"] for r in listed} == set(expected["id"]) and own_imported in expected["id"].values
     # the default window (the last 90 days) holds the POSTed requests: one's own only
     recent = {r["service_request_id"] for r in client.get(f"{O311}/requests.json").get_json()}
@@ -167,12 +170,13 @@ def test_ogc_issue_routes_show_a_department_its_own_issues_only(world, departmen
     client = world.client(department if how == "key" else f"login:{department}")
     other = next(d for d in DEPARTMENTS if d != department)
     owned = world.owned(department)
-    expected = store.query_issues(world.engine, jurisdiction_code=J, department=owned)
+    expected = store.query_issues(world.engine, jurisdiction_code=J, where=IssueFilter(departments=owned))
     # one feature a page: numberMatched is counted in SQL, and counts only what the department reads
     answer = client.get(ITEMS, query_string={"limit": 1})
     assert answer.headers["Cache-Control"] == "private, no-store"  # what a caller reads is no shared cache's
     first = answer.get_json()
-    assert first["numberMatched"] == store.count_issues(world.engine, jurisdiction_code=J, department=owned) \
+    assert first["numberMatched"] == store.count_issues(world.engine, jurisdiction_code=J,
+                                                        where=IssueFilter(departments=owned)) \
         == len(expected) > 1
     assert [f["id"] for f in first["features"]] == [int(expected["id"].iloc[0])]
     every = client.get(ITEMS, query_string={"limit": 10000}).get_json()
@@ -181,9 +185,9 @@ def test_ogc_issue_routes_show_a_department_its_own_issues_only(world, departmen
     # a bbox and a time window keep the department's filter
     bbox = ",".join(map(str, expected.total_bounds))
     windowed = client.get(ITEMS, query_string={"bbox": bbox, "datetime": "2025-01-01/2025-01-05", "limit": 1})
-    assert windowed.get_json()["numberMatched"] == store.count_issues(
-        world.engine, jurisdiction_code=J, department=owned, bbox=tuple(expected.total_bounds),
-        since=datetime(2025, 1, 1), until=datetime(2025, 1, 6))
+    window = IssueFilter(departments=owned, bbox=tuple(expected.total_bounds), since=datetime(2025, 1, 1),
+                         until=datetime(2025, 1, 6))
+    assert windowed.get_json()["numberMatched"] == store.count_issues(world.engine, jurisdiction_code=J, where=window)
     for own_id in world.issues[department][:2]:
         answer = client.get(f"{ITEMS}/{own_id}")
         assert answer.status_code == 200 and answer.get_json()["id"] == own_id
@@ -203,7 +207,7 @@ def test_ogc_issue_routes_show_a_department_its_own_issues_only(world, departmen
 @pytest.mark.parametrize("who", ["supervisor", "dispatcher", "admin", "login:supervisor"])
 def test_all_seeing_roles_read_every_issue(world, who):
     client = world.client(who)
-    everything = store.query_issues(world.engine, jurisdiction_code=J, since=SINCE, until=UNTIL)
+    everything = store.query_issues(world.engine, jurisdiction_code=J, where=IssueFilter(since=SINCE, until=UNTIL))
     listed = client.get(f"{O311}/requests.json", query_string=WINDOW).get_json()
     assert {r["service_request_id"] for r in listed} == set(everything["id"])
     assert client.get(ITEMS, query_string={"limit": 1}).get_json()["numberMatched"] == store.count_issues(
@@ -315,7 +319,8 @@ def test_a_login_wins_over_a_key_and_a_deactivated_users_key_stops(world):
 def test_cached_layers_follow_a_layer_import_by_the_cli(world, tmp_path):
     """POST reuses the layers it read; ``citymap import --kind zones`` in another process makes the next POST
     read them again: the west contractor's zone handed to the east contractor changes the next assignment."""
-    west = store.query_issues(world.engine, jurisdiction_code=J, department=["sanitation_west"], limit=1).iloc[0]
+    west = store.query_issues(world.engine, jurisdiction_code=J, where=IssueFilter(departments=["sanitation_west"]),
+                              limit=1).iloc[0]
     at = {"lat": f"{west.geometry.y:.6f}", "long": f"{west.geometry.x:.6f}", "service_code": west["category_code"]}
     client = world.app.test_client()
 

@@ -10,7 +10,8 @@ from geopandas.testing import assert_geodataframe_equal
 from shapely.geometry import LineString, Point, box
 
 from geo.errors import ValidationError
-from geo.loop.counts import cell_counts, filter_issues, segment_counts
+from geo.issue_filter import IssueFilter
+from geo.loop.counts import cell_counts, segment_counts
 
 
 @pytest.fixture
@@ -29,6 +30,10 @@ def issues():
     }, geometry=[Point(0, 0)] * 6, crs="EPSG:4326")
 
 
+def filter_issues(issues, **criteria):
+    return IssueFilter(**criteria).apply(issues)
+
+
 def test_filters_combine_and_keep_order(issues):
     assert filter_issues(issues)["id"].tolist() == [1, 2, 3, 4, 5, 6]
     assert filter_issues(issues, categories="06")["id"].tolist() == [1, 2, 4, 6]
@@ -37,17 +42,44 @@ def test_filters_combine_and_keep_order(issues):
     assert filter_issues(issues, since="2025-03-01", until="2025-03-06")["id"].tolist() == [1, 2]
     assert filter_issues(issues, sources=["12345"], statuses=["dispatched", "reported"])["id"].tolist() == [3, 5]
     assert filter_issues(issues, departments="sanitation", communities=["M2"])["id"].tolist() == [4]
+    assert filter_issues(issues, ids=[6, 2], bbox=(-1, -1, 1, 1))["id"].tolist() == [2, 6]
+    assert filter_issues(issues, bbox=(1, 1, 2, 2)).empty
+    # an empty list selects nothing (a user who owns no department), None selects all
+    assert filter_issues(issues, sources=[]).empty
     assert isinstance(filter_issues(issues, categories="09"), gpd.GeoDataFrame)
+
+
+def test_reach_keeps_a_filter_to_its_departments():
+    asked = IssueFilter(departments=["sanitation", "enforcement"])
+    assert asked.within_departments(None) == asked
+    assert asked.within_departments(["sanitation", "greening"]).departments == ("sanitation",)
+    assert IssueFilter().within_departments(["greening"]).departments == ("greening",)
+    assert IssueFilter(departments=["enforcement"]).within_departments(["greening"]).departments == ()
 
 
 @pytest.mark.parametrize("options, message", [
     ({"categories": "6010"}, "'6010'"),
+    ({"categories": ["06010", "99"]}, "'99'"),
     ({"since": "yesterday"}, "since='yesterday'"),
-    ({"sources": []}, "sources"),
+    ({"since": "3000-01-01"}, "since='3000-01-01'"),
+    ({"since": "2025-03-02", "until": "2025-03-01"}, "since must come before until"),
+    ({"statuses": ["open"]}, "'open'"),
+    ({"sources": [""]}, "sources"),
+    ({"ids": [1, -2]}, "-2"),
+    ({"bbox": (0, 0, 1)}, "bbox"),
+    ({"bbox": (0, 95, 1, 96)}, "bbox"),
 ])
 def test_bad_filters_are_refused(issues, options, message):
     with pytest.raises(ValidationError, match=message):
         filter_issues(issues, **options)
+
+
+def test_a_period_may_end_just_after_the_last_day_allowed(issues):
+    assert filter_issues(issues, until="2200-01-01")["id"].tolist() == [1, 2, 3, 4, 5, 6]
+    with pytest.raises(ValidationError, match="until='2200-01-01 00:00:01'"):
+        filter_issues(issues, until="2200-01-01 00:00:01")
+    with pytest.raises(ValidationError, match="since='2200-01-01'"):
+        filter_issues(issues, since="2200-01-01")
 
 
 def test_cell_counts(issues):

@@ -20,6 +20,7 @@ from click.testing import CliRunner
 from conftest import DRAWN_LAYERS, ISSUE_POPUP_TEXTS, _serve_in_thread
 
 from geo import store
+from geo.issue_filter import IssueFilter
 from geo.store.db import make_engine
 from webmap.app import create_app
 from webmap.cli import main
@@ -174,7 +175,7 @@ def supervisor(world, login):
 
 def test_every_entry_point_stored_the_text_as_typed(world):
     engine = make_engine(world.settings.resolved_database_url)
-    stored = store.query_issues(engine, jurisdiction_code=J, ids=list(world.issues.values()),
+    stored = store.query_issues(engine, jurisdiction_code=J, where=IssueFilter(ids=list(world.issues.values())),
                                 columns=("id", "description", "address")).set_index("id")
     for kind, issue_id in world.issues.items():
         assert stored.loc[issue_id, "description"] == tagged(f"{kind}-description")

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from conftest import map_document, map_layer
 
 from geo import store
+from geo.issue_filter import IssueFilter
 from geo.store.db import make_engine
 from geo.taxonomy import load_taxonomy
 from webmap.app import create_app
@@ -137,9 +138,9 @@ def test_cli_writes_cells_and_a_standalone_map(sample_db, tmp_path, monkeypatch)
     assert len(cells) == 2714 and cells["cell_code"].is_unique
     assert {"cell_code", "count", "gi_z", "gi_p", "gi_bin"} <= set(cells.columns)
     engine = make_engine(sample_db.resolved_database_url)
-    expected = store.count_issues(engine, jurisdiction_code=sample_db.jurisdiction_code, since=datetime(2025, 10, 1),
-                                  until=datetime(2026, 1, 1),
-                                  category=[c for c in load_taxonomy().categories.index if c.startswith("06")])
+    expected = store.count_issues(engine, jurisdiction_code=sample_db.jurisdiction_code,
+                                  where=IssueFilter(since=datetime(2025, 10, 1), until=datetime(2026, 1, 1),
+                                                    categories=[c for c in load_taxonomy().categories.index if c.startswith("06")]))
     engine.dispose()
     assert cells["count"].sum() == expected and f"{expected} issues" in result.output
     assert set(cells["gi_bin"]) <= set(range(-3, 4)) and (cells["gi_bin"] == 3).any()

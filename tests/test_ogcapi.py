@@ -14,6 +14,7 @@ import shapely
 from owslib.ogcapi.features import Features
 
 from geo import store
+from geo.issue_filter import IssueFilter
 from webmap.app import create_app
 
 J = "120110900"
@@ -90,7 +91,7 @@ def test_items_default_page_and_counts(client, engine):
 
 
 def test_items_in_a_bbox_follow_next_links_to_the_end(client, engine):
-    expected = store.query_issues(engine, jurisdiction_code=J, bbox=BBOX)
+    expected = store.query_issues(engine, jurisdiction_code=J, where=IssueFilter(bbox=BBOX))
     url, seen, pages = f"/ogcapi/collections/issues/items?bbox={BBOX_TEXT}&limit=100", [], 0
     while url:
         data = client.get(url).get_json()
@@ -125,7 +126,7 @@ def test_items_datetime_instants_and_intervals(client, engine, value, since, unt
 
 
 def test_an_instant_matches_that_second(client, engine):
-    issue = store.query_issues(engine, jurisdiction_code=J, ids=[42]).iloc[0]
+    issue = store.query_issues(engine, jurisdiction_code=J, where=IssueFilter(ids=[42])).iloc[0]
     instant = f"{issue['reported_at']:%Y-%m-%dT%H:%M:%S}+08:00"
     data = client.get("/ogcapi/collections/issues/items", query_string={"datetime": instant}).get_json()
     assert 42 in [f["id"] for f in data["features"]]
@@ -207,7 +208,7 @@ def test_owslib_features_client(live_server, engine, api_keys, monkeypatch):
     assert api.collection("segments")["itemType"] == "feature"
     page = api.collection_items("issues", bbox=list(BBOX), limit=5)
     assert page["numberReturned"] == 5
-    assert page["numberMatched"] == store.count_issues(engine, jurisdiction_code=J, bbox=BBOX)
+    assert page["numberMatched"] == store.count_issues(engine, jurisdiction_code=J, where=IssueFilter(bbox=BBOX))
     feature = api.collection_item("issues", str(page["features"][0]["id"]))
     assert feature["geometry"]["coordinates"] == page["features"][0]["geometry"]["coordinates"]
     assert api.api()["paths"]["/ogcapi/collections/{cid}/items"]["get"]
@@ -217,12 +218,12 @@ def test_owslib_with_a_department_key_reads_its_own_issues_only(live_server, eng
     own_departments = ["construction"]
     api = _features(monkeypatch, f"{live_server}/ogcapi", api_keys["construction"])
     page = api.collection_items("issues", bbox=list(BBOX), limit=10000)
-    own = store.query_issues(engine, jurisdiction_code=J, bbox=BBOX, department=own_departments)
+    own = store.query_issues(engine, jurisdiction_code=J, where=IssueFilter(bbox=BBOX, departments=own_departments))
     assert page["numberMatched"] == page["numberReturned"] == len(own) > 0
     assert [f["id"] for f in page["features"]] == list(own["id"])
     assert {f["properties"]["department_code"] for f in page["features"]} == {"construction"}
-    other = store.query_issues(engine, jurisdiction_code=J, bbox=BBOX, department=["sanitation_west",
-                                                                                   "sanitation_east"], limit=1)
+    other = store.query_issues(engine, jurisdiction_code=J, where=IssueFilter(bbox=BBOX, departments=["sanitation_west",
+                                                                                   "sanitation_east"]), limit=1)
     with pytest.raises(RuntimeError, match="NotFound"):
         api.collection_item("issues", str(other["id"].iloc[0]))
     # the reference layers are everyone's

@@ -19,8 +19,9 @@ from georeport import GeoReport
 from sqlalchemy import text
 
 from geo import store
+from geo.issue_filter import IssueFilter
+from geo.statuses import OPEN_STATUSES
 from geo.store.db import make_engine
-from geo.store.models import OPEN_STATUSES
 from geo.taxonomy import load_taxonomy
 from webmap.app import create_app
 
@@ -61,8 +62,8 @@ def reader(api_keys):
     return {"X-API-Key": api_keys["supervisor"]}
 
 
-def _issues(engine, **filters) -> pd.DataFrame:
-    return store.query_issues(engine, jurisdiction_code=J, **filters)
+def _issues(engine, *, columns=store.ISSUE_READ_COLUMNS, **criteria) -> pd.DataFrame:
+    return store.query_issues(engine, jurisdiction_code=J, where=IssueFilter(**criteria), columns=columns)
 
 
 def test_services_are_the_taxonomy_categories(client):
@@ -99,7 +100,7 @@ def test_requests_in_a_window_by_code_and_status(client, engine, reader):
     answer = client.get(f"{BASE}/requests.json", query_string={**JUNE, "service_code": "06010,07001"}, headers=reader)
     assert answer.status_code == 200 and answer.mimetype == "application/json"
     got = answer.get_json()
-    expected = _issues(engine, category=["06010", "07001"], since=datetime.fromisoformat("2025-06-01"),
+    expected = _issues(engine, categories=["06010", "07001"], since=datetime.fromisoformat("2025-06-01"),
                        until=datetime.fromisoformat("2025-07-01"))
     assert len(got) == len(expected) > 0
     assert {r["service_request_id"] for r in got} == set(expected["id"])
@@ -284,7 +285,7 @@ def test_georeport_client_reads_services_and_requests(copy_server, engine, api_k
         definition = client.get_service_definition("06010")
         assert definition["service_code"] == "06010"
         got = client.get_service_requests(service_code="06042", status="closed", **JUNE)
-        expected = _issues(engine, category=["06042"], status=["closed", "refused", "merged"],
+        expected = _issues(engine, categories=["06042"], statuses=["closed", "refused", "merged"],
                            since=datetime.fromisoformat("2025-06-01"), until=datetime.fromisoformat("2025-07-01"))
         assert len(got) == len(expected) > 1
         assert {int(r["service_request_id"]) for r in got} == set(expected["id"])

@@ -15,7 +15,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from geo.store.models import ISSUE_STATUSES
+from geo.statuses import ISSUE_STATUSES
 from webmap.app import create_app
 from webmap.auth import ACCESS, EVERYONE
 from webmap.openapi import openapi_document

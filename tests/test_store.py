@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from geo import store
 from geo.errors import ConfigError, ConflictError, NotFoundError, ValidationError
+from geo.issue_filter import IssueFilter
 from geo.store.db import (
     MIGRATIONS_DIR,
     SQLITE_PAGE_BYTES,
@@ -143,7 +144,8 @@ def test_issues_stored_under_the_key_constraint_keep_everything_through_the_migr
 
     def state():
         ids = store.query_issues(db_engine, jurisdiction_code=J, columns=("id", "external_id"))
-        inside = store.query_issues(db_engine, jurisdiction_code=J, bbox=bbox, columns=("external_id",))
+        inside = store.query_issues(db_engine, jurisdiction_code=J, where=IssueFilter(bbox=bbox),
+                                    columns=("external_id",))
         return (sorted(zip(ids["id"], ids["external_id"])), sorted(inside["external_id"]),
                 *(store.count_rows(db_engine, t, jurisdiction_code=J) for t in ("reporter_contacts", "issue_events")))
 
@@ -164,7 +166,7 @@ def test_issues_stored_under_the_key_constraint_keep_everything_through_the_migr
     # the spatial triggers were made again: a new issue reaches the spatial index
     store.insert_issues(db_engine, _issues(1, seed=32, source="web").set_geometry(
         gpd.points_from_xy([117.35], [39.10], crs="EPSG:4326")), jurisdiction_code=J, file="new.csv", actor="test")
-    found = store.query_issues(db_engine, jurisdiction_code=J, bbox=bbox, columns=("source",))
+    found = store.query_issues(db_engine, jurisdiction_code=J, where=IssueFilter(bbox=bbox), columns=("source",))
     assert found["source"].tolist().count("web") == 1
 
 
@@ -232,7 +234,7 @@ def test_bbox_query_matches_a_plain_filter(db_engine):
     issues = _issues(3000, seed=7)
     store.insert_issues(db_engine, issues, jurisdiction_code=J, file="a.csv", actor="test")
     bbox = (117.35, 39.09, 117.36, 39.10)
-    got = store.query_issues(db_engine, jurisdiction_code=J, bbox=bbox)
+    got = store.query_issues(db_engine, jurisdiction_code=J, where=IssueFilter(bbox=bbox))
     expected = issues.cx[bbox[0]:bbox[2], bbox[1]:bbox[3]]
     assert sorted(got["external_id"]) == sorted(expected["external_id"])
     assert len(got) > 0
@@ -248,10 +250,10 @@ def test_bbox_query_is_exact_at_the_edges(db_engine):
     ys = np.concatenate([np.full(14, mid_y), miny + offsets, maxy + offsets])
     issues = _issues(len(xs), seed=12).set_geometry(gpd.points_from_xy(xs, ys, crs="EPSG:4326"))
     store.insert_issues(db_engine, issues, jurisdiction_code=J, file="edges.csv", actor="test")
-    got = store.query_issues(db_engine, jurisdiction_code=J, bbox=bbox)
+    got = store.query_issues(db_engine, jurisdiction_code=J, where=IssueFilter(bbox=bbox))
     inside = (xs >= minx) & (xs <= maxx) & (ys >= miny) & (ys <= maxy)
     assert sorted(got["external_id"]) == sorted(issues.loc[inside, "external_id"])
-    assert store.count_issues(db_engine, jurisdiction_code=J, bbox=bbox) == inside.sum() == 16
+    assert store.count_issues(db_engine, jurisdiction_code=J, where=IssueFilter(bbox=bbox)) == inside.sum() == 16
 
 
 def _issue_triggers(engine) -> set[str]:
@@ -267,7 +269,7 @@ def test_bulk_loads_keep_the_spatial_index_and_its_triggers(db_engine):
     for n, batch in enumerate((first, second)):
         store.insert_issues(db_engine, batch, jurisdiction_code=J, file=f"{n}.csv", actor="test")
     bbox = (117.33, 39.08, 117.37, 39.10)
-    got = store.query_issues(db_engine, jurisdiction_code=J, bbox=bbox)
+    got = store.query_issues(db_engine, jurisdiction_code=J, where=IssueFilter(bbox=bbox))
     expected = pd.concat([first, second]).cx[bbox[0]:bbox[2], bbox[1]:bbox[3]]
     assert sorted(zip(got["source"], got["external_id"])) == sorted(zip(expected["source"], expected["external_id"]))
     assert len(got) > 0
@@ -279,7 +281,8 @@ def test_bulk_loads_keep_the_spatial_index_and_its_triggers(db_engine):
                 "INSERT INTO issues (jurisdiction_code, source, external_id, source_system, category_code, status, "
                 "reported_at, rework_count, geom) VALUES (?, 'web', 'W1', 'wgs84', '06010', 'reported', "
                 "'2025-05-01 10:00:00', 0, MakePoint(117.331, 39.081, 4326))", (J,))
-        found = store.query_issues(db_engine, jurisdiction_code=J, bbox=(117.3305, 39.0805, 117.3315, 39.0815))
+        found = store.query_issues(db_engine, jurisdiction_code=J,
+                                   where=IssueFilter(bbox=(117.3305, 39.0805, 117.3315, 39.0815)))
         assert "W1" in set(found["external_id"])
 
 
@@ -313,7 +316,7 @@ def test_a_large_load_rebuilds_the_indexes_and_keeps_each_contact_with_its_issue
     assert (mixed.inserted, mixed.skipped) == (100, 200)
     both = pd.concat([first, second, third.iloc[200:]])
     for bbox in ((117.33, 39.08, 117.37, 39.10), (117.36, 39.09, 117.40, 39.12)):
-        got = store.query_issues(db_engine, jurisdiction_code=J, bbox=bbox)
+        got = store.query_issues(db_engine, jurisdiction_code=J, where=IssueFilter(bbox=bbox))
         expected = both.cx[bbox[0]:bbox[2], bbox[1]:bbox[3]]
         assert sorted(zip(got["source"], got["external_id"])) == sorted(zip(expected["source"], expected["external_id"]))
     assert _issue_schema(db_engine) == schema_before
@@ -420,7 +423,7 @@ def _bbox_statement(engine, bbox) -> tuple[str, object]:
 
     event.listen(engine, "before_cursor_execute", record)
     try:
-        got = store.query_issues(engine, jurisdiction_code=J, bbox=bbox)
+        got = store.query_issues(engine, jurisdiction_code=J, where=IssueFilter(bbox=bbox))
     finally:
         event.remove(engine, "before_cursor_execute", record)
     assert len(got) > 0

@@ -15,6 +15,7 @@ from shapely.geometry import Point
 
 from geo import io, store
 from geo.errors import ConfigError, ConflictError, ValidationError
+from geo.issue_filter import IssueFilter
 from geo.loop import users
 from geo.loop.users import owns
 from geo.store.db import make_engine
@@ -209,10 +210,11 @@ def test_users_sessions_failures_reveals_and_photos_are_stored(db_engine):
 
 def test_department_and_community_filters(db_engine):
     issue_id = _one_issue(db_engine, phone=None)
-    assert store.query_issues(db_engine, jurisdiction_code=J, department=["enforcement"])["id"].tolist() == [issue_id]
-    assert store.count_issues(db_engine, jurisdiction_code=J, department=["construction"]) == 0
-    assert store.count_issues(db_engine, jurisdiction_code=J, department=[]) == 0
-    assert store.count_issues(db_engine, jurisdiction_code=J, community=["120110900001"]) == 0
+    assert store.query_issues(db_engine, jurisdiction_code=J,
+                              where=IssueFilter(departments=["enforcement"]))["id"].tolist() == [issue_id]
+    assert store.count_issues(db_engine, jurisdiction_code=J, where=IssueFilter(departments=["construction"])) == 0
+    assert store.count_issues(db_engine, jurisdiction_code=J, where=IssueFilter(departments=[])) == 0
+    assert store.count_issues(db_engine, jurisdiction_code=J, where=IssueFilter(communities=["120110900001"])) == 0
 
 
 def _cli(data_dir, *args, **kwargs):

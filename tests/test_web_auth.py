@@ -18,9 +18,10 @@ from sqlalchemy import text
 
 from geo import store
 from geo.clock import local_now
+from geo.issue_filter import IssueFilter
 from geo.loop import metrics
+from geo.statuses import OPEN_STATUSES
 from geo.store.db import make_engine
-from geo.store.models import OPEN_STATUSES
 from webmap.app import create_app
 from webmap.auth import ACCESS, GUARDED_BLUEPRINTS
 
@@ -53,7 +54,8 @@ def as_user(app, login):
 
 
 def _open_issue(engine, department: str, status: str = "dispatched") -> int:
-    frame = store.query_issues(engine, jurisdiction_code=J, status=[status], department=[department], limit=1)
+    frame = store.query_issues(engine, jurisdiction_code=J,
+                               where=IssueFilter(statuses=[status], departments=[department]), limit=1)
     assert len(frame), (department, status)
     return int(frame.iloc[0]["id"])
 
@@ -140,7 +142,8 @@ def test_every_form_and_api_write_needs_the_csrf_token(app, as_user, engine):
         wrong = client.post(url, headers={"X-CSRF-Token": "forged"}, **kwargs)
         assert missing.status_code == wrong.status_code == 400, url
         assert "CSRF" in missing.get_data(as_text=True)
-    assert store.query_issues(engine, jurisdiction_code=J, ids=[issue_id])["status"].tolist() == ["reported"]
+    assert store.query_issues(engine, jurisdiction_code=J,
+                              where=IssueFilter(ids=[issue_id]))["status"].tolist() == ["reported"]
     assert client.get("/issues").status_code == 200  # still logged in
 
 
@@ -248,7 +251,7 @@ def test_each_role_gets_exactly_the_routes_of_its_table(as_user, sanitation_phot
 def test_a_department_reads_and_changes_only_its_own_issues_on_every_route(as_user, engine, sanitation_photo):
     own_id, photo = sanitation_photo
     other_id = _open_issue(engine, "construction")
-    other = store.query_issues(engine, jurisdiction_code=J, ids=[other_id]).iloc[0]
+    other = store.query_issues(engine, jurisdiction_code=J, where=IssueFilter(ids=[other_id])).iloc[0]
     client = as_user("sanitation")
     headers = {"X-CSRF-Token": client.csrf}
     for path in ISSUE_ROUTES:
@@ -265,7 +268,8 @@ def test_a_department_reads_and_changes_only_its_own_issues_on_every_route(as_us
                     content_type="multipart/form-data", headers=headers),
     ]
     assert [w.status_code for w in writes] == [404, 404, 404]
-    assert store.query_issues(engine, jurisdiction_code=J, ids=[other_id])["status"].tolist() == ["dispatched"]
+    assert store.query_issues(engine, jurisdiction_code=J,
+                              where=IssueFilter(ids=[other_id]))["status"].tolist() == ["dispatched"]
     assert store.read_issue_photos(engine, issue_id=other_id).empty
     # a photo of another department's issue is not served
     construction = as_user("construction")
@@ -276,8 +280,8 @@ def test_a_department_reads_and_changes_only_its_own_issues_on_every_route(as_us
     own = client.get("/api/issues?limit=10000").get_json()
     departments = {f["properties"]["department_code"] for f in own["features"]}
     assert departments <= {"sanitation", "sanitation_west", "sanitation_east"} and own["numberMatched"] > 0
-    assert own["numberMatched"] == store.count_issues(engine, jurisdiction_code=J,
-                                                      department=["sanitation", "sanitation_west", "sanitation_east"])
+    sanitation = IssueFilter(departments=["sanitation", "sanitation_west", "sanitation_east"])
+    assert own["numberMatched"] == store.count_issues(engine, jurisdiction_code=J, where=sanitation)
     listed = client.get("/issues?department=construction").get_data(as_text=True)
     assert 'id="no-issues"' in listed and "0 条" in listed
     mapped = map_document(client, "/maps/issues")
@@ -346,7 +350,7 @@ def test_a_report_with_a_photo_becomes_an_assigned_issue(as_user, engine, sample
     issue_id = int(re.search(r"issue=(\d+)", answer.headers["Location"]).group(1))
     done = client.get(answer.headers["Location"]).get_data(as_text=True)
     assert f"#{issue_id}" in done and 'id="view-issue"' not in done
-    issue = store.query_issues(engine, jurisdiction_code=J, ids=[issue_id],
+    issue = store.query_issues(engine, jurisdiction_code=J, where=IssueFilter(ids=[issue_id]),
                                columns=("id", "source", "status", "category_code", "cell_code", "department_code",
                                         "deadline_at", "description")).iloc[0]
     assert (issue["source"], issue["status"], issue["category_code"]) == ("web", "reported", "07001")
@@ -434,8 +438,9 @@ def test_api_issue_list_filters_and_paging(as_user, engine):
     client = as_user("supervisor")
     url = "/api/issues?status=open&category=06010,07001&since=2025-06-01&until=2025-12-31&limit=5"
     first = client.get(url).get_json()
-    expected = store.count_issues(engine, jurisdiction_code=J, status=OPEN_STATUSES, category=["06010", "07001"],
-                                  since=pd_ts("2025-06-01"), until=pd_ts("2026-01-01"))
+    expected = store.count_issues(engine, jurisdiction_code=J,
+                                  where=IssueFilter(statuses=OPEN_STATUSES, categories=["06010", "07001"],
+                                                    since=pd_ts("2025-06-01"), until=pd_ts("2026-01-01")))
     assert first["numberMatched"] == expected and first["numberReturned"] == len(first["features"]) == min(5, expected)
     second = client.get(url + "&offset=5").get_json()
     assert not {f["properties"]["id"] for f in first["features"]} & {f["properties"]["id"] for f in second["features"]}
@@ -489,7 +494,8 @@ def test_home_figures_are_the_metrics_of_the_stored_issues(as_user, engine):
 def test_issue_list_filters_pages_and_languages(as_user, engine):
     client = as_user("dispatcher")
     page = client.get("/issues?status=open&category=06010").get_data(as_text=True)
-    total = store.count_issues(engine, jurisdiction_code=J, status=OPEN_STATUSES, category=["06010"])
+    total = store.count_issues(engine, jurisdiction_code=J,
+                               where=IssueFilter(statuses=OPEN_STATUSES, categories=["06010"]))
     assert f"{total} 条" in page and "问题列表" in page
     ids = re.findall(r'href="/issues/(\d+)"', page)
     assert 0 < len(ids) <= 50
@@ -513,6 +519,7 @@ def test_transition_form_on_the_issue_page(as_user, engine):
     assert 'id="action-' not in as_user("supervisor").get(f"/issues/{issue_id}").get_data(as_text=True)
     done = client.post(f"/issues/{issue_id}/transitions", data={"action": "register", "csrf_token": client.csrf})
     assert done.status_code == 302 and done.headers["Location"] == f"/issues/{issue_id}"
-    assert store.query_issues(engine, jurisdiction_code=J, ids=[issue_id])["status"].tolist() == ["registered"]
+    assert store.query_issues(engine, jurisdiction_code=J,
+                              where=IssueFilter(ids=[issue_id]))["status"].tolist() == ["registered"]
     again = client.post(f"/issues/{issue_id}/transitions", data={"action": "register", "csrf_token": client.csrf})
     assert again.status_code == 409

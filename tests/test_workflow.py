@@ -12,10 +12,11 @@ from shapely.geometry import Point, box
 
 from geo import store
 from geo.errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
+from geo.issue_filter import IssueFilter
 from geo.loop import workflow
 from geo.loop.users import role_names
+from geo.statuses import ISSUE_STATUSES
 from geo.store.db import init_db, make_engine
-from geo.store.models import ISSUE_STATUSES
 
 J = "120110900"
 NOW = datetime(2025, 3, 4, 10, 0)
@@ -103,7 +104,7 @@ def test_every_action_for_every_role_and_state(sqlite_engine):
             outcomes["ok"] += 1
             state = expected
         # A refused step leaves the issue as it was.
-        assert store.query_issues(sqlite_engine, jurisdiction_code=J, ids=[issue_id],
+        assert store.query_issues(sqlite_engine, jurisdiction_code=J, where=IssueFilter(ids=[issue_id]),
                                   columns=("status",))["status"].iloc[0] == state
     # 10 (action, from) rows, each allowed for exactly one role.
     assert outcomes["ok"] == 10
@@ -123,7 +124,7 @@ def test_lifecycle_sets_stamps_rework_and_events(sqlite_engine):
     go("handle", role="department", department_code="sanitation", note="清了", photo="a.jpg",
        now=datetime(2025, 3, 3, 12, 0))
     go("rework", note="没清干净", now=datetime(2025, 3, 3, 13, 0))
-    row = store.query_issues(sqlite_engine, jurisdiction_code=J, ids=[i],
+    row = store.query_issues(sqlite_engine, jurisdiction_code=J, where=IssueFilter(ids=[i]),
                              columns=("status", "handled_at", "dispatched_at", "rework_count")).iloc[0]
     assert row["status"] == "dispatched" and pd.isna(row["handled_at"]) and row["rework_count"] == 1
     assert row["dispatched_at"] == pd.Timestamp("2025-03-03 13:00")
@@ -131,7 +132,7 @@ def test_lifecycle_sets_stamps_rework_and_events(sqlite_engine):
        now=datetime(2025, 3, 3, 15, 0))
     go("verify", now=datetime(2025, 3, 3, 16, 0))
     go("close", now=datetime(2025, 3, 3, 16, 5))
-    row = store.query_issues(sqlite_engine, jurisdiction_code=J, ids=[i], columns=(
+    row = store.query_issues(sqlite_engine, jurisdiction_code=J, where=IssueFilter(ids=[i]), columns=(
         "status", "registered_at", "handled_at", "verified_at", "closed_at", "rework_count", "department_code")).iloc[0]
     assert row["status"] == "closed" and row["rework_count"] == 1 and row["department_code"] == "sanitation_east"
     assert (row["registered_at"], row["handled_at"], row["closed_at"]) == (
@@ -166,7 +167,7 @@ def test_inputs_are_checked_before_anything_is_written(sqlite_engine):
     assert store.read_issue_events(sqlite_engine, reported).empty
     result = call(sqlite_engine, reported, "merge", actor="u", role="dispatcher", merge_into=registered)
     assert result["to_status"] == "merged"
-    assert store.query_issues(sqlite_engine, jurisdiction_code=J, ids=[reported],
+    assert store.query_issues(sqlite_engine, jurisdiction_code=J, where=IssueFilter(ids=[reported]),
                               columns=("merged_into",))["merged_into"].iloc[0] == registered
     # The losing side of a race: the conditional UPDATE matches no row.
     from geo.store.db import write_tx

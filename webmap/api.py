@@ -28,13 +28,12 @@ from geo.loop import views as loop_views
 from geo.loop.users import acting_department, role_names
 from geo.loop.workflow import apply_transition, load_transitions
 from geo.privacy import mask_phone
-from geo.store.models import ISSUE_STATUSES
+from geo.statuses import ISSUE_STATUSES
 from geo.taxonomy import load_taxonomy
 from webmap import params, reports
-from webmap.auth import csrf_token, current_user, visible_issue
+from webmap.auth import csrf_token, current_user, department_reach, visible_issue
 from webmap.context import engine_of, settings_of
 from webmap.geojson import feature_collection, feature_texts
-from webmap.issue_filters import issue_query
 from webmap.openapi import components, operation
 from webmap.timefmt import to_rfc3339
 
@@ -256,12 +255,12 @@ def issues():
     """Issues as GeoJSON: ``bbox``, ``status``, ``category``, ``department``, ``community``, ``since``, ``until``,
     ``limit`` (1–10000, default 1000) and ``offset``; newest first; ``numberMatched`` counts every match."""
     engine, settings = engine_of(current_app), settings_of(current_app)
-    query = issue_query(request.args)
+    where = params.issue_filter(request.args).within_departments(department_reach())
     limit = params.whole(request.args, "limit", default=DEFAULT_LIMIT, lo=1, hi=MAX_LIMIT)
     offset = params.whole(request.args, "offset", default=0, lo=0, hi=MAX_OFFSET)
-    frame = store.query_issues(engine, jurisdiction_code=settings.jurisdiction_code, limit=limit, offset=offset,
-                               newest_first=True, **query)
-    matched = store.count_issues(engine, jurisdiction_code=settings.jurisdiction_code, **query)
+    frame = store.query_issues(engine, jurisdiction_code=settings.jurisdiction_code, where=where, limit=limit,
+                               offset=offset, newest_first=True)
+    matched = store.count_issues(engine, jurisdiction_code=settings.jurisdiction_code, where=where)
     return geojson_response(frame, members={"numberMatched": matched, "numberReturned": len(frame)})
 
 

@@ -6,11 +6,11 @@
 * **Access**: every view of the guarded blueprints (:data:`GUARDED_BLUEPRINTS`) needs
   a login, and the user's role must be listed for its endpoint in :data:`ACCESS`
   (an endpoint missing there is open to supervisors and admins only). Which issues a
-  role reads is :func:`geo.loop.users.may_see`; views filter with :func:`issue_filter` and
+  role reads is :func:`geo.loop.users.may_see`; views filter with :func:`department_reach` and
   check single issues with :func:`visible_issue`.
 * **API keys**: the standard APIs (Open311, OGC API) are used by the logged-in user or,
   without a login, by the user of the API key the request carries (:func:`api_key_user`:
-  the ``X-API-Key`` header or the ``api_key`` parameter); the same :func:`issue_filter`
+  the ``X-API-Key`` header or the ``api_key`` parameter); the same :func:`department_reach`
   decides which issues they read.
 * **CSRF**: every POST of a guarded blueprint or of this one carries the session's
   token, as the form field ``csrf_token`` or the ``X-CSRF-Token`` header (a JSON login
@@ -67,6 +67,7 @@ from geo.errors import (
     TooManyAttempts,
     ValidationError,
 )
+from geo.issue_filter import IssueFilter
 from geo.loop import users
 from geo.settings import Settings
 from webmap.context import engine_of, settings_of
@@ -247,18 +248,18 @@ def api_caller() -> dict | None:
     return current_user() or api_key_user()
 
 
-def api_issue_filter(*, nobody: CitymapError) -> list[str] | None:
-    """:func:`issue_filter` of the standard APIs' caller (:func:`api_caller`); ``nobody`` is raised without one.
+def api_department_reach(*, nobody: CitymapError) -> list[str] | None:
+    """:func:`department_reach` of the standard APIs' caller (:func:`api_caller`); ``nobody`` is raised without one.
 
     Each API answers a missing caller its own way (Open311 403, OGC API 401).
     """
     user = api_caller()
     if user is None:
         raise nobody
-    return issue_filter(user)
+    return department_reach(user)
 
 
-def issue_filter(user: dict | None = None) -> list[str] | None:
+def department_reach(user: dict | None = None) -> list[str] | None:
     """The department codes whose issues ``user`` (default: the logged-in user) reads, or None for every issue.
 
     A role that reads no issue, and nobody at all, get an empty list (no issue matches it).
@@ -285,7 +286,7 @@ def visible_issue(issue_id: int, *, columns: tuple[str, ...] | None = None):
     kwargs = {"columns": columns} if columns else {}
     # an id beyond SQL's 64-bit integers cannot exist, and SQLite refuses to even compare with one
     frame = store.query_issues(engine_of(current_app), jurisdiction_code=settings.jurisdiction_code,
-                               ids=[issue_id], **kwargs) if issue_id < 2**63 else None
+                               where=IssueFilter(ids=[issue_id]), **kwargs) if issue_id < 2**63 else None
     user = current_user()
     if frame is None or frame.empty or not users.may_see(user["role"], user["department_code"],
                                                          frame.iloc[0]["department_code"]):

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from flask import Flask, Response, request
 
+from geo.statuses import STATUS_LABELS, STATUS_LABELS_EN
+
 LANGUAGES = ("zh", "en")
 
 CATALOGUE: dict[str, dict[str, str]] = {
@@ -60,12 +62,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
     },
 }
 
-STATUS_NAMES = {
-    "zh": {"reported": "已上报", "registered": "已立案", "dispatched": "已派遣", "handled": "已处置",
-           "verified": "已核查", "closed": "已结案", "refused": "不予立案", "merged": "已合并"},
-    "en": {"reported": "reported", "registered": "registered", "dispatched": "dispatched", "handled": "handled",
-           "verified": "verified", "closed": "closed", "refused": "refused", "merged": "merged"},
-}
+STATUS_NAMES = {"zh": STATUS_LABELS, "en": STATUS_LABELS_EN}
 
 
 def current_language() -> str:

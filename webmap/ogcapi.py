@@ -4,7 +4,7 @@ Read-only. The reference layers are public within the intranet: no login, as GIS
 staff load them from QGIS. The features of ``issues`` are
 read by a logged-in user or with an API key (``X-API-Key`` header, or the ``api_key``
 query parameter, which every resource accepts; :func:`webmap.auth.api_caller`) and
-hold only the issues that user's role reads (:func:`webmap.auth.issue_filter`): an
+hold only the issues that user's role reads (:func:`webmap.auth.department_reach`): an
 issue of another department is not found, a ``public`` key reads none, no key at all
 is a 401. Collections are the issues (points, with a
 temporal extent on ``reported_at``) and the reference layers of ``geo.store``;
@@ -30,10 +30,11 @@ from flask import Blueprint, Response, current_app, render_template, request, ur
 from geo import store
 from geo.clock import JURISDICTION_TZ, local_now
 from geo.errors import AuthenticationError, CitymapError, NotFoundError, ValidationError
+from geo.issue_filter import IssueFilter
 from geo.layers import LAYERS, reference_layers
 from geo.privacy import mask_phones
 from webmap import params
-from webmap.auth import API_KEY_SECURITY, api_issue_filter
+from webmap.auth import API_KEY_SECURITY, api_department_reach
 from webmap.context import engine_of, settings_of
 from webmap.geojson import feature_collection, feature_texts
 from webmap.openapi import OPENAPI_MEDIA_TYPE, components, operation
@@ -304,7 +305,7 @@ def _issue_reach(cid: str) -> list[str] | None:
     """
     if cid != "issues":
         return None
-    return api_issue_filter(nobody=AuthenticationError(
+    return api_department_reach(nobody=AuthenticationError(
         "读取问题要素需要登录或 API key (log in or send an X-API-Key header to read issues)"))
 
 
@@ -315,8 +316,10 @@ def _read(cid: str, *, reach: list[str] | None, bbox, since, until, limit: int |
     """
     engine, j = engine_of(current_app), _jurisdiction()
     if cid == "issues":
-        frame = store.query_issues(engine, jurisdiction_code=j, bbox=bbox, since=since, until=until, limit=limit,
-                                   offset=offset, ids=None if fid is None else [fid], department=reach)
+        frame = store.query_issues(engine, jurisdiction_code=j,
+                                   where=IssueFilter(bbox=bbox, since=since, until=until,
+                                                     ids=None if fid is None else [fid], departments=reach),
+                                   limit=limit, offset=offset)
         ids = frame.pop("id").astype(int).tolist()
         return _issue_frame(frame), ids
     keys = None if fid is None else [fid]
@@ -343,8 +346,8 @@ def items(cid: str):
     if offset == 0 and len(ids) < limit:
         matched = len(ids)
     elif cid == "issues":
-        matched = store.count_issues(engine_of(current_app), jurisdiction_code=_jurisdiction(), bbox=bbox,
-                                     since=since, until=until, department=reach)
+        matched = store.count_issues(engine_of(current_app), jurisdiction_code=_jurisdiction(),
+                                     where=IssueFilter(bbox=bbox, since=since, until=until, departments=reach))
     else:
         matched = store.count_layer(engine_of(current_app), cid, jurisdiction_code=_jurisdiction(), bbox=bbox)
     kept = {k: v for k, v in request.args.items() if k in ("bbox", "datetime", _KEY_PARAMETER)}

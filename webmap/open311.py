@@ -22,7 +22,7 @@ errors are arrays of ``code`` + ``description`` with status 400, 403 or 404.
 sub-district code. Discovery and services are open to all. Reading requests
 (``requests``, ``requests/{id}``, ``tokens/{id}``) needs a login or an API key
 (``api_key`` parameter or ``X-API-Key`` header; :func:`webmap.auth.api_caller`), and
-answers only the issues its user's role reads (:func:`webmap.auth.issue_filter`): a
+answers only the issues its user's role reads (:func:`webmap.auth.department_reach`): a
 request of another department is answered like a missing one, a ``public`` key reads
 none, no key at all is a 403. Creating needs an API key (any valid one; a login does
 not do, as Open311 forms carry no CSRF token): ``citymap api-key create NAME --user USER``.
@@ -45,13 +45,13 @@ from geo import store
 from geo.clock import local_now
 from geo.errors import CitymapError, ForbiddenError, NotFoundError, ValidationError
 from geo.io import ingest
+from geo.issue_filter import IssueFilter
 from geo.privacy import mask_phones, normalise_phone
-from geo.store.models import OPEN_STATUSES
+from geo.statuses import OPEN_STATUSES, STATUS_LABELS
 from geo.taxonomy import load_taxonomy
 from webmap import params
-from webmap.auth import API_KEY_SECURITY, api_issue_filter, api_key_user
+from webmap.auth import API_KEY_SECURITY, api_department_reach, api_key_user
 from webmap.context import engine_of, layers_of, settings_of
-from webmap.maps.base import STATUS_LABELS
 from webmap.openapi import components, operation
 from webmap.timefmt import to_rfc3339
 
@@ -316,7 +316,7 @@ def _window(start: str | None, end: str | None) -> tuple[datetime, datetime]:
 
 def _reach() -> list[str] | None:
     """The departments whose requests the caller reads (None: every one); a 403 for nobody."""
-    return api_issue_filter(nobody=ForbiddenError(
+    return api_department_reach(nobody=ForbiddenError(
         "读取服务请求需要 api_key 或登录 (an api_key is needed to read service requests)"))
 
 
@@ -339,8 +339,9 @@ def requests_list(fmt: str):
     if ids is not None:
         if not all(i.isdigit() for i in ids):
             raise ValidationError(f"service_request_id={request.args['service_request_id']!r}: expected ids such as 12,15")
-        frame = store.query_issues(engine, jurisdiction_code=code, ids=[int(i) for i in ids if len(i) < 12],
-                                   department=reach, columns=_REQUEST_COLUMNS, newest_first=True, limit=MAX_REQUESTS)
+        frame = store.query_issues(engine, jurisdiction_code=code,
+                                   where=IssueFilter(ids=[int(i) for i in ids if len(i) < 12], departments=reach),
+                                   columns=_REQUEST_COLUMNS, newest_first=True, limit=MAX_REQUESTS)
         return _respond(_requests(frame), fmt, root="service_requests", item="request")
     codes = _split("service_code")
     known = load_taxonomy().categories.index
@@ -353,8 +354,10 @@ def requests_list(fmt: str):
     ours = None if statuses is None else [
         *(OPEN_STATUSES if "open" in statuses else ()), *(CLOSED_STATUSES if "closed" in statuses else ())]
     since, until = _window(request.args.get("start_date"), request.args.get("end_date"))
-    frame = store.query_issues(engine, jurisdiction_code=code, category=codes, status=ours, since=since, until=until,
-                               department=reach, columns=_REQUEST_COLUMNS, newest_first=True, limit=MAX_REQUESTS)
+    frame = store.query_issues(engine, jurisdiction_code=code,
+                               where=IssueFilter(categories=codes, statuses=ours, since=since, until=until,
+                                                 departments=reach),
+                               columns=_REQUEST_COLUMNS, newest_first=True, limit=MAX_REQUESTS)
     return _respond(_requests(frame), fmt, root="service_requests", item="request")
 
 
@@ -367,8 +370,9 @@ def request_one(request_id: str, fmt: str):
     reach = _reach()
     frame = None
     if request_id.isdigit() and len(request_id) < 12:
-        frame = store.query_issues(engine_of(current_app), jurisdiction_code=code, ids=[int(request_id)],
-                                   department=reach, columns=_REQUEST_COLUMNS)
+        frame = store.query_issues(engine_of(current_app), jurisdiction_code=code,
+                                   where=IssueFilter(ids=[int(request_id)], departments=reach),
+                                   columns=_REQUEST_COLUMNS)
     if frame is None or frame.empty:
         raise NotFoundError(f"service_request_id {request_id!r} not found")
     return _respond(_requests(frame), fmt, root="service_requests", item="request")
@@ -383,8 +387,8 @@ def token(token: str, fmt: str):
     reach = _reach()
     engine = engine_of(current_app)
     issue_id = store.issue_id_of(engine, jurisdiction_code=code, source=SOURCE, external_id=token)
-    if issue_id is not None and not store.count_issues(engine, jurisdiction_code=code, ids=[issue_id],
-                                                       department=reach):
+    if issue_id is not None and not store.count_issues(engine, jurisdiction_code=code,
+                                                       where=IssueFilter(ids=[issue_id], departments=reach)):
         issue_id = None
     if issue_id is None:
         raise NotFoundError(f"token {token!r} not found")

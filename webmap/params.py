@@ -18,9 +18,13 @@ from datetime import date, datetime, timedelta
 
 from geo.clock import MAX_YEAR, MIN_YEAR, to_local
 from geo.errors import ValidationError
+from geo.issue_filter import IssueFilter
+from geo.statuses import ISSUE_STATUSES, OPEN_STATUSES
 
 #: the largest id a database integer column holds
 MAX_ID = 2**63 - 1
+#: the query parameters of :func:`issue_filter`, in the order they go into a link
+ISSUE_FILTER_NAMES = ("status", "category", "department", "community", "source", "since", "until", "bbox")
 
 _WHOLE_RE = re.compile(r"[+-]?\d{1,19}", re.ASCII)
 _MONTH_RE = re.compile(r"(\d{4})-(\d{2})", re.ASCII)
@@ -182,3 +186,46 @@ def instant_arg(args: Mapping, name: str, *, end: bool = False) -> datetime | No
         return None
     when, whole_day = instant(raw, name=name)
     return when + timedelta(days=1) if end and whole_day else when
+
+
+def codes(args: Mapping, name: str) -> tuple[str, ...] | None:
+    """Comma-separated codes (``,`` or ``，``, repeated parameters joined), each at most 60 characters."""
+    getlist = getattr(args, "getlist", None)
+    raw = ",".join(v for v in (getlist(name) if getlist else [args.get(name) or ""]) if v.strip())
+    if not raw:
+        return None
+    parts = tuple(c.strip() for c in raw.replace("，", ",").split(",") if c.strip())
+    if any(len(c) > 60 for c in parts):
+        raise _refuse(name, raw, "逗号分隔的代码", "comma-separated codes")
+    return parts
+
+
+def issue_filter(args: Mapping) -> IssueFilter:
+    """The issue filter of a query string (the issue list, its map, the REST API, the hot-spot pages).
+
+    ``status`` (statuses, or ``open`` for every open one), ``category`` (event codes or
+    major classes), ``department``, ``community``, ``source`` (comma-separated codes),
+    ``since`` / ``until`` (:func:`instant_arg` on ``reported_at``; a bare ``until``
+    date includes that day) and ``bbox``. The user's reach is not applied here: see
+    :meth:`geo.issue_filter.IssueFilter.within_departments`.
+    """
+    statuses = codes(args, "status")
+    if statuses is not None:
+        statuses = tuple(s for c in statuses for s in (OPEN_STATUSES if c == "open" else (c,)))
+        unknown = [s for s in statuses if s not in ISSUE_STATUSES]
+        if unknown:
+            raise _refuse("status", unknown[0], f" open 或 {'、'.join(ISSUE_STATUSES)}",
+                          f"open or one of {', '.join(ISSUE_STATUSES)}")
+    since, until = instant_arg(args, "since"), instant_arg(args, "until", end=True)
+    if since is not None and until is not None and since >= until:
+        raise ValidationError(f"since={_raw(args, 'since')!r} 晚于 until={_raw(args, 'until')!r} "
+                              "(since must come before until)")
+    categories = codes(args, "category")
+    try:
+        IssueFilter(categories=categories)
+    except ValidationError as exc:
+        raise _refuse("category", ",".join(categories or ()), "事件代码（5 位）或大类代码（2 位）",
+                      "5-digit event codes or 2-digit major classes") from exc
+    return IssueFilter(statuses=statuses, categories=categories, departments=codes(args, "department"),
+                       communities=codes(args, "community"), sources=codes(args, "source"), since=since, until=until,
+                       bbox=bbox(args))

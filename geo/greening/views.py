@@ -24,7 +24,8 @@ from geo.greening import files
 from geo.greening import progress as greening
 from geo.greening.tasks import SEASONS, greening_issue_codes, load_greening_tasks
 from geo.io.ingest import ImportReport
-from geo.store.models import OPEN_STATUSES
+from geo.issue_filter import IssueFilter
+from geo.statuses import OPEN_STATUSES
 from geo.taxonomy import load_taxonomy
 
 
@@ -172,13 +173,9 @@ def greening_view(
     result = greening.progress(plan, records, roads_metric=roads, tasks=tasks, as_of=as_of)
 
     codes = greening_issue_codes(load_taxonomy())
-    issues = store.query_issues(
-        engine,
-        jurisdiction_code=jurisdiction_code,
-        category=codes,
-        since=datetime(year, 1, 1),
-        until=(as_of + pd.Timedelta(days=1)).to_pydatetime(),
-    )
+    issues = store.query_issues(engine, jurisdiction_code=jurisdiction_code,
+                                where=IssueFilter(categories=codes, since=datetime(year, 1, 1),
+                                                  until=(as_of + pd.Timedelta(days=1)).to_pydatetime()))
     segments = store.read_layer(engine, "segments", jurisdiction_code=jurisdiction_code)
     related = greening.greening_issues(issues, segments, roads, codes=codes)
     counts = (

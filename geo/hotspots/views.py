@@ -23,9 +23,10 @@ from geo.hotspots.density import kernel_density
 from geo.hotspots.emerging import emerging_hotspots
 from geo.hotspots.gi_star import distance_band_weights, gi_star, queen_weights
 from geo.hotspots.top_hotspots import latest_by, top_cells, top_segments
-from geo.loop.counts import cell_counts, filter_issues, segment_counts
+from geo.issue_filter import IssueFilter
+from geo.loop.counts import cell_counts, segment_counts
 from geo.settings import Settings
-from geo.store.models import OPEN_STATUSES
+from geo.statuses import OPEN_STATUSES
 from geo.taxonomy import load_taxonomy
 
 #: what the analysis reads of every issue of the period
@@ -37,28 +38,16 @@ DEFAULT_DAYS = 30
 POPUP_ISSUES_PER_CELL = 2
 
 
-@dataclass(frozen=True)
-class HotspotFilters:
-    """What to analyse: ``reported_at`` in ``[since, until)`` and the optional value filters.
-
-    ``categories`` are 5-digit event codes and/or 2-digit major classes.
-    """
-
-    since: datetime
-    until: datetime
-    categories: tuple[str, ...] | None = None
-    departments: tuple[str, ...] | None = None
-    communities: tuple[str, ...] | None = None
-    sources: tuple[str, ...] | None = None
-
-    def __post_init__(self):
-        if not self.since < self.until:
-            raise ValidationError(f"since {self.since:%Y-%m-%d} must come before until {self.until:%Y-%m-%d}")
+def _period(filters: IssueFilter) -> IssueFilter:
+    """``filters`` checked to hold the period an analysis needs."""
+    if filters.since is None or filters.until is None:
+        raise ValidationError("a hot-spot analysis needs a period: since and until")
+    return filters
 
 
 @dataclass
 class HotspotView:
-    """The hot-spot analysis of one set of filters (frames in EPSG:4326).
+    """The hot-spot analysis of one filter with a period (frames in EPSG:4326).
 
     Attributes
     ----------
@@ -78,7 +67,7 @@ class HotspotView:
         The latest open issues of each cell (:data:`POPUP_COLUMNS`), for popups.
     """
 
-    filters: HotspotFilters
+    filters: IssueFilter
     cells: gpd.GeoDataFrame
     segments: gpd.GeoDataFrame
     issues: gpd.GeoDataFrame
@@ -98,30 +87,12 @@ def default_period(engine: Engine, settings: Settings, *, days: int = DEFAULT_DA
     return until - timedelta(days=days), until
 
 
-def _category_codes(categories: tuple[str, ...] | None) -> list[str] | None:
-    """Event codes of a mix of codes and major classes (for the SQL filter)."""
-    if categories is None:
-        return None
-    known = load_taxonomy().categories.index
-    codes = [c for c in known if c in categories or c[:2] in categories]
-    unknown = [c for c in categories if c not in known and not any(k.startswith(c) for k in known)]
-    if unknown or not codes:
-        raise ValidationError(f"category {(unknown or list(categories))[0]!r} is neither an event code nor a major"
-                              " class of the taxonomy")
-    return codes
-
-
-def read_filtered_issues(engine: Engine, settings: Settings, filters: HotspotFilters, *,
+def read_filtered_issues(engine: Engine, settings: Settings, filters: IssueFilter, *,
                          open_now: bool = False) -> gpd.GeoDataFrame:
     """Issues passing ``filters`` (:data:`ANALYSIS_COLUMNS`); ``open_now``: the open ones of any report time."""
-    period = {} if open_now else {"since": filters.since, "until": filters.until}
-    frame = store.query_issues(
-        engine, jurisdiction_code=settings.jurisdiction_code, columns=ANALYSIS_COLUMNS,
-        category=_category_codes(filters.categories), department=filters.departments,
-        community=filters.communities, status=OPEN_STATUSES if open_now else None, **period,
-    )
-    # the store has no source filter: the few sources are filtered here
-    return filter_issues(frame, sources=filters.sources)
+    where = filters.narrowed(statuses=OPEN_STATUSES, since=None, until=None) if open_now else filters
+    return store.query_issues(engine, jurisdiction_code=settings.jurisdiction_code, where=where,
+                              columns=ANALYSIS_COLUMNS)
 
 
 def reference_names(engine: Engine, settings: Settings) -> dict[str, dict]:
@@ -151,14 +122,15 @@ def _weights(cells: gpd.GeoDataFrame, settings: Settings, band_m: float | None):
         cells, threshold_m=band_m, metric_crs=settings.metric_crs)
 
 
-def hotspot_view(engine: Engine, settings: Settings, filters: HotspotFilters, *, band_m: float | None = None,
+def hotspot_view(engine: Engine, settings: Settings, filters: IssueFilter, *, band_m: float | None = None,
                  fdr: bool = False, top_n: int = 10, with_density: bool = True) -> HotspotView:
-    """Counts, Gi*, density and rankings of the issues passing ``filters``.
+    """Counts, Gi*, density and rankings of the issues passing ``filters`` (which must hold a period).
 
     ``band_m`` switches the weights from queen contiguity to a distance band in metres;
     ``fdr`` applies the Benjamini–Hochberg correction to the Gi* bins.
     """
     j = settings.jurisdiction_code
+    filters = _period(filters)
     cells = _cells(engine, settings)
     issues = read_filtered_issues(engine, settings, filters)
     open_issues = read_filtered_issues(engine, settings, filters, open_now=True)
@@ -169,7 +141,8 @@ def hotspot_view(engine: Engine, settings: Settings, filters: HotspotFilters, *,
     names = reference_names(engine, settings)
     segment_names = dict(zip(segments["segment_id"], segments["name"]))
     latest = latest_by(open_issues, "cell_code", per=POPUP_ISSUES_PER_CELL)
-    popup_issues = (store.query_issues(engine, jurisdiction_code=j, ids=latest["id"].tolist(), columns=POPUP_COLUMNS)
+    popup_issues = (store.query_issues(engine, jurisdiction_code=j, where=IssueFilter(ids=latest["id"].tolist()),
+                                       columns=POPUP_COLUMNS)
                     if len(latest) else pd.DataFrame(columns=list(POPUP_COLUMNS)))
     return HotspotView(
         filters=filters, cells=cells, segments=segments, issues=issues, open_issues=open_issues,
@@ -180,9 +153,10 @@ def hotspot_view(engine: Engine, settings: Settings, filters: HotspotFilters, *,
     )
 
 
-def emerging_view(engine: Engine, settings: Settings, filters: HotspotFilters, *, bin_days: int = 7,
+def emerging_view(engine: Engine, settings: Settings, filters: IssueFilter, *, bin_days: int = 7,
                   band_m: float | None = None) -> gpd.GeoDataFrame:
     """Emerging hot spots (:func:`geo.hotspots.emerging.emerging_hotspots`) of the issues passing ``filters``."""
+    filters = _period(filters)
     cells = _cells(engine, settings)
     issues = read_filtered_issues(engine, settings, filters)
     return emerging_hotspots(issues, cells, since=filters.since, until=filters.until, bin_days=bin_days,

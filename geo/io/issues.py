@@ -33,7 +33,7 @@ from geo.io.tables import (
     system_is_known,
 )
 from geo.privacy import PHONE_REFUSED, mask_phones, normalise_phones
-from geo.store.models import ISSUE_STATUSES
+from geo.statuses import ISSUE_STATUSES
 from geo.taxonomy import load_taxonomy
 
 # Canonical issue field -> accepted headers (compared after NFKC and case folding).

@@ -1,91 +1,20 @@
-"""Issue counts per unit cell and per road segment, after filtering the issues (no I/O).
+"""Issue counts per unit cell and per road segment (no I/O).
 
 The issues are a frame of assigned issues (:func:`geo.frames.assign.assign_issues` columns:
 ``cell_code``, ``segment_id``, ``community_code``, ``department_code``) with
 ``category_code``, ``source``, ``status`` and ``reported_at``, as
-:func:`geo.store.query_issues` returns them. Counting uses the assignment columns, never
+:func:`geo.store.query_issues` returns them (filtered there, or with
+:meth:`geo.issue_filter.IssueFilter.apply`). Counting uses the assignment columns, never
 the geometry, so a count agrees with every other figure of the same issue.
 """
 
 from __future__ import annotations
-
-import re
-from collections.abc import Iterable
-from datetime import datetime
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 
 from geo.errors import ValidationError
-
-_CATEGORY_RE = re.compile(r"\d{2}|\d{5}")
-
-
-def _values(name: str, values: Iterable[str] | str | None) -> list[str] | None:
-    if values is None:
-        return None
-    listed = [values] if isinstance(values, str) else [str(v) for v in values]
-    if not listed:
-        raise ValidationError(f"{name}: an empty list selects nothing; pass None for no filter")
-    return listed
-
-
-def filter_issues(
-    issues: pd.DataFrame,
-    *,
-    categories: Iterable[str] | str | None = None,
-    since: datetime | str | None = None,
-    until: datetime | str | None = None,
-    sources: Iterable[str] | str | None = None,
-    departments: Iterable[str] | str | None = None,
-    communities: Iterable[str] | str | None = None,
-    statuses: Iterable[str] | str | None = None,
-) -> pd.DataFrame:
-    """The issues that pass every filter given (a filter left as None passes all).
-
-    Parameters
-    ----------
-    issues : DataFrame or GeoDataFrame
-        Issues with the columns of the filters used.
-    categories : str or iterable of str, keyword-only
-        5-digit event codes (``"06010"``) and/or 2-digit major classes (``"06"``,
-        matching every code that starts with it).
-    since, until : datetime or ISO string, keyword-only
-        ``reported_at`` in ``[since, until)`` (naive local time).
-    sources, departments, communities, statuses : str or iterable of str, keyword-only
-        Values of ``source``, ``department_code``, ``community_code``, ``status``.
-
-    Returns
-    -------
-    Same type as ``issues``
-        The matching rows, index kept, order kept.
-    """
-    keep = np.ones(len(issues), dtype=bool)
-    wanted = _values("categories", categories)
-    if wanted is not None:
-        bad = [c for c in wanted if not _CATEGORY_RE.fullmatch(c)]
-        if bad:
-            raise ValidationError(f"category {bad[0]!r}: expected a 5-digit event code or a 2-digit major class")
-        codes = issues["category_code"].astype("string")
-        keep &= (codes.isin([c for c in wanted if len(c) == 5])
-                 | codes.str[:2].isin([c for c in wanted if len(c) == 2])).fillna(False).to_numpy(bool)
-    times = None
-    for bound, value in (("since", since), ("until", until)):
-        if value is None:
-            continue
-        try:
-            stamp = pd.Timestamp(value)
-        except (TypeError, ValueError) as exc:
-            raise ValidationError(f"{bound}={value!r}: expected a date or time such as 2025-12-01") from exc
-        times = pd.to_datetime(issues["reported_at"]) if times is None else times
-        keep &= (times >= stamp if bound == "since" else times < stamp).to_numpy(bool)
-    for name, column, values in (("sources", "source", sources), ("departments", "department_code", departments),
-                                 ("communities", "community_code", communities), ("statuses", "status", statuses)):
-        listed = _values(name, values)
-        if listed is not None:
-            keep &= issues[column].isin(listed).to_numpy(bool)
-    return issues[keep]
 
 
 def cell_counts(issues: pd.DataFrame, cells: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

@@ -59,7 +59,7 @@ import shapely
 
 from geo.crs import to_metric
 from geo.errors import ValidationError
-from geo.store.models import OPEN_STATUSES
+from geo.statuses import OPEN_STATUSES
 
 #: issue columns the figures need; pass them to ``geo.store.query_issues(columns=...)``
 METRIC_COLUMNS = ("id", "category_code", "status", "reported_at", "registered_at", "handled_at", "closed_at",

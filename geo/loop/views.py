@@ -21,6 +21,7 @@ from sqlalchemy import Engine
 from geo import store
 from geo.clock import MAX_YEAR, MIN_YEAR
 from geo.errors import NotFoundError, ValidationError
+from geo.issue_filter import IssueFilter
 from geo.loop import coverage as cov
 from geo.loop import metrics
 from geo.settings import Settings
@@ -136,7 +137,7 @@ def coverage_view(engine: Engine, settings: Settings, *, team: str, until: datet
                           metric_crs=settings.metric_crs)
     departments = load_taxonomy().departments
     children = departments.index[departments["parent"] == team].tolist()
-    mine = store.query_issues(engine, jurisdiction_code=j, status=metrics.OPEN_STATUSES,
+    mine = store.query_issues(engine, jurisdiction_code=j, where=IssueFilter(statuses=metrics.OPEN_STATUSES),
                               columns=(*metrics.METRIC_COLUMNS, "address", "description"))
     mine = mine[mine["department_code"].isin([team, *children])].copy()
     mine["overdue"] = metrics.overdue_mask(mine, now=now)

@@ -62,8 +62,8 @@ from geo.errors import (
     ValidationError,
 )
 from geo.loop.users import may_act_on, role_names
+from geo.statuses import ISSUE_STATUSES, OPEN_STATUSES
 from geo.store.db import write_tx
-from geo.store.models import ISSUE_STATUSES, OPEN_STATUSES
 from geo.taxonomy import DATA_DIR, load_taxonomy
 
 #: the roles of webmap.auth (issue 4)

@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from geo import store
 from geo.clock import local_today
 from geo.errors import NotFoundError, ValidationError
+from geo.issue_filter import IssueFilter
 from geo.routing.postman import SweepPlan, plan_sweep
 from geo.routing.road_graph import RoadGraph, build_road_graph
 from geo.routing.vrp import (
@@ -61,8 +62,8 @@ def zone_pickups(
     """Plan the pickups of a zone; ``options`` go to :func:`geo.routing.vrp.plan_pickups`."""
     zone = zone_row(engine, settings, zone_code)
     statuses = None if issue_set == "chosen" else PENDING_STATUSES
-    issues = store.query_issues(engine, jurisdiction_code=settings.jurisdiction_code, status=statuses,
-                                category=list(pickup_volumes().index))
+    issues = store.query_issues(engine, jurisdiction_code=settings.jurisdiction_code,
+                                where=IssueFilter(statuses=statuses, categories=list(pickup_volumes().index)))
     stops = select_issues(issues, zone_code=zone_code, issue_set=issue_set, on_date=on_date, chosen=chosen)
     return plan_pickups(road_graph(engine, settings), stops, (zone["depot_lon"], zone["depot_lat"]), **options)
 
@@ -97,8 +98,8 @@ def zone_sweep(
     else:
         day_end = pd.Timestamp(on_date or local_today()) + pd.Timedelta(days=1)
         issues = store.query_issues(engine, jurisdiction_code=settings.jurisdiction_code,
-                                    since=(day_end - timedelta(days=HOTSPOT_DAYS)).to_pydatetime(),
-                                    until=day_end.to_pydatetime())
+                                    where=IssueFilter(since=(day_end - timedelta(days=HOTSPOT_DAYS)).to_pydatetime(),
+                                                      until=day_end.to_pydatetime()))
         counts = issues["segment_id"].dropna().astype(int).value_counts()
         per_edge = graph.edges["segment_id"].map(counts).fillna(0).to_numpy()
         in_zone = per_edge[inside]

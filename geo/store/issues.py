@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import geopandas as gpd
 import pandas as pd
@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Engine, text
 from geo.clock import local_now
 from geo.crs import WGS84
 from geo.errors import NotFoundError, ValidationError
+from geo.issue_filter import IssueFilter
 from geo.privacy import PHONE_REFUSED, mask_phone, normalise_phones
 from geo.store import models
 from geo.store.base import (
@@ -183,71 +184,62 @@ def query_issues(
     bind: Engine | Connection,
     *,
     jurisdiction_code: str,
-    bbox: tuple[float, float, float, float] | None = None,
-    status: Iterable[str] | None = None,
-    category: Iterable[str] | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    where: IssueFilter | None = None,
     limit: int | None = None,
     offset: int = 0,
-    ids: Iterable[int] | None = None,
     columns: Sequence[str] = ISSUE_READ_COLUMNS,
     newest_first: bool = False,
-    department: Iterable[str] | None = None,
-    community: Iterable[str] | None = None,
 ) -> gpd.GeoDataFrame:
-    """Issues of a jurisdiction as points (EPSG:4326), filtered; bbox uses the spatial index.
+    """Issues of a jurisdiction as points (EPSG:4326), those that pass ``where`` (default: all).
 
-    ``since`` is inclusive and ``until`` exclusive (on ``reported_at``); ``ids`` keeps
-    only those issues, ``department`` and ``community`` those of these department /
-    community codes. ``columns`` are the ``issues`` columns returned (default
-    :data:`ISSUE_READ_COLUMNS`); timestamps come back as datetime64, phone numbers
-    in ``description`` and ``address`` masked. Rows are in id order, or newest report
-    first with ``newest_first``.
+    The filter becomes SQL (:func:`issue_where`); its bbox uses the spatial index.
+    ``columns`` are the ``issues`` columns returned (default :data:`ISSUE_READ_COLUMNS`);
+    timestamps come back as datetime64, phone numbers in ``description`` and
+    ``address`` masked. Rows are in id order, or newest report first with
+    ``newest_first``.
     """
     unknown = [c for c in columns if c not in models.Issue.__table__.columns or c == "geom"]
     if unknown:
         raise ValidationError(f"issues have no column(s) {unknown}")
-    where, params = _issue_where(jurisdiction_code, status=status, category=category, since=since, until=until,
-                                 ids=ids, department=department, community=community)
+    where = where or IssueFilter()
+    sql, params = issue_where(jurisdiction_code, where)
     return _masked_text(_read_geo(
-        bind, "issues", columns, where=where, params=params, bbox=bbox, points=True, limit=limit, offset=offset,
+        bind, "issues", columns, where=sql, params=params, bbox=where.bbox, points=True, limit=limit, offset=offset,
         order_by="t.reported_at DESC, t.id DESC" if newest_first else "t.id", timestamps=TIMESTAMP_COLUMNS))
 
 
-def count_issues(
-    bind: Engine | Connection,
-    *,
-    jurisdiction_code: str,
-    bbox: tuple[float, float, float, float] | None = None,
-    status: Iterable[str] | None = None,
-    category: Iterable[str] | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    ids: Iterable[int] | None = None,
-    department: Iterable[str] | None = None,
-    community: Iterable[str] | None = None,
-) -> int:
-    """How many issues :func:`query_issues` returns with the same filters (no paging), counted in SQL."""
-    where, params = _issue_where(jurisdiction_code, status=status, category=category, since=since, until=until,
-                                 ids=ids, department=department, community=community)
-    return _with_conn(bind, lambda conn: _count(conn, "issues", where=where, params=params, bbox=bbox, points=True))
+def count_issues(bind: Engine | Connection, *, jurisdiction_code: str, where: IssueFilter | None = None) -> int:
+    """How many issues :func:`query_issues` returns with the same filter (no paging), counted in SQL."""
+    where = where or IssueFilter()
+    sql, params = issue_where(jurisdiction_code, where)
+    return _with_conn(bind, lambda conn: _count(conn, "issues", where=sql, params=params, bbox=where.bbox,
+                                                points=True))
 
 
-def _issue_where(jurisdiction_code: str, *, status, category, since, until, ids, department=None,
-                 community=None) -> tuple[str, dict]:
+def issue_where(jurisdiction_code: str, where: IssueFilter) -> tuple[str, dict]:
+    """The SQL condition on the issues table aliased ``t`` (and its parameters) of a filter, bbox aside.
+
+    Major classes of ``categories`` match on the first two digits of the code, as
+    :meth:`IssueFilter.mask` does.
+    """
     params: dict[str, object] = {"j": jurisdiction_code}
-    clauses = ["t.jurisdiction_code = :j", *_in_clause("t.status", status, params, "status"),
-               *_in_clause("t.category_code", category, params, "category_code"),
-               *_in_clause("t.department_code", department, params, "department_code"),
-               *_in_clause("t.community_code", community, params, "community_code"),
-               *_in_clause("t.id", None if ids is None else [int(i) for i in ids], params, "id")]
-    if since is not None:
+    clauses = ["t.jurisdiction_code = :j", *_in_clause("t.status", where.statuses, params, "status"),
+               *_in_clause("t.department_code", where.departments, params, "department_code"),
+               *_in_clause("t.community_code", where.communities, params, "community_code"),
+               *_in_clause("t.source", where.sources, params, "source"),
+               *_in_clause("t.id", where.ids, params, "id")]
+    if where.categories is not None:
+        codes = [c for c in where.categories if len(c) == 5]
+        majors = [c for c in where.categories if len(c) == 2]
+        either = [*(_in_clause("t.category_code", codes, params, "category_code") if codes else []),
+                  *(_in_clause("substr(t.category_code, 1, 2)", majors, params, "major") if majors else [])]
+        clauses.append(f"({' OR '.join(either)})" if either else "1 = 0")
+    if where.since is not None:
         clauses.append("t.reported_at >= :since")
-        params["since"] = since
-    if until is not None:
+        params["since"] = where.since
+    if where.until is not None:
         clauses.append("t.reported_at < :until")
-        params["until"] = until
+        params["until"] = where.until
     return " AND ".join(clauses), params
 
 
@@ -264,20 +256,22 @@ def count_issues_by(
     column: str,
     *,
     jurisdiction_code: str,
-    status: Iterable[str] | None = None,
+    where: IssueFilter | None = None,
 ) -> pd.Series:
-    """Issue counts grouped by an assignment or attribute column (e.g. ``cell_code``), in SQL."""
+    """Issue counts of those that pass ``where``, grouped by an assignment or attribute column, in SQL.
+
+    Issues whose ``column`` is NULL are not counted.
+    """
     groupable = {"cell_code", "segment_id", "compound_code", "community_code", "grid_code", "zone_code",
                  "department_code", "category_code", "status", "source"}
     if column not in groupable:
         raise ValidationError(f"cannot count issues by {column!r}; choose one of {sorted(groupable)}")
-    params: dict[str, object] = {"j": jurisdiction_code}
-    where = "jurisdiction_code = :j AND " + column + " IS NOT NULL"
-    if status is not None:
-        keys = [f"s{i}" for i, _ in enumerate(status)]
-        params.update(zip(keys, status))
-        where += f" AND status IN ({', '.join(':' + k for k in keys)})" if keys else " AND 1 = 0"
-    sql = text(f"SELECT {column}, count(*) FROM issues WHERE {where} GROUP BY {column}")
+    where = where or IssueFilter()
+    if where.bbox is not None:
+        raise ValidationError("count_issues_by does not take a bbox")
+    condition, params = issue_where(jurisdiction_code, where)
+    sql = text(f"SELECT t.{column}, count(*) FROM issues t WHERE {condition} AND t.{column} IS NOT NULL "
+               f"GROUP BY t.{column}")
     rows = _with_conn(bind, lambda conn: conn.execute(sql, params).fetchall())
     return pd.Series({key: n for key, n in rows}, name="count", dtype="int64").rename_axis(column)
 

@@ -28,11 +28,6 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 SRID = 4326
 
-# Issue lifecycle states (geo/data/transitions.csv moves between them); the workflow module owns the
-# transitions, the schema only needs the vocabulary for its CHECK-free text column.
-ISSUE_STATUSES = ("reported", "registered", "dispatched", "handled", "verified", "closed", "refused", "merged")
-OPEN_STATUSES = ("reported", "registered", "dispatched", "handled", "verified")
-
 
 def _geom(kind: str, *, nullable: bool = False) -> Mapped:
     return mapped_column(Geometry(kind, srid=SRID, spatial_index=True), nullable=nullable)

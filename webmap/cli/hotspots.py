@@ -36,12 +36,13 @@ def hotspots_cmd(cli: CliContext, category: str | None, since: datetime | None, 
     from geo import store
     from geo.hotspots import views as hotspot_views
     from geo.io import write_frame
+    from geo.issue_filter import IssueFilter
 
     engine, settings = cli.engine, cli.settings
     default_since, default_until = hotspot_views.default_period(engine, settings)
     end = until + timedelta(days=1) if until else default_until
     start = since or end - (default_until - default_since)
-    filters = hotspot_views.HotspotFilters(since=start, until=end, categories=(category,) if category else None)
+    filters = IssueFilter(since=start, until=end, categories=(category,) if category else None)
     view = hotspot_views.hotspot_view(engine, settings, filters, band_m=band_m, fdr=fdr, with_density=map_path is not None)
     cells = view.cells.rename(columns={"code": "cell_code"})[[*CELL_PROPERTIES, view.cells.geometry.name]]
     write_frame(cells, out)

@@ -14,12 +14,6 @@ ROAD_STYLE = {
     "alley": {"color": "#bbbbbb", "weight": 1.5},
 }
 PRIORITY_COLOR = "#d62728"
-STATUS_LABELS = {
-    "reported": "已上报", "registered": "已立案", "dispatched": "已派遣", "handled": "已处置",
-    "verified": "已核查", "closed": "已结案", "refused": "不予立案", "merged": "已合并",
-}
-
-
 def new_document(boundary: gpd.GeoDataFrame, settings: Settings, *,
                  bounds: tuple[float, float, float, float] | None = None) -> MapDocument:
     """A map document showing ``bounds`` (default: the jurisdiction's) with the boundary drawn.

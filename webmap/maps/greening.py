@@ -10,7 +10,8 @@ from geo.greening.progress import chainage_label
 from geo.greening.tasks import SIDES
 from geo.io import PHOTO_NAME_RE
 from geo.settings import Settings
-from webmap.maps.base import STATUS_LABELS, add_roads, new_document
+from geo.statuses import STATUS_LABELS
+from webmap.maps.base import add_roads, new_document
 from webmap.maps.document import MapDocument
 
 #: (upper bound of the share done, colour, legend label); NaN (nothing planned) is grey

@@ -6,7 +6,8 @@ import geopandas as gpd
 import pandas as pd
 
 from geo.settings import Settings
-from webmap.maps.base import STATUS_LABELS, add_roads, new_document
+from geo.statuses import STATUS_LABELS
+from webmap.maps.base import add_roads, new_document
 from webmap.maps.document import MapDocument
 
 #: marker colour per status: red while waiting for handling, orange while being checked, grey when done

@@ -6,8 +6,9 @@ from flask import current_app, redirect, render_template, url_for
 
 from geo import store
 from geo.clock import local_now
+from geo.issue_filter import IssueFilter
 from geo.loop import metrics, users
-from geo.store.models import OPEN_STATUSES
+from geo.statuses import OPEN_STATUSES
 from geo.taxonomy import load_taxonomy
 from webmap.auth import current_user
 from webmap.context import engine_of, jurisdiction_boundary, settings_of
@@ -45,7 +46,7 @@ def overview():
         boundary=boundary,
         roads=store.read_layer(engine, "roads", jurisdiction_code=j),
         cell_counts=cells,
-        open_issues=store.query_issues(engine, jurisdiction_code=j, status=OPEN_STATUSES),
+        open_issues=store.query_issues(engine, jurisdiction_code=j, where=IssueFilter(statuses=OPEN_STATUSES)),
         settings=settings,
         category_names=dict(zip(taxonomy.categories["code"], taxonomy.categories["name"])),
     )

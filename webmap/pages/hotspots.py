@@ -6,20 +6,15 @@ frames the map, whose URL carries the same query.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from urllib.parse import urlencode
 
 from flask import current_app, render_template, request, url_for
 
 from geo import store
-from geo.errors import ValidationError
 from geo.hotspots.emerging import CLASS_LABELS
-from geo.hotspots.views import (
-    HotspotFilters,
-    default_period,
-    emerging_view,
-    hotspot_view,
-)
+from geo.hotspots.views import default_period, emerging_view, hotspot_view
+from geo.issue_filter import IssueFilter
 from geo.taxonomy import load_taxonomy
 from webmap import params
 from webmap.context import engine_of, jurisdiction_boundary, settings_of
@@ -36,22 +31,12 @@ SOURCE_NAMES = {"12345": "12345 热线", "inspection": "巡查", "grid_worker": 
 MAX_BINS = 104
 
 
-def _one(name: str) -> tuple[str, ...] | None:
-    raw = request.args.get(name, "").strip()
-    return (raw,) if raw else None
-
-
-def _filters() -> HotspotFilters:
-    """The form's filters; ``until`` is the last day shown (inclusive), default the last 30 days of reports."""
+def _filters() -> IssueFilter:
+    """The form's filter; ``until`` is the last day shown (inclusive), default the last 30 days of reports."""
+    asked = params.issue_filter(request.args)
     since0, until0 = default_period(engine_of(current_app), settings_of(current_app))
-    until = params.day(request.args, "until", default=(until0 - timedelta(days=1)).date())
-    since = params.day(request.args, "since", default=until - timedelta(days=(until0 - since0).days - 1))
-    if since > until:
-        raise ValidationError(f"起始日期 {since} 晚于截止日期 {until}")
-    return HotspotFilters(since=datetime.combine(since, datetime.min.time()),
-                          until=datetime.combine(until + timedelta(days=1), datetime.min.time()),
-                          categories=_one("category"), departments=_one("department"),
-                          communities=_one("community"), sources=_one("source"))
+    until = asked.until or until0
+    return asked.narrowed(since=asked.since or until - (until0 - since0), until=until)
 
 
 def _choices() -> dict:
@@ -107,15 +92,14 @@ def hotspots_map_page():
                        settings=settings, major_names=dict(zip(majors["major_code"], majors["major_name"])))
 
 
-def _emerging_filters() -> tuple[HotspotFilters, int]:
+def _emerging_filters() -> tuple[IssueFilter, int]:
     """The emerging form: ``weeks`` bins of ``bin_days`` days ending with the day ``until`` (inclusive)."""
+    asked = params.issue_filter(request.args)
     _since0, until0 = default_period(engine_of(current_app), settings_of(current_app))
-    until = params.day(request.args, "until", default=(until0 - timedelta(days=1)).date()) + timedelta(days=1)
     bin_days = params.whole(request.args, "bin_days", default=7, lo=1, hi=92)
     bins = params.whole(request.args, "weeks", default=12, lo=2, hi=MAX_BINS)
-    end = datetime.combine(until, datetime.min.time())
-    return HotspotFilters(since=end - timedelta(days=bins * bin_days), until=end, categories=_one("category"),
-                          departments=_one("department"), communities=_one("community")), bin_days
+    end = asked.until or until0
+    return asked.narrowed(since=end - timedelta(days=bins * bin_days), until=end), bin_days
 
 
 @bp.get("/emerging")

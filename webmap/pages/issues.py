@@ -19,10 +19,9 @@ from geo.loop.workflow import allowed_actions, apply_transition, load_transition
 from geo.privacy import mask_phone
 from geo.taxonomy import load_taxonomy
 from webmap import params
-from webmap.auth import current_user, visible_issue
+from webmap.auth import current_user, department_reach, visible_issue
 from webmap.context import engine_of, jurisdiction_boundary, settings_of
 from webmap.i18n import translate
-from webmap.issue_filters import FILTER_NAMES, issue_query
 from webmap.map_views import map_route
 from webmap.maps import issues as issue_maps
 from webmap.pages.blueprint import bp
@@ -59,17 +58,17 @@ def _photo_list() -> list[Photo]:
 def issue_list():
     """The issue list with filters (status, category, department, community, time) and paging."""
     engine, settings = engine_of(current_app), settings_of(current_app)
-    query = issue_query(request.args)
+    reach = department_reach()
+    where = params.issue_filter(request.args).within_departments(reach)
     page = params.whole(request.args, "page", default=1, lo=1, hi=params.MAX_ID // PAGE_SIZE)
-    total = store.count_issues(engine, jurisdiction_code=settings.jurisdiction_code, **query)
+    total = store.count_issues(engine, jurisdiction_code=settings.jurisdiction_code, where=where)
     pages = max(1, -(-total // PAGE_SIZE))
-    rows = store.query_issues(engine, jurisdiction_code=settings.jurisdiction_code, columns=LIST_COLUMNS,
-                              newest_first=True, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, **query)
+    rows = store.query_issues(engine, jurisdiction_code=settings.jurisdiction_code, where=where, columns=LIST_COLUMNS,
+                              newest_first=True, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
     now = local_now()
     rows["overdue"] = (rows["deadline_at"] < now) & rows["status"].isin(("reported", "registered", "dispatched"))
-    kept = {k: request.args.get(k, "") for k in FILTER_NAMES if request.args.get(k)}
+    kept = {k: request.args.get(k, "") for k in params.ISSUE_FILTER_NAMES if request.args.get(k)}
     names = _names()
-    reach = query.get("department")
     return render_template(
         "issues.html", rows=template_rows(rows), total=total, page=page, pages=pages, chosen=kept, names=names,
         statuses=load_transitions()[["from", "to"]].stack().unique().tolist(),
@@ -83,9 +82,9 @@ def issue_list():
 def issues_map():
     """The map document of the issue list's filter: its newest issues (at most MAP_MAX_ISSUES)."""
     engine, settings = engine_of(current_app), settings_of(current_app)
-    query = issue_query(request.args)
-    issues = store.query_issues(engine, jurisdiction_code=settings.jurisdiction_code, newest_first=True,
-                                limit=MAP_MAX_ISSUES, **query)
+    where = params.issue_filter(request.args).within_departments(department_reach())
+    issues = store.query_issues(engine, jurisdiction_code=settings.jurisdiction_code, where=where, newest_first=True,
+                                limit=MAP_MAX_ISSUES)
     return issue_maps.issues_map(
         boundary=jurisdiction_boundary(), roads=store.read_layer(engine, "roads", jurisdiction_code=settings.jurisdiction_code),
         issues=issues, settings=settings, category_names=_names()["category"],
