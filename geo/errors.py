@@ -101,6 +101,37 @@ class RowError:
         return f"{self.file}: row {self.row}: {self.field}: {self.reason}{shown}"
 
 
+def checked_text(value: object, name: str, *, label: str, limit: int, required: bool = False) -> str | None:
+    """A text field stripped, or None when it is missing or blank; anything else is refused.
+
+    Parameters
+    ----------
+    value : object
+        What the caller sent.
+    name, label : str
+        The field's name (``note``) and what a Chinese page calls it (备注), both quoted in a refusal.
+    limit : int
+        The most characters kept.
+    required : bool, keyword-only
+        Refuse a missing or blank value.
+
+    Raises
+    ------
+    ValidationError
+        Not text, too long, or missing when required; the message is in Chinese with the English after it.
+    """
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            raise ValidationError(f"请填写{label} ({name} is required)")
+        return None
+    if not isinstance(value, str):
+        raise ValidationError(f"{label}应为文字，而不是 {value!r} ({name} {value!r} is not text)")
+    if len(value) > limit:
+        raise ValidationError(f"{label}有 {len(value)} 个字符，最多 {limit} 个 ({name} has {len(value)} characters;"
+                              f" at most {limit})")
+    return value.strip()
+
+
 class ImportRejected(ValidationError):
     """A strict import, or one with no usable row, was refused; nothing was written."""
 

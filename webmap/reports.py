@@ -18,7 +18,7 @@ from flask import current_app
 
 from geo import io, store
 from geo.clock import local_now
-from geo.errors import ValidationError
+from geo.errors import ValidationError, checked_text
 from geo.io import ingest
 from geo.privacy import normalise_phone
 from geo.settings import Settings
@@ -42,18 +42,6 @@ class Photo:
 def photos_dir(settings: Settings) -> Path:
     """Where uploaded photos are kept: ``<data_dir>/photos``."""
     return Path(settings.data_dir) / "photos"
-
-
-def _text(value: object, name: str, limit: int, *, required: bool = False) -> str | None:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        if required:
-            raise ValidationError(f"{name} is required")
-        return None
-    if not isinstance(value, str):
-        raise ValidationError(f"{name} {value!r} is not text")
-    if len(value) > limit:
-        raise ValidationError(f"{name} has {len(value)} characters; at most {limit}")
-    return value.strip()
 
 
 def save_photos(photos: list[Photo], *, settings: Settings) -> list[tuple[str, str, int]]:
@@ -92,9 +80,10 @@ def create_issue(fields: dict, photos: list[Photo], *, actor: str) -> int:
     engine, settings = engine_of(current_app), settings_of(current_app)
     lon = params.number(fields, "lon", lo=-180, hi=180, unit="° (WGS84)", required=True)
     lat = params.number(fields, "lat", lo=-90, hi=90, unit="° (WGS84)", required=True)
-    description = _text(fields.get("description"), "description", MAX_DESCRIPTION, required=True)
-    address = _text(fields.get("address"), "address", MAX_ADDRESS)
-    phone = normalise_phone(_text(fields.get("phone"), "phone", MAX_PHONE))
+    description = checked_text(fields.get("description"), "description", label="问题描述", limit=MAX_DESCRIPTION,
+                               required=True)
+    address = checked_text(fields.get("address"), "address", label="地址", limit=MAX_ADDRESS)
+    phone = normalise_phone(checked_text(fields.get("phone"), "phone", label="联系电话", limit=MAX_PHONE))
     saved = save_photos(photos, settings=settings)
     try:
         issue_id = ingest.report_issue(

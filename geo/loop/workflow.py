@@ -60,6 +60,7 @@ from geo.errors import (
     ForbiddenError,
     NotFoundError,
     ValidationError,
+    checked_text,
 )
 from geo.loop.users import may_act_on, role_names
 from geo.statuses import ISSUE_STATUSES, OPEN_STATUSES
@@ -130,18 +131,6 @@ def allowed_actions(status: str, role: str) -> list[str]:
     """The actions a role may take on an issue in ``status`` (for buttons and the API), in table order."""
     table = load_transitions()
     return table.loc[(table["from"] == status) & table["roles"].map(lambda r: role in r), "action"].tolist()
-
-
-def _text(value: object, name: str, *, required: bool) -> str | None:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        if required:
-            raise ValidationError(f"this action needs a {name}")
-        return None
-    if not isinstance(value, str):
-        raise ValidationError(f"{name} {value!r} is not text")
-    if len(value) > _MAX_TEXT:
-        raise ValidationError(f"{name} is {len(value)} characters long; at most {_MAX_TEXT} are kept")
-    return value.strip()
 
 
 def _position(lon: object, lat: object) -> tuple[float | None, float | None]:
@@ -240,9 +229,9 @@ def apply_transition(
     spec = rows.iloc[0]
     if role not in spec["roles"]:
         raise ForbiddenError(f"role {role!r} may not {action} ({spec['name']}); allowed: {', '.join(spec['roles'])}")
-    actor = _text(actor, "actor", required=True)
-    note = _text(note, "note", required=bool(spec["needs_note"]))
-    photo = _text(photo, "photo", required=bool(spec["needs_photo"]))
+    actor = checked_text(actor, "actor", label="操作人", limit=_MAX_TEXT, required=True)
+    note = checked_text(note, "note", label="说明", limit=_MAX_TEXT, required=bool(spec["needs_note"]))
+    photo = checked_text(photo, "photo", label="照片", limit=_MAX_TEXT, required=bool(spec["needs_photo"]))
     x, y = _position(lon, lat)
     if role == "department" and not department_code:
         raise ValidationError("a department user must say which department it acts for (department_code)")
