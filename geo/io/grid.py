@@ -39,9 +39,14 @@ DISTRICT_CODE_LEN = 6
 
 @dataclass
 class Boundary:
-    """A jurisdiction's boundary as read from a file: one (Multi)Polygon in WGS84, its name if the file says."""
+    """A jurisdiction's boundary as read from a file: one (Multi)Polygon in WGS84, its name if the file says.
+
+    ``in_file_crs`` is the same polygon in the file's own CRS, from which the metric one is
+    made directly: a boundary drawn along grid lines in the metric CRS stays on them.
+    """
 
     geometry: BaseGeometry
+    in_file_crs: gpd.GeoSeries
     name: str | None
     guesses: list[str] = field(default_factory=list)
 
@@ -77,12 +82,13 @@ def read_boundary_file(path: str | Path) -> Boundary:
                f"row {first + 1}: " + ("not a polygon" if not polygon[first] else
                                        f"invalid polygon: {shapely.is_valid_reason(geoms[first])}"))
         raise ValidationError(f"{name}: a boundary needs valid Polygons or MultiPolygons; {why}")
-    boundary = to_wgs84(gpd.GeoSeries([shapely.union_all(geoms)], crs=gdf.crs)).iloc[0]
+    in_file_crs = gpd.GeoSeries([shapely.union_all(geoms)], crs=gdf.crs)
     guesses = [f"boundary: {len(geoms)} polygons of {name} joined into one"] if len(geoms) > 1 else []
     headers = [str(c) for c in gdf.columns if c != gdf.geometry.name]
     found = match_headers(headers, {"name": layer_aliases("communities")["name"]})
     names = clean_text(gdf[found["name"]]).dropna().unique() if "name" in found else []
-    return Boundary(geometry=boundary, name=str(names[0]) if len(names) == 1 else None, guesses=guesses)
+    return Boundary(geometry=to_wgs84(in_file_crs).iloc[0], in_file_crs=in_file_crs,
+                    name=str(names[0]) if len(names) == 1 else None, guesses=guesses)
 
 
 @dataclass
@@ -163,7 +169,7 @@ def build_grid(
     if communities.empty:
         raise ValidationError(f"no communities for jurisdiction {code}: give --communities FILE (community polygons "
                               "number the unit cells) or import them first")
-    boundary_m = to_metric(gpd.GeoSeries([boundary.geometry], crs=WGS84), crs=metric_crs).iloc[0]
+    boundary_m = to_metric(boundary.in_file_crs, crs=metric_crs).iloc[0]
     origin = default_origin(boundary_m, cell_size_m=cell_size_m)
     cells_m = build_unit_grid(boundary_m, to_metric(communities, crs=metric_crs), jurisdiction_code=code,
                               origin=origin, cell_size_m=cell_size_m)

@@ -58,6 +58,8 @@ _GEOFABRIK_ONEWAY = {"f": True, "t": True, "b": False}
 # shapely type ids: 1 LineString, 3 Polygon, 5 MultiLineString, 6 MultiPolygon.
 _LINE_TYPES = (1,)
 _POLYGON_TYPES = (3, 6)
+# the import flag that names the roads having a yes/no column (LayerOptions.priority, .oneway)
+_NAMING_FLAGS = {"is_priority": "--priority", "oneway": "--oneway"}
 # A value quoted in a row error is cut here: a hostile cell may be megabytes.
 _SHOWN_CHARS = 60
 
@@ -137,7 +139,7 @@ def _fillable(spec: LayerSpec, column: str, options: LayerOptions) -> bool:
         return spec.made_key_prefix is not None or (spec.name == "communities" and bool(options.jurisdiction_code))
     if column == "jurisdiction_code":
         return bool(options.jurisdiction_code)
-    return column in dict(spec.defaults) or column in ("name", "road_class")
+    return column in dict(spec.defaults) or column in spec.optional or column in ("name", "road_class")
 
 
 class _Problems:
@@ -233,6 +235,9 @@ def read_layer_file(
             guesses.append(f"jurisdiction_code: none in the file; the settings' {options.jurisdiction_code}")
         elif column == "name":
             columns[column] = pd.Series(pd.NA, index=range(len(geometry)), dtype="string")
+        elif column in spec.optional:
+            columns[column] = pd.Series(pd.NA, index=range(len(geometry)), dtype="string")
+            guesses.append(f"{column}: no such column; left empty")
     wgs84 = to_wgs84(gpd.GeoSeries(geometry, crs=source.geometry.crs)).to_numpy()
     _fill_names_and_keys(spec, columns, text, wgs84, options, problems, guesses)
     _named_flags(spec, columns, options, guesses)
@@ -245,7 +250,8 @@ def read_layer_file(
                              crs="EPSG:4326")
     dropped = dict(source.left_out)
     if no_street.any():
-        dropped[f"no street for citymap (highway {counted(text['road_class'][no_street])})"] = int(no_street.sum())
+        dropped[f"way(s) that are no street here (highway {counted(text['road_class'][no_street])})"] = int(
+            no_street.sum())
     problems.errors.sort(key=lambda problem: problem.row)
     return LayerBatch(frame=frame, kind=kind, file=name, features_read=len(geometry),
                       rejected=int(problems.bad.sum()), errors=problems.errors, guesses=guesses,
@@ -297,8 +303,8 @@ def _flags(spec: LayerSpec, column: str, text: pd.Series | None, problems: _Prob
     default = dict(spec.defaults)[column]
     backward = np.zeros(n, dtype=bool)
     if text is None:
-        guesses.append(f"{column}: no such column; every feature {'yes' if default else 'no'} "
-                       "unless named by its flag")
+        guesses.append(f"{column}: no such column; {'yes' if default else 'no'} for every road but those "
+                       f"named by {_NAMING_FLAGS[column]}")
         return pd.Series(default, index=range(n), dtype=bool), backward
     word = fold_text(text)
     value = word.map(_BOOLEAN_WORDS)
@@ -335,7 +341,7 @@ def _fill_names_and_keys(spec: LayerSpec, columns: dict[str, pd.Series], text: d
     """Names, keys and jurisdiction codes the file left out or left empty, and the key's duplicates."""
     if "name" in columns:
         unnamed = columns["name"].isna()
-        if unnamed.any():
+        if unnamed.any() and not any(guess.startswith("name:") for guess in guesses):
             where = "no name column" if "name" not in text else f"{int(unnamed.sum())} empty name(s)"
             guesses.append(f"name: {where}; stored without a name")
         columns["name"] = columns["name"].fillna("")
@@ -377,10 +383,9 @@ def _named_flags(spec: LayerSpec, columns: dict[str, pd.Series], options: LayerO
             continue
         chosen, unknown = named_flags(columns["name"], columns[spec.key], wanted)
         columns[column] = columns[column] | chosen
-        flag = "--priority" if column == "is_priority" else "--oneway"
-        guesses.append(f"{column}: {int(chosen.sum())} road(s) named by {flag}")
+        guesses.append(f"{column}: {int(chosen.sum())} road(s) named by {_NAMING_FLAGS[column]}")
         if unknown:
-            guesses.append(f"{column}: {flag} names no road called {', '.join(map(repr, unknown))}")
+            guesses.append(f"{column}: {_NAMING_FLAGS[column]} names no road called {', '.join(map(repr, unknown))}")
 
 
 def _check_widths(spec: LayerSpec, columns: dict[str, pd.Series], problems: _Problems) -> None:

@@ -159,9 +159,9 @@ def _clip(table: pd.DataFrame, lines: np.ndarray, way: np.ndarray, boundary: Bas
     out_way = np.concatenate([way[kept], way[owner_of]])
     outside = int((~inside & ~crossing).sum())
     guess = (f"boundary: {len(kept)} way(s) inside the jurisdiction, {len(cut)} cut at its boundary into "
-             f"{len(parts)} road(s), {outside} outside left out")
-    left_out = {"outside the boundary": outside}
+             f"{len(parts)} road(s); the ways outside left out")
+    left_out = {"way(s) outside the boundary, within its bounding box": outside}
     if grazing:
         guess += f"; {grazing} piece(s) shorter than about a metre where a way grazes the boundary left out"
-        left_out["grazing the boundary"] = grazing
+        left_out["piece(s) grazing the boundary"] = grazing
     return out_table, out_lines, out_way, guess, left_out
