@@ -325,3 +325,22 @@ def test_grid_build_needs_communities_and_says_so(db_engine, tmp_path):
     boundary, _ = _grid_files(tmp_path)
     with pytest.raises(ValidationError, match=r"no communities for jurisdiction 120110900: give --communities FILE"):
         build_grid(db_engine, boundary, settings=settings)
+
+
+def test_a_bad_way_is_named_by_its_id_and_an_extract_without_streets_loads_nothing(tmp_path):
+    too_long = "长" * 101
+    path = write_extract(tmp_path / "streets.osm", ways=(
+        (1, (1, 2, 3), {"highway": "primary", "name": "津北公路"}),
+        (2, (4, 2, 5, 6), {"highway": "residential", "name": too_long}),
+        (3, (7, 5, 8), {"highway": "tertiary", "name": "金桥路", "oneway": "alternating"})))
+    batch = read_layer_file(path, kind="roads", options=LayerOptions(jurisdiction_code=J), boundary=boundary_wgs84())
+    assert batch.frame["road_id"].tolist() == ["osm-w1", "osm-w3"] and not batch.frame["oneway"].any()
+    assert [str(e) for e in batch.errors] == [
+        f"streets.osm: way 2: name: longer than 100 characters (101) (value '{too_long[:60]}')"]
+    assert any("1 of them with an oneway value taken as two-way (alternating 1)" in g for g in batch.guesses)
+    paths_only = write_extract(tmp_path / "paths.osm", ways=((6, (13, 14), {"highway": "path"}),))
+    empty = read_layer_file(paths_only, kind="roads", options=LayerOptions(jurisdiction_code=J),
+                            boundary=boundary_wgs84())
+    assert empty.frame.empty and empty.left_out == {"way(s) that are no street here (highway path 1)": 1}
+    with pytest.raises(ValidationError, match=r"paths\.osm: no usable feature \(1 read\); nothing was loaded"):
+        empty.usable()

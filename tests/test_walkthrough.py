@@ -203,3 +203,23 @@ def test_a_line_file_with_only_a_name_imports_and_sweeps(tmp_path, walked):
     assert re.search(r"total \d+ m, required \d+ m, deadhead \d+ m", swept.stdout)
     route = gpd.read_file(out)
     assert (route["kind"] == "route").sum() == 1
+
+
+def test_a_layer_import_keeps_its_good_features_unless_strict(tmp_path, walked):
+    env = {key: None for key in os.environ if key.startswith("CITYMAP_")} | {
+        "CITYMAP_DATA_DIR": str(walked["folder"] / "var" / "jinqiao")}
+    streets = gpd.GeoDataFrame({"名称": ["好街", "路" * 101], "等级": ["支路", "主干路"]}, geometry=[
+        LineString([(117.3510, 39.0970), (117.3600, 39.0970)]),
+        LineString([(117.3530, 39.0960), (117.3530, 39.1000)])], crs=4326)
+    path = tmp_path / "streets.geojson"
+    streets.to_file(path, driver="GeoJSON")
+    strict = CliRunner().invoke(main, ["import", str(path), "--kind", "roads", "--strict"], env=env)
+    assert strict.exit_code == 1
+    assert strict.stderr.splitlines()[0].startswith("  streets.geojson: row 2: name: longer than 100 characters (101)")
+    assert "error: streets.geojson: 1 problem(s) in the roads layer; nothing was loaded" in strict.stderr
+    loose = CliRunner().invoke(main, ["import", str(path), "--kind", "roads"], env=env)
+    assert loose.exit_code == 0, loose.output
+    assert loose.stderr.startswith("  streets.geojson: row 2: name: longer than 100 characters (101)")
+    # the good street alone (777 m, crossing nothing): 4 pieces of 194 m
+    assert loose.stdout.splitlines()[0] == (f"roads: 1 features loaded from {path} (1 rejected), cut into 4 segments "
+                                            "of at most 200 m")
