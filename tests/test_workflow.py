@@ -150,7 +150,7 @@ def test_inputs_are_checked_before_anything_is_written(sqlite_engine):
         call(sqlite_engine, reported, "destroy", actor="u", role="dispatcher")
     with pytest.raises(ValidationError, match="role 'boss' is unknown"):
         call(sqlite_engine, reported, "register", actor="u", role="boss")
-    with pytest.raises(ValidationError, match="请填写说明 \(note is required\)"):
+    with pytest.raises(ValidationError, match=r"请填写说明 \(note is required\)"):
         call(sqlite_engine, reported, "refuse", actor="u", role="dispatcher")
     with pytest.raises(ValidationError, match="both lon and lat"):
         call(sqlite_engine, reported, "register", actor="u", role="dispatcher", lon=117.3)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from flask import current_app, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
 
 from geo import io, store
 from geo.clock import local_now
@@ -21,7 +22,6 @@ from geo.taxonomy import load_taxonomy
 from webmap import params
 from webmap.auth import current_user, department_reach, visible_issue
 from webmap.context import engine_of, jurisdiction_boundary, settings_of
-from webmap.i18n import translate
 from webmap.map_views import map_route
 from webmap.maps import issues as issue_maps
 from webmap.pages.blueprint import bp
@@ -88,7 +88,7 @@ def issues_map():
     return issue_maps.issues_map(
         boundary=jurisdiction_boundary(), roads=store.read_layer(engine, "roads", jurisdiction_code=settings.jurisdiction_code),
         issues=issues, settings=settings, category_names=_names()["category"],
-        title=f"{translate('issues')}（{len(issues)}）")
+        title=f"{_('问题列表')}（{len(issues)}）")
 
 
 
