@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-from flask import current_app
+from flask import current_app, request
 
 from geo import io, store
 from geo.clock import local_now
@@ -37,6 +37,11 @@ class Photo:
 
     label: str
     data: bytes
+
+
+def request_photos(field: str = "photos") -> list[Photo]:
+    """The files uploaded in the request's multipart ``field`` (empty file inputs left out)."""
+    return [Photo(label=f.filename or "photo", data=f.read()) for f in request.files.getlist(field) if f.filename]
 
 
 def photos_dir(settings: Settings) -> Path:

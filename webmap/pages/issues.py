@@ -1,5 +1,6 @@
 """Issue pages: the filtered list and its map, one issue (map, timeline, photos, the steps
-the user may take, the masked phone and its logged reveal), the report form, photos.
+the user may take, the masked phone and its logged reveal), photos. The citizen's pages are
+:mod:`webmap.pages.citizen`.
 
 Registered on :data:`webmap.pages.blueprint.bp`; who
 may open each is :data:`webmap.auth.ACCESS`, and which issues they see is the user's reach.
@@ -25,7 +26,7 @@ from webmap.context import engine_of, jurisdiction_boundary, settings_of
 from webmap.map_views import map_route
 from webmap.maps import issues as issue_maps
 from webmap.pages.blueprint import bp
-from webmap.reports import Photo, create_issue, photos_dir, record_photos, save_photos
+from webmap.reports import photos_dir, record_photos, request_photos, save_photos
 from webmap.rows import template_row, template_rows
 
 PAGE_SIZE = 50
@@ -48,10 +49,6 @@ def _names() -> dict[str, dict[str, str]]:
     departments.update({f"community:{c}": f"{n}（社区）" for c, n in zip(communities["code"], communities["name"])})
     return {"category": dict(taxonomy.categories["name"]), "department": departments,
             "community": dict(zip(communities["code"], communities["name"]))}
-
-
-def _photo_list() -> list[Photo]:
-    return [Photo(label=f.filename or "photo", data=f.read()) for f in request.files.getlist("photos") if f.filename]
 
 
 @bp.get("/issues")
@@ -146,7 +143,7 @@ def issue_transition(issue_id: int):
     form = request.form
     merge_into = params.whole(form, "merge_into", lo=1, hi=params.MAX_ID)
     photo = None
-    uploads = _photo_list()
+    uploads = request_photos()
     if uploads:
         saved = save_photos(uploads[:1], settings=settings_of(current_app))
         record_photos(issue_id, saved, actor=user["name"])
@@ -182,27 +179,3 @@ def photo(name: str):
     if path is None:
         raise NotFoundError(f"photo {name[:80]!r} not found")
     return send_file(path, mimetype=record.iloc[0]["content_type"], max_age=0)
-
-
-@bp.get("/report")
-def report_form():
-    """The report form: a point on the map, a category, a description, photos."""
-    settings = settings_of(current_app)
-    categories = load_taxonomy().categories
-    bounds = jurisdiction_boundary().total_bounds
-    return render_template("report.html", categories=list(zip(categories.index, categories["name"])),
-                           bounds=",".join(f"{v:.6f}" for v in bounds), settings=settings, form={})
-
-
-@bp.post("/report")
-def report_submit():
-    """Store the report as an issue (source ``web``), then show its number."""
-    issue_id = create_issue(request.form.to_dict(), _photo_list(), actor=current_user()["name"])
-    return redirect(url_for("pages.report_done", issue=issue_id))
-
-
-@bp.get("/report/done")
-def report_done():
-    """The confirmation of a report: its number, and a link to it for those who may see it."""
-    return render_template("report_done.html",
-                           issue_id=params.whole(request.args, "issue", lo=1, hi=params.MAX_ID, required=True))
