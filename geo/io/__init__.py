@@ -4,7 +4,8 @@ The public surface is this package's namespace (``from geo import io``); one mod
 kind of file: :mod:`~geo.io.issues` (12345 exports and other issue lists, every row
 checked, coordinates to WGS84), :mod:`~geo.io.layers` (reference layers, refused whole
 on any bad feature), :mod:`~geo.io.tracks` (inspection GPX),
-:mod:`~geo.io.calendar`, :mod:`~geo.io.photos` (web uploads) and
+:mod:`~geo.io.calendar`, :mod:`~geo.io.photos` (web uploads), :mod:`~geo.io.webhooks` (signed
+JSON POSTs of the notifications) and
 :mod:`~geo.io.export` (GeoJSON, GeoPackage, XLSX; phones masked, formulas kept as
 text); :mod:`~geo.io.tables` reads any table file and matches its headers.
 :mod:`geo.io.ingest` is the use case that takes a file into storage (read, assign,
@@ -42,6 +43,12 @@ from geo.io.tracks import (  # noqa: F401
     INSPECTION_KINDS,
     read_inspection_file,
 )
+from geo.io.webhooks import (  # noqa: F401
+    DeliveryFailed,
+    check_webhook_url,
+    post_json,
+    signature,
+)
 
 __all__ = [
     "INSPECTION_KINDS",
@@ -61,4 +68,9 @@ __all__ = [
     "write_frame",
     "write_xlsx",
     "write_xlsx_with_images",
+    # webhooks (issue 16)
+    "DeliveryFailed",
+    "check_webhook_url",
+    "post_json",
+    "signature",
 ]

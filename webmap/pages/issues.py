@@ -16,7 +16,9 @@ from flask_babel import gettext as _
 from geo import io, store
 from geo.clock import local_now
 from geo.errors import NotFoundError
+from geo.loop.timeline import issue_timeline
 from geo.loop.users import acting_department, may_act_on
+from geo.loop.views import department_names
 from geo.loop.workflow import allowed_actions, apply_transition, load_transitions
 from geo.privacy import mask_phone
 from geo.taxonomy import load_taxonomy
@@ -43,11 +45,9 @@ DETAIL_COLUMNS = ("id", "source", "external_id", "category_code", "description",
 def _names() -> dict[str, dict[str, str]]:
     """Category, department and community names for the pages (codes shown where a name is missing)."""
     taxonomy = load_taxonomy()
-    settings = settings_of(current_app)
-    communities = store.read_layer(engine_of(current_app), "communities", jurisdiction_code=settings.jurisdiction_code)
-    departments = dict(taxonomy.departments["name"])
-    departments.update({f"community:{c}": f"{n}（社区）" for c, n in zip(communities["code"], communities["name"])})
-    return {"category": dict(taxonomy.categories["name"]), "department": departments,
+    engine, settings = engine_of(current_app), settings_of(current_app)
+    communities = store.read_layer(engine, "communities", jurisdiction_code=settings.jurisdiction_code)
+    return {"category": dict(taxonomy.categories["name"]), "department": department_names(engine, settings),
             "community": dict(zip(communities["code"], communities["name"]))}
 
 
@@ -108,10 +108,11 @@ def _issue_view(issue_id: int, *, revealed: str | None = None) -> str:
     photos = store.read_issue_photos(engine, issue_id=issue_id)
     contact = store.read_contact(engine, issue_id) or {}
     user = current_user()
+    names = _names()
     return render_template(
         "issue.html", issue=template_row(issue), lon=issue.geometry.x, lat=issue.geometry.y,
-        events=template_rows(events),
-        photos=photos["file"].tolist(), names=_names(), actions=_actions(issue),
+        timeline=template_rows(issue_timeline(issue, events, department_names=names["department"])),
+        photos=photos["file"].tolist(), names=names, actions=_actions(issue),
         event_photo=lambda name: isinstance(name, str) and bool(io.PHOTO_NAME_RE.fullmatch(name)),
         masked_phone=mask_phone(contact.get("phone")), revealed=revealed,
         can_reveal=bool(contact.get("phone")) and user["role"] == "dispatcher",
