@@ -57,7 +57,8 @@ def test_log_in_see_the_map_report_an_issue_and_find_it(copy_server, page_watch,
     page.click("#report-button")
     assert "地图上点选" in page.locator("#report-error").inner_text()  # no point yet: the form is not sent
     page.locator("#report-map").click()  # its centre, scrolled back into view from the message
-    lon, lat = (float(v) for v in page.locator("#point-shown").inner_text().split(","))
+    lon, lat = float(page.input_value("#lon")), float(page.input_value("#lat"))
+    assert f"{lon:.6f}, {lat:.6f}" in page.locator("#point-shown").inner_text()
     assert 117.2 < lon < 117.6 and 39.0 < lat < 39.2
     page.click("#report-button")
     page.wait_for_load_state("networkidle")

@@ -47,21 +47,26 @@ def _check(issue: Mapping, events: pd.DataFrame) -> None:
 
 
 def _with_report(issue: Mapping, events: pd.DataFrame) -> pd.DataFrame:
-    """The report as the first row, then the events oldest first (text columns as object, missing as None)."""
+    """The report as the first row, then the events oldest first."""
     report = pd.DataFrame({"at": [issue["reported_at"]], "action": [REPORT_ACTION], "from_status": [None],
                            "to_status": ["reported"], "actor": [None], "note": [None], "photo": [None],
                            "department_code": [None]})
     rows = pd.concat([report, events[list(_EVENT_COLUMNS)].sort_values("at", kind="stable")], ignore_index=True)
     rows["at"] = pd.to_datetime(rows["at"])
-    text = [c for c in _EVENT_COLUMNS if c != "at"]
-    rows[text] = rows[text].astype(object).where(rows[text].notna(), None)
     return rows
 
 
 def _elapsed_s(at: pd.Series) -> pd.Series:
     """Seconds since the row before (None for the first)."""
-    seconds = at.diff().dt.total_seconds()
-    return seconds.astype(object).where(seconds.notna(), None)
+    return at.diff().dt.total_seconds()
+
+
+def _finished(rows: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
+    """``columns`` of ``rows`` with every missing value None (the times stay datetimes)."""
+    out = rows[list(columns)].copy()
+    rest = [c for c in columns if c != "at"]
+    out[rest] = out[rest].astype(object).where(out[rest].notna(), None)
+    return out
 
 
 def issue_timeline(issue: Mapping, events: pd.DataFrame, *, department_names: Mapping[str, str]) -> pd.DataFrame:
@@ -95,16 +100,16 @@ def issue_timeline(issue: Mapping, events: pd.DataFrame, *, department_names: Ma
     sets_department = rows["action"].map(table["sets_department"]).eq(True)
     fallback = issue["department_code"] if pd.notna(issue["department_code"]) else None
     target = rows["department_code"].where(rows["department_code"].notna(), fallback)
-    rows["department_code"] = target.where(sets_department, None)
-    rows["department_name"] = rows["department_code"].map(
-        lambda code: None if code is None else department_names.get(code, code))
+    rows["department_code"] = target.where(sets_department)
+    rows["department_name"] = rows["department_code"].map(lambda code: department_names.get(code, code),
+                                                          na_action="ignore")
     deadline = pd.Timestamp(issue["deadline_at"]) if pd.notna(issue["deadline_at"]) else None
     judged = rows["from_status"].isin(UNHANDLED_STATUSES) & (deadline is not None)
     on_time = (rows["at"] <= deadline) if deadline is not None else pd.Series(False, index=rows.index)
-    rows["on_time"] = on_time.astype(object).where(judged, None)
+    rows["on_time"] = on_time.where(judged)
     rows["status"] = rows["to_status"]
     rows["elapsed_s"] = _elapsed_s(rows["at"])
-    return rows[list(TIMELINE_COLUMNS)]
+    return _finished(rows, TIMELINE_COLUMNS)
 
 
 def after_photos(events: pd.DataFrame) -> list[str]:
@@ -128,8 +133,8 @@ def public_timeline(issue: Mapping, events: pd.DataFrame) -> pd.DataFrame:
     rows = _with_report(issue, events)
     rows["plain"] = rows["to_status"].map(STATUS_PLAIN).fillna("")
     rows = rows[rows["plain"].ne(rows["plain"].shift())].reset_index(drop=True)
-    named = rows["photo"].map(lambda p: p is not None and bool(PHOTO_NAME_RE.fullmatch(str(p))))
-    rows["photo"] = rows["photo"].where((rows["to_status"] == "handled") & named, None)
+    named = rows["photo"].map(lambda p: bool(PHOTO_NAME_RE.fullmatch(p)), na_action="ignore").eq(True)
+    rows["photo"] = rows["photo"].where((rows["to_status"] == "handled") & named)
     rows["status"] = rows["to_status"]
     rows["elapsed_s"] = _elapsed_s(rows["at"])
-    return rows[list(PUBLIC_COLUMNS)]
+    return _finished(rows, PUBLIC_COLUMNS)

@@ -20,7 +20,10 @@
   var area = L.latLngBounds([[b[1], b[0]], [b[3], b[2]]]);
   var chosen = document.getElementById("photos-chosen");
   // quarter steps: the sub-district fills a phone's map instead of a third of it
-  var map = L.map(el, { maxZoom: 19, zoomSnap: 0.25 }).fitBounds(area);
+  var map = L.map(el, { maxZoom: 19, zoomSnap: 0.25, zoomControl: false }).fitBounds(area);
+  // the controls speak the page's language; the credit to Leaflet stays, as plain text
+  L.control.zoom({ zoomInTitle: el.dataset.zoomIn, zoomOutTitle: el.dataset.zoomOut }).addTo(map);
+  map.attributionControl.setPrefix("Leaflet");
   var marker = null;
   // names are shown from zoom 14.5 (roads) and 15.5 (compounds): below that they only cover each other
   var LABEL_ZOOM = { road: 14.5, compound: 15.5 };
@@ -28,22 +31,28 @@
   var roads = [];
   var compounds = [];
 
+  // the point of a road nearest to a point of the map's container, and how far it is (pixels)
+  function nearestOnRoad(layer, point) {
+    var best = null;
+    var lines = layer.getLatLngs();
+    (Array.isArray(lines[0]) ? lines : [lines]).forEach(function (line) {
+      for (var i = 1; i < line.length; i++) {
+        var p = L.LineUtil.closestPointOnSegment(point, map.latLngToContainerPoint(line[i - 1]),
+                                                 map.latLngToContainerPoint(line[i]));
+        var d = p.distanceTo(point);
+        if (!best || d < best.d) { best = { d: d, p: p }; }
+      }
+    });
+    return best;
+  }
+
   // a road's name sits at the point of the road nearest the middle of the view, so that a long road
   // keeps its name on screen wherever one looks at it (its own middle may be far outside the view)
   function placeLabels() {
     var size = map.getSize();
     var middle = size.divideBy(2);
     roads.forEach(function (layer) {
-      var best = null;
-      var lines = layer.getLatLngs();
-      (Array.isArray(lines[0]) ? lines : [lines]).forEach(function (line) {
-        for (var i = 1; i < line.length; i++) {
-          var p = L.LineUtil.closestPointOnSegment(middle, map.latLngToContainerPoint(line[i - 1]),
-                                                   map.latLngToContainerPoint(line[i]));
-          var d = p.distanceTo(middle);
-          if (!best || d < best.d) { best = { d: d, p: p }; }
-        }
-      });
+      var best = nearestOnRoad(layer, middle);
       var inside = best && best.p.x > 20 && best.p.y > 10 && best.p.x < size.x - 20 && best.p.y < size.y - 10;
       if (inside) { layer.openTooltip(map.containerPointToLatLng(best.p)); } else { layer.closeTooltip(); }
     });
@@ -89,10 +98,24 @@
   draw(el.dataset.roads, { color: "#888888", weight: 3 }, "road");
   map.on("zoomend moveend", showLabels);
 
+  // the chosen point in words: the road it is near (within NEAR_PX on the screen), and its coordinates
+  var NEAR_PX = 40;
+  function describe(latlng) {
+    var here = map.latLngToContainerPoint(latlng);
+    var near = null;
+    roads.forEach(function (layer) {
+      var best = nearestOnRoad(layer, here);
+      if (best && best.d <= NEAR_PX && (!near || best.d < near.d)) { near = { d: best.d, layer: layer }; }
+    });
+    var where = lon.value + ", " + lat.value;
+    return near ? msg.msgNear.replace("{road}", near.layer.getTooltip().getContent()) + "（" + where + "）" : where;
+  }
+
   function place(latlng) {
     lon.value = latlng.lng.toFixed(6);
     lat.value = latlng.lat.toFixed(6);
-    shown.textContent = lon.value + ", " + lat.value;
+    shown.textContent = describe(latlng);
+    error.hidden = true;
     if (marker) { marker.setLatLng(latlng); } else {
       marker = L.circleMarker(latlng, { radius: 9, color: "#b30000", fillOpacity: 0.8 }).addTo(map);
     }
@@ -120,9 +143,11 @@
   });
 
   // one category at a time: a tile clears the full list's choice and the full list clears the tiles
-  tiles.forEach(function (tile) { tile.addEventListener("change", function () { select.value = ""; }); });
+  tiles.forEach(function (tile) {
+    tile.addEventListener("change", function () { select.value = ""; error.hidden = true; });
+  });
   select.addEventListener("change", function () {
-    if (select.value) { tiles.forEach(function (tile) { tile.checked = false; }); }
+    if (select.value) { tiles.forEach(function (tile) { tile.checked = false; }); error.hidden = true; }
   });
 
   function refuse(event, message) {
