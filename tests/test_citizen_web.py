@@ -193,3 +193,15 @@ def test_the_done_page_needs_its_number(as_user):
     citizen = as_user("citizen")
     assert citizen.get("/report/done").status_code == 400
     assert citizen.get("/report/done?issue=999999999").status_code == 404
+
+
+def test_a_merged_report_shows_how_the_report_it_joined_goes_on(as_user, app, engine):
+    citizen = as_user("citizen")
+    first, _ = _report(citizen, description="第一次上报")
+    second, link = _report(citizen, description="同一堆垃圾")
+    workflow.apply_transition(engine, first, "register", actor="王调度", role="dispatcher")
+    workflow.apply_transition(engine, second, "merge", actor="王调度", role="dispatcher", merge_into=first)
+    text = _text(app.test_client().get(link))
+    assert "与其他上报合并处理" in text
+    assert f"您的上报与同一问题的其他上报一并处理，当前进度：{STATUS_PLAIN['registered']}" in text
+    assert f"#{first}" not in text  # the other report stays its own reporter's

@@ -29,7 +29,9 @@ running it again, or in two processes at once, queues nothing twice. Keys:
 senders never send one message at once, and a claim lapses after
 :data:`CLAIM_HOLD` should its sender die. A refused or unreachable receiver gets the
 message again after ``notify_retry_base_s`` seconds, doubling up to
-``notify_retry_cap_s``, for as long as it takes: nothing is dropped. Delivery is at
+``notify_retry_cap_s``, for as long as it takes: nothing is dropped. Its other messages wait
+with it, so one round meets one timeout per receiver that is down, and a receiver gets its
+messages in the order they were queued. Delivery is at
 least once: a sender that dies between the receiver's answer and recording it sends
 that message again, with the same ``X-Citymap-Event`` key, by which a receiver knows it.
 """
@@ -39,7 +41,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -182,38 +183,41 @@ def retry_delay(attempts: int, *, base_s: float, cap_s: float) -> timedelta:
     return timedelta(seconds=min(cap_s, base_s * 2.0 ** min(max(attempts - 1, 0), 40)))
 
 
-def deliver_outbox(engine: Engine, settings: Settings, *, now: datetime,
-                   send: Callable[..., int] = io.post_json, clock: Callable[[], datetime] | None = None,
-                   limit: int = BATCH) -> tuple[int, int]:
-    """POST the messages due at ``now`` (at most ``limit``); returns (delivered, failed).
+def deliver_outbox(engine: Engine, settings: Settings, *, now: datetime, limit: int = BATCH) -> tuple[int, int]:
+    """POST the messages due at ``now`` (at most ``limit``); returns (delivered, failed attempts).
 
-    ``send`` is :func:`geo.io.post_json` (tests may count calls through it); ``clock``
-    gives the time each attempt ended (default: ``now``).
+    After a failure, the other messages of that webhook wait as long as the failed one. The
+    round's ``now`` is the time of each attempt (delivered, or the start of the wait to the next).
     """
     j = settings.jurisdiction_code
     sent = failed = 0
+    down: set[int] = set()
     for message in store.due_notifications(engine, jurisdiction_code=j, now=now, limit=limit).itertuples():
-        if not store.claim_notification(engine, message.id, attempts=message.attempts, until=now + CLAIM_HOLD):
+        # one failure a round per receiver: its other messages wait with the failed one (and stay in their
+        # order) instead of each waiting out the timeout of a receiver that is down
+        if message.webhook_id in down or not store.claim_notification(
+                engine, message.id, attempts=message.attempts, until=now + CLAIM_HOLD):
             continue
         try:
-            send(message.url, message.payload.encode("utf-8"), secret=message.secret, event_key=message.event_key,
-                 timeout_s=settings.notify_timeout_s)
+            io.post_json(message.url, message.payload.encode("utf-8"), secret=message.secret,
+                         event_key=message.event_key, timeout_s=settings.notify_timeout_s)
         except io.DeliveryFailed as exc:
-            ended = clock() if clock else now
-            store.finish_notification(engine, message.id, error=str(exc), retry_at=ended + retry_delay(
-                message.attempts + 1, base_s=settings.notify_retry_base_s, cap_s=settings.notify_retry_cap_s))
+            retry_at = now + retry_delay(message.attempts + 1, base_s=settings.notify_retry_base_s,
+                                         cap_s=settings.notify_retry_cap_s)
+            store.finish_notification(engine, message.id, error=str(exc), retry_at=retry_at)
+            store.defer_notifications(engine, message.webhook_id, until=retry_at)
+            down.add(message.webhook_id)
             failed += 1
         else:
-            store.finish_notification(engine, message.id, delivered_at=clock() if clock else now)
+            store.finish_notification(engine, message.id, delivered_at=now)
             sent += 1
     return sent, failed
 
 
-def run_notifications(engine: Engine, settings: Settings, *, now: datetime,
-                      send: Callable[..., int] = io.post_json) -> NotifyReport:
+def run_notifications(engine: Engine, settings: Settings, *, now: datetime) -> NotifyReport:
     """One round: :func:`fill_outbox`, then :func:`deliver_outbox`; what ``citymap notify run`` does."""
     queued = fill_outbox(engine, settings, now=now)
-    sent, failed = deliver_outbox(engine, settings, now=now, send=send)
+    sent, failed = deliver_outbox(engine, settings, now=now)
     pending = len(store.read_notifications(engine, jurisdiction_code=settings.jurisdiction_code, pending_only=True))
     return NotifyReport(queued=queued, sent=sent, failed=failed, pending=pending)
 

@@ -168,6 +168,14 @@ def finish_notification(engine: Engine, notification_id: int, *, delivered_at: d
                          {"at": retry_at, "e": (error or "")[:2000], "id": int(notification_id)})
 
 
+def defer_notifications(engine: Engine, webhook_id: int, *, until: datetime) -> int:
+    """Make the undelivered messages of a webhook due no earlier than ``until``; returns how many moved."""
+    with write_tx(engine) as conn:
+        return conn.execute(text("UPDATE notifications SET next_at = :until WHERE webhook_id = :w "
+                                 "AND delivered_at IS NULL AND next_at < :until"),
+                            {"w": int(webhook_id), "until": until}).rowcount
+
+
 def read_notifications(bind: Engine | Connection, *, jurisdiction_code: str, issue_id: int | None = None,
                        pending_only: bool = False) -> pd.DataFrame:
     """Queued messages (:data:`NOTIFICATION_COLUMNS`), oldest first."""
