@@ -11,6 +11,7 @@ from io import BytesIO
 
 import pytest
 from conftest import tiny_image
+from ui_language import chinese_runs
 
 from geo import store
 from geo.clock import local_now
@@ -66,7 +67,7 @@ def _text(answer) -> str:
     return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", answer.get_data(as_text=True))))
 
 
-def test_the_short_list_is_the_most_reported_problems_in_plain_words(app, engine, sample_copy):
+def test_the_short_list_is_the_most_reported_problems_in_plain_words(as_user, engine, sample_copy):
     top = common_categories(engine, sample_copy)
     newest = store.issue_time_range(engine, jurisdiction_code=J)[1]
     issues = store.query_issues(engine, jurisdiction_code=J, columns=("category_code",),
@@ -76,9 +77,7 @@ def test_the_short_list_is_the_most_reported_problems_in_plain_words(app, engine
     assert set(top["code"]) == set(counts.index[:10]) or counts.iloc[9] == counts.iloc[10]
     plain = category_plain_words()
     assert top["plain"].tolist() == [plain.get(c) for c in top["code"]]
-    login_client = app.test_client()
-    login_client.post("/login", json={"name": "citizen", "password": "test-password-1"})
-    form = login_client.get("/report").get_data(as_text=True)
+    form = as_user("citizen").get("/report").get_data(as_text=True)
     tiles = re.findall(r'name="category_code" value="(\d{5})"><span>([^<]+)</span>', form)
     assert tiles == list(zip(top["code"], top["plain"]))
     # every category is behind 更多
@@ -138,6 +137,9 @@ def test_the_status_page_follows_the_loop_in_plain_words_with_the_after_photo(as
         re.findall(r'<b class="plain">([^<]+)</b>', page.get_data(as_text=True))
     for hidden in ("王调度", "内部说明", "王五", department):
         assert hidden not in page.get_data(as_text=True)
+    # in English, the page's own words are English (the category and the description are the report's data)
+    english = app.test_client().get(f"{link}?lang=en").get_data(as_text=True)
+    assert chinese_runs(english) == set() and "closed" in english
     served = app.test_client().get(f"{link}/photos/{after_name}")
     assert served.status_code == 200 and served.data == PNG and served.mimetype == "image/png"
     # the same page in 我的上报, for the logged-in citizen
