@@ -47,17 +47,17 @@ _NOT_FOUND = "未找到该上报，请检查链接是否完整 (report not found
 
 
 def _form(form: dict, *, error: tuple[str, str | None] | None = None, status: int = 200):
+    """The report form, with ``form``'s values (a refused report's) and ``error`` (shown, technical detail)."""
     settings = settings_of(current_app)
     categories = load_taxonomy().categories
-    groups: dict[str, list[tuple[str, str]]] = {}
-    for code, major, name in zip(categories.index, categories["major_name"], categories["name"]):
-        groups.setdefault(major, []).append((code, name))
+    groups = {major: list(zip(rows.index, rows["name"])) for major, rows in categories.groupby("major_name", sort=False)}
     common = common_categories(engine_of(current_app), settings).to_dict("records")
+    chosen = form.get("category_code")
+    # a category from the full list is shown there again, the list opened
+    more = bool(chosen) and chosen not in {c["code"] for c in common}
     bounds = jurisdiction_boundary().total_bounds
-    return render_template("report.html", common=common, groups=groups, form=form, error=error,
-                           bounds=",".join(f"{v:.6f}" for v in bounds), settings=settings,
-                           more=form.get(MORE_FIELD) or (form.get("category_code", "") not in {c["code"] for c in common}
-                                                         and bool(form.get("category_code")))), status
+    return render_template("report.html", common=common, groups=groups, form=form, error=error, more=more,
+                           bounds=",".join(f"{v:.6f}" for v in bounds), settings=settings), status
 
 
 @bp.get("/report")
