@@ -200,7 +200,8 @@ ROUTES = [
     ("GET", "/issues"), ("GET", "/maps/issues"), ("GET", "/maps/issues/data"), ("GET", "/issues/{id}"),
     ("GET", "/maps/issues/{id}"), ("GET", "/maps/issues/{id}/data"),
     ("POST", "/issues/{id}/transitions"), ("POST", "/issues/{id}/phone"), ("GET", "/photos/{photo}"),
-    ("GET", "/report"), ("POST", "/report"), ("GET", "/report/done?issue=1"),
+    ("GET", "/report"), ("POST", "/report"), ("GET", "/report/done?issue=1"), ("GET", "/my/reports"),
+    ("GET", "/my/reports/{id}"), ("GET", "/my/reports/{id}/photos/{photo}"),
     ("GET", "/api/me"), ("GET", "/api/issues"), ("GET", "/api/issues/{id}"), ("GET", "/api/issues/{id}/events"),
     ("POST", "/api/issues"), ("POST", "/api/issues/{id}/photos"), ("POST", "/api/issues/{id}/transitions"),
     ("GET", "/api/layers/roads"), ("GET", "/api/analysis/league?month=2025-06"), ("GET", "/api/analysis/greening"),
@@ -336,7 +337,7 @@ def test_a_decompression_bomb_upload_gets_400_on_the_form_and_the_api(as_user, e
     form = citizen.post("/report", data={**INSIDE, "category_code": "07001", "description": "大图",
                                          "csrf_token": citizen.csrf, "photos": [(BytesIO(bomb), "bomb.png")]},
                         content_type="multipart/form-data")
-    assert form.status_code == 400 and "megapixels" in form.get_data(as_text=True)
+    assert form.status_code == 400 and "百万像素" in form.get_data(as_text=True)
     assert store.count_issues(engine, jurisdiction_code=J) == count
 
 
@@ -368,15 +369,16 @@ def test_a_report_with_a_photo_becomes_an_assigned_issue(as_user, engine, sample
 
 
 @pytest.mark.parametrize("change, status, message", [
-    ({"photos": [(BytesIO(b"<script>alert(1)</script>"), "x.jpg")]}, 400, "not a JPEG, PNG or WebP"),
-    ({"photos": [(BytesIO(PNG), f"{i}.png") for i in range(5)]}, 400, "at most 4"),
-    ({"lon": "117.0"}, 400, "outside the jurisdiction"),
+    ({"photos": [(BytesIO(b"<script>alert(1)</script>"), "x.jpg")]}, 400, "照片“x.jpg”无法使用"),
+    ({"photos": [(BytesIO(PNG), f"{i}.png") for i in range(5)]}, 400, "照片太多：最多 4 张"),
+    ({"lon": "117.0"}, 400, "这个位置不在本街道范围内"),
     ({"lon": "east"}, 400, "lon=&#39;east&#39;"),
-    ({"category_code": "99999"}, 400, "category_code &#39;99999&#39; is unknown"),
-    ({"description": ""}, 400, "description is required"),
-    ({"description": "x" * 2001}, 400, "at most 2000"),
+    ({"category_code": "99999"}, 400, "没有这个问题类别"),
+    ({"description": ""}, 400, "请填写问题描述"),
+    ({"description": "x" * 2001}, 400, "最多 2000 个"),
 ])
 def test_bad_reports_store_nothing(as_user, engine, sample_copy, change, status, message):
+    """The form comes back with the refusal in the page's language (Chinese), and nothing is stored."""
     client = as_user("citizen")
     before = store.count_rows(engine, "issues", jurisdiction_code=J)
     files = len(list((sample_copy.data_dir / "photos").glob("*"))) if (sample_copy.data_dir / "photos").exists() else 0
@@ -403,9 +405,12 @@ def test_api_create_and_the_whole_loop_with_roles(as_user, engine):
     dispatcher, department, public = as_user("dispatcher"), as_user("sanitation"), as_user("citizen")
     body = {"lon": 117.37, "lat": 39.1, "category_code": "06010", "description": "路边垃圾堆", "phone": "13812345678"}
     created = public.post("/api/issues", json=body, headers={"X-CSRF-Token": public.csrf})
-    assert created.status_code == 201 and set(created.get_json()) == {"id"}
+    assert created.status_code == 201 and set(created.get_json()) == {"id", "tracking_url"}
     issue_id = created.get_json()["id"]
     assert created.headers["Location"] == f"/api/issues/{issue_id}"
+    # the public learns its report's status page, which needs no login
+    tracked = as_user("citizen").application.test_client().get(created.get_json()["tracking_url"])
+    assert tracked.status_code == 200 and f"#{issue_id}" in tracked.get_data(as_text=True)
     feature = dispatcher.get(f"/api/issues/{issue_id}").get_json()
     assert feature["type"] == "Feature" and feature["geometry"]["coordinates"] == [117.37, 39.1]
     assert feature["properties"]["reported_at"].endswith("+08:00") and feature["properties"]["phone"] == "138****5678"

@@ -176,8 +176,10 @@ components(
             "type": {"type": "string", "enum": ["FeatureCollection"]},
             "features": {"type": "array", "items": _schema("ApiIssue")},
             "numberMatched": {"type": "integer", "minimum": 0}, "numberReturned": {"type": "integer", "minimum": 0}}},
-        "ApiIssueId": {"type": "object", "required": ["id"], "additionalProperties": False, "properties": {
-            "id": {"type": "integer", "minimum": 1}}},
+        "ApiIssueId": {"type": "object", "required": ["id", "tracking_url"], "additionalProperties": False,
+                       "properties": {"id": {"type": "integer", "minimum": 1},
+                                      "tracking_url": {"type": "string", "format": "uri",
+                                                       "description": "the report's public status page"}}},
         "ApiIssueNew": {"type": "object", "required": ["lon", "lat", "category_code", "description"], "properties": {
             "lon": _LON, "lat": _LAT, "category_code": _CATEGORY,
             "description": {"type": "string", "minLength": 1, "maxLength": reports.MAX_DESCRIPTION},
@@ -303,11 +305,14 @@ def issue_events(issue_id: int):
            headers={"201": {"Location": "the new issue's URL, /api/issues/{issue_id}"}})
 def create_issue():
     """Report an issue (JSON: ``lon``, ``lat``, ``category_code``, ``description``, optional ``address``, ``phone``)."""
-    issue_id = reports.create_issue(_json_body(), [], actor=current_user()["name"])
-    # the public submits only: it learns the new id, not the stored issue
-    feature = current_user()["role"] != "public"
-    answer = Response(json.dumps(_issue_feature(issue_id) if feature else {"id": issue_id}, ensure_ascii=False),
-                      status=201, mimetype="application/geo+json" if feature else "application/json")
+    user = current_user()
+    filed = reports.create_issue(_json_body(), [], actor=user["name"], user_id=user["id"])
+    issue_id = filed.issue_id
+    # the public submits only: it learns the new id and its tracking link, not the stored issue
+    feature = user["role"] != "public"
+    answer = Response(json.dumps(_issue_feature(issue_id) if feature else {
+        "id": issue_id, "tracking_url": url_for("track.status", token=filed.token, _external=True)},
+        ensure_ascii=False), status=201, mimetype="application/geo+json" if feature else "application/json")
     answer.headers["Location"] = url_for("api.issue", issue_id=issue_id)
     return answer
 

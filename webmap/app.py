@@ -64,6 +64,7 @@ def create_app(config: Mapping[str, object] | Settings | None = None) -> Flask:
     from webmap import api, pages, vendor
 
     app.register_blueprint(pages.bp)
+    app.register_blueprint(pages.citizen.track_bp)
     app.register_blueprint(api.bp, url_prefix="/api")
     app.register_blueprint(vendor.bp, url_prefix="/vendor")
     from webmap import ogcapi, open311, openapi

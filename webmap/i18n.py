@@ -11,13 +11,14 @@ when the app starts (no compiled ``.mo`` to build or keep in step).
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
 from flask import Flask, Response, request
-from flask_babel import Babel, Domain
+from flask_babel import Babel, Domain, gettext
 
 from geo.statuses import STATUS_LABELS, STATUS_LABELS_EN
 
@@ -68,6 +69,69 @@ def status_name(status: str) -> str:
     return STATUS_NAMES[current_language()].get(status, status)
 
 
+_CJK = re.compile(r"[\u3400-\u9fff]")
+
+
+def split_message(message: str) -> tuple[str | None, str | None]:
+    """(Chinese, English) of a message; the domain's are often ``中文 (English)``, others one or the other.
+
+    The English is a last parenthesis holding no Chinese after Chinese text; a message
+    without Chinese is all English, one with Chinese and no such parenthesis all Chinese.
+    """
+    if not _CJK.search(message):
+        return None, message
+    if message.endswith(")"):
+        depth = 0
+        for i in range(len(message) - 1, -1, -1):
+            depth += {")": 1, "(": -1}.get(message[i], 0)
+            if depth == 0:
+                head, inner = message[:i].rstrip(), message[i + 1:-1]
+                if _CJK.search(head) and not _CJK.search(inner) and re.search(r"[A-Za-z]", inner):
+                    return head, inner
+                break
+    return message, None
+
+
+def _in_general(status: int) -> str:
+    """What a page says of an error of ``status`` whose message is not in the page's language."""
+    said = {
+        400: gettext("请求未被接受：请检查填写的内容后重试。"),
+        401: gettext("请先登录。"),
+        403: gettext("您无权进行此操作。"),
+        404: gettext("未找到您要的页面或内容。"),
+        409: gettext("该问题的状态刚被他人改变，请刷新页面后重试。"),
+        413: gettext("上传的内容过大。"),
+        429: gettext("尝试次数过多，请稍后再试。"),
+    }
+    return said.get(status, gettext("服务器出错，请稍后再试。"))
+
+
+def page_message(message: str, status: int = 400) -> tuple[str, str | None]:
+    """(what the page says, the technical detail or None) of an error message, in the request's language.
+
+    The half of a ``中文 (English)`` message in the page's language is shown; a message only
+    in the other language gives way to a sentence for its HTTP status, and is kept as the
+    detail (shown small, for whoever helps the user).
+    """
+    chinese, english = split_message(message)
+    shown = chinese if current_language() == "zh" else english
+    return (shown, None) if shown else (_in_general(status), message)
+
+
+def duration_text(seconds: float | None) -> str:
+    """A duration in words of the page's language, to the minute (``3天4小时``, ``25分钟``); empty for None."""
+    if seconds is None:
+        return ""
+    minutes = int(seconds // 60)
+    days, rest = divmod(minutes, 1440)
+    hours, mins = divmod(rest, 60)
+    if days:
+        return gettext("%(d)s天%(h)s小时", d=days, h=hours)
+    if hours:
+        return gettext("%(h)s小时%(m)s分钟", h=hours, m=mins)
+    return gettext("%(m)s分钟", m=mins) if mins else gettext("不到1分钟")
+
+
 def _remember(response: Response) -> Response:
     chosen = request.args.get("lang")
     if chosen in LANGUAGES:
@@ -81,11 +145,14 @@ def _locale() -> str:
 
 def init_app(app: Flask) -> None:
     """Flask-Babel on the app (``_``, ``gettext``, ``ngettext`` and the number/date filters in every template),
-    ``status_name`` and ``lang`` for templates, and ``?lang=`` remembered in a cookie."""
+    ``status_name``, ``page_message``, the ``duration`` filter and ``lang`` for templates, and ``?lang=``
+    remembered in a cookie."""
     _Babel(app, locale_selector=_locale, default_locale="zh_Hans_CN", default_timezone="Asia/Shanghai")
-    app.jinja_env.globals.update(status_name=status_name)
+    app.jinja_env.globals.update(status_name=status_name, page_message=page_message)
+    app.jinja_env.filters["duration"] = duration_text
     app.context_processor(lambda: {"lang": current_language()})
     app.after_request(_remember)
 
 
-__all__ = ["LANGUAGES", "current_language", "init_app", "read_catalogue", "status_name"]
+__all__ = ["LANGUAGES", "current_language", "duration_text", "init_app", "page_message", "read_catalogue",
+           "split_message", "status_name"]

@@ -5,7 +5,8 @@ kind of file: :mod:`~geo.io.issues` (12345 exports and other issue lists, every 
 checked, coordinates to WGS84), :mod:`~geo.io.layers` (reference layers: good features
 kept, bad ones reported, what a file leaves out filled in by :mod:`~geo.io.layer_fill`;
 OpenStreetMap extracts through :mod:`~geo.io.osm`), :mod:`~geo.io.tracks` (inspection GPX),
-:mod:`~geo.io.calendar`, :mod:`~geo.io.photos` (web uploads) and
+:mod:`~geo.io.calendar`, :mod:`~geo.io.photos` (web uploads), :mod:`~geo.io.webhooks` (signed
+JSON POSTs of the notifications) and
 :mod:`~geo.io.export` (GeoJSON, GeoPackage, XLSX; phones masked, formulas kept as
 text); :mod:`~geo.io.tables` reads any table file and matches its headers.
 :mod:`geo.io.ingest` is the use case that takes a file into storage (read, assign,
@@ -48,6 +49,12 @@ from geo.io.tracks import (  # noqa: F401
     INSPECTION_KINDS,
     read_inspection_file,
 )
+from geo.io.webhooks import (  # noqa: F401
+    DeliveryFailed,
+    check_webhook_url,
+    post_json,
+    signature,
+)
 
 __all__ = [
     "INSPECTION_KINDS",
@@ -69,4 +76,9 @@ __all__ = [
     "write_frame",
     "write_xlsx",
     "write_xlsx_with_images",
+    # webhooks (issue 16)
+    "DeliveryFailed",
+    "check_webhook_url",
+    "post_json",
+    "signature",
 ]

@@ -248,10 +248,12 @@ def report_issue(
         An unknown category code, or a point outside the jurisdiction.
     """
     if not isinstance(category_code, str) or category_code not in load_taxonomy().categories.index:
-        raise ValidationError(f"category_code {category_code!r} is unknown; see /open311/v2/services.json for the codes")
+        raise ValidationError(f"没有这个问题类别 (category_code {category_code!r} is unknown; "
+                              "see /open311/v2/services.json for the codes)")
     point = shapely.Point(lon, lat)
     if not ready.layers.boundary.covers(point):
-        raise ValidationError(f"lon={lon}, lat={lat} is outside the jurisdiction {ready.layers.code}")
+        raise ValidationError(f"这个位置不在本街道范围内，请在地图上重新选择 "
+                              f"(lon={lon}, lat={lat} is outside the jurisdiction {ready.layers.code})")
     frame = gpd.GeoDataFrame({
         "source": [source], "external_id": [external_id], "source_system": ["wgs84"], "category_code": [category_code],
         "description": [description], "address": [address], "status": [None], "reported_at": [local_now()],

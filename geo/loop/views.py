@@ -217,3 +217,12 @@ def write_weekly_report(engine: Engine, settings: Settings, *, week: str, path: 
 
     sheets, png = weekly_report(engine, settings, week=week, now=now)
     return write_xlsx_with_images(sheets, path, images={"地图": png})
+
+
+def department_names(engine: Engine, settings: Settings) -> dict[str, str]:
+    """Department code → the name people know it by: the taxonomy's departments and each community's own team
+    (``community:<code>`` → ``<community name>（社区）``)."""
+    communities = store.read_layer(engine, "communities", jurisdiction_code=settings.jurisdiction_code)
+    names = dict(load_taxonomy().departments["name"])
+    names.update({f"community:{c}": f"{n}（社区）" for c, n in zip(communities["code"], communities["name"])})
+    return names

@@ -8,7 +8,8 @@ The public surface is this package's namespace (``from geo import store``;
   :mod:`~geo.store.loop` the closed loop's locked state, events and photos,
   :mod:`~geo.store.greening`, :mod:`~geo.store.coverage` (frontage units, inspections),
   :mod:`~geo.store.access` (API keys, users, sessions, login throttles, contacts),
-  :mod:`~geo.store.calendar` (working days);
+  :mod:`~geo.store.calendar` (working days), :mod:`~geo.store.receipts` (citizens' tracking
+  tokens), :mod:`~geo.store.outbox` (webhooks and the notification outbox);
 * :mod:`~geo.store.db` engines, migrations (``geo/store/migrations``) and write
   transactions, :mod:`~geo.store.models` the schema, :mod:`~geo.store.sqlite_rtree`
   the packed R*Tree of SpatiaLite.
@@ -116,6 +117,28 @@ from geo.store.loop import (  # noqa: F401
     read_issue_photos,
     update_issue_if_status,
 )
+from geo.store.outbox import (  # noqa: F401
+    NOTIFICATION_COLUMNS,
+    WEBHOOK_COLUMNS,
+    claim_notification,
+    defer_notifications,
+    due_notifications,
+    enqueue_notifications,
+    finish_notification,
+    queued_keys,
+    read_deadlines,
+    read_events_since,
+    read_notifications,
+    read_webhooks,
+    remove_webhook,
+    set_webhook,
+)
+from geo.store.receipts import (  # noqa: F401
+    TOKEN_RE,
+    create_receipt,
+    own_report_ids,
+    receipt_issue,
+)
 
 __all__ = [
     "ASSIGNMENT_COLUMNS",
@@ -193,4 +216,23 @@ __all__ = [
     "update_deadlines",
     "update_issue_if_status",
     "z_order",
+    # receipts and the outbox (issue 16)
+    "NOTIFICATION_COLUMNS",
+    "TOKEN_RE",
+    "WEBHOOK_COLUMNS",
+    "claim_notification",
+    "create_receipt",
+    "defer_notifications",
+    "due_notifications",
+    "enqueue_notifications",
+    "finish_notification",
+    "own_report_ids",
+    "queued_keys",
+    "read_deadlines",
+    "read_events_since",
+    "read_notifications",
+    "read_webhooks",
+    "receipt_issue",
+    "remove_webhook",
+    "set_webhook",
 ]

@@ -69,7 +69,11 @@ def update_issue_if_status(conn: Connection, issue_id: int, *, expected_status: 
 
 
 def insert_issue_event(conn: Connection, event: dict, *, lon: float | None = None, lat: float | None = None) -> int:
-    """Write one audit event (``issue_events``) and return its id; the position is optional (both or neither)."""
+    """Write one audit event (``issue_events``) and return its id; the position is optional (both or neither).
+
+    The event records the issue's department as the step left it (``department_code``: whom a
+    dispatch sent it to), read from the issue row in the same statement.
+    """
     columns = ("jurisdiction_code", "issue_id", "at", "actor", "action", "from_status", "to_status", "note", "photo")
     params = {c: event.get(c) for c in columns}
     if lon is None:
@@ -77,20 +81,23 @@ def insert_issue_event(conn: Connection, event: dict, *, lon: float | None = Non
     else:
         params["wkb"] = shapely.to_wkb(shapely.points(float(lon), float(lat)))
         geom = _geom_from_wkb(conn, "wkb")
-    return conn.execute(text(f"INSERT INTO issue_events ({', '.join(columns)}, geom) "
-                             f"VALUES ({', '.join(':' + c for c in columns)}, {geom}) RETURNING id"),
+    return conn.execute(text(f"INSERT INTO issue_events ({', '.join(columns)}, department_code, geom) "
+                             f"VALUES ({', '.join(':' + c for c in columns)}, "
+                             f"(SELECT department_code FROM issues WHERE id = :issue_id), {geom}) RETURNING id"),
                         params).scalar_one()
 
 
 def read_issue_events(bind: Engine | Connection, issue_id: int) -> pd.DataFrame:
     """The audit trail of one issue, oldest first: ``id``, ``at``, ``actor``, ``action``, ``from_status``,
-    ``to_status``, ``note`` (phone numbers masked), ``photo``, ``lon``, ``lat`` (NaN without a position)."""
+    ``to_status``, ``note`` (phone numbers masked), ``photo``, ``department_code`` (the issue's after the
+    step; None on imported history), ``lon``, ``lat`` (NaN without a position)."""
     def run(conn: Connection) -> pd.DataFrame:
         rows = conn.execute(text(
-            "SELECT id, at, actor, action, from_status, to_status, note, photo, ST_X(geom), ST_Y(geom) "
-            "FROM issue_events WHERE issue_id = :i ORDER BY at, id"), {"i": int(issue_id)}).fetchall()
+            "SELECT id, at, actor, action, from_status, to_status, note, photo, department_code, ST_X(geom), "
+            "ST_Y(geom) FROM issue_events WHERE issue_id = :i ORDER BY at, id"), {"i": int(issue_id)}).fetchall()
         frame = pd.DataFrame(list(map(tuple, rows)), columns=["id", "at", "actor", "action", "from_status",
-                                                              "to_status", "note", "photo", "lon", "lat"])
+                                                              "to_status", "note", "photo", "department_code",
+                                                              "lon", "lat"])
         frame["at"] = pd.to_datetime(frame["at"], format="ISO8601")
         return _masked_text(frame.astype({"lon": "float64", "lat": "float64"}))
 

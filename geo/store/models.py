@@ -242,7 +242,8 @@ class IssueEvent(Base):
     """One step of an issue's life: the audit trail (who, when, note, photo, where)."""
 
     __tablename__ = "issue_events"
-    __table_args__ = (Index("ix_issue_events_issue", "issue_id", "at"),)
+    __table_args__ = (Index("ix_issue_events_issue", "issue_id", "at"),
+                      Index("ix_issue_events_at", "jurisdiction_code", "at"))
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     jurisdiction_code: Mapped[str] = mapped_column(String(9))
     issue_id: Mapped[int] = mapped_column(ForeignKey("issues.id", ondelete="CASCADE"))
@@ -253,6 +254,8 @@ class IssueEvent(Base):
     to_status: Mapped[str] = mapped_column(String(20))
     note: Mapped[str | None] = mapped_column(Text)
     photo: Mapped[str | None] = mapped_column(Text)
+    # the issue's department after the step (whom a dispatch sent it to); NULL on imported history
+    department_code: Mapped[str | None] = mapped_column(String(60))
     geom = _geom("POINT", nullable=True)
 
 
@@ -461,3 +464,71 @@ class CalendarDay(Base):
     kind: Mapped[str] = mapped_column(String(10))
     name: Mapped[str | None] = mapped_column(String(80))
     loaded_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+# --------------------------------------------------------------------------- citizens and notifications (geo.loop.citizen, geo.loop.notify)
+
+class ReportReceipt(Base):
+    """What a report's submitter keeps: the SHA-256 of its tracking token (the token itself is never
+    stored, so a copy of the database opens no status page), and who filed it: the logged-in user
+    (我的上报) or the API key (which may read its own Open311 request)."""
+
+    __tablename__ = "report_receipts"
+    __table_args__ = (
+        UniqueConstraint("token_sha256", name="uq_report_receipt_token"),
+        Index("ix_report_receipts_user", "user_id", "created_at"),
+        Index("ix_report_receipts_api_key", "api_key_id"),
+    )
+    issue_id: Mapped[int] = mapped_column(ForeignKey("issues.id", ondelete="CASCADE"), primary_key=True)
+    jurisdiction_code: Mapped[str] = mapped_column(String(9))
+    token_sha256: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL", name="fk_report_receipts_user"))
+    api_key_id: Mapped[int | None] = mapped_column(
+        ForeignKey("api_keys.id", ondelete="SET NULL", name="fk_report_receipts_api_key"))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Webhook(Base):
+    """Where notifications are POSTed: for a department (``department_code``) or for one report
+    (``issue_id``, set through the report's tracking token); ``secret`` signs each body (HMAC-SHA256)."""
+
+    __tablename__ = "webhooks"
+    __table_args__ = (
+        UniqueConstraint("jurisdiction_code", "department_code", name="uq_webhook_department"),
+        UniqueConstraint("issue_id", name="uq_webhook_issue"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    jurisdiction_code: Mapped[str] = mapped_column(String(9))
+    department_code: Mapped[str | None] = mapped_column(String(60))
+    issue_id: Mapped[int | None] = mapped_column(ForeignKey("issues.id", ondelete="CASCADE"))
+    url: Mapped[str] = mapped_column(Text)
+    secret: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Notification(Base):
+    """The outbox: one message per (webhook, event), kept until delivered and retried with a growing wait.
+
+    ``event_key`` names the event (``event:<issue_events.id>``, ``due_soon:<issue>:<deadline>``, …);
+    with the webhook it is unique, so an event is queued once however often the notifier runs.
+    """
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        UniqueConstraint("webhook_id", "event_key", name="uq_notification_event"),
+        Index("ix_notifications_pending", "delivered_at", "next_at"),
+        Index("ix_notifications_created", "jurisdiction_code", "created_at"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    jurisdiction_code: Mapped[str] = mapped_column(String(9))
+    webhook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"))
+    issue_id: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(20))
+    event_key: Mapped[str] = mapped_column(String(120))
+    payload: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_at: Mapped[datetime] = mapped_column(DateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)

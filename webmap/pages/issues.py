@@ -1,5 +1,6 @@
 """Issue pages: the filtered list and its map, one issue (map, timeline, photos, the steps
-the user may take, the masked phone and its logged reveal), the report form, photos.
+the user may take, the masked phone and its logged reveal), photos. The citizen's pages are
+:mod:`webmap.pages.citizen`.
 
 Registered on :data:`webmap.pages.blueprint.bp`; who
 may open each is :data:`webmap.auth.ACCESS`, and which issues they see is the user's reach.
@@ -15,7 +16,9 @@ from flask_babel import gettext as _
 from geo import io, store
 from geo.clock import local_now
 from geo.errors import NotFoundError
+from geo.loop.timeline import issue_timeline
 from geo.loop.users import acting_department, may_act_on
+from geo.loop.views import department_names
 from geo.loop.workflow import allowed_actions, apply_transition, load_transitions
 from geo.privacy import mask_phone
 from geo.taxonomy import load_taxonomy
@@ -25,7 +28,7 @@ from webmap.context import engine_of, jurisdiction_boundary, settings_of
 from webmap.map_views import map_route
 from webmap.maps import issues as issue_maps
 from webmap.pages.blueprint import bp
-from webmap.reports import Photo, create_issue, photos_dir, record_photos, save_photos
+from webmap.reports import photos_dir, record_photos, request_photos, save_photos
 from webmap.rows import template_row, template_rows
 
 PAGE_SIZE = 50
@@ -42,16 +45,10 @@ DETAIL_COLUMNS = ("id", "source", "external_id", "category_code", "description",
 def _names() -> dict[str, dict[str, str]]:
     """Category, department and community names for the pages (codes shown where a name is missing)."""
     taxonomy = load_taxonomy()
-    settings = settings_of(current_app)
-    communities = store.read_layer(engine_of(current_app), "communities", jurisdiction_code=settings.jurisdiction_code)
-    departments = dict(taxonomy.departments["name"])
-    departments.update({f"community:{c}": f"{n}（社区）" for c, n in zip(communities["code"], communities["name"])})
-    return {"category": dict(taxonomy.categories["name"]), "department": departments,
+    engine, settings = engine_of(current_app), settings_of(current_app)
+    communities = store.read_layer(engine, "communities", jurisdiction_code=settings.jurisdiction_code)
+    return {"category": dict(taxonomy.categories["name"]), "department": department_names(engine, settings),
             "community": dict(zip(communities["code"], communities["name"]))}
-
-
-def _photo_list() -> list[Photo]:
-    return [Photo(label=f.filename or "photo", data=f.read()) for f in request.files.getlist("photos") if f.filename]
 
 
 @bp.get("/issues")
@@ -111,10 +108,11 @@ def _issue_view(issue_id: int, *, revealed: str | None = None) -> str:
     photos = store.read_issue_photos(engine, issue_id=issue_id)
     contact = store.read_contact(engine, issue_id) or {}
     user = current_user()
+    names = _names()
     return render_template(
         "issue.html", issue=template_row(issue), lon=issue.geometry.x, lat=issue.geometry.y,
-        events=template_rows(events),
-        photos=photos["file"].tolist(), names=_names(), actions=_actions(issue),
+        timeline=template_rows(issue_timeline(issue, events, department_names=names["department"])),
+        photos=photos["file"].tolist(), names=names, actions=_actions(issue),
         event_photo=lambda name: isinstance(name, str) and bool(io.PHOTO_NAME_RE.fullmatch(name)),
         masked_phone=mask_phone(contact.get("phone")), revealed=revealed,
         can_reveal=bool(contact.get("phone")) and user["role"] == "dispatcher",
@@ -146,7 +144,7 @@ def issue_transition(issue_id: int):
     form = request.form
     merge_into = params.whole(form, "merge_into", lo=1, hi=params.MAX_ID)
     photo = None
-    uploads = _photo_list()
+    uploads = request_photos()
     if uploads:
         saved = save_photos(uploads[:1], settings=settings_of(current_app))
         record_photos(issue_id, saved, actor=user["name"])
@@ -182,27 +180,3 @@ def photo(name: str):
     if path is None:
         raise NotFoundError(f"photo {name[:80]!r} not found")
     return send_file(path, mimetype=record.iloc[0]["content_type"], max_age=0)
-
-
-@bp.get("/report")
-def report_form():
-    """The report form: a point on the map, a category, a description, photos."""
-    settings = settings_of(current_app)
-    categories = load_taxonomy().categories
-    bounds = jurisdiction_boundary().total_bounds
-    return render_template("report.html", categories=list(zip(categories.index, categories["name"])),
-                           bounds=",".join(f"{v:.6f}" for v in bounds), settings=settings, form={})
-
-
-@bp.post("/report")
-def report_submit():
-    """Store the report as an issue (source ``web``), then show its number."""
-    issue_id = create_issue(request.form.to_dict(), _photo_list(), actor=current_user()["name"])
-    return redirect(url_for("pages.report_done", issue=issue_id))
-
-
-@bp.get("/report/done")
-def report_done():
-    """The confirmation of a report: its number, and a link to it for those who may see it."""
-    return render_template("report_done.html",
-                           issue_id=params.whole(request.args, "issue", lo=1, hi=params.MAX_ID, required=True))
