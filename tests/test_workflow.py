@@ -1,4 +1,4 @@
-"""The closed loop: every transition per role, audit events, races, dispatch and duplicate suggestions."""
+"""The closed loop: every transition per role, audit events, races, the departments' requests."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import datetime
 import geopandas as gpd
 import pandas as pd
 import pytest
-from shapely.geometry import Point, box
+from shapely.geometry import Point
 
 from geo import store
 from geo.errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
@@ -303,42 +303,3 @@ def test_racing_transitions_from_two_processes(db_engine, db_url):
         winner = next(o[0] for o in outcomes if o[1] == "won")
         events = store.read_issue_events(db_engine, issue_id)
         assert events["action"].tolist() == ["register"] and events["actor"].tolist() == [winner]
-
-
-def test_suggest_department_prefers_frontage_then_place_rules():
-    issues = gpd.GeoDataFrame({
-        "category_code": ["06010", "06010", "06010", "07001", "06010"],
-        "department_code": ["sanitation_west", "community:120110900001", "sanitation_west", "enforcement", None],
-    }, geometry=[Point(117.351, 39.101), Point(117.36, 39.11), Point(117.37, 39.10), Point(117.351, 39.101),
-                 Point(117.39, 39.09)], crs="EPSG:4326")
-    units = gpd.GeoDataFrame({"code": ["F2", "F1"]},
-                             geometry=[box(117.350, 39.100, 117.352, 39.102), box(117.3505, 39.1005, 117.36, 39.11)],
-                             crs="EPSG:4326")
-    out = workflow.suggest_department(issues, frontage_units=units)
-    assert out["department_code"].tolist() == [
-        "frontage:F1", "frontage:F1", "sanitation_west", "enforcement", "sanitation"]
-    assert out["reason"].tolist() == ["frontage", "frontage", "zone", "lead", "lead"]
-    assert out["frontage_code"].tolist() == ["F1", "F1", None, None, None]
-    plain = workflow.suggest_department(issues)
-    assert plain["reason"].tolist() == ["zone", "community", "zone", "lead", "lead"]
-
-
-def test_suggest_duplicates_same_category_near_and_recent():
-    # 10 m east ≈ 0.000116° at 39.1 °N.
-    deg_per_m = 1 / (111_320 * 0.7760)
-    base = pd.Timestamp("2025-03-03 09:00")
-    issues = gpd.GeoDataFrame({
-        "id": [1, 2, 3, 4, 5, 6],
-        "category_code": ["06010", "06010", "06010", "07001", "06010", "06010"],
-        "status": ["dispatched", "reported", "reported", "reported", "reported", "closed"],
-        "reported_at": [base, base + pd.Timedelta(hours=2), base + pd.Timedelta(hours=30), base,
-                        base + pd.Timedelta(hours=1), base],
-    }, geometry=[Point(117.35, 39.1), Point(117.35 + 10 * deg_per_m, 39.1), Point(117.35, 39.1),
-                 Point(117.35, 39.1), Point(117.35 + 25 * deg_per_m, 39.1), Point(117.35, 39.1)], crs="EPSG:4326")
-    pairs = workflow.suggest_duplicates(issues, radius_m=20, window_h=24)
-    # 2 is 10 m from 1 and 15 m from 5, both open and earlier; 3 is 28–30 h late; 4 is another category;
-    # 5 is 25 m from 1; 6 came in the same second as 1 and has the higher id; closed 6 is no candidate.
-    assert pairs[["issue_id", "duplicate_of"]].values.tolist() == [[2, 1], [2, 5], [6, 1]]
-    assert pairs["dist_m"].tolist() == pytest.approx([10.0, 15.0, 0.0], abs=0.05)
-    assert pairs["hours_apart"].tolist() == pytest.approx([2.0, 1.0, 0.0])
-    assert workflow.suggest_duplicates(issues, radius_m=5, window_h=24)["issue_id"].tolist() == [6]

@@ -1,4 +1,4 @@
-"""The closed loop (挂号 → 派遣 → 处置 → 核查 → 销号): transitions, dispatch and duplicate suggestions.
+"""The closed loop (挂号 → 派遣 → 处置 → 核查 → 销号): its transitions, the departments' requests, deadlines moved.
 
 States: reported (上报) → registered (立案/挂号) → dispatched (派遣) → handled (处置,
 with a note and a photo) → verified (核查) → closed (结案/销号). Verification can
@@ -58,15 +58,12 @@ from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
-import shapely
 from sqlalchemy import Engine
 
 from geo import store, workdays
 from geo.clock import local_now
-from geo.crs import to_metric
 from geo.errors import (
     ConfigError,
     ConflictError,
@@ -76,7 +73,7 @@ from geo.errors import (
     checked_text,
 )
 from geo.loop.users import may_act_on, role_names
-from geo.statuses import ISSUE_STATUSES, OPEN_STATUSES
+from geo.statuses import ISSUE_STATUSES
 from geo.store.db import write_tx
 from geo.taxonomy import DATA_DIR, load_taxonomy
 
@@ -253,7 +250,7 @@ def apply_transition(
         The actor's role (``geo/data/roles.csv``); it must be allowed the action.
     department_code : str, optional, keyword-only
         For dispatch / reassign: the department to send the issue to (default:
-        the issue's assigned department; see :func:`suggest_department`). For
+        the issue's assigned department; see :func:`geo.loop.suggest.suggest_department`). For
         the ``department`` role: the actor's own department, which must be
         responsible for the issue (:func:`geo.loop.users.may_act_on`).
     note, photo : str, optional, keyword-only
@@ -413,126 +410,3 @@ def _settle_request(conn, spec: pd.Series, pending: dict | None, issue: dict, *,
         store.answer_request(conn, pending["id"], status="lapsed", by=actor, at=at, note=None, event_id=event_id)
         return pending["id"]
     return None
-
-
-def suggest_department(
-    issues: gpd.GeoDataFrame,
-    *,
-    frontage_units: gpd.GeoDataFrame | None = None,
-) -> pd.DataFrame:
-    """Whom to dispatch each issue to, from its category and its place.
-
-    The place rules of :mod:`geo.frames.assign` come first (its ``department_code``:
-    a sanitation-led issue inside a compound → ``community:<code>``; on a road in
-    a contractor zone → ``sanitation_west`` / ``sanitation_east``; otherwise the
-    category's lead department). A sanitation-led issue inside a recorded 门前三包
-    frontage unit then goes to that unit, ``frontage:<code>`` (the unit with the
-    lowest code when frontages overlap): keeping its frontage clean is the
-    unit's own duty.
-
-    Parameters
-    ----------
-    issues : geopandas.GeoDataFrame
-        Points (EPSG:4326) with ``category_code`` and ``department_code`` (as
-        assigned by :func:`geo.frames.assign.assign_issues` and stored).
-    frontage_units : geopandas.GeoDataFrame, optional, keyword-only
-        Polygons (EPSG:4326) with ``code`` (:func:`geo.store.read_frontage_units`).
-
-    Returns
-    -------
-    pandas.DataFrame
-        On ``issues``' index: ``department_code`` (suggested), ``reason``
-        (``frontage``, ``community``, ``zone`` or ``lead``), ``frontage_code``
-        (None unless a frontage unit applies).
-    """
-    for name, frame in (("issues", issues), ("frontage_units", frontage_units)):
-        if frame is not None and (not isinstance(frame, gpd.GeoDataFrame) or frame.crs is None
-                                  or not frame.crs.equals("EPSG:4326")):
-            raise ValidationError(f"{name} must be a GeoDataFrame in EPSG:4326")
-    missing = [c for c in ("category_code", "department_code") if c not in issues]
-    if missing:
-        raise ValidationError(f"issues lack column(s) {', '.join(missing)}")
-    departments = load_taxonomy().departments
-    lead = issues["category_code"].map(load_taxonomy().categories["lead_department"])
-    assigned = issues["department_code"].astype(object).where(issues["department_code"].notna(), None)
-    suggested = assigned.where(assigned.notna(), lead)
-    frontage = pd.Series(None, index=issues.index, dtype=object)
-    if frontage_units is not None and len(frontage_units) and len(issues):
-        units = frontage_units.sort_values("code")
-        point_pos, unit_pos = shapely.STRtree(units.geometry.values).query(issues.geometry.values,
-                                                                           predicate="intersects")
-        # Sorted by code, the first hit of each point is the lowest code.
-        first = pd.Series(unit_pos, index=point_pos).groupby(level=0).min()
-        frontage.iloc[first.index.to_numpy()] = units["code"].to_numpy()[first.to_numpy()]
-    frontage = frontage.where((lead == "sanitation") & frontage.notna(), None)
-    suggested = suggested.where(frontage.isna(), "frontage:" + frontage.astype(str))
-    zones = departments.index[departments["parent"] == "sanitation"]
-    reason = np.select(
-        [frontage.notna().to_numpy(), suggested.astype(str).str.startswith("community:").to_numpy(),
-         suggested.isin(zones).to_numpy()],
-        ["frontage", "community", "zone"], default="lead")
-    return pd.DataFrame({"department_code": suggested, "reason": reason, "frontage_code": frontage},
-                        index=issues.index)
-
-
-def suggest_duplicates(
-    issues: gpd.GeoDataFrame,
-    candidates: gpd.GeoDataFrame | None = None,
-    *,
-    radius_m: float,
-    window_h: float,
-    metric_crs: str = "EPSG:4548",
-) -> pd.DataFrame:
-    """Pairs (issue, earlier open issue) that look like one problem reported twice.
-
-    Same category, at most ``radius_m`` metres apart (in ``metric_crs``) and the
-    candidate reported at most ``window_h`` hours before the issue (and not after
-    it; of two reported in the same second, the lower id is the original); only
-    candidates still open (status reported … verified) count.
-
-    Parameters
-    ----------
-    issues : geopandas.GeoDataFrame
-        Points (EPSG:4326) with ``id``, ``category_code``, ``reported_at``.
-    candidates : geopandas.GeoDataFrame, optional
-        The open issues to compare with (same columns plus ``status``); default
-        ``issues`` itself (then an issue is never its own duplicate).
-    radius_m, window_h : float, keyword-only
-        The settings ``duplicate_radius_m`` and ``duplicate_window_h``.
-    metric_crs : str, keyword-only
-        CRS in metres for the distances.
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``issue_id``, ``duplicate_of`` (the earlier issue's id), ``dist_m``,
-        ``hours_apart``; nearest first within each issue, issues in input order.
-    """
-    for name, value in (("radius_m", radius_m), ("window_h", window_h)):
-        if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-            raise ValidationError(f"{name} {value!r} must be a non-negative number")
-    candidates = issues if candidates is None else candidates
-    for name, frame, columns in (("issues", issues, ("id", "category_code", "reported_at")),
-                                 ("candidates", candidates, ("id", "category_code", "reported_at", "status"))):
-        missing = [c for c in columns if c not in frame]
-        if missing:
-            raise ValidationError(f"{name} lack column(s) {', '.join(missing)}")
-    empty = pd.DataFrame({"issue_id": pd.Series(dtype="int64"), "duplicate_of": pd.Series(dtype="int64"),
-                          "dist_m": pd.Series(dtype="float64"), "hours_apart": pd.Series(dtype="float64")})
-    open_ = candidates[candidates["status"].isin(OPEN_STATUSES)]
-    if issues.empty or open_.empty:
-        return empty
-    a = to_metric(issues.geometry, crs=metric_crs).values
-    b = to_metric(open_.geometry, crs=metric_crs).values
-    i, j = shapely.STRtree(b).query(a, predicate="dwithin", distance=float(radius_m))
-    ids_a, ids_b = issues["id"].to_numpy("int64")[i], open_["id"].to_numpy("int64")[j]
-    hours = ((pd.to_datetime(issues["reported_at"]).to_numpy()[i] - pd.to_datetime(open_["reported_at"]).to_numpy()[j])
-             / np.timedelta64(1, "h")).astype(float)
-    keep = ((issues["category_code"].to_numpy()[i] == open_["category_code"].to_numpy()[j]) & (ids_a != ids_b)
-            & ((hours > 0) | ((hours == 0) & (ids_b < ids_a))) & (hours <= window_h))
-    if not keep.any():
-        return empty
-    pairs = pd.DataFrame({"issue_id": ids_a[keep], "duplicate_of": ids_b[keep],
-                          "dist_m": shapely.distance(a[i[keep]], b[j[keep]]), "hours_apart": hours[keep],
-                          "_order": i[keep]})
-    return pairs.sort_values(["_order", "dist_m", "duplicate_of"]).drop(columns="_order").reset_index(drop=True)
