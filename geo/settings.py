@@ -20,7 +20,7 @@ BASEMAPS = ("none", "local", "tianditu", "amap", "osm")
 DEV_SECRET_KEY = "dev-only-change-me"
 #: settings that are counts or durations
 NON_NEGATIVE = ("login_free_failures", "login_name_delay_cap_s", "login_ip_delay_cap_s", "login_forget_min",
-                "trusted_proxies")
+                "trusted_proxies", "due_soon_h")
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
 
 
@@ -85,6 +85,9 @@ class Settings:
     # track passed within coverage_tolerance_m metres of, over the last coverage_days days.
     duplicate_radius_m: float = 20.0
     duplicate_window_h: float = 24.0
+    # An unhandled issue whose deadline falls within due_soon_h hours is "due soon" (即将超期) on the
+    # dispatcher's inbox and the crews' queue.
+    due_soon_h: float = 24.0
     track_retention_days: int = 90
     coverage_tolerance_m: float = 25.0
     coverage_days: int = 7

@@ -201,6 +201,7 @@ ROUTES = [
     ("GET", "/maps/issues/{id}"), ("GET", "/maps/issues/{id}/data"),
     ("POST", "/issues/{id}/transitions"), ("POST", "/issues/{id}/phone"), ("GET", "/photos/{photo}"),
     ("GET", "/report"), ("POST", "/report"), ("GET", "/report/done?issue=1"),
+    ("GET", "/todo"), ("GET", "/todo/{id}"), ("GET", "/dispatch"),
     ("GET", "/api/me"), ("GET", "/api/issues"), ("GET", "/api/issues/{id}"), ("GET", "/api/issues/{id}/events"),
     ("POST", "/api/issues"), ("POST", "/api/issues/{id}/photos"), ("POST", "/api/issues/{id}/transitions"),
     ("GET", "/api/layers/roads"), ("GET", "/api/analysis/league?month=2025-06"), ("GET", "/api/analysis/greening"),
@@ -287,7 +288,7 @@ def test_a_department_reads_and_changes_only_its_own_issues_on_every_route(as_us
     mapped = map_document(client, "/maps/issues")
     hrefs = {f["properties"]["href"] for layer in mapped["layers"] if layer["popup"] for f in layer["data"]["features"]}
     assert f"/issues/{own_id}" in hrefs and f"/issues/{other_id}" not in hrefs
-    assert client.get("/").headers["Location"] == "/issues"
+    assert client.get("/").headers["Location"] == "/todo"
 
 
 # --------------------------------------------------------------------------- phones

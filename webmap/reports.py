@@ -57,11 +57,11 @@ def save_photos(photos: list[Photo], *, settings: Settings) -> list[tuple[str, s
     return [(*io.save_photo(p.data, photos_dir=photos_dir(settings), max_bytes=limit), len(p.data)) for p in photos]
 
 
-def record_photos(issue_id: int, saved: list[tuple[str, str, int]], *, actor: str) -> None:
-    """Note stored photo files as belonging to an issue."""
+def record_photos(issue_id: int, saved: list[tuple[str, str, int]], *, actor: str, kind: str | None = None) -> None:
+    """Note stored photo files as belonging to an issue, as photos of ``kind`` (``geo.loop.workflow.PHOTO_KINDS``)."""
     settings = settings_of(current_app)
     frame = pd.DataFrame(saved, columns=["file", "content_type", "size_bytes"]).assign(
-        issue_id=issue_id, uploaded_by=actor, at=local_now())
+        issue_id=issue_id, uploaded_by=actor, at=local_now(), kind=kind)
     store.insert_issue_photos(engine_of(current_app), frame, jurisdiction_code=settings.jurisdiction_code)
 
 

@@ -86,6 +86,16 @@ def insert_issue_event(conn: Connection, event: dict, *, lon: float | None = Non
                         params).scalar_one()
 
 
+def count_issue_events(bind: Engine | Connection, issue_ids: Sequence[int], *, action: str) -> pd.Series:
+    """How many events of ``action`` each of ``issue_ids`` has (those without any are left out), in SQL."""
+    params: dict[str, object] = {"a": action}
+    clause = _in_clause("issue_id", [int(i) for i in issue_ids], params, "i")[0]
+    rows = _with_conn(bind, lambda conn: conn.execute(text(
+        f"SELECT issue_id, count(*) FROM issue_events WHERE action = :a AND {clause} GROUP BY issue_id"),
+        params).fetchall())
+    return pd.Series({int(i): int(n) for i, n in rows}, name="count", dtype="int64").rename_axis("issue_id")
+
+
 def read_issue_events(bind: Engine | Connection, issue_id: int) -> pd.DataFrame:
     """The audit trail of one issue, oldest first: ``id``, ``at``, ``actor``, ``action``, ``from_status``,
     ``to_status``, ``note`` (phone numbers masked), ``photo``, ``lon``, ``lat`` (NaN without a position)."""
@@ -182,7 +192,7 @@ def read_requests(bind: Engine | Connection, *, jurisdiction_code: str, issue_id
                               "ORDER BY asked_at, id", params, REQUEST_COLUMNS)
     for column in ("asked_at", "answered_at"):
         frame[column] = pd.to_datetime(frame[column], format="ISO8601")
-    frame["days"] = frame["days"].astype("Int64")
+    frame = frame.astype({"id": "int64", "issue_id": "int64", "days": "Int64"})
     answers = frame["answer_note"]
     frame["answer_note"] = mask_phones(answers).astype(object).where(answers.notna(), None)
     return _masked_text(frame)
