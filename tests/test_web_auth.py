@@ -188,7 +188,7 @@ def test_csp_allows_the_configured_tile_server_only(sample_copy, login):
 
 # --------------------------------------------------------------------------- roles on every route
 
-ISSUE_ROUTES = ["/issues/{id}", "/maps/issues/{id}/data", "/api/issues/{id}", "/api/issues/{id}/events"]
+ISSUE_ROUTES = ["/issues/{id}", "/maps/issues/{id}/data", "/api/issues/{id}", "/api/issues/{id}/events", "/todo/{id}"]
 ROUTES = [
     ("GET", "/"), ("GET", "/maps/overview"), ("GET", "/maps/overview/data"), ("GET", "/greening?year=2025"),
     ("GET", "/maps/greening?year=2025"), ("GET", "/maps/greening/data?year=2025"),

@@ -57,6 +57,12 @@ def save_photos(photos: list[Photo], *, settings: Settings) -> list[tuple[str, s
     return [(*io.save_photo(p.data, photos_dir=photos_dir(settings), max_bytes=limit), len(p.data)) for p in photos]
 
 
+def discard_photos(saved: list[tuple[str, str, int]], *, settings: Settings) -> None:
+    """Delete stored photo files (of :func:`save_photos`) whose report or step was refused."""
+    for name, _kind, _size in saved:
+        (photos_dir(settings) / name).unlink(missing_ok=True)
+
+
 def record_photos(issue_id: int, saved: list[tuple[str, str, int]], *, actor: str, kind: str | None = None) -> None:
     """Note stored photo files as belonging to an issue, as photos of ``kind`` (``geo.loop.workflow.PHOTO_KINDS``)."""
     settings = settings_of(current_app)
@@ -91,9 +97,8 @@ def create_issue(fields: dict, photos: list[Photo], *, actor: str) -> int:
             category_code=fields.get("category_code"), lon=lon, lat=lat, description=description, address=address,
             contact={"phone": phone}, actor=actor, file="web")
     except Exception:
-        for name, _kind, _size in saved:
-            (photos_dir(settings) / name).unlink(missing_ok=True)
+        discard_photos(saved, settings=settings)
         raise
     if saved:
-        record_photos(issue_id, saved, actor=actor)
+        record_photos(issue_id, saved, actor=actor, kind="report")
     return issue_id

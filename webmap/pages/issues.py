@@ -27,7 +27,7 @@ from webmap.maps import issues as issue_maps
 from webmap.pages.blueprint import bp
 from webmap.pages.dispatch import issue_desk
 from webmap.pages.names import display_names
-from webmap.reports import Photo, create_issue, photos_dir, record_photos, save_photos
+from webmap.reports import Photo, create_issue, discard_photos, photos_dir, record_photos, save_photos
 from webmap.rows import template_row, template_rows
 
 PAGE_SIZE = 50
@@ -176,8 +176,7 @@ def issue_transition(issue_id: int):
             merge_into=merge_into, days=days)
     except Exception:
         for files in saved.values():
-            for name, _type, _size in files:
-                (photos_dir(settings) / name).unlink(missing_ok=True)
+            discard_photos(files, settings=settings)
         raise
     for kind, files in saved.items():
         record_photos(issue_id, files, actor=user["name"], kind=kind)
