@@ -35,20 +35,8 @@ def app(sample_copy):
 
 
 @pytest.fixture(scope="module")
-def engine(sample_copy):
-    engine = make_engine(sample_copy.resolved_database_url)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def as_user(app, login):
-    def run(name):
-        client = app.test_client()
-        client.csrf = login(client, name)
-        return client
-
-    return run
+def engine(copy_engine):
+    return copy_engine
 
 
 def _dispatched(engine, department: str) -> list[int]:

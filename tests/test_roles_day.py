@@ -27,7 +27,6 @@ from geo.crs import wgs84_to_gcj02
 from geo.io import ingest
 from geo.issue_filter import IssueFilter
 from geo.loop import workflow
-from geo.store.db import make_engine
 
 pytestmark = pytest.mark.browser
 
@@ -44,10 +43,8 @@ _TIMELINE = re.compile(r'<table class="list" id="timeline">.*?</table>', re.S)
 
 
 @pytest.fixture(scope="module")
-def engine(sample_copy):
-    engine = make_engine(sample_copy.resolved_database_url)
-    yield engine
-    engine.dispose()
+def engine(copy_engine):
+    return copy_engine
 
 
 def _report(engine, settings, *, tag: str, category: str, point: tuple[float, float], minutes_ago: float) -> int:

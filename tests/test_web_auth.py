@@ -42,17 +42,6 @@ def engine(sample_copy):
     engine.dispose()
 
 
-@pytest.fixture
-def as_user(app, login):
-    """``as_user(name)``: a fresh test client logged in as that test user, with its CSRF token as ``.csrf``."""
-    def run(name):
-        client = app.test_client()
-        client.csrf = login(client, name)
-        return client
-
-    return run
-
-
 def _open_issue(engine, department: str, status: str = "dispatched") -> int:
     frame = store.query_issues(engine, jurisdiction_code=J,
                                where=IssueFilter(statuses=[status], departments=[department]), limit=1)
