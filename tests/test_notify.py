@@ -69,7 +69,7 @@ def receiver():
 
 
 def _settings(**overrides):
-    return load_settings({"notify_lookback_h": 24, "notify_due_soon_h": 4, "notify_retry_base_s": 30,
+    return load_settings({"notify_lookback_h": 24, "due_soon_h": 4, "notify_retry_base_s": 30,
                           "notify_retry_cap_s": 3600, **overrides}, environ={})
 
 

@@ -42,17 +42,6 @@ def engine(sample_copy):
     engine.dispose()
 
 
-@pytest.fixture
-def as_user(app, login):
-    """``as_user(name)``: a fresh test client logged in as that test user, with its CSRF token as ``.csrf``."""
-    def run(name):
-        client = app.test_client()
-        client.csrf = login(client, name)
-        return client
-
-    return run
-
-
 def _open_issue(engine, department: str, status: str = "dispatched") -> int:
     frame = store.query_issues(engine, jurisdiction_code=J,
                                where=IssueFilter(statuses=[status], departments=[department]), limit=1)
@@ -188,7 +177,7 @@ def test_csp_allows_the_configured_tile_server_only(sample_copy, login):
 
 # --------------------------------------------------------------------------- roles on every route
 
-ISSUE_ROUTES = ["/issues/{id}", "/maps/issues/{id}/data", "/api/issues/{id}", "/api/issues/{id}/events"]
+ISSUE_ROUTES = ["/issues/{id}", "/maps/issues/{id}/data", "/api/issues/{id}", "/api/issues/{id}/events", "/todo/{id}"]
 ROUTES = [
     ("GET", "/"), ("GET", "/maps/overview"), ("GET", "/maps/overview/data"), ("GET", "/greening?year=2025"),
     ("GET", "/maps/greening?year=2025"), ("GET", "/maps/greening/data?year=2025"),
@@ -202,6 +191,7 @@ ROUTES = [
     ("POST", "/issues/{id}/transitions"), ("POST", "/issues/{id}/phone"), ("GET", "/photos/{photo}"),
     ("GET", "/report"), ("POST", "/report"), ("GET", "/report/done?issue=1"), ("GET", "/my/reports"),
     ("GET", "/my/reports/{id}"), ("GET", "/my/reports/{id}/photos/{photo}"),
+    ("GET", "/todo"), ("GET", "/todo/{id}"), ("GET", "/dispatch"),
     ("GET", "/api/me"), ("GET", "/api/issues"), ("GET", "/api/issues/{id}"), ("GET", "/api/issues/{id}/events"),
     ("POST", "/api/issues"), ("POST", "/api/issues/{id}/photos"), ("POST", "/api/issues/{id}/transitions"),
     ("GET", "/api/layers/roads"), ("GET", "/api/analysis/league?month=2025-06"), ("GET", "/api/analysis/greening"),
@@ -288,7 +278,7 @@ def test_a_department_reads_and_changes_only_its_own_issues_on_every_route(as_us
     mapped = map_document(client, "/maps/issues")
     hrefs = {f["properties"]["href"] for layer in mapped["layers"] if layer["popup"] for f in layer["data"]["features"]}
     assert f"/issues/{own_id}" in hrefs and f"/issues/{other_id}" not in hrefs
-    assert client.get("/").headers["Location"] == "/issues"
+    assert client.get("/").headers["Location"] == "/todo"
 
 
 # --------------------------------------------------------------------------- phones

@@ -26,7 +26,7 @@ from geo.greening.views import greening_view
 from geo.layers import LAYERS
 from geo.loop import views as loop_views
 from geo.loop.users import acting_department, role_names
-from geo.loop.workflow import apply_transition, load_transitions
+from geo.loop.workflow import MAX_EXTENSION_DAYS, PHOTO_KINDS, apply_transition, load_transitions
 from geo.privacy import mask_phone
 from geo.statuses import ISSUE_STATUSES
 from geo.taxonomy import load_taxonomy
@@ -196,14 +196,20 @@ components(
             "photo": {"type": "string", "description": "a name POST …/photos answered"},
             "department_code": {"type": "string", "description": "dispatch / reassign: where to"},
             "merge_into": {"type": "integer", "minimum": 1, "description": "merge: the issue this one duplicates"},
+            "days": {"type": "integer", "minimum": 1, "maximum": MAX_EXTENSION_DAYS,
+                     "description": "ask_extension: the working days asked"},
             "lon": _LON, "lat": _LAT}},
         "ApiTransitionDone": {"type": "object", "required": ["issue_id", "event_id", "action", "from_status",
                                                              "to_status", "at", "actor"], "properties": {
             "issue_id": {"type": "integer", "minimum": 1}, "event_id": {"type": "integer", "minimum": 1},
             "action": {"type": "string", "enum": _ACTIONS}, "from_status": _STATUS, "to_status": _STATUS,
-            "at": {"type": "string", "format": "date-time"}, "actor": _TEXT, "department_code": _NULLABLE_TEXT}},
+            "at": {"type": "string", "format": "date-time"}, "actor": _TEXT, "department_code": _NULLABLE_TEXT,
+            "deadline_at": {"type": "string", "format": "date-time", "nullable": True},
+            "request_id": {"type": "integer", "nullable": True, "description": "the request asked or answered"}}},
         "ApiPhotoUpload": {"type": "object", "required": ["photo"], "properties": {
-            "photo": {"type": "string", "format": "binary", "description": "JPEG, PNG or WebP"}}},
+            "photo": {"type": "string", "format": "binary", "description": "JPEG, PNG or WebP"},
+            "kind": {"type": "string", "enum": list(PHOTO_KINDS),
+                     "description": "what it shows: the report, before or after handling, the verification"}}},
         "ApiPhoto": {"type": "object", "required": ["photo", "url"], "properties": {"photo": _TEXT, "url": _TEXT}},
         "ApiLayer": {"type": "object", "required": ["type", "features"], "properties": {
             "type": {"type": "string", "enum": ["FeatureCollection"]},
@@ -321,14 +327,16 @@ def create_issue():
 @operation(summary="Upload a photo for an issue", tags=["rest"], body={"multipart/form-data": "ApiPhotoUpload"},
            security=_WRITE, responses=_answers("201", {_JSON: "ApiPhoto"}, 400, 403, 404, 413))
 def upload_photo(issue_id: int):
-    """Upload one photo (multipart field ``photo``) for an issue; answers its name for a transition's ``photo``."""
+    """Upload one photo (multipart field ``photo``, optionally ``kind``) for an issue; answers its name for a
+    transition's ``photo``."""
     visible_issue(issue_id)
     upload = request.files.get("photo")
     if upload is None or not upload.filename:
         raise ValidationError("send the photo as the multipart field 'photo'")
+    kind = params.choice(request.form, "kind", PHOTO_KINDS, default="") or None
     saved = reports.save_photos([reports.Photo(label=upload.filename, data=upload.read())],
                                  settings=settings_of(current_app))
-    reports.record_photos(issue_id, saved, actor=current_user()["name"])
+    reports.record_photos(issue_id, saved, actor=current_user()["name"], kind=kind)
     return jsonify({"photo": saved[0][0], "url": url_for("pages.photo", name=saved[0][0])}), 201
 
 
@@ -337,7 +345,8 @@ def upload_photo(issue_id: int):
            responses=_answers("200", {_JSON: "ApiTransitionDone"}, 400, 403, 404, 409, 413))
 def transition(issue_id: int):
     """Take a step of the closed loop: JSON ``action`` and, as the step needs, ``note``, ``photo`` (a name from
-    ``POST …/photos``), ``department_code`` (dispatch), ``merge_into``, ``lon``/``lat``. 409 if another step won."""
+    ``POST …/photos``), ``department_code`` (dispatch), ``merge_into``, ``days`` (asking an extension), ``lon``/``lat``.
+    409 if another step won, or the pending request does not fit the step."""
     user = current_user()
     visible_issue(issue_id)
     body = _json_body()
@@ -351,8 +360,10 @@ def transition(issue_id: int):
         engine_of(current_app), issue_id, str(body.get("action", "")), actor=user["name"], role=user["role"],
         department_code=acting_department(user["role"], user["department_code"], body.get("department_code")),
         note=body.get("note"), photo=photo, lon=body.get("lon"), lat=body.get("lat"), merge_into=body.get("merge_into"),
+        days=body.get("days"),
     )
-    result["at"] = to_rfc3339(pd.Series([result["at"]])).iloc[0]
+    for stamp in ("at", "deadline_at"):
+        result[stamp] = None if result[stamp] is None else to_rfc3339(pd.Series([result[stamp]])).iloc[0]
     return jsonify(result)
 
 

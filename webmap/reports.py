@@ -76,11 +76,17 @@ def save_photos(photos: list[Photo], *, settings: Settings) -> list[tuple[str, s
     return [(*io.save_photo(p.data, photos_dir=photos_dir(settings), max_bytes=limit), len(p.data)) for p in photos]
 
 
-def record_photos(issue_id: int, saved: list[tuple[str, str, int]], *, actor: str) -> None:
-    """Note stored photo files as belonging to an issue."""
+def discard_photos(saved: list[tuple[str, str, int]], *, settings: Settings) -> None:
+    """Delete stored photo files (of :func:`save_photos`) whose report or step was refused."""
+    for name, _kind, _size in saved:
+        (photos_dir(settings) / name).unlink(missing_ok=True)
+
+
+def record_photos(issue_id: int, saved: list[tuple[str, str, int]], *, actor: str, kind: str | None = None) -> None:
+    """Note stored photo files as belonging to an issue, as photos of ``kind`` (``geo.loop.workflow.PHOTO_KINDS``)."""
     settings = settings_of(current_app)
     frame = pd.DataFrame(saved, columns=["file", "content_type", "size_bytes"]).assign(
-        issue_id=issue_id, uploaded_by=actor, at=local_now())
+        issue_id=issue_id, uploaded_by=actor, at=local_now(), kind=kind)
     store.insert_issue_photos(engine_of(current_app), frame, jurisdiction_code=settings.jurisdiction_code)
 
 
@@ -111,11 +117,10 @@ def create_issue(fields: dict, photos: list[Photo], *, actor: str, user_id: int 
             category_code=fields.get("category_code"), lon=lon, lat=lat, description=description, address=address,
             contact={"phone": phone}, actor=actor, file="web")
     except Exception:
-        for name, _kind, _size in saved:
-            (photos_dir(settings) / name).unlink(missing_ok=True)
+        discard_photos(saved, settings=settings)
         raise
     if saved:
-        record_photos(issue_id, saved, actor=actor)
+        record_photos(issue_id, saved, actor=actor, kind="report")
     token = store.create_receipt(engine, issue_id, jurisdiction_code=settings.jurisdiction_code, user_id=user_id,
                                  api_key_id=None, now=local_now())
     return Filed(issue_id=issue_id, token=token)

@@ -7,7 +7,7 @@ What is said, and to whom:
 ``closed``
     an event that ended the loop (结案, 不予立案, 合并);
 ``due_soon``
-    an issue not yet handled whose deadline comes within ``notify_due_soon_h`` hours;
+    an issue not yet handled whose deadline comes within ``due_soon_h`` hours;
 ``overdue``
     an issue not yet handled whose deadline has passed (:func:`geo.loop.metrics.overdue_mask`).
 
@@ -156,9 +156,9 @@ def fill_outbox(engine: Engine, settings: Settings, *, now: datetime) -> int:
     since = now - timedelta(hours=settings.notify_lookback_h)
     events = store.read_events_since(engine, jurisdiction_code=j, since=since)
     deadlines = store.read_deadlines(engine, jurisdiction_code=j, statuses=UNHANDLED_STATUSES, start=since,
-                                     end=now + timedelta(hours=settings.notify_due_soon_h, seconds=1))
+                                     end=now + timedelta(hours=settings.due_soon_h, seconds=1))
     notices = pd.concat([event_notices(events[events["at"] <= now]),
-                         deadline_notices(deadlines, now=now, due_soon_h=settings.notify_due_soon_h)],
+                         deadline_notices(deadlines, now=now, due_soon_h=settings.due_soon_h)],
                         ignore_index=True)
     if notices.empty:
         return 0

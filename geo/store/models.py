@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -192,6 +193,8 @@ class Issue(Base):
         Index("ix_issues_category", "jurisdiction_code", "category_code"),
         Index("ix_issues_department", "jurisdiction_code", "department_code"),
         Index("ix_issues_import_batch", "import_batch_id"),
+        # the duplicates merged into an issue, listed on its page (migration 0010)
+        Index("ix_issues_merged_into", "merged_into"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     jurisdiction_code: Mapped[str] = mapped_column(String(9))
@@ -450,6 +453,37 @@ class IssuePhoto(Base):
     size_bytes: Mapped[int] = mapped_column(Integer)
     uploaded_by: Mapped[str] = mapped_column(String(60))
     at: Mapped[datetime] = mapped_column(DateTime)
+    # report, before, after or verify (geo.loop.workflow.PHOTO_KINDS); NULL for photos stored before 0010
+    kind: Mapped[str | None] = mapped_column(String(20))
+
+
+class IssueRequest(Base):
+    """A department's request on an issue it was sent: 退回 (``return``: not ours) or 延期 (``extension``:
+    ``days`` more working days), and the dispatcher's answer. One pending request per issue at most."""
+
+    __tablename__ = "issue_requests"
+    __table_args__ = (
+        Index("ix_issue_requests_issue", "issue_id"),
+        Index("ix_issue_requests_status", "jurisdiction_code", "status"),
+        Index("uq_issue_requests_pending", "issue_id", unique=True, sqlite_where=text("status = 'pending'"),
+              postgresql_where=text("status = 'pending'")),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    jurisdiction_code: Mapped[str] = mapped_column(String(9))
+    issue_id: Mapped[int] = mapped_column(ForeignKey("issues.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(20))
+    days: Mapped[int | None] = mapped_column(Integer)
+    note: Mapped[str | None] = mapped_column(Text)
+    department_code: Mapped[str | None] = mapped_column(String(60))
+    asked_by: Mapped[str] = mapped_column(String(100))
+    asked_at: Mapped[datetime] = mapped_column(DateTime)
+    ask_event_id: Mapped[int | None] = mapped_column(Integer)
+    # pending, granted, refused, or lapsed (the issue left dispatched or changed department first)
+    status: Mapped[str] = mapped_column(String(20))
+    answered_by: Mapped[str | None] = mapped_column(String(100))
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime)
+    answer_note: Mapped[str | None] = mapped_column(Text)
+    answer_event_id: Mapped[int | None] = mapped_column(Integer)
 
 
 class CalendarDay(Base):

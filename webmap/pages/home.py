@@ -19,12 +19,13 @@ from webmap.pages.blueprint import bp
 
 @bp.get("/")
 def index():
-    """Home: today's figures and the map of open issues; department users go to their queue, the public to the form."""
+    """Home: today's figures and the map of open issues; department users go to their queue (我的待办), the public
+    to the form."""
     role = current_user()["role"]
     if role == "public":
         return redirect(url_for("pages.report_form"))
     if users.scope(role) != "all":
-        return redirect(url_for("pages.issue_list"))
+        return redirect(url_for("pages.crew_todo"))
     engine, settings = engine_of(current_app), settings_of(current_app)
     boundary = jurisdiction_boundary()
     issues = store.query_issues(engine, jurisdiction_code=settings.jurisdiction_code, columns=metrics.METRIC_COLUMNS)
