@@ -42,3 +42,9 @@ def local_now() -> datetime:
 def local_today() -> date:
     """Today's date in the jurisdiction."""
     return local_now().date()
+
+
+def month_span(when: date) -> tuple[datetime, datetime]:
+    """The ``[first day 00:00, first day of the next month 00:00)`` of the month holding ``when``."""
+    start = datetime(when.year, when.month, 1)
+    return start, datetime(start.year + start.month // 12, start.month % 12 + 1, 1)

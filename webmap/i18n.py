@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from urllib.parse import urlencode
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
-from flask import Flask, Response, request
+from flask import Flask, Response, has_request_context, request
 from flask_babel import Babel, Domain
 
 from geo.statuses import STATUS_LABELS, STATUS_LABELS_EN
@@ -63,9 +64,39 @@ def current_language() -> str:
     return chosen if chosen in LANGUAGES else "zh"
 
 
+def N_(message: str) -> str:  # noqa: N802 (gettext's name for "mark only")
+    """Mark ``message`` for the catalogue without translating it: a label kept in a table, translated where it is
+    shown with ``gettext(label)`` (outside a request, as the CLI runs, gettext gives the Chinese id back)."""
+    return message
+
+
+def status_labels() -> dict[str, str]:
+    """Status → label in the request's language (Chinese outside a request)."""
+    return STATUS_NAMES[current_language() if has_request_context() else "zh"]
+
+
+def department_name(code: str, name: str | None = None) -> str:
+    """A department's name in the request's language: the taxonomy's (Chinese or English); ``name`` (a community
+    team's, which is layer data) or the code for one the taxonomy does not know."""
+    from geo.taxonomy import load_taxonomy
+
+    departments = load_taxonomy().departments
+    if code in departments.index:
+        column = "name_en" if has_request_context() and current_language() == "en" else "name"
+        return str(departments.loc[code, column])
+    return name or code
+
+
 def status_name(status: str) -> str:
     """The label of an issue status in the request's language."""
     return STATUS_NAMES[current_language()].get(status, status)
+
+
+def switch_language_url() -> str:
+    """This page in the other language: its query string kept, ``lang`` replaced."""
+    args = [(k, v) for k, v in request.args.items(multi=True) if k != "lang"]
+    args.append(("lang", "zh" if current_language() == "en" else "en"))
+    return "?" + urlencode(args)
 
 
 def _remember(response: Response) -> Response:
@@ -83,9 +114,11 @@ def init_app(app: Flask) -> None:
     """Flask-Babel on the app (``_``, ``gettext``, ``ngettext`` and the number/date filters in every template),
     ``status_name`` and ``lang`` for templates, and ``?lang=`` remembered in a cookie."""
     _Babel(app, locale_selector=_locale, default_locale="zh_Hans_CN", default_timezone="Asia/Shanghai")
-    app.jinja_env.globals.update(status_name=status_name)
+    app.jinja_env.globals.update(status_name=status_name, switch_language_url=switch_language_url,
+                                 department_name=department_name)
     app.context_processor(lambda: {"lang": current_language()})
     app.after_request(_remember)
 
 
-__all__ = ["LANGUAGES", "current_language", "init_app", "read_catalogue", "status_name"]
+__all__ = ["LANGUAGES", "N_", "current_language", "init_app", "department_name", "read_catalogue", "status_labels",
+           "status_name"]
