@@ -51,3 +51,9 @@ def rfc3339(values: pd.Series) -> pd.Series:
     webhooks carry them); missing stay None."""
     text = pd.to_datetime(values).dt.strftime("%Y-%m-%dT%H:%M:%S+08:00")
     return text.astype(object).where(text.notna(), None)
+
+
+def month_span(when: date) -> tuple[datetime, datetime]:
+    """The ``[first day 00:00, first day of the next month 00:00)`` of the month holding ``when``."""
+    start = datetime(when.year, when.month, 1)
+    return start, datetime(start.year + start.month // 12, start.month % 12 + 1, 1)

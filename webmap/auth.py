@@ -404,7 +404,9 @@ def _security_headers(response: Response) -> Response:
     headers.setdefault("Permissions-Policy", "geolocation=(self), camera=(), microphone=()")
     # what a login or a key reads depends on who asks: no shared cache may keep it
     if (current_user() is not None or g.get("api_key_user") is not None) and request.blueprint not in ("vendor", None):
-        headers["Cache-Control"] = "private, no-store"
+        # an answer with an ETag (a map) may be kept by the user's own browser and asked for again (304);
+        # never by a shared cache
+        headers["Cache-Control"] = "private, no-cache" if response.get_etag()[0] else "private, no-store"
     if response.mimetype == "text/html" and not response.direct_passthrough:
         scripts = " ".join(["'self'", *g.get("csp_script_hashes", ())])
         images = " ".join(["'self'", "data:", "blob:", *tile_sources(settings_of(current_app))])

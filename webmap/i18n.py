@@ -13,11 +13,12 @@ from __future__ import annotations
 import io
 import re
 from pathlib import Path
+from urllib.parse import urlencode
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
-from flask import Flask, Response, request
+from flask import Flask, Response, has_request_context, request
 from flask_babel import Babel, Domain, gettext
 
 from geo.statuses import STATUS_LABELS, STATUS_LABELS_EN
@@ -62,6 +63,29 @@ def current_language() -> str:
     """``zh`` or ``en`` for this request."""
     chosen = request.args.get("lang") or request.cookies.get("lang")
     return chosen if chosen in LANGUAGES else "zh"
+
+
+def N_(message: str) -> str:  # noqa: N802 (gettext's name for "mark only")
+    """Mark ``message`` for the catalogue without translating it: a label kept in a table, translated where it is
+    shown with ``gettext(label)`` (outside a request, as the CLI runs, gettext gives the Chinese id back)."""
+    return message
+
+
+def status_labels() -> dict[str, str]:
+    """Status → label in the request's language (Chinese outside a request)."""
+    return STATUS_NAMES[current_language() if has_request_context() else "zh"]
+
+
+def department_name(code: str, name: str | None = None) -> str:
+    """A department's name in the request's language: the taxonomy's (Chinese or English); ``name`` (a community
+    team's, which is layer data) or the code for one the taxonomy does not know."""
+    from geo.taxonomy import load_taxonomy
+
+    departments = load_taxonomy().departments
+    if code in departments.index:
+        column = "name_en" if has_request_context() and current_language() == "en" else "name"
+        return str(departments.loc[code, column])
+    return name or code
 
 
 def status_name(status: str) -> str:
@@ -132,6 +156,13 @@ def duration_text(seconds: float | None) -> str:
     return gettext("%(m)s分钟", m=mins) if mins else gettext("不到1分钟")
 
 
+def switch_language_url() -> str:
+    """This page in the other language: its query string kept, ``lang`` replaced."""
+    args = [(k, v) for k, v in request.args.items(multi=True) if k != "lang"]
+    args.append(("lang", "zh" if current_language() == "en" else "en"))
+    return "?" + urlencode(args)
+
+
 def _remember(response: Response) -> Response:
     chosen = request.args.get("lang")
     if chosen in LANGUAGES:
@@ -148,11 +179,12 @@ def init_app(app: Flask) -> None:
     ``status_name``, ``page_message``, the ``duration`` filter and ``lang`` for templates, and ``?lang=``
     remembered in a cookie."""
     _Babel(app, locale_selector=_locale, default_locale="zh_Hans_CN", default_timezone="Asia/Shanghai")
-    app.jinja_env.globals.update(status_name=status_name, page_message=page_message)
+    app.jinja_env.globals.update(status_name=status_name, page_message=page_message,
+                                 switch_language_url=switch_language_url, department_name=department_name)
     app.jinja_env.filters["duration"] = duration_text
     app.context_processor(lambda: {"lang": current_language()})
     app.after_request(_remember)
 
 
-__all__ = ["LANGUAGES", "current_language", "duration_text", "init_app", "page_message", "read_catalogue",
-           "split_message", "status_name"]
+__all__ = ["LANGUAGES", "N_", "current_language", "department_name", "duration_text", "init_app", "page_message",
+           "read_catalogue", "split_message", "status_labels", "status_name"]

@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta
 
-from geo.clock import MAX_YEAR, MIN_YEAR, to_local
+from geo.clock import MAX_YEAR, MIN_YEAR, month_span, to_local
 from geo.errors import ValidationError
 from geo.issue_filter import IssueFilter
 from geo.statuses import ISSUE_STATUSES, OPEN_STATUSES
@@ -103,12 +103,6 @@ def month(args: Mapping, name: str = "month") -> tuple[datetime, datetime] | Non
         raise _refuse(name, raw, f" {MIN_YEAR}…{MAX_YEAR} 年的月份 YYYY-MM，如 2025-12",
                       f"a month YYYY-MM of {MIN_YEAR}…{MAX_YEAR} such as 2025-12")
     return month_span(datetime(int(match[1]), int(match[2]), 1))
-
-
-def month_span(when: datetime) -> tuple[datetime, datetime]:
-    """The [start, end) of the month holding ``when``."""
-    start = datetime(when.year, when.month, 1)
-    return start, datetime(start.year + start.month // 12, start.month % 12 + 1, 1)
 
 
 def choice(args: Mapping, name: str, options: Iterable[str], *, default: str) -> str:

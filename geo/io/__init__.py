@@ -20,6 +20,7 @@ from geo.io.calendar import (  # noqa: F401
     read_calendar_file,
 )
 from geo.io.export import (  # noqa: F401
+    XlsxChart,
     write_frame,
     write_xlsx,
     write_xlsx_with_images,
@@ -74,6 +75,7 @@ __all__ = [
     "read_layer_file",
     "save_photo",
     "write_frame",
+    "XlsxChart",
     "write_xlsx",
     "write_xlsx_with_images",
     # webhooks (issue 16)

@@ -4,7 +4,8 @@ The public surface is this package's namespace (``from geo import store``;
 ``store.query_issues(...)``); each table's functions live in a module of their own:
 
 * :mod:`~geo.store.layers` reference layers, :mod:`~geo.store.issues` issues (reads,
-  counts, the import's insert), :mod:`~geo.store.bulk` the bulk-load paths,
+  counts, the import's insert), :mod:`~geo.store.figures` the closed loop's figures
+  counted in SQL (per group and period, per day), :mod:`~geo.store.bulk` the bulk-load paths,
   :mod:`~geo.store.loop` the closed loop's locked state, events and photos,
   :mod:`~geo.store.greening`, :mod:`~geo.store.coverage` (frontage units, inspections),
   :mod:`~geo.store.access` (API keys, users, sessions, login throttles, contacts),
@@ -74,6 +75,14 @@ from geo.store.coverage import (  # noqa: F401
     read_frontage_units,
     read_inspections,
     replace_frontage_units,
+)
+from geo.store.figures import (  # noqa: F401
+    COUNT_COLUMNS,
+    DAILY_COLUMNS,
+    GROUP_COLUMNS,
+    daily_counts,
+    handling_hours,
+    period_counts,
 )
 from geo.store.greening import (  # noqa: F401
     GREENING_PLAN_COLUMNS,
@@ -153,10 +162,13 @@ __all__ = [
     "BOOLEAN_COLUMNS",
     "BULK_CACHE_KIB",
     "CONTACT_COLUMNS",
+    "COUNT_COLUMNS",
+    "DAILY_COLUMNS",
     "COPY_CHUNK_ROWS",
     "FRONTAGE_COLUMNS",
     "GREENING_PLAN_COLUMNS",
     "GREENING_RECORD_COLUMNS",
+    "GROUP_COLUMNS",
     "GreeningLoad",
     "INSPECTION_COLUMNS",
     "STORED_ISSUE_COLUMNS",
@@ -184,8 +196,10 @@ __all__ = [
     "create_api_key",
     "create_session",
     "create_user",
+    "daily_counts",
     "delete_session",
     "extent",
+    "handling_hours",
     "hex_ewkb_points",
     "insert_greening_records",
     "insert_inspections",
@@ -201,6 +215,7 @@ __all__ = [
     "lock_row",
     "login_succeeded",
     "pending_request",
+    "period_counts",
     "purge_inspections",
     "query_issues",
     "read_calendar_days",

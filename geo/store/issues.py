@@ -248,11 +248,19 @@ def issue_where(jurisdiction_code: str, where: IssueFilter) -> tuple[str, dict]:
     return " AND ".join(clauses), params
 
 
-def issue_time_range(bind: Engine | Connection, *, jurisdiction_code: str) -> tuple[datetime, datetime] | None:
-    """The first and last ``reported_at`` of a jurisdiction's issues (naive local time), None when none."""
+def issue_time_range(bind: Engine | Connection, *, jurisdiction_code: str,
+                     before: datetime | None = None) -> tuple[datetime, datetime] | None:
+    """The first and last ``reported_at`` of a jurisdiction's issues (naive local time), None when none.
+
+    ``before``: of the issues reported before that instant only.
+    """
+    condition = "" if before is None else " AND reported_at < :before"
+    # two subqueries: SQLite reads one end of the index for a lone min() or max(), but scans the
+    # jurisdiction's whole range for both in one SELECT (0.5 s at a million issues)
+    one = f"FROM issues WHERE jurisdiction_code = :j{condition}"
     row = _with_conn(bind, lambda conn: conn.execute(
-        text("SELECT min(reported_at), max(reported_at) FROM issues WHERE jurisdiction_code = :j"),
-        {"j": jurisdiction_code}).one())
+        text(f"SELECT (SELECT min(reported_at) {one}), (SELECT max(reported_at) {one})"),
+        {"j": jurisdiction_code, "before": before}).one())
     return None if row[0] is None else (pd.Timestamp(row[0]).to_pydatetime(), pd.Timestamp(row[1]).to_pydatetime())
 
 

@@ -192,6 +192,11 @@ class Issue(Base):
         Index("ix_issues_reported_at", "jurisdiction_code", "reported_at"),
         Index("ix_issues_category", "jurisdiction_code", "category_code"),
         Index("ix_issues_department", "jurisdiction_code", "department_code"),
+        # the lifecycle times the dashboards count by within a period (migration 0015)
+        Index("ix_issues_registered_at", "jurisdiction_code", "registered_at"),
+        Index("ix_issues_handled_at", "jurisdiction_code", "handled_at"),
+        Index("ix_issues_closed_at", "jurisdiction_code", "closed_at"),
+        Index("ix_issues_deadline_at", "jurisdiction_code", "deadline_at"),
         Index("ix_issues_import_batch", "import_batch_id"),
         # the duplicates merged into an issue, listed on its page (migration 0010)
         Index("ix_issues_merged_into", "merged_into"),
