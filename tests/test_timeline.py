@@ -56,12 +56,12 @@ def test_staff_rows_name_each_step_and_judge_the_handling_by_the_deadline():
 def test_imported_history_falls_back_to_the_issues_department_and_unknown_actions_keep_their_code():
     events = _events([
         ("2026-12-01 09:00", "dispatch", "registered", "dispatched", None, None, None),
-        ("2026-12-01 11:00", "urge", "dispatched", "dispatched", "请加快", None, "construction"),
+        ("2026-12-01 11:00", "escalate", "dispatched", "dispatched", "请加快", None, "construction"),
     ])
     rows = issue_timeline({**ISSUE, "deadline_at": None}, events, department_names={})
     assert rows["department_code"].tolist() == [None, "construction", None]
     assert rows["department_name"].tolist() == [None, "construction", None]
-    assert rows["name"].tolist()[-1] == "urge"
+    assert rows["name"].tolist()[-1] == "escalate"
     assert rows["on_time"].tolist() == [None, None, None]  # no deadline: nothing judged
 
 
