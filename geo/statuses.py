@@ -4,7 +4,7 @@ The closed loop moves an issue between these states (the moves are
 ``geo/data/transitions.csv``, owned by :mod:`geo.loop.workflow`); the schema, the
 filters, the pages and Open311 all read the vocabulary from here. ``name`` is the
 label a supervisor reads (已派遣), ``name_en`` its English; ``plain`` the words a citizen reads on the page
-that tracks a report.
+that tracks a report, ``plain_en`` their English.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["ISSUE_STATUSES", "OPEN_STATUSES", "STATUS_LABELS", "STATUS_LABELS_EN", "STATUS_PLAIN", "UNHANDLED_STATUSES"]
+__all__ = ["ISSUE_STATUSES", "OPEN_STATUSES", "STATUS_LABELS", "STATUS_LABELS_EN", "STATUS_PLAIN", "STATUS_PLAIN_EN",
+           "UNHANDLED_STATUSES"]
 
 _FILE = Path(__file__).resolve().parent / "data" / "statuses.csv"
 
@@ -38,3 +39,5 @@ STATUS_LABELS: dict[str, str] = dict(zip(_TABLE["status"], _TABLE["name"]))
 STATUS_LABELS_EN: dict[str, str] = dict(zip(_TABLE["status"], _TABLE["name_en"]))
 #: status → what a citizen is told
 STATUS_PLAIN: dict[str, str] = dict(zip(_TABLE["status"], _TABLE["plain"]))
+#: status → what a citizen is told, in English
+STATUS_PLAIN_EN: dict[str, str] = dict(zip(_TABLE["status"], _TABLE["plain_en"]))

@@ -7,7 +7,8 @@ Everything here is read from CSV files in ``geo/data/`` (once, then cached):
     平台 第5部分：管理部件和事项): 5-digit code = 2-digit major class + 3-digit minor
     class. The list comes from a third-party transcription of the standard's annex
     (06031 and 07005 are missing from it), so every loaded category carries the
-    standard's name and year, and a later correction is a data change.
+    standard's name and year, and a later correction is a data change. ``name_en`` and
+    ``major_name_en`` are the product's own English names (the standard has none).
 ``category_rules.csv``
     Per code: lead department, supporting departments, the plan tasks it serves and
     its deadline rule (``same_day`` — garbage is cleared the day it appears, 日产日清 —
@@ -16,7 +17,7 @@ Everything here is read from CSV files in ``geo/data/`` (once, then cached):
     The responsible departments (责任科室) of the plan, the communities, and the two
     integrated-sanitation contractor zones (children of ``sanitation``).
 ``plan_tasks.csv``
-    The 24 tasks of the 2025 plan, with lead and supporting departments.
+    The 24 tasks of the 2025 plan (``title``, ``title_en``), with lead and supporting departments.
 ``related_categories.csv``
     Groups of categories people report one problem under interchangeably (暴露垃圾,
     积存垃圾渣土, 垃圾站满溢 …): a report near an open issue of the same group is offered
@@ -29,7 +30,8 @@ Everything here is read from CSV files in ``geo/data/`` (once, then cached):
     send. It was compiled from third-party material, not the official texts: verify
     every row against the standards before relying on it, and extend it the same way.
 
-Department and task codes in the CSVs are ``;``-separated lists.
+Department and task codes in the CSVs are ``;``-separated lists. A table's words come in
+Chinese (``name``) and English (``name_en``): :func:`in_language` names the column of a language.
 """
 
 from __future__ import annotations
@@ -51,6 +53,8 @@ STANDARD = "GB/T 47678.5"
 STANDARD_YEAR = 2026
 DEADLINE_KINDS = ("same_day", "working_days")
 DEPARTMENT_KINDS = ("office", "community", "contractor")
+#: the languages the product's words are written in: Chinese (the column's own name) and English (``…_en``)
+LANGUAGES = ("zh", "en")
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
 _CODE_RE = re.compile(r"\d{5}")
@@ -67,6 +71,22 @@ def _normalise(text: str) -> str:
     """
     folded = unicodedata.normalize("NFKC", text)
     return "".join(ch for ch in folded if unicodedata.category(ch)[0] not in "PZC")
+
+
+def in_language(column: str, language: str) -> str:
+    """The column holding the words of ``column`` in ``language``: ``column`` itself in Chinese, ``column_en``
+    in English (``name`` → ``name_en``; the data files and the frames made from them follow this rule)."""
+    if language not in LANGUAGES:
+        raise ValidationError(f"language {language!r} is not one of {', '.join(LANGUAGES)}")
+    return column if language == "zh" else f"{column}_en"
+
+
+def _check_words(file: str, frame: pd.DataFrame, columns: tuple[str, ...]) -> None:
+    """Every row has its words in each of ``columns`` (a missing English name would show a blank)."""
+    for column in columns:
+        empty = frame[frame[column] == ""]
+        if len(empty):
+            raise ConfigError(f"{file}: row {empty.iloc[0, 0]!r} has no {column}")
 
 
 def _read(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
@@ -102,6 +122,7 @@ def _task_numbers(file: str, values: pd.Series) -> pd.Series:
 
 def _load_departments(data_dir: Path) -> pd.DataFrame:
     deps = _read(data_dir / "departments.csv", ("code", "name", "name_en", "kind", "parent"))
+    _check_words("departments.csv", deps, ("name", "name_en"))
     dup = deps["code"][deps["code"].duplicated()]
     if len(dup):
         raise ConfigError(f"departments.csv: code {dup.iloc[0]!r} appears twice")
@@ -114,7 +135,8 @@ def _load_departments(data_dir: Path) -> pd.DataFrame:
 
 
 def _load_plan_tasks(data_dir: Path, departments: pd.Index) -> pd.DataFrame:
-    tasks = _read(data_dir / "plan_tasks.csv", ("number", "title", "lead", "supporting"))
+    tasks = _read(data_dir / "plan_tasks.csv", ("number", "title", "title_en", "lead", "supporting"))
+    _check_words("plan_tasks.csv", tasks, ("title", "title_en"))
     numbers = _task_numbers("plan_tasks.csv", tasks["number"])
     if (numbers.map(len) != 1).any() or numbers.str[0].duplicated().any():
         raise ConfigError("plan_tasks.csv: every row needs one number, each number once")
@@ -126,7 +148,9 @@ def _load_plan_tasks(data_dir: Path, departments: pd.Index) -> pd.DataFrame:
 
 
 def _load_categories(data_dir: Path, departments: pd.Index, tasks: pd.Index) -> pd.DataFrame:
-    events = _read(data_dir / "event_codes.csv", ("code", "major_code", "major_name", "name"))
+    events = _read(data_dir / "event_codes.csv", ("code", "major_code", "major_name", "name", "major_name_en",
+                                                  "name_en"))
+    _check_words("event_codes.csv", events, ("major_name", "name", "major_name_en", "name_en"))
     rules = _read(
         data_dir / "category_rules.csv",
         ("code", "lead_department", "supporting_departments", "plan_tasks", "deadline_kind", "deadline_value"),
@@ -139,8 +163,8 @@ def _load_categories(data_dir: Path, departments: pd.Index, tasks: pd.Index) -> 
     if unruled:
         raise ConfigError(f"event_codes.csv and category_rules.csv disagree on code(s) {', '.join(unruled)}")
     cats = events.merge(rules, on="code", validate="one_to_one")
-    cats.insert(4, "standard", STANDARD)
-    cats.insert(5, "standard_year", STANDARD_YEAR)
+    cats.insert(6, "standard", STANDARD)
+    cats.insert(7, "standard_year", STANDARD_YEAR)
     cats["supporting_departments"] = _split(cats["supporting_departments"])
     cats["plan_tasks"] = _task_numbers("category_rules.csv", cats["plan_tasks"])
     _check_known("category_rules.csv", "lead_department", cats["lead_department"], departments, "department")
@@ -214,7 +238,7 @@ class Taxonomy:
     ----------
     categories : pandas.DataFrame
         Indexed by code: ``code``, ``major_code``, ``major_name``, ``name``,
-        ``standard`` ("GB/T 47678.5"), ``standard_year`` (2026), ``lead_department``,
+        ``major_name_en``, ``name_en``, ``standard`` ("GB/T 47678.5"), ``standard_year`` (2026), ``lead_department``,
         ``supporting_departments`` (tuple), ``plan_tasks`` (tuple of int),
         ``deadline_kind`` (``same_day`` / ``working_days``), ``deadline_value``
         (Int64 working days, ``<NA>`` for same_day), ``related_group`` (the group of
@@ -223,7 +247,7 @@ class Taxonomy:
         Indexed by code: ``code``, ``name``, ``name_en``, ``kind`` (office /
         community / contractor), ``parent`` (None or a department code).
     plan_tasks : pandas.DataFrame
-        Indexed by number: ``number``, ``title``, ``lead``, ``supporting`` (tuple).
+        Indexed by number: ``number``, ``title``, ``title_en``, ``lead``, ``supporting`` (tuple).
     synonyms : pandas.DataFrame
         ``text``, ``code``.
     legacy_codes : pandas.DataFrame

@@ -75,7 +75,7 @@ def test_the_short_list_is_the_most_reported_problems_in_plain_words(as_user, en
     counts = issues["category_code"].value_counts()
     assert top["count"].tolist() == counts.head(10).tolist() and len(top) == 10
     assert set(top["code"]) == set(counts.index[:10]) or counts.iloc[9] == counts.iloc[10]
-    plain = category_plain_words()
+    plain = category_plain_words()["plain"]
     assert top["plain"].tolist() == [plain.get(c) for c in top["code"]]
     form = as_user("citizen").get("/report").get_data(as_text=True)
     tiles = re.findall(r'name="category_code" value="(\d{5})"><span>([^<]+)</span>', form)
@@ -153,7 +153,7 @@ def test_the_status_page_follows_the_loop_in_plain_words_with_the_after_photo(as
     staff = dispatcher.get(f"/issues/{issue_id}").get_data(as_text=True)
     steps = re.findall(r'<b class="step">([^<]+)</b>', staff)
     assert steps[0] == "上报" and steps[1:] == ["立案（挂号）", "派遣", "处置", "核查通过", "结案（销号）"]
-    sent_to = re.findall(r'派遣至：<span data-value>([^<]+)</span>', staff)
+    sent_to = re.findall(r'派遣至：<span>([^<]+)</span>', staff)
     assert sent_to == [department_names(engine, sample_copy)[department]]
     assert "nan" not in _text(dispatcher.get(f"/issues/{issue_id}")).lower()
 

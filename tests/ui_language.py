@@ -62,6 +62,39 @@ def visible_text(html: str) -> list[str]:
     return reader.texts
 
 
+class _DataReader(HTMLParser):
+    """The text of each outermost ``data-value`` element."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.values: list[str] = []
+        self._depth = 0  # open elements since the data-value element began (0: outside one)
+
+    def handle_starttag(self, tag, attrs):
+        if tag in _VOID:
+            return
+        if self._depth:
+            self._depth += 1
+        elif "data-value" in dict(attrs):
+            self._depth = 1
+            self.values.append("")
+
+    def handle_endtag(self, tag):
+        if self._depth and tag not in _VOID:
+            self._depth -= 1
+
+    def handle_data(self, data):
+        if self._depth:
+            self.values[-1] += data
+
+
+def data_values(html: str) -> list[str]:
+    """The text of each element marked ``data-value`` (what the language checks leave out), stripped."""
+    reader = _DataReader()
+    reader.feed(html)
+    return [value.strip() for value in reader.values]
+
+
 def english_words(html: str, *, allow: frozenset[str] | set[str] = frozenset()) -> set[str]:
     """English words of a Chinese page outside :data:`ALLOWED_ENGLISH` and ``allow``."""
     allowed = ALLOWED_ENGLISH | set(allow)

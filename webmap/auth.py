@@ -224,8 +224,8 @@ def _guard():
     _check_csrf()
     allowed = ACCESS.get(request.endpoint, DEFAULT_ROLES)
     if user["role"] not in allowed:
-        raise ForbiddenError(f"角色 {user['role']!r} 无权访问此页面 (role {user['role']!r} may not use "
-                             f"{request.endpoint})")
+        role = users.load_roles().loc[user["role"]]
+        raise ForbiddenError(f"“{role['name']}”无权访问此页面 (a {role['name_en']} may not use {request.endpoint})")
     return None
 
 

@@ -12,16 +12,19 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlencode
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+import pandas as pd
 from babel.support import Translations
 from flask import Flask, Response, has_request_context, request
 from flask_babel import Babel, Domain, gettext
 
 from geo.statuses import STATUS_LABELS, STATUS_LABELS_EN
+from geo.taxonomy import in_language, load_taxonomy
 
 LANGUAGES = ("zh", "en")
 TRANSLATIONS_DIR = Path(__file__).resolve().parent / "translations"
@@ -71,21 +74,41 @@ def N_(message: str) -> str:  # noqa: N802 (gettext's name for "mark only")
     return message
 
 
+def _language() -> str:
+    """The request's language; Chinese outside a request (the CLI)."""
+    return current_language() if has_request_context() else "zh"
+
+
 def status_labels() -> dict[str, str]:
     """Status → label in the request's language (Chinese outside a request)."""
-    return STATUS_NAMES[current_language() if has_request_context() else "zh"]
+    return STATUS_NAMES[_language()]
+
+
+def localised(row, column: str):
+    """The words of ``column`` of ``row`` in the request's language: ``column`` on a Chinese page, ``column_en``
+    on an English one (:func:`geo.taxonomy.in_language`). ``row`` is a mapping, a pandas row or a template row."""
+    key = in_language(column, _language())
+    return row[key] if isinstance(row, (Mapping, pd.Series)) else getattr(row, key)
 
 
 def department_name(code: str, name: str | None = None) -> str:
     """A department's name in the request's language: the taxonomy's (Chinese or English); ``name`` (a community
     team's, which is layer data) or the code for one the taxonomy does not know."""
-    from geo.taxonomy import load_taxonomy
-
     departments = load_taxonomy().departments
     if code in departments.index:
-        column = "name_en" if has_request_context() and current_language() == "en" else "name"
-        return str(departments.loc[code, column])
+        return str(localised(departments.loc[code], "name"))
     return name or code
+
+
+def category_names() -> dict[str, str]:
+    """Event code → the category's name in the request's language."""
+    return load_taxonomy().categories[in_language("name", _language())].to_dict()
+
+
+def major_names() -> dict[str, str]:
+    """Major class code (``06``) → its name in the request's language."""
+    majors = load_taxonomy().categories.drop_duplicates("major_code").set_index("major_code")
+    return majors[in_language("major_name", _language())].to_dict()
 
 
 def status_name(status: str) -> str:
@@ -176,15 +199,16 @@ def _locale() -> str:
 
 def init_app(app: Flask) -> None:
     """Flask-Babel on the app (``_``, ``gettext``, ``ngettext`` and the number/date filters in every template),
-    ``status_name``, ``page_message``, the ``duration`` filter and ``lang`` for templates, and ``?lang=``
+    ``status_name``, ``localised``, ``page_message``, the ``duration`` filter and ``lang`` for templates, and ``?lang=``
     remembered in a cookie."""
     _Babel(app, locale_selector=_locale, default_locale="zh_Hans_CN", default_timezone="Asia/Shanghai")
-    app.jinja_env.globals.update(status_name=status_name, page_message=page_message,
+    app.jinja_env.globals.update(status_name=status_name, page_message=page_message, localised=localised,
                                  switch_language_url=switch_language_url, department_name=department_name)
     app.jinja_env.filters["duration"] = duration_text
     app.context_processor(lambda: {"lang": current_language()})
     app.after_request(_remember)
 
 
-__all__ = ["LANGUAGES", "N_", "current_language", "department_name", "duration_text", "init_app", "page_message",
-           "read_catalogue", "split_message", "status_labels", "status_name"]
+__all__ = ["LANGUAGES", "N_", "category_names", "current_language", "department_name", "duration_text", "init_app",
+           "localised", "major_names", "page_message", "read_catalogue", "split_message", "status_labels",
+           "status_name"]

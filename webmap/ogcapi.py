@@ -154,7 +154,8 @@ def _wants_html(*, strict: bool = True) -> bool:
 
 
 def _check_parameters(allowed: set[str]) -> None:
-    allowed = allowed | {_KEY_PARAMETER}
+    # lang: the HTML pages' language switch (webmap.i18n reads it before any view)
+    allowed = allowed | {_KEY_PARAMETER, "lang"}
     unknown = sorted(set(request.args) - allowed)
     if unknown:
         raise ValidationError(f"unknown query parameter(s) {', '.join(map(repr, unknown))}; "

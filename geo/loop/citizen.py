@@ -4,7 +4,9 @@ The use cases the citizen's pages call (``webmap.pages.citizen``). Everything sa
 is in plain words: categories by the names of ``geo/data/category_plain.csv`` (the
 official name where the file has none), states by the ``plain`` column of
 ``geo/data/statuses.csv``, history by :func:`geo.loop.timeline.public_timeline`. No
-department, actor, code or staff note reaches a citizen through this module.
+department, actor, code or staff note reaches a citizen through this module. Words come
+in Chinese and English (a column ``x`` and ``x_en``, :func:`geo.taxonomy.in_language`):
+the page shows the one of its language.
 """
 
 from __future__ import annotations
@@ -23,8 +25,8 @@ from geo.issue_filter import IssueFilter
 from geo.loop.metrics import overdue_mask
 from geo.loop.timeline import after_photos, public_timeline
 from geo.settings import Settings
-from geo.statuses import OPEN_STATUSES, STATUS_PLAIN
-from geo.taxonomy import DATA_DIR, load_taxonomy
+from geo.statuses import OPEN_STATUSES, STATUS_PLAIN, STATUS_PLAIN_EN
+from geo.taxonomy import DATA_DIR, in_language, load_taxonomy
 
 CATEGORY_PLAIN_FILE = DATA_DIR / "category_plain.csv"
 #: how far back the most common problems are counted, from the newest report
@@ -36,30 +38,33 @@ MAX_MY_REPORTS = 200
 
 
 @lru_cache(maxsize=2)
-def category_plain_words(path: Path = CATEGORY_PLAIN_FILE) -> pd.Series:
-    """Category code → what a citizen calls the problem (``geo/data/category_plain.csv``), in file order.
+def category_plain_words(path: Path = CATEGORY_PLAIN_FILE) -> pd.DataFrame:
+    """Category code → what a citizen calls the problem (``geo/data/category_plain.csv``: ``plain`` and its
+    English ``plain_en``), in file order.
 
     Raises
     ------
     geo.errors.ConfigError
-        The file is missing, lacks ``code``/``plain``, repeats a code or names one the taxonomy does not know.
+        The file is missing, lacks ``code``/``plain``/``plain_en``, repeats a code, names one the taxonomy does
+        not know or leaves words out.
     """
     if not Path(path).is_file():
         raise ConfigError(f"plain category names {str(path)!r} are missing")
     table = pd.read_csv(path, dtype=str, keep_default_na=False).apply(lambda c: c.str.strip())
-    if not {"code", "plain"} <= set(table.columns):
-        raise ConfigError(f"{Path(path).name}: needs the columns code and plain")
+    if not {"code", "plain", "plain_en"} <= set(table.columns):
+        raise ConfigError(f"{Path(path).name}: needs the columns code, plain and plain_en")
     unknown = table.loc[~table["code"].isin(load_taxonomy().categories.index), "code"]
-    if len(unknown) or table["code"].duplicated().any() or (table["plain"] == "").any():
+    if len(unknown) or table["code"].duplicated().any() or (table[["plain", "plain_en"]] == "").any(axis=None):
         raise ConfigError(f"{Path(path).name}: codes must be known to the taxonomy, once each, with words "
                           f"({', '.join(unknown) or 'a repeated code or an empty name'})")
-    return table.set_index("code")["plain"]
+    return table.set_index("code")[["plain", "plain_en"]]
 
 
-def category_words(codes: pd.Series) -> pd.Series:
-    """The plain name of each category code (the official name where no plain one is written down)."""
-    names = load_taxonomy().categories["name"]
-    return codes.map(category_plain_words()).fillna(codes.map(names))
+def category_words(codes: pd.Series, *, language: str = "zh") -> pd.Series:
+    """The plain name of each category code in ``language`` (the official name where no plain one is written
+    down)."""
+    names = load_taxonomy().categories[in_language("name", language)]
+    return codes.map(category_plain_words()[in_language("plain", language)]).fillna(codes.map(names))
 
 
 def common_categories(engine: Engine, settings: Settings, *, n: int = 10) -> pd.DataFrame:
@@ -68,8 +73,8 @@ def common_categories(engine: Engine, settings: Settings, *, n: int = 10) -> pd.
     Returns
     -------
     pandas.DataFrame
-        ``code``, ``plain`` (:func:`category_words`), ``count``; most reported first, ties
-        (and a database without reports) in the order of ``category_plain.csv``.
+        ``code``, ``plain`` and ``plain_en`` (:func:`category_words`), ``count``; most reported first,
+        ties (and a database without reports) in the order of ``category_plain.csv``.
     """
     span = store.issue_time_range(engine, jurisdiction_code=settings.jurisdiction_code)
     counts = pd.Series(dtype="int64")
@@ -82,19 +87,24 @@ def common_categories(engine: Engine, settings: Settings, *, n: int = 10) -> pd.
     frame = pd.DataFrame({"code": codes, "count": counts.reindex(codes).fillna(0).astype("int64").to_numpy(),
                           "order": range(len(codes))})
     top = frame.sort_values(["count", "order"], ascending=[False, True]).head(n)
-    return top.assign(plain=category_words(top["code"]).to_numpy())[["code", "plain", "count"]].reset_index(drop=True)
+    top = top.assign(plain=category_words(top["code"]).to_numpy(),
+                     plain_en=category_words(top["code"], language="en").to_numpy())
+    return top[["code", "plain", "plain_en", "count"]].reset_index(drop=True)
 
 
 @dataclass(frozen=True)
 class ReportStatus:
-    """A report as its citizen sees it (:func:`report_status`)."""
+    """A report as its citizen sees it (:func:`report_status`); ``category`` and ``plain`` (its state) also in
+    English (``…_en``)."""
 
     issue_id: int
     category: str
+    category_en: str
     description: str | None
     address: str | None
     status: str
     plain: str
+    plain_en: str
     done: bool
     reported_at: datetime
     deadline_at: datetime | None
@@ -102,8 +112,9 @@ class ReportStatus:
     overdue: bool
     timeline: pd.DataFrame
     photos: list[str]
-    #: for a report merged into another: the plain words of that one's state
+    #: for a report merged into another: the plain words of that one's state, in Chinese and English
     merged_plain: str | None = None
+    merged_plain_en: str | None = None
 
 
 def _issues(engine: Engine, settings: Settings, ids: list[int], columns: tuple[str, ...]) -> pd.DataFrame:
@@ -124,21 +135,24 @@ def report_status(engine: Engine, settings: Settings, issue_id: int, *, now: dat
         raise NotFoundError(f"未找到该上报 (report {issue_id} not found)")
     issue = frame.iloc[0]
     events = store.read_issue_events(engine, issue_id)
-    merged_plain = None
+    merged = None
     if issue["status"] == "merged" and pd.notna(issue["merged_into"]):
         master = _issues(engine, settings, [int(issue["merged_into"])], ("id", "status"))
-        merged_plain = STATUS_PLAIN.get(master["status"].iloc[0]) if len(master) else None
+        merged = master["status"].iloc[0] if len(master) else None
     deadline = issue["deadline_at"]
     return ReportStatus(
         issue_id=int(issue["id"]), category=str(category_words(frame["category_code"]).iloc[0]),
+        category_en=str(category_words(frame["category_code"], language="en").iloc[0]),
         description=issue["description"] if pd.notna(issue["description"]) else None,
         address=issue["address"] if pd.notna(issue["address"]) else None,
         status=issue["status"], plain=STATUS_PLAIN.get(issue["status"], ""),
+        plain_en=STATUS_PLAIN_EN.get(issue["status"], ""),
         done=issue["status"] not in OPEN_STATUSES, reported_at=issue["reported_at"].to_pydatetime(),
         deadline_at=deadline.to_pydatetime() if pd.notna(deadline) else None,
         deadline_provisional=bool(issue["deadline_provisional"]),
         overdue=bool(overdue_mask(frame, now=now).iloc[0]),
-        timeline=public_timeline(issue, events), photos=after_photos(events), merged_plain=merged_plain)
+        timeline=public_timeline(issue, events), photos=after_photos(events), merged_plain=STATUS_PLAIN.get(merged),
+        merged_plain_en=STATUS_PLAIN_EN.get(merged))
 
 
 def my_reports(engine: Engine, settings: Settings, *, user_id: int, now: datetime) -> pd.DataFrame:
@@ -148,11 +162,13 @@ def my_reports(engine: Engine, settings: Settings, *, user_id: int, now: datetim
     -------
     pandas.DataFrame
         :data:`MY_REPORT_COLUMNS` plus ``category`` (plain words), ``plain`` (the state in
-        plain words), ``done`` and ``overdue`` (bool).
+        plain words), both also in English (``category_en``, ``plain_en``), ``done`` and ``overdue`` (bool).
     """
     ids = store.own_report_ids(engine, jurisdiction_code=settings.jurisdiction_code, user_id=user_id,
                                limit=MAX_MY_REPORTS)
     frame = pd.DataFrame(_issues(engine, settings, ids, MY_REPORT_COLUMNS).drop(columns="geometry"))
     frame = frame.sort_values(["reported_at", "id"], ascending=False).reset_index(drop=True)
-    return frame.assign(category=category_words(frame["category_code"]), plain=frame["status"].map(STATUS_PLAIN),
+    return frame.assign(category=category_words(frame["category_code"]),
+                        category_en=category_words(frame["category_code"], language="en"),
+                        plain=frame["status"].map(STATUS_PLAIN), plain_en=frame["status"].map(STATUS_PLAIN_EN),
                         done=~frame["status"].isin(OPEN_STATUSES), overdue=overdue_mask(frame, now=now))

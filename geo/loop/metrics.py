@@ -345,7 +345,7 @@ def task_board(table: pd.DataFrame) -> pd.DataFrame:
     table = table.reindex(tasks.index)
     table[list(_COUNTS)] = table[list(_COUNTS)].fillna(0).astype("int64")
     categories = pd.Series(serves.index, index=serves.to_numpy()).groupby(level=0).agg(";".join)
-    info = pd.DataFrame({"title": tasks["title"], "lead": tasks["lead"],
+    info = pd.DataFrame({"title": tasks["title"], "title_en": tasks["title_en"], "lead": tasks["lead"],
                          "supporting": tasks["supporting"].map(";".join),
                          "categories": categories.reindex(tasks.index).fillna("")})
     columns = [c for c in FIGURE_COLUMNS if not c.startswith("registered_per")]

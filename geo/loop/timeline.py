@@ -24,13 +24,13 @@ from geo.errors import ValidationError
 from geo.io import PHOTO_NAME_RE
 from geo.loop.metrics import UNHANDLED_STATUSES
 from geo.loop.workflow import load_transitions
-from geo.statuses import STATUS_PLAIN
+from geo.statuses import STATUS_PLAIN, STATUS_PLAIN_EN
 
-#: the name of the first row, the report itself (it is no audit event)
-REPORT_ACTION, REPORT_NAME = "report", "上报"
-TIMELINE_COLUMNS = ("at", "action", "name", "status", "actor", "department_code", "department_name", "note",
-                    "photo", "elapsed_s", "on_time")
-PUBLIC_COLUMNS = ("at", "status", "plain", "elapsed_s", "photo")
+#: the name of the first row, the report itself (it is no audit event), in Chinese and English
+REPORT_ACTION, REPORT_NAME, REPORT_NAME_EN = "report", "上报", "Report"
+TIMELINE_COLUMNS = ("at", "action", "name", "name_en", "status", "actor", "department_code", "department_name",
+                    "note", "photo", "elapsed_s", "on_time")
+PUBLIC_COLUMNS = ("at", "status", "plain", "plain_en", "elapsed_s", "photo")
 _EVENT_COLUMNS = ("at", "action", "from_status", "to_status", "actor", "note", "photo", "department_code")
 _ISSUE_KEYS = ("reported_at", "deadline_at", "department_code")
 
@@ -85,8 +85,8 @@ def issue_timeline(issue: Mapping, events: pd.DataFrame, *, department_names: Ma
     Returns
     -------
     pandas.DataFrame
-        :data:`TIMELINE_COLUMNS`, oldest first, the report first: ``name`` the step's Chinese
-        name, ``status`` the state it led to, ``department_code``/``department_name`` whom a
+        :data:`TIMELINE_COLUMNS`, oldest first, the report first: ``name`` and ``name_en`` the
+        step's Chinese and English names, ``status`` the state it led to, ``department_code``/``department_name`` whom a
         step that sets the department (派遣, 改派) sent the issue to (the issue's department
         for imported history, which did not record it), ``elapsed_s`` seconds since the row
         before, ``on_time`` True/False for a step taken while the handling was still due
@@ -95,8 +95,9 @@ def issue_timeline(issue: Mapping, events: pd.DataFrame, *, department_names: Ma
     _check(issue, events)
     table = load_transitions().drop_duplicates("action").set_index("action")
     rows = _with_report(issue, events)
-    rows["name"] = rows["action"].map(table["name"]).where(rows["action"] != REPORT_ACTION, REPORT_NAME)
-    rows["name"] = rows["name"].where(rows["name"].notna(), rows["action"])
+    for column, report_name in (("name", REPORT_NAME), ("name_en", REPORT_NAME_EN)):
+        named = rows["action"].map(table[column]).where(rows["action"] != REPORT_ACTION, report_name)
+        rows[column] = named.where(named.notna(), rows["action"])
     sets_department = rows["action"].map(table["sets_department"]).eq(True)
     fallback = issue["department_code"] if pd.notna(issue["department_code"]) else None
     target = rows["department_code"].where(rows["department_code"].notna(), fallback)
@@ -124,8 +125,8 @@ def public_timeline(issue: Mapping, events: pd.DataFrame) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        :data:`PUBLIC_COLUMNS`, oldest first: ``status`` the state reached, ``plain`` what it
-        means in plain words, ``elapsed_s`` seconds since the row before, ``photo`` the
+        :data:`PUBLIC_COLUMNS`, oldest first: ``status`` the state reached, ``plain`` and
+        ``plain_en`` what it means in plain Chinese and English, ``elapsed_s`` seconds since the row before, ``photo`` the
         stored after-photo of a handling step (else None). A step whose plain words are
         those of the row before is left out.
     """
@@ -133,6 +134,7 @@ def public_timeline(issue: Mapping, events: pd.DataFrame) -> pd.DataFrame:
     rows = _with_report(issue, events)
     rows["plain"] = rows["to_status"].map(STATUS_PLAIN).fillna("")
     rows = rows[rows["plain"].ne(rows["plain"].shift())].reset_index(drop=True)
+    rows["plain_en"] = rows["to_status"].map(STATUS_PLAIN_EN).fillna("")
     named = rows["photo"].map(lambda p: bool(PHOTO_NAME_RE.fullmatch(p)), na_action="ignore").eq(True)
     rows["photo"] = rows["photo"].where((rows["to_status"] == "handled") & named)
     rows["status"] = rows["to_status"]

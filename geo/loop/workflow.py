@@ -82,7 +82,7 @@ TRANSITIONS_FILE = DATA_DIR / "transitions.csv"
 #: department codes made by assignment and dispatch besides the taxonomy's own
 _PLACE_DEPARTMENT_RE = re.compile(r"(community:\d{12}|frontage:[\w-]{1,40})")
 _FLAGS = ("needs_note", "needs_photo", "sets_department", "counts_rework")
-_PER_ACTION = ("roles", *_FLAGS, "stamp", "clears", "name", "photos", "request", "request_kind")
+_PER_ACTION = ("roles", *_FLAGS, "stamp", "clears", "name", "name_en", "photos", "request", "request_kind")
 _STAMPS = ("registered_at", "dispatched_at", "handled_at", "verified_at", "closed_at")
 _MAX_TEXT = 2000
 #: kinds of issue photo: the reporter's, before and after handling, the verifier's

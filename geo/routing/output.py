@@ -106,8 +106,9 @@ def route_lines(steps: gpd.GeoDataFrame, *, speed_kmh: float = DEFAULT_SPEED_KMH
     return gpd.GeoDataFrame(out.reset_index(), geometry=lines, crs=steps.crs)
 
 
-def turn_list(steps: gpd.GeoDataFrame, *, speed_kmh: float = DEFAULT_SPEED_KMH) -> pd.DataFrame:
-    """Roads in driving order per vehicle, consecutive pieces of one road merged.
+def turn_list(steps: gpd.GeoDataFrame, *, speed_kmh: float = DEFAULT_SPEED_KMH, unnamed: str = "无名道路") -> pd.DataFrame:
+    """Roads in driving order per vehicle, consecutive pieces of one road merged; a road without a name is called
+    ``unnamed``.
 
     Returns
     -------
@@ -116,7 +117,7 @@ def turn_list(steps: gpd.GeoDataFrame, *, speed_kmh: float = DEFAULT_SPEED_KMH) 
         ``start_m`` (distance driven before this road).
     """
     speed = check_speed(speed_kmh)
-    names = steps["name"].fillna("无名道路").astype(str)
+    names = steps["name"].fillna(unnamed).astype(str)
     new_run = (names != names.shift()) | (steps["vehicle"] != steps["vehicle"].shift())
     run = new_run.cumsum()
     frame = steps.assign(name=names, run=run, work_m=steps["length_m"].where(steps["work"], 0.0))

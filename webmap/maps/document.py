@@ -193,7 +193,8 @@ class MapDocument:
 
 
 def _word(text: str | None) -> str | None:
-    return None if text is None else gettext(text)
+    # "" stays "": gettext("") is the catalogue's header
+    return text if not text else gettext(text)
 
 
 def _translated_layer(layer: dict) -> dict:

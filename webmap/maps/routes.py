@@ -10,9 +10,11 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from flask_babel import gettext
 
 from geo.settings import Settings
 from webmap.maps.base import add_roads, new_document
+from webmap.i18n import N_
 from webmap.maps.document import MapDocument
 from webmap.maps.issues import FOCUS_PAD_DEG
 
@@ -82,14 +84,15 @@ def routes_map(
                                                         maxx + FOCUS_PAD_DEG, maxy + FOCUS_PAD_DEG))
     add_roads(document, roads)
     if required is not None and len(required):
-        document.add_features(required, name="需清扫街道", style={"color": "#ffbf00", "weight": 8, "opacity": 0.5})
+        document.add_features(required, name=N_("需清扫街道"), style={"color": "#ffbf00", "weight": 8, "opacity": 0.5})
     names = category_names or {}
     colors = dict(zip(drawn["vehicle"], [VEHICLE_COLORS[i % len(VEHICLE_COLORS)] for i in range(len(drawn))]))
     arrows = arrow_points(drawn)
     for row in drawn.itertuples():  # one layer per vehicle: a handful, not per feature
         color = colors[row.vehicle]
-        name = f"车辆 {row.vehicle}（{row.length_m / 1000:.1f} km）"
-        line = drawn[drawn["vehicle"] == row.vehicle].assign(tip=f"车辆 {row.vehicle}：{row.length_m:,.0f} 米")
+        name = gettext("车辆 %(n)s（%(km)s km）", n=row.vehicle, km=f"{row.length_m / 1000:.1f}")
+        line = drawn[drawn["vehicle"] == row.vehicle].assign(
+            tip=gettext("车辆 %(n)s：%(m)s 米", n=row.vehicle, m=f"{row.length_m:,.0f}"))
         document.add_features(line, name=name, properties=["tip"], style={"color": color, "weight": 4,
                                                                            "opacity": 0.85}, tooltip=[("", "tip")])
         document.add_features(arrows[arrows["vehicle"] == row.vehicle], name=None, properties=["angle_deg"],
@@ -98,16 +101,16 @@ def routes_map(
             mine = stops[stops["vehicle"] == row.vehicle]
             mine = mine.assign(
                 label=mine["seq"].astype(int).astype(str),
-                title="车辆 " + mine["vehicle"].astype(str) + " 第 " + mine["seq"].astype(int).astype(str) + " 站",
+                title=[gettext("车辆 %(n)s 第 %(seq)s 站", n=row.vehicle, seq=int(s)) for s in mine["seq"]],
                 issue="#" + mine["issue_id"].astype(str) + " " + mine["category_code"].map(names).fillna(""),
                 href="/issues/" + mine["issue_id"].astype(str),
-                load=mine["volume_m3"].map("约 {:.1f} m³".format) + " · 预计第 "
-                + mine["arrive_min"].map("{:.0f}".format) + " 分钟到达",
+                load=[gettext("约 %(v)s m³ · 预计第 %(t)s 分钟到达", v=f"{v:.1f}", t=f"{t:.0f}")
+                      for v, t in zip(mine["volume_m3"], mine["arrive_min"])],
             )
             document.add_features(mine, name=None, properties=["label", "title", "issue", "href", "load"],
                                   point="badge", label="label", style={"color": color},
                                   popup={"title": "title", "fields": [["问题", "issue"], ["", "load"]],
                                          "max_width": 260})
-    document.add_features(depot.iloc[:1].assign(label="车场"), name="车场", properties=["label"], point="tag",
+    document.add_features(depot.iloc[:1].assign(label=gettext("车场")), name=N_("车场"), properties=["label"], point="tag",
                           label="label", style={"color": "#000000", "size": [30, 18]})
     return document

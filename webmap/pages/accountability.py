@@ -18,16 +18,16 @@ from geo.clock import local_now, month_span
 from geo.loop import views as loop_views
 from geo.loop.weekly import parse_week, week_of
 from geo.loop.weekly import weekly_report as build_weekly_report
-from geo.taxonomy import load_taxonomy
 from webmap import params
 from webmap.charts import chart_spec, series
 from webmap.figures import PAGE_FIGURES, figure_label, write_weekly_workbook
-from webmap.i18n import N_, department_name
+from webmap.i18n import N_, category_names, department_name, localised
 from webmap.rows import template_row, template_rows
 from webmap.context import engine_of, jurisdiction_boundary, settings_of
 from webmap.map_views import map_route
 from webmap.maps.coverage import coverage_map
 from webmap.pages.blueprint import bp
+from webmap.pages.names import department_names
 
 MAX_COVERAGE_DAYS = 92
 
@@ -60,7 +60,8 @@ def league():
     before = _previous(start)
     now = local_now()
     table = loop_views.league(engine, settings, start=start, end=end, now=now, densities=False)
-    table["name"] = [department_name(code, name) for code, name in zip(table.index, table["name"])]
+    known = department_names()
+    table["name"] = [known.get(code, name) for code, name in zip(table.index, table["name"])]
     previous = loop_views.figures_by(engine, settings, by="department", start=before[0], end=before[1], now=now)
     table["on_time_rate_pct_last"] = previous["on_time_rate_pct"].reindex(table.index)
     table["due_last"] = previous["due"].reindex(table.index).fillna(0).astype(int)
@@ -109,9 +110,9 @@ def plan_tasks():
     start, end, default = _month()
     now = local_now()
     board = loop_views.plan_task_board(engine, settings, start=start, end=end, now=now)
-    categories = load_taxonomy().categories["name"]
+    categories = category_names()
     tasks = [{
-        "number": number, "title": row["title"], "lead": department_name(row["lead"]),
+        "number": number, "title": localised(row, "title"), "lead": department_name(row["lead"]),
         "supporting": [department_name(c) for c in row["supporting"].split(";") if c],
         "categories": [f"{c} {categories.get(c, '')}" for c in row["categories"].split(";") if c],
         "state": _task_state(row), "row": template_row(row),
@@ -152,11 +153,14 @@ def coverage():
     engine, settings = engine_of(current_app), settings_of(current_app)
     view = _coverage_request()
     patches = loop_views.read_patches(engine, settings)
+    known = department_names()
     shown_until = view.until - timedelta(days=1)
     query = {"team": view.team, "days": view.days, "until": f"{shown_until:%Y-%m-%d}"}
     r = view.result
     return render_template(
-        "coverage.html", view=view, teams=list(zip(patches["code"], patches["name"])), until=shown_until,
+        "coverage.html", view=view, teams=[(code, known.get(code, name)) for code, name in zip(patches["code"],
+                                                                                              patches["name"])],
+        team_name=known.get(view.team, view.name), until=shown_until,
         since=view.until - timedelta(days=view.days), asked=bool(request.args.get("until")), today=local_now(),
         figures={"cells": f"{r.cells_visited} / {r.cells_total}", "cell_share": r.cell_share * 100,
                  "road": f"{r.road_visited_km:.1f} / {r.road_km:.1f}", "road_share": r.road_share * 100,
@@ -170,10 +174,8 @@ def coverage_map_page():
     """The coverage map's document of one team."""
     settings = settings_of(current_app)
     view = _coverage_request()
-    taxonomy = load_taxonomy()
     return coverage_map(boundary=jurisdiction_boundary(), patch=view.patch, result=view.result, issues=view.issues,
-                        settings=settings,
-                        category_names=dict(zip(taxonomy.categories["code"], taxonomy.categories["name"])))
+                        settings=settings, category_names=category_names())
 
 
 @bp.get("/reports/weekly.xlsx")

@@ -28,11 +28,11 @@ from geo import io, store
 from geo.clock import local_now
 from geo.errors import NotFoundError, ValidationError
 from geo.loop.citizen import common_categories, my_reports as read_my_reports, report_status
-from geo.taxonomy import load_taxonomy
+from geo.taxonomy import in_language, load_taxonomy
 from webmap import params
 from webmap.auth import current_user
 from webmap.context import engine_of, jurisdiction_boundary, settings_of
-from webmap.i18n import page_message
+from webmap.i18n import current_language, page_message
 from webmap.pages.blueprint import bp
 from webmap.reports import create_issue, photos_dir, request_photos
 from webmap.rows import template_rows
@@ -50,7 +50,8 @@ def _form(form: dict, *, error: tuple[str, str | None] | None = None, status: in
     """The report form, with ``form``'s values (a refused report's) and ``error`` (shown, technical detail)."""
     settings = settings_of(current_app)
     categories = load_taxonomy().categories
-    groups = {major: list(zip(rows.index, rows["name"])) for major, rows in categories.groupby("major_name", sort=False)}
+    name, major_name = in_language("name", current_language()), in_language("major_name", current_language())
+    groups = {major: list(zip(rows.index, rows[name])) for major, rows in categories.groupby(major_name, sort=False)}
     common = common_categories(engine_of(current_app), settings).to_dict("records")
     chosen = form.get("category_code")
     # a category from the full list is shown there again, the list opened

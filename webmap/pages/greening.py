@@ -15,11 +15,11 @@ from geo.errors import ValidationError
 from geo.greening.progress import STATUS_NAMES, STATUS_NAMES_EN
 from geo.greening.tasks import SEASONS, SEASONS_EN, load_greening_tasks, task_due_around
 from geo.greening.views import GreeningView, greening_view, section_view
-from geo.taxonomy import load_taxonomy
+from geo.taxonomy import in_language
 from webmap import params
 from webmap.charts import chart_spec, series
 from webmap.context import engine_of, jurisdiction_boundary, settings_of
-from webmap.i18n import N_, current_language
+from webmap.i18n import N_, category_names, current_language, localised
 from webmap.map_views import map_route
 from webmap.maps.greening import greening_map as build_greening_map
 from webmap.pages.blueprint import bp
@@ -71,7 +71,7 @@ def _road_rows(view: GreeningView, road_id: str) -> list[dict]:
     statuses = STATUS_NAMES_EN if english else STATUS_NAMES
     seasons = SEASONS_EN if english else SEASONS
     return [{
-        "task": tasks.loc[r.task_code, "name_en" if english else "name"], "season": seasons.get(r.season, r.season),
+        "task": localised(tasks.loc[r.task_code], "name"), "season": seasons.get(r.season, r.season),
         "due": f"{r.due_date:%Y-%m-%d}", "planned": _length(r.planned_m), "done": _length(r.done_m),
         "share": "—" if r.done_share != r.done_share else f"{100 * r.done_share:.1f}%",
         "records": int(r.n_records),
@@ -83,11 +83,10 @@ def _road_rows(view: GreeningView, road_id: str) -> list[dict]:
 
 
 def _road_chart(view: GreeningView, road_id: str) -> dict:
-    english = current_language() == "en"
     tasks = load_greening_tasks()
     table = view.table[view.table["road_id"] == road_id]
     return chart_spec(
-        "hbar", categories=[tasks.loc[c, "name_en" if english else "name"] for c in table["task_code"]],
+        "hbar", categories=[localised(tasks.loc[c], "name") for c in table["task_code"]],
         series_list=[series(gettext("完成率"), (100 * table["done_share"]).round(1), color="#1a9850")],
         title=gettext("各项作业完成率（截至 %(day)s）", day=f"{view.as_of:%Y-%m-%d}"), unit="%", max_value=100,
         height=max(180, 26 * len(table) + 70), empty=gettext("本路今年没有计划作业"))
@@ -96,8 +95,7 @@ def _road_chart(view: GreeningView, road_id: str) -> dict:
 @bp.get("/greening")
 def greening():
     view, task, offered = _greening_request()
-    category_names = load_taxonomy().categories["name"]
-    counts = view.issue_counts.assign(category=view.issue_counts["category_code"].map(category_names))
+    counts = view.issue_counts.assign(category=view.issue_counts["category_code"].map(category_names()))
     roads = [{"name": name, "rows": _road_rows(view, road_id), "chart": _road_chart(view, road_id),
               "issues": template_rows(counts[counts["road_id"] == road_id]),
               "clipped": view.clipped[view.clipped["road_id"] == road_id]}
@@ -109,8 +107,8 @@ def greening():
     tasks = load_greening_tasks()
     return render_template(
         "greening.html", view=view, roads=roads, task=task,
-        task_options=list(zip(offered["code"], offered["name_en" if english else "name"])),
-        task_name=tasks.loc[task, "name_en" if english else "name"], seasons=seasons, chosen=chosen,
+        task_options=list(zip(offered["code"], offered[in_language("name", current_language())])),
+        task_name=localised(tasks.loc[task], "name"), seasons=seasons, chosen=chosen,
         asked_day=bool(request.args.get("as_of") or request.args.get("day")),
         day=(view.as_of - pd.Timestamp(view.year, 1, 1)).days,
         map_src=url_for("pages.greening_map") + "?" + urlencode({k: v for k, v in query.items() if v != ""}),
@@ -124,12 +122,10 @@ def greening_map():
     view, task, _offered = _greening_request()
     sections, pairs = section_view(view, task_code=task)
     tasks = load_greening_tasks()
-    taxonomy = load_taxonomy()
     return build_greening_map(
         boundary=jurisdiction_boundary(),
         roads=store.read_layer(engine, "roads", jurisdiction_code=settings.jurisdiction_code),
         sections=sections, section_records=pairs, issues=view.issues,
-        task_name=tasks.loc[task, "name_en" if current_language() == "en" else "name"], unit=tasks.loc[task, "unit"],
-        as_of=view.as_of, settings=settings,
-        category_names=dict(zip(taxonomy.categories["code"], taxonomy.categories["name"])),
+        task_name=localised(tasks.loc[task], "name"), unit=tasks.loc[task, "unit"],
+        as_of=view.as_of, settings=settings, category_names=category_names(),
     )

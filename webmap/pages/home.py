@@ -10,10 +10,10 @@ from geo.issue_filter import IssueFilter
 from geo.loop import users
 from geo.loop import views as loop_views
 from geo.statuses import OPEN_STATUSES
-from geo.taxonomy import load_taxonomy
 from webmap.auth import current_user
 from webmap.context import engine_of, jurisdiction_boundary, settings_of
 from webmap.dashboard import dashboard_charts
+from webmap.i18n import category_names
 from webmap.map_views import map_route
 from webmap.maps.overview import overview_map
 from webmap.pages.blueprint import bp
@@ -46,13 +46,12 @@ def overview():
     counts = store.count_issues_by(engine, "cell_code", jurisdiction_code=j)
     cells["count"] = cells["code"].map(counts).fillna(0).astype(int)
     communities = store.read_layer(engine, "communities", jurisdiction_code=j)
-    taxonomy = load_taxonomy()
     return overview_map(
         boundary=boundary,
         roads=store.read_layer(engine, "roads", jurisdiction_code=j),
         cell_counts=cells,
         open_issues=store.query_issues(engine, jurisdiction_code=j, where=IssueFilter(statuses=OPEN_STATUSES)),
         settings=settings,
-        category_names=dict(zip(taxonomy.categories["code"], taxonomy.categories["name"])),
+        category_names=category_names(),
         community_names=dict(zip(communities["code"], communities["name"])),
     )

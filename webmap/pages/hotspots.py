@@ -6,6 +6,7 @@ frames the map, whose URL carries the same query.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from urllib.parse import urlencode
 
@@ -18,21 +19,19 @@ from geo.clock import local_now
 from geo.hotspots.emerging import CLASS_LABELS, CLASS_LABELS_EN, CLASS_REASONS
 from geo.hotspots.views import MIN_GI_ISSUES, default_period, emerging_view, hotspot_view
 from geo.issue_filter import IssueFilter
-from geo.taxonomy import load_taxonomy
 from webmap import charts, params
 from webmap.charts import chart_spec
 from webmap.context import engine_of, jurisdiction_boundary, settings_of
-from webmap.i18n import N_, current_language, department_name
+from webmap.i18n import category_names, current_language, major_names
 from webmap.map_views import map_route
 from webmap.maps.hotspots import emerging_map, hotspot_map
 from webmap.pages.blueprint import bp
+from webmap.pages.names import community_names, department_names, source_names
 from webmap.rows import template_rows
 
 #: the form's fields, in the order they go into the map's URL
 FILTER_FIELDS = ("since", "until", "category", "department", "community", "source", "fdr")
 EMERGING_FIELDS = ("until", "weeks", "bin_days", "category", "department", "community")
-SOURCE_NAMES = {"12345": N_("12345 热线"), "inspection": N_("巡查"), "grid_worker": N_("网格员"),
-                "citizen": N_("市民"), "leadership_check": N_("领导检查"), "open311": "Open311"}
 MAX_BINS = 104
 
 
@@ -46,21 +45,10 @@ def _filters() -> IssueFilter:
 
 def _choices() -> dict:
     """The options of the form's selects."""
-    engine, settings = engine_of(current_app), settings_of(current_app)
-    taxonomy = load_taxonomy()
-    categories = taxonomy.categories
-    majors = categories.drop_duplicates("major_code")
-    communities = store.read_layer(engine, "communities", jurisdiction_code=settings.jurisdiction_code)
-    departments = [(code, department_name(code)) for code in taxonomy.departments["code"]]
-    departments += [(f"community:{c}", gettext("%(name)s（社区）", name=n))
-                    for c, n in zip(communities["code"], communities["name"])]
-    return {
-        "majors": list(zip(majors["major_code"], majors["major_name"])),
-        "categories": list(zip(categories["code"], categories["name"])),
-        "departments": departments,
-        "communities": list(zip(communities["code"], communities["name"])),
-        "sources": [(code, gettext(name)) for code, name in SOURCE_NAMES.items()],
-    }
+    communities = community_names()
+    return {"majors": list(major_names().items()), "categories": list(category_names().items()),
+            "departments": list(department_names(communities).items()), "communities": list(communities.items()),
+            "sources": list(source_names().items())}
 
 
 def _chosen(fields: tuple[str, ...]) -> dict[str, str]:
@@ -103,8 +91,10 @@ def hotspots():
     top_cells = template_rows(view.top_cells)
     for row in top_cells:
         row.place = cell_place(row)
+    choices = _choices()
     return render_template(
-        "hotspots.html", shown=shown, choices=_choices(), figures=figures, top_cells=top_cells,
+        "hotspots.html", shown=shown, choices=choices, figures=figures, top_cells=top_cells,
+        categories=dict(choices["categories"]), departments=dict(choices["departments"]),
         top_segments=template_rows(view.top_segments), withheld=withheld, min_issues=MIN_GI_ISSUES,
         period_note=_period_note(filters, asked=bool(request.args.get("since") or request.args.get("until"))),
         map_src=f"{url_for('pages.hotspots_map_page')}?{_map_query(FILTER_FIELDS, shown)}",
@@ -116,10 +106,11 @@ def hotspots_map_page():
     """The hot-spot map's document for the filter of the query string."""
     engine, settings = engine_of(current_app), settings_of(current_app)
     view = hotspot_view(engine, settings, _filters(), fdr=request.args.get("fdr") == "1")
-    majors = load_taxonomy().categories.drop_duplicates("major_code")
+    # the view names categories in Chinese (the CLI's words): the map names them in the page's language
+    view = replace(view, names={**view.names, "categories": category_names()})
     return hotspot_map(view, boundary=jurisdiction_boundary(),
                        roads=store.read_layer(engine, "roads", jurisdiction_code=settings.jurisdiction_code),
-                       settings=settings, major_names=dict(zip(majors["major_code"], majors["major_name"])))
+                       settings=settings, major_names=major_names())
 
 
 def _emerging_filters() -> tuple[IssueFilter, int]:
@@ -168,9 +159,8 @@ def emerging():
     cell = None
     if chosen_cell is not None:
         row = cells[cells["code"] == chosen_cell].iloc[0]
-        communities = store.read_layer(engine, "communities", jurisdiction_code=settings.jurisdiction_code)
         cell = {"code": chosen_cell, "label": class_label(row["ehsa_class"]), "reason": class_reason(row["ehsa_class"]),
-                "community": dict(zip(communities["code"], communities["name"])).get(row["community_code"], ""),
+                "community": community_names().get(row["community_code"], ""),
                 "hot": int(row["hot_bins"]), "cold": int(row["cold_bins"]), "bins": int(row["n_bins"]),
                 "trend_z": float(row["trend_z"]), "trend_p": float(row["trend_p"]), "count": int(row["count"]),
                 "chart": _cell_chart(series, bin_days)}

@@ -93,7 +93,7 @@ def _actions(issue, *, pending: str | None = None) -> list[dict]:
     table = load_transitions()
     codes = allowed_actions(issue["status"], user["role"], pending=pending)
     rows = table[table["action"].isin(codes)].drop_duplicates("action")
-    return rows[["action", "name", "needs_note", "needs_photo", "sets_department", "photos", "request",
+    return rows[["action", "name", "name_en", "needs_note", "needs_photo", "sets_department", "photos", "request",
                  "request_kind"]].to_dict("records")
 
 

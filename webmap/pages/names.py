@@ -1,4 +1,9 @@
-"""What the pages call codes: category, department and community names (the code where a name is missing)."""
+"""What the pages call codes, in the page's language: category, department, community and source names.
+
+Categories, departments and sources are the product's words (Chinese or English); a community's
+name, and so a community team's, is the place's own data and stays as the layer has it (pages
+mark it ``data-value``).
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,9 @@ from flask import current_app
 from flask_babel import gettext as _
 
 from geo import store
-from geo.loop.views import department_names
 from geo.taxonomy import load_taxonomy
 from webmap.context import engine_of, settings_of
+from webmap.i18n import category_names, department_name
 
 
 def source_names() -> dict[str, str]:
@@ -18,10 +23,25 @@ def source_names() -> dict[str, str]:
             "open311": _("Open311 接口")}
 
 
+def community_names() -> dict[str, str]:
+    """Community code → its name (layer data)."""
+    settings = settings_of(current_app)
+    communities = store.read_layer(engine_of(current_app), "communities", jurisdiction_code=settings.jurisdiction_code)
+    return dict(zip(communities["code"], communities["name"]))
+
+
+def department_names(communities: dict[str, str] | None = None) -> dict[str, str]:
+    """Department code → name: the taxonomy's departments, then each community's own team
+    (``community:<code>`` → ``<community name>（社区）``; ``communities`` the names, read when not given)."""
+    names = {code: department_name(code) for code in load_taxonomy().departments.index}
+    communities = community_names() if communities is None else communities
+    names.update({f"community:{c}": _("%(name)s（社区）", name=n) for c, n in communities.items()})
+    return names
+
+
 def display_names() -> dict[str, dict[str, str]]:
     """``category``, ``department``, ``community`` and ``source`` code → name; a community team is
     ``community:<code>``."""
-    engine, settings = engine_of(current_app), settings_of(current_app)
-    communities = store.read_layer(engine, "communities", jurisdiction_code=settings.jurisdiction_code)
-    return {"category": dict(load_taxonomy().categories["name"]), "department": department_names(engine, settings),
-            "community": dict(zip(communities["code"], communities["name"])), "source": source_names()}
+    communities = community_names()
+    return {"category": category_names(), "department": department_names(communities), "community": communities,
+            "source": source_names()}

@@ -22,16 +22,17 @@ from geo import store
 from geo.clock import local_today
 from geo.errors import CitymapError, NotFoundError
 from geo.loop.crew import department_zones
-from geo.routing.output import format_turn_list, routes_gpx, turn_list
+from geo.routing.output import routes_gpx, turn_list
 from geo.routing.views import STREET_SETS, zone_pickups, zone_sweep
 from geo.routing.vrp import ISSUE_SETS, MAX_CAPACITY_M3, MAX_SHIFT_H, MAX_VEHICLES
-from geo.taxonomy import load_taxonomy
 from webmap import params
 from webmap.auth import current_user, department_reach
 from webmap.context import engine_of, jurisdiction_boundary, settings_of
+from webmap.i18n import category_names, page_message
 from webmap.map_views import map_route
 from webmap.maps.routes import routes_map
 from webmap.pages.blueprint import bp
+from webmap.rows import template_rows
 
 #: the web answers within a few seconds: PyVRP's budget per plan
 WEB_TIME_LIMIT_S = 2.0
@@ -135,17 +136,27 @@ def _zones():
     return department_zones(zones, department_reach())
 
 
+def _turns(steps: gpd.GeoDataFrame, stops: gpd.GeoDataFrame | None, *, speed_kmh: float) -> list[dict]:
+    """Per vehicle: its distance and minutes, the roads in driving order and its stops, for the page to word."""
+    turns = turn_list(steps, speed_kmh=speed_kmh, unnamed=_("无名道路"))
+    return [{"vehicle": vehicle, "length_m": float(group["length_m"].sum()), "minutes": float(group["minutes"].sum()),
+             "roads": template_rows(group),
+             "stops": [] if stops is None else template_rows(stops.loc[stops["vehicle"] == vehicle,
+                                                                       ["seq", "issue_id"]])}
+            for vehicle, group in turns.groupby("vehicle", sort=True)]
+
+
 @bp.get("/routes")
 def routes():
     zones = _zones()
     query = _query(zones["code"].tolist())
-    error, summary, turns, sweep = None, None, "", None
+    error, summary, turns, sweep = None, None, [], None
     try:
         lines, steps, stops, _depot, _required, sweep = _plan(query)
         summary = lines.drop(columns=lines.geometry.name)
-        turns = format_turn_list(turn_list(steps, speed_kmh=query.speed_kmh), stops=stops)
+        turns = _turns(steps, stops, speed_kmh=query.speed_kmh)
     except CitymapError as err:
-        error = err.message
+        error = page_message(err.message, err.status)
     encoded = urlencode(query.params())
     return render_template(
         "routes.html", q=query, zones=list(zip(zones["code"], zones["name"])), jobs=job_names(),
@@ -162,11 +173,9 @@ def routes_map_page():
     engine, settings = engine_of(current_app), settings_of(current_app)
     query = _query(_zones()["code"].tolist())
     lines, _steps, stops, depot, required, _sweep = _plan(query)
-    taxonomy = load_taxonomy()
     return routes_map(
         boundary=jurisdiction_boundary(), roads=store.read_layer(engine, "roads", jurisdiction_code=settings.jurisdiction_code),
-        routes=lines, settings=settings, depot=depot, stops=stops, required=required,
-        category_names=dict(zip(taxonomy.categories["code"], taxonomy.categories["name"])),
+        routes=lines, settings=settings, depot=depot, stops=stops, required=required, category_names=category_names(),
     )
 
 
