@@ -19,12 +19,13 @@ import html as html_lib
 import re
 from io import BytesIO
 
+import openpyxl
 import pytest
 from conftest import tiny_image
 from ui_language import chinese_runs, data_values, english_words, visible_text
 
 from geo import store
-from geo.greening.tasks import load_greening_tasks
+from geo.greening.tasks import SEASONS, SIDES, load_greening_tasks
 from geo.issue_filter import IssueFilter
 from geo.loop.citizen import category_plain_words
 from geo.loop.workflow import load_transitions
@@ -61,7 +62,8 @@ def product_words() -> set[str]:
     taxonomy = load_taxonomy()
     words = {*taxonomy.categories["name"], *taxonomy.categories["major_name"], *taxonomy.departments["name"],
              *taxonomy.plan_tasks["title"], *category_plain_words()["plain"], *STATUS_LABELS.values(),
-             *STATUS_PLAIN.values(), *load_transitions()["name"], *load_greening_tasks()["name"]}
+             *STATUS_PLAIN.values(), *load_transitions()["name"], *load_greening_tasks()["name"], *SEASONS.values(),
+             *SIDES.values()}
     return {w for w in words if w}
 
 
@@ -103,6 +105,12 @@ def world(app, login, copy_engine):
     asked = crew.post(f"/issues/{crew_issue}/transitions", data={
         "action": "ask_extension", "days": "2", "note": "设备检修", "back": "todo", "csrf_token": crew.csrf})
     assert asked.status_code == 302
+    # the crew's page then shows an answered request, 督办 and a request waiting
+    for client, step in ((dispatcher, {"action": "refuse_request", "note": "请按期完成"}),
+                         (dispatcher, {"action": "urge", "note": "尽快处理"}),
+                         (crew, {"action": "ask_return", "note": "不属本单位", "back": "todo"})):
+        answer = client.post(f"/issues/{crew_issue}/transitions", data={**step, "csrf_token": client.csrf})
+        assert answer.status_code == 302, answer.get_data(as_text=True)[:300]
     closed = int(store.query_issues(copy_engine, jurisdiction_code=J, columns=("id",), limit=1,
                                     where=IssueFilter(statuses=["closed"]))["id"].iloc[0])
     others = int(store.query_issues(copy_engine, jurisdiction_code=J, columns=("id",), limit=1,
@@ -262,3 +270,48 @@ def test_map_documents_speak_the_pages_language(app, world, user):
                 assert named == set(), f"{path}: Chinese product words in an English map's features"
         # the same words in both: a label the Chinese leaves empty (a value alone) is empty in English too
         assert [not w for w in said_in["zh"]] == [not w for w in said_in["en"]], path
+
+
+def test_refused_forms_answer_in_the_pages_language(world, copy_engine):
+    """A form the app refuses shows its message in the page's language: the report without a problem chosen, a
+    rework without a note, a handling without its after-photo."""
+    handled = int(store.query_issues(copy_engine, jurisdiction_code=J, columns=("id",), limit=1,
+                                     where=IssueFilter(statuses=["handled"]))["id"].iloc[0])
+    clients = world["clients"]
+    posts = [
+        ("citizen", "/report", {"lon": "117.37", "lat": "39.1", "description": "门口垃圾"}, 400),
+        ("dispatcher", f"/issues/{handled}/transitions", {"action": "rework"}, 400),
+        ("sanitation", f"/issues/{world['crew_issue']}/transitions", {"action": "handle", "note": "已清理"}, 400),
+    ]
+    for user, path, form, status in posts:
+        client = clients[user]
+        for lang in ("zh", "en"):
+            answer = client.post(f"{path}?lang={lang}", data={**form, "csrf_token": client.csrf})
+            html = answer.get_data(as_text=True)
+            assert answer.status_code == status, (path, html[:300])
+            assert re.search(r'class="error"[^>]*>[^<]+<', html), path
+            _check_page(html, lang, f"{user} {lang} POST {path}")
+
+
+def test_the_weekly_workbook_follows_the_readers_language(world):
+    """The weekly Excel's map says its title and legend in the reader's language (the PNG's Title is the map's
+    title), and its plan tasks are named in it."""
+    from PIL import Image
+
+    from geo.loop.weekly import MAP_WORDS
+    from webmap.figures import MAP_WORD_MARKS
+
+    assert MAP_WORD_MARKS == MAP_WORDS
+    client = world["clients"]["supervisor"]
+    titles = {}
+    for lang, sheet, tasks in (("en", "Map", "Plan tasks"), ("zh", "地图", "专项任务")):
+        answer = client.get(f"/reports/weekly.xlsx?week=2025-W50&lang={lang}")
+        assert answer.status_code == 200
+        book = openpyxl.load_workbook(BytesIO(answer.data))
+        image = book[sheet]._images[0]
+        titles[lang] = Image.open(BytesIO(image._data())).info["Title"]
+        names = [row[0] for row in book[tasks].iter_rows(min_row=2, values_only=True)]
+        assert ("Green and beautify the priority roads" if lang == "en" else "开展重点道路绿化美化提升行动") in names
+        assert all(chinese_runs(f"<p>{html_lib.escape(str(n))}</p>") == set() for n in names) or lang == "zh"
+    assert titles["en"].startswith("Open and overdue issues (as of ") and chinese_runs(titles["en"]) == set()
+    assert titles["zh"].startswith("未结案与超期问题（截至 ")

@@ -16,7 +16,7 @@ from flask_babel import gettext as word
 
 from geo.io import XlsxChart, write_xlsx_with_images
 from geo.loop.weekly import WeeklyReport
-from webmap.i18n import N_, department_name
+from webmap.i18n import N_, department_name, localised
 
 #: figure key (geo.loop.metrics.FIGURE_COLUMNS) → its name
 FIGURE_LABELS = {
@@ -31,6 +31,15 @@ PAGE_FIGURES = ("registered", "due", "closed", "closed_on_time", "close_rate_pct
                 "rework_rate_pct", "handle_h_median", "backlog", "overdue")
 #: counts of the weekly comparison chart (backlog and overdue are judged now: the same for both weeks)
 WEEK_CHART_COUNTS = ("registered", "due", "closed", "closed_on_time", "handled")
+
+
+#: the weekly map's words (geo.loop.weekly.MAP_WORDS, tests/test_figures.py keeps them equal), marked for the catalogue
+MAP_WORD_MARKS = {"title": N_("未结案与超期问题（截至 %(now)s）"), "open": N_("未结案 %(n)s"), "overdue": N_("超期 %(n)s")}
+
+
+def weekly_map_words() -> dict[str, str]:
+    """The weekly map's title and legend in the reader's language (pass to geo.loop.weekly.weekly_report)."""
+    return {key: word(message) for key, message in MAP_WORD_MARKS.items()}
 
 
 def figure_label(key: str) -> str:
@@ -63,7 +72,7 @@ def weekly_sheets(report: WeeklyReport) -> tuple[dict[str, pd.DataFrame], tuple[
     departments.insert(departments.columns.get_loc(figure_label("on_time_rate_pct")) + 1, last_rate,
                        report.departments["on_time_rate_pct_last_week"].round(2).to_numpy())
     tasks = report.tasks.assign(
-        name=report.tasks["title"],
+        name=localised(report.tasks, "title"),
         lead_name=report.tasks["lead"].map(department_name),
         supporting_names=report.tasks["supporting"].map(
             lambda codes: word(N_("、")).join(department_name(c) for c in codes.split(";") if c)),

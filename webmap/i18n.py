@@ -63,7 +63,9 @@ class _Babel(Babel):
 
 
 def current_language() -> str:
-    """``zh`` or ``en`` for this request."""
+    """``zh`` or ``en`` for this request; Chinese outside a request (the CLI)."""
+    if not has_request_context():
+        return "zh"
     chosen = request.args.get("lang") or request.cookies.get("lang")
     return chosen if chosen in LANGUAGES else "zh"
 
@@ -74,21 +76,17 @@ def N_(message: str) -> str:  # noqa: N802 (gettext's name for "mark only")
     return message
 
 
-def _language() -> str:
-    """The request's language; Chinese outside a request (the CLI)."""
-    return current_language() if has_request_context() else "zh"
-
-
 def status_labels() -> dict[str, str]:
     """Status → label in the request's language (Chinese outside a request)."""
-    return STATUS_NAMES[_language()]
+    return STATUS_NAMES[current_language()]
 
 
 def localised(row, column: str):
     """The words of ``column`` of ``row`` in the request's language: ``column`` on a Chinese page, ``column_en``
-    on an English one (:func:`geo.taxonomy.in_language`). ``row`` is a mapping, a pandas row or a template row."""
-    key = in_language(column, _language())
-    return row[key] if isinstance(row, (Mapping, pd.Series)) else getattr(row, key)
+    on an English one (:func:`geo.taxonomy.in_language`). ``row`` is a mapping, a pandas row or frame (a column
+    comes back), or a template row."""
+    key = in_language(column, current_language())
+    return row[key] if isinstance(row, (Mapping, pd.Series, pd.DataFrame)) else getattr(row, key)
 
 
 def department_name(code: str, name: str | None = None) -> str:
@@ -102,13 +100,13 @@ def department_name(code: str, name: str | None = None) -> str:
 
 def category_names() -> dict[str, str]:
     """Event code → the category's name in the request's language."""
-    return load_taxonomy().categories[in_language("name", _language())].to_dict()
+    return load_taxonomy().categories[in_language("name", current_language())].to_dict()
 
 
 def major_names() -> dict[str, str]:
     """Major class code (``06``) → its name in the request's language."""
     majors = load_taxonomy().categories.drop_duplicates("major_code").set_index("major_code")
-    return majors[in_language("major_name", _language())].to_dict()
+    return majors[in_language("major_name", current_language())].to_dict()
 
 
 def status_name(status: str) -> str:

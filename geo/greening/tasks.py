@@ -24,6 +24,8 @@ SEASONS = {"spring": "春季", "summer": "夏季", "autumn": "秋季", "winter":
 SEASONS_EN = {"spring": "spring", "summer": "summer", "autumn": "autumn", "winter": "winter"}
 #: side of the road a piece of work is on → Chinese name
 SIDES = {"left": "左侧", "right": "右侧", "median": "中央分隔带"}
+#: … and its English name
+SIDES_EN = {"left": "left side", "right": "right side", "median": "median strip"}
 #: the plan task that makes the priority roads the greening focus (seed/README.md)
 PRIORITY_ROAD_TASK = 14
 

@@ -25,6 +25,9 @@ from geo.settings import Settings
 from geo.statuses import OPEN_STATUSES
 
 _WEEK_RE = re.compile(r"(\d{4})-W(\d{2})")
+#: the words of the weekly map (:func:`render_map_png`): its title and legend, ``%(…)s`` filled in; whoever
+#: writes the report for a reader of another language passes theirs
+MAP_WORDS = {"title": "未结案与超期问题（截至 %(now)s）", "open": "未结案 %(n)s", "overdue": "超期 %(n)s"}
 
 
 def parse_week(text: str) -> tuple[datetime, datetime]:
@@ -82,8 +85,10 @@ class WeeklyReport:
     map_png: bytes
 
 
-def weekly_report(engine: Engine, settings: Settings, *, week: str, now: datetime) -> WeeklyReport:
-    """The weekly report of ``week``; ``now`` judges backlog and overdue (normally the week's end or the present)."""
+def weekly_report(engine: Engine, settings: Settings, *, week: str, now: datetime,
+                  map_words: dict[str, str] = MAP_WORDS) -> WeeklyReport:
+    """The weekly report of ``week``; ``now`` judges backlog and overdue (normally the week's end or the present);
+    ``map_words`` the map's words (:data:`MAP_WORDS`)."""
     start, end = parse_week(week)
     before = start - timedelta(days=7)
     shown = [c for c in metrics.FIGURE_COLUMNS if not c.startswith("registered_per")]
@@ -99,15 +104,20 @@ def weekly_report(engine: Engine, settings: Settings, *, week: str, now: datetim
         tasks=plan_task_board(engine, settings, start=start, end=end, now=now),
         daily=store.daily_counts(engine, jurisdiction_code=settings.jurisdiction_code, since=before.date(),
                                  until=end.date(), now=now),
-        map_png=render_map_png(engine, settings, now=now),
+        map_png=render_map_png(engine, settings, now=now, words=map_words),
     )
 
 
-def render_map_png(engine: Engine, settings: Settings, *, now: datetime) -> bytes:
+def render_map_png(engine: Engine, settings: Settings, *, now: datetime, words: dict[str, str] = MAP_WORDS) -> bytes:
     """A PNG map (matplotlib, no browser) of the contractor zones, roads, open issues and the overdue ones.
 
-    Reads the open issues only (a few per cent of the table).
+    Reads the open issues only (a few per cent of the table). ``words`` (:data:`MAP_WORDS`: ``title`` with
+    ``%(now)s``, ``open`` and ``overdue`` with ``%(n)s``) are its title and legend; the title is also the PNG's
+    ``Title`` (a text chunk), so a reader of the file finds what the picture says.
     """
+    missing = sorted(set(MAP_WORDS) - set(words))
+    if missing:
+        raise ValidationError(f"the map's words lack {', '.join(missing)}")
     import matplotlib
 
     matplotlib.use("Agg")
@@ -126,13 +136,15 @@ def render_map_png(engine: Engine, settings: Settings, *, now: datetime) -> byte
     boundary.boundary.plot(ax=ax, color="black", linewidth=1.2)
     roads.plot(ax=ax, color="dimgrey", linewidth=0.6)
     if len(open_):
-        open_[~late].plot(ax=ax, color="royalblue", markersize=6, label=f"未结案 {int((~late).sum())}")
+        open_[~late].plot(ax=ax, color="royalblue", markersize=6, label=words["open"] % {"n": int((~late).sum())})
         if late.any():
-            open_[late].plot(ax=ax, color="red", markersize=14, marker="x", label=f"超期 {int(late.sum())}")
+            open_[late].plot(ax=ax, color="red", markersize=14, marker="x",
+                             label=words["overdue"] % {"n": int(late.sum())})
         ax.legend(loc="lower right")
     ax.set_axis_off()
-    ax.set_title(f"未结案与超期问题（截至 {now:%Y-%m-%d %H:%M}）")
+    title = words["title"] % {"now": f"{now:%Y-%m-%d %H:%M}"}
+    ax.set_title(title)
     buffer = BytesIO()
-    fig.savefig(buffer, format="png", bbox_inches="tight")
+    fig.savefig(buffer, format="png", bbox_inches="tight", metadata={"Title": title})
     plt.close(fig)
     return buffer.getvalue()

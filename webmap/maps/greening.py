@@ -9,10 +9,10 @@ from flask_babel import gettext
 
 from geo.crs import to_metric
 from geo.greening.progress import chainage_label
-from geo.greening.tasks import SIDES
+from geo.greening.tasks import SIDES, SIDES_EN
 from geo.io import PHOTO_NAME_RE
 from geo.settings import Settings
-from webmap.i18n import N_, status_labels
+from webmap.i18n import N_, current_language, status_labels
 from webmap.maps.base import add_roads, new_document
 from webmap.maps.document import MapDocument
 
@@ -60,7 +60,7 @@ def _record_lines(pairs: pd.DataFrame, unit: str) -> tuple[pd.Series, pd.Series]
     elsewhere = pairs["photo"].where(photos.isna() & pairs["photo"].notna() & (pairs["photo"].astype(str) != ""))
     photo_text = elsewhere.map(lambda ref: "" if pd.isna(ref) else " · " + gettext("照片 %(ref)s", ref=ref))
     line = (pairs["done_on"].dt.strftime("%Y-%m-%d") + " " + pairs["team"].fillna("").astype(str) + " · "
-            + pairs["side"].map(SIDES).fillna("") + " " + chainage_label(pairs["from_m"]).to_numpy() + "–"
+            + pairs["side"].map(SIDES_EN if current_language() == "en" else SIDES).fillna("") + " " + chainage_label(pairs["from_m"]).to_numpy() + "–"
             + chainage_label(pairs["to_m"]).to_numpy() + quantity + photo_text + note)
     key = [pairs["road_id"], pairs["section_no"]]
     rank = pairs.groupby(["road_id", "section_no"]).cumcount()

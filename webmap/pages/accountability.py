@@ -20,7 +20,7 @@ from geo.loop.weekly import parse_week, week_of
 from geo.loop.weekly import weekly_report as build_weekly_report
 from webmap import params
 from webmap.charts import chart_spec, series
-from webmap.figures import PAGE_FIGURES, figure_label, write_weekly_workbook
+from webmap.figures import PAGE_FIGURES, figure_label, weekly_map_words, write_weekly_workbook
 from webmap.i18n import N_, category_names, department_name, localised
 from webmap.rows import template_row, template_rows
 from webmap.context import engine_of, jurisdiction_boundary, settings_of
@@ -183,7 +183,7 @@ def weekly_report():
     engine, settings = engine_of(current_app), settings_of(current_app)
     week = request.args.get("week", "").strip()
     _start, end = parse_week(week)
-    report = build_weekly_report(engine, settings, week=week, now=min(end, local_now()))
+    report = build_weekly_report(engine, settings, week=week, now=min(end, local_now()), map_words=weekly_map_words())
     with tempfile.TemporaryDirectory() as tmp:
         data = write_weekly_workbook(report, Path(tmp) / "report.xlsx").read_bytes()
     return Response(data, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
