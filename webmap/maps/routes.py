@@ -112,5 +112,5 @@ def routes_map(
                                   popup={"title": "title", "fields": [["问题", "issue"], ["", "load"]],
                                          "max_width": 260})
     document.add_features(depot.iloc[:1].assign(label=gettext("车场")), name=N_("车场"), properties=["label"], point="tag",
-                          label="label", style={"color": "#000000", "size": [30, 18]})
+                          label="label", style={"color": "#000000", "size": [44, 18]})
     return document

@@ -60,7 +60,13 @@
     var categoryAxis = {type: "category", data: spec.categories || [], inverse: horizontal,
                         axisLabel: horizontal ? {width: Math.round(0.4 * width), overflow: "truncate"}
                                               : {hideOverlap: true}};
-    var valueAxis = {type: "value", max: spec.max === undefined ? null : spec.max,
+    // counts are whole: no axis ticks at 0.2 of an issue
+    var whole = (spec.series || []).every(function (s) {
+      return (s.values || []).every(function (v) { return v === null || Number.isInteger(v); });
+    });
+    // a narrow box (a phone, a column) gets fewer ticks, so that "80" and "100" do not run together
+    var valueAxis = {type: "value", max: spec.max === undefined ? null : spec.max, minInterval: whole ? 1 : null,
+                     splitNumber: horizontal && width < 420 ? 2 : 5,
                      name: text(spec.unit), nameTextStyle: {align: horizontal ? "left" : "right"}};
     var series = (spec.series || []).map(function (s) {
       var kind = s.kind || (spec.kind === "line" ? "line" : "bar");

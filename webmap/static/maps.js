@@ -21,8 +21,10 @@
   var ENGLISH = (function () {
     try { return window.parent.document.documentElement.lang === "en"; } catch (err) { return false; }
   })();
-  var WORDS = ENGLISH ? {photo: "Photo ", login: "Please log in again (HTTP ", failed: "The map's data could not be loaded: "}
-                      : {photo: "照片 ", login: "请重新登录后再试（HTTP ", failed: "地图数据无法加载："};
+  var WORDS = ENGLISH ? {photo: "Photo ", login: "Please log in again (HTTP ", failed: "The map's data could not be loaded: ",
+                         zoomIn: "Zoom in", zoomOut: "Zoom out", layers: "Layers"}
+                      : {photo: "照片 ", login: "请重新登录后再试（HTTP ", failed: "地图数据无法加载：",
+                         zoomIn: "放大", zoomOut: "缩小", layers: "图层"};
   var drawn = [];
 
   function text(value) {
@@ -48,7 +50,7 @@
       if (value === null || value === undefined || value === "") return;
       var line = el("div", "cm-line");
       if (pair[0]) line.appendChild(el("span", "cm-label", pair[0] + "："));
-      line.appendChild(el("span", "cm-value", value));
+      line.appendChild(el("span", "cm-value", value)).setAttribute("data-value", "");
       parent.appendChild(line);
     });
   }
@@ -112,6 +114,7 @@
       node.style.transform = "rotate(" + (Number(props[spec.angle]) || 0) + "deg)";
     } else {
       node.textContent = text(props[spec.label]);
+      node.setAttribute("data-value", "");
       node.style.background = text(style.color);
     }
     var size = style.size || [18, 18];
@@ -197,6 +200,18 @@
     return ((layer.data || {}).features || []).length;
   }
 
+  // Leaflet's own controls speak English: their titles in the page's language, the attribution without its
+  // English title
+  function localiseControls(map, overlays) {
+    if (map.zoomControl) {
+      map.removeControl(map.zoomControl);
+      L.control.zoom({zoomInTitle: WORDS.zoomIn, zoomOutTitle: WORDS.zoomOut}).addTo(map);
+    }
+    var toggle = overlays.getContainer().querySelector(".leaflet-control-layers-toggle");
+    if (toggle) toggle.title = WORDS.layers;
+    if (map.attributionControl) map.attributionControl.setPrefix("Leaflet");
+  }
+
   function draw(map, doc) {
     if (doc.bounds) map.fitBounds(doc.bounds);
     L.control.scale({imperial: false, metric: true}).addTo(map);
@@ -209,6 +224,7 @@
       drawn.push({name: text(spec.name), kind: spec.kind, layer: layer, features: features(spec)});
     });
     overlays.addTo(map);
+    localiseControls(map, overlays);
     if (doc.legend) legendControl(doc.legend).addTo(map);
     if (doc.message) notice(map, doc.message);
     document.body.setAttribute("data-map-drawn", "true");

@@ -85,7 +85,11 @@
           onEachFeature: function (feature, layer) {
             var name = kind && feature.properties && feature.properties.name;
             if (name) {
-              layer.bindTooltip(String(name), { permanent: true, direction: "center", className: "map-label " + kind });
+              // a node, not a string: Leaflet writes a string tooltip as HTML, and a name is layer data
+              var label = document.createElement("span");
+              label.textContent = String(name);
+              label.setAttribute("data-value", "");
+              layer.bindTooltip(label, { permanent: true, direction: "center", className: "map-label " + kind });
               (kind === "road" ? roads : compounds).push(layer);
             }
           }
@@ -108,7 +112,7 @@
       if (best && best.d <= NEAR_PX && (!near || best.d < near.d)) { near = { d: best.d, layer: layer }; }
     });
     var where = lon.value + ", " + lat.value;
-    return near ? msg.msgNear.replace("{road}", near.layer.getTooltip().getContent()) + "（" + where + "）" : where;
+    return near ? msg.msgNear.replace("{road}", near.layer.getTooltip().getContent().textContent) + "（" + where + "）" : where;
   }
 
   function place(latlng) {
