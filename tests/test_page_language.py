@@ -46,7 +46,7 @@ NOT_PAGES = ("/api/", "/open311/", "/openapi.json", "/static/", "/vendor/", "/fa
 #: the states of a page a query shows, besides its default
 VARIANTS = {
     "pages.issue_list": ("status=open", "status=reported,registered", "page=2"),
-    "pages.hotspots": ("since=2025-12-31&until=2025-12-31&source=12345",),
+    "pages.hotspots": ("since=2025-12-31&until=2025-12-31&source=12345", "since=2024-01-01&until=2024-01-02"),
     "pages.emerging": ("cell=120110900004031",),
     "pages.league": ("month=2025-06",),
     "pages.plan_tasks": ("month=2025-06",),
