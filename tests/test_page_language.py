@@ -272,9 +272,9 @@ def test_map_documents_speak_the_pages_language(app, world, user):
         assert [not w for w in said_in["zh"]] == [not w for w in said_in["en"]], path
 
 
-def test_refused_forms_answer_in_the_pages_language(world, copy_engine):
+def test_refused_forms_answer_in_the_pages_language(app, world, copy_engine):
     """A form the app refuses shows its message in the page's language: the report without a problem chosen, a
-    rework without a note, a handling without its after-photo."""
+    rework without a note, a handling without its after-photo, a wrong password."""
     handled = int(store.query_issues(copy_engine, jurisdiction_code=J, columns=("id",), limit=1,
                                      where=IssueFilter(statuses=["handled"]))["id"].iloc[0])
     clients = world["clients"]
@@ -282,9 +282,12 @@ def test_refused_forms_answer_in_the_pages_language(world, copy_engine):
         ("citizen", "/report", {"lon": "117.37", "lat": "39.1", "description": "门口垃圾"}, 400),
         ("dispatcher", f"/issues/{handled}/transitions", {"action": "rework"}, 400),
         ("sanitation", f"/issues/{world['crew_issue']}/transitions", {"action": "handle", "note": "已清理"}, 400),
+        (None, "/login", {"name": "citizen", "password": "not-the-password"}, 401),
     ]
+    anonymous = app.test_client()
+    anonymous.csrf = re.search(r'name="csrf_token" value="([^"]+)"', anonymous.get("/login").get_data(as_text=True))[1]
     for user, path, form, status in posts:
-        client = clients[user]
+        client = clients[user] if user else anonymous
         for lang in ("zh", "en"):
             answer = client.post(f"{path}?lang={lang}", data={**form, "csrf_token": client.csrf})
             html = answer.get_data(as_text=True)

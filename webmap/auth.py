@@ -354,7 +354,8 @@ def _login_refused(err: CitymapError, data):
     """A refused login: JSON for a JSON login, else the form again with the message; the error's status."""
     if request.mimetype == "application/json":
         return jsonify({"error": err.message, "status": err.status}), err.status, err.headers
-    return render_template("login.html", next=_safe_next(data.get("next")), error=err.message), err.status, err.headers
+    return (render_template("login.html", next=_safe_next(data.get("next")), error=err.message, status=err.status),
+            err.status, err.headers)
 
 
 @bp.post("/logout")

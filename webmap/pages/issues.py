@@ -20,7 +20,6 @@ from geo.loop.timeline import issue_timeline
 from geo.loop.users import acting_department, may_act_on
 from geo.loop.workflow import MAX_EXTENSION_DAYS, allowed_actions, apply_transition, load_transitions
 from geo.privacy import mask_phone
-from geo.taxonomy import load_taxonomy
 from webmap import params
 from webmap.auth import current_user, department_reach, visible_issue
 from webmap.context import engine_of, jurisdiction_boundary, settings_of
