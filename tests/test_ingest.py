@@ -186,16 +186,13 @@ def test_import_failing_half_way_leaves_the_database_as_it_was(engine, repo_root
     assert before["counts"]["issues"] == loaded.inserted
 
     seen = {}
-    real_bulk_insert = issue_table.bulk_insert
 
-    def failing_bulk_insert(conn, table, frame, columns, **options):
-        if table == "issue_events":
-            # the issues of this load are in (visible to its own transaction) when the failure strikes
-            seen["issues"] = conn.execute(text("SELECT count(*) FROM issues")).scalar_one()
-            raise RuntimeError("disk full while writing issue_events")
-        return real_bulk_insert(conn, table, frame, columns, **options)
+    def failing_events(conn, **options):
+        # the issues of this load are in (visible to its own transaction) when the failure strikes
+        seen["issues"] = conn.execute(text("SELECT count(*) FROM issues")).scalar_one()
+        raise RuntimeError("disk full while writing issue_events")
 
-    monkeypatch.setattr(issue_table, "bulk_insert", failing_bulk_insert)
+    monkeypatch.setattr(issue_table, "_write_lifecycle_events", failing_events)
     second = tmp_path / "second.csv"
     _write_csv(repo_root, second, prefix="B-")
     with pytest.raises(RuntimeError, match="disk full"):

@@ -59,6 +59,7 @@ from geo.store.bulk import (  # noqa: F401
     spatialite_point_blobs,
     z_order,
 )
+from geo.store.keys import FirstSeen  # noqa: F401
 from geo.store.calendar import (  # noqa: F401
     read_calendar_days,
     read_provisional_deadlines,
@@ -86,6 +87,7 @@ from geo.store.greening import (  # noqa: F401
 from geo.store.issues import (  # noqa: F401
     ASSIGNMENT_COLUMNS,
     ISSUE_READ_COLUMNS,
+    IssueLoad,
     LoadResult,
     count_issues,
     count_issues_by,
@@ -93,7 +95,7 @@ from geo.store.issues import (  # noqa: F401
     insert_issues,
     issue_id_of,
     issue_time_range,
-    lifecycle_events,
+    load_issues,
     query_issues,
     update_assignment,
 )
@@ -126,6 +128,7 @@ __all__ = [
     "FRONTAGE_COLUMNS",
     "GREENING_PLAN_COLUMNS",
     "GREENING_RECORD_COLUMNS",
+    "FirstSeen",
     "GreeningLoad",
     "INSPECTION_COLUMNS",
     "STORED_ISSUE_COLUMNS",
@@ -134,6 +137,7 @@ __all__ = [
     "KEY_WITHOUT_USER_ROLE",
     "LIFECYCLE_EVENTS",
     "LOGIN_SCOPES",
+    "IssueLoad",
     "LoadResult",
     "LoginAttempt",
     "MASKED_TEXT_COLUMNS",
@@ -161,7 +165,7 @@ __all__ = [
     "issue_state",
     "issue_time_range",
     "layer_version",
-    "lifecycle_events",
+    "load_issues",
     "lock_row",
     "login_succeeded",
     "purge_inspections",

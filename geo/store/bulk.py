@@ -1,9 +1,11 @@
-"""Bulk loading of one table, each dialect's fastest path.
+"""Bulk loading of one table, each dialect's fastest path, for many inserts in one transaction (:func:`bulk_load`).
 
 * SpatiaLite: ``executemany`` with point blobs built in numpy, SpatiaLite's per-row
   triggers suspended and the R*Tree filled afterwards (per-row triggers cost 6×).
-* PostGIS: the keys already stored are looked up first, then ``COPY`` (CSV written by
-  :func:`copy_csv`) straight into the table.
+* PostGIS: ``COPY`` (CSV written by :func:`copy_csv`) straight into the table.
+
+Either way the keys already stored can be looked up first (:func:`not_yet_stored`), and
+a large load drops the table's indexes and builds them again at its end.
 """
 
 from __future__ import annotations
@@ -21,58 +23,45 @@ from geo.store.db import is_sqlite
 from geo.store.sqlite_rtree import pack_rtree
 
 
-def bulk_insert(
-    conn: Connection,
-    table: str,
-    frame: pd.DataFrame,
-    columns: Sequence[str],
-    *,
-    point: bool = False,
-    unique_key: Sequence[str] | None = None,
-) -> pd.DataFrame:
-    """Insert many rows fast: ``executemany`` on SQLite, ``COPY`` on PostGIS; returns the rows inserted.
+class BulkLoad:
+    """One table taking many inserts in bulk mode, inside the caller's transaction (:func:`bulk_load`)."""
 
-    With ``point``, the frame's ``lon``/``lat`` columns become the ``geom`` point
-    (SRID 4326). With ``unique_key`` (the columns of a unique index), rows whose
-    key is already stored are skipped (the caller gives each key once: it decides which
-    of a file's repeated rows counts), and the rows inserted come back with their new
-    ``id`` (the table's integer primary key, given here rather than read back; point
-    rows get one too). Columns missing from every row are left out of the statement:
-    the database fills them with NULL.
-    """
-    if unique_key and not frame.empty:
-        if not is_sqlite(conn):
-            # Keeps other writers of the table out until commit (reads go on), so that the
-            # check of stored keys stays true and the ids below are ours alone. (A SQLite
-            # write transaction holds the database's write lock from BEGIN.)
-            conn.exec_driver_sql(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE")
-        frame = _not_yet_stored(conn, table, frame, unique_key)
-    if frame.empty:
-        return frame.assign(id=pd.Series(dtype="int64")) if unique_key else frame
-    if unique_key or point:
-        frame = frame.assign(id=_new_ids(conn, table, len(frame)))
-        columns = ("id", *columns)
-    columns = [c for c in columns if frame[c].notna().any()]
-    names = ", ".join(columns) + (", geom" if point else "")
-    rebuild = len(frame) >= REBUILD_INDEXES_ROWS
-    if is_sqlite(conn):
-        values = ", ".join("?" * (len(columns) + point))
-        arrays = [_sqlite_values(frame[c]) for c in columns]
-        if point:
-            arrays.append(spatialite_point_blobs(frame["lon"].to_numpy(dtype=float),
-                                                 frame["lat"].to_numpy(dtype=float)).tolist())
-        with _spatialite_bulk_mode(conn, table, rebuild_indexes=rebuild) as added_points:
+    def __init__(self, conn: Connection, table: str, *, point: bool, added_points: list | None) -> None:
+        self.conn, self.table, self.point = conn, table, point
+        self._added_points = added_points
+
+    def insert(self, frame: pd.DataFrame, columns: Sequence[str], *, ids: bool = False) -> pd.DataFrame:
+        """Insert the rows of ``frame``: ``executemany`` on SQLite, ``COPY`` on PostGIS; returns them.
+
+        With the table's ``point``, the frame's ``lon``/``lat`` columns become the
+        ``geom`` point (SRID 4326). With ``ids`` (or ``point``) the rows get new values
+        of the table's integer primary key ``id``, given here rather than read back,
+        and come back with them. Columns missing from every row are left out of the
+        statement: the database fills them with NULL.
+        """
+        if frame.empty:
+            return frame.assign(id=pd.Series(dtype="int64")) if ids or self.point else frame
+        conn, table, point = self.conn, self.table, self.point
+        if ids or point:
+            frame = frame.assign(id=_new_ids(conn, table, len(frame)))
+            columns = ("id", *columns)
+        columns = [c for c in columns if frame[c].notna().any()]
+        names = ", ".join(columns) + (", geom" if point else "")
+        if is_sqlite(conn):
+            values = ", ".join("?" * (len(columns) + point))
+            arrays = [_sqlite_values(frame[c]) for c in columns]
+            if point:
+                lon, lat = frame["lon"].to_numpy(dtype=float), frame["lat"].to_numpy(dtype=float)
+                arrays.append(spatialite_point_blobs(lon, lat).tolist())
+                self._added_points.append((frame["id"].to_numpy(dtype=np.int64), lon, lat))
             conn.connection.driver_connection.executemany(f"INSERT INTO {table} ({names}) VALUES ({values})",
                                                           zip(*arrays))
-            if point:
-                added_points.append((frame["id"].to_numpy(dtype=np.int64), frame["lon"].to_numpy(dtype=float),
-                                     frame["lat"].to_numpy(dtype=float)))
-        return frame
-    out = frame[list(columns)]
-    if point:
-        out = out.assign(geom=hex_ewkb_points(frame["lon"].to_numpy(dtype=float), frame["lat"].to_numpy(dtype=float)))
-    cursor = conn.connection.driver_connection.cursor()
-    with _postgis_bulk_mode(conn, table, rebuild_indexes=rebuild):
+            return frame
+        out = frame[list(columns)]
+        if point:
+            out = out.assign(geom=hex_ewkb_points(frame["lon"].to_numpy(dtype=float),
+                                                  frame["lat"].to_numpy(dtype=float)))
+        cursor = conn.connection.driver_connection.cursor()
         # In chunks, formatted by a thread while this one sends: the server parses one chunk
         # while the next is made (two cores at work; sending waits on the socket, not the GIL).
         with cursor.copy(f"COPY {table} ({names}) FROM STDIN WITH (FORMAT csv)") as copy, \
@@ -80,7 +69,31 @@ def bulk_insert(
             for chunk in formatter.map(lambda start: copy_csv(out.iloc[start:start + COPY_CHUNK_ROWS]),
                                        range(0, len(out), COPY_CHUNK_ROWS)):
                 copy.write(chunk)
-    return frame
+        return frame
+
+
+@contextmanager
+def bulk_load(conn: Connection, table: str, *, point: bool = False, rebuild_indexes: bool = False,
+              keep_indexes: Sequence[str] = (), lock: bool = False) -> Iterator[BulkLoad]:
+    """``table`` made ready for many fast inserts in the caller's transaction, and made whole again after them.
+
+    On SpatiaLite the table's per-row triggers are suspended and the R*Tree entries of
+    the points inserted are added at the end (:func:`_spatialite_bulk_mode`); on PostGIS,
+    with ``lock``, other writers of the table wait until commit (reads go on), so that
+    a check of stored keys stays true and the ids given are the load's alone (a SQLite
+    write transaction holds the database's write lock from BEGIN). With
+    ``rebuild_indexes`` the table's indexes (but ``keep_indexes``) are dropped first and
+    built again at the end, one sort each instead of a random insert per row and index.
+    Nothing is made whole if the block raises: the caller's transaction rolls it all back.
+    """
+    if is_sqlite(conn):
+        with _spatialite_bulk_mode(conn, table, rebuild_indexes=rebuild_indexes, keep=keep_indexes) as added_points:
+            yield BulkLoad(conn, table, point=point, added_points=added_points)
+        return
+    if lock:
+        conn.exec_driver_sql(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE")
+    with _postgis_bulk_mode(conn, table, rebuild_indexes=rebuild_indexes, keep=keep_indexes):
+        yield BulkLoad(conn, table, point=point, added_points=None)
 
 
 def copy_csv(frame: pd.DataFrame) -> str:
@@ -202,8 +215,8 @@ def _new_ids(conn: Connection, table: str, n: int) -> np.ndarray:
     return np.arange(top + 1, top + 1 + n, dtype=np.int64)
 
 
-def _not_yet_stored(conn: Connection, table: str, frame: pd.DataFrame, unique_key: Sequence[str]) -> pd.DataFrame:
-    """The rows of ``frame`` whose key is not in ``table`` yet.
+def not_yet_stored(conn: Connection, table: str, frame: pd.DataFrame, unique_key: Sequence[str]) -> pd.DataFrame:
+    """The rows of ``frame`` whose key (the columns of a unique index) is not in ``table`` yet.
 
     Checking first and then inserting straight into the table writes each row once
     (COPY into a temporary table and ``INSERT … ON CONFLICT`` wrote it twice), and
@@ -232,8 +245,10 @@ def _not_yet_stored(conn: Connection, table: str, frame: pd.DataFrame, unique_ke
 
 
 @contextmanager
-def _postgis_bulk_mode(conn: Connection, table: str, *, rebuild_indexes: bool) -> Iterator[None]:
-    """For a large batch, drop the table's indexes (GiST and unique ones included) and foreign keys, and add them after.
+def _postgis_bulk_mode(conn: Connection, table: str, *, rebuild_indexes: bool,
+                       keep: Sequence[str] = ()) -> Iterator[None]:
+    """For a large batch, drop the table's indexes (GiST and unique ones included, but ``keep``) and foreign keys,
+    and add them after.
 
     A sorted GiST build of a million points takes seconds; a million GiST inserts take
     minutes. A foreign key checks each new row with a query of its own (~3 µs a row);
@@ -253,6 +268,7 @@ def _postgis_bulk_mode(conn: Connection, table: str, *, rebuild_indexes: bool) -
             "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = %s::regclass "
             "AND contype = 'f'", (table,)
         ).fetchall()
+    indexes = [(name, definition) for name, definition in indexes if name not in keep]
     for name, _ in indexes:
         conn.exec_driver_sql(f'DROP INDEX "{name}"')
     for name, _ in foreign_keys:
@@ -279,7 +295,8 @@ BULK_CACHE_KIB = 262_144
 
 
 @contextmanager
-def _spatialite_bulk_mode(conn: Connection, table: str, *, rebuild_indexes: bool = False) -> Iterator[list]:
+def _spatialite_bulk_mode(conn: Connection, table: str, *, rebuild_indexes: bool = False,
+                          keep: Sequence[str] = ()) -> Iterator[list]:
     """Suspend SpatiaLite's per-row triggers on ``table`` for one bulk insert.
 
     The geometry-constraint check (``ggi_``), the last-insert timestamp (``tmi_``)
@@ -290,9 +307,11 @@ def _spatialite_bulk_mode(conn: Connection, table: str, *, rebuild_indexes: bool
     again, all inside the caller's transaction: a failure rolls every step back.
     With ``rebuild_indexes``, the table's b-tree indexes are dropped and created again
     the same way (unique ones too: the caller has left out the rows already stored,
-    and building a unique index checks it), and the R*Tree is packed anew from its
-    entries and the new points. Indexes that back a table constraint cannot be
-    dropped and stay.
+    and building a unique index checks it), but those named in ``keep``, and the
+    R*Tree is packed anew from its entries and the new points. Indexes that back a
+    table constraint cannot be dropped and stay. The file is not memory-mapped
+    meanwhile: an index build reads the whole table, and mapped pages it touched
+    would count as the process's resident memory.
 
     Yields
     ------
@@ -311,8 +330,11 @@ def _spatialite_bulk_mode(conn: Connection, table: str, *, rebuild_indexes: bool
             "SELECT m.name, m.sql FROM sqlite_master m JOIN pragma_index_list(?) l ON l.name = m.name "
             "WHERE m.type = 'index' AND l.origin = 'c'", (table,)
         ).fetchall()
+        indexes = [(name, sql) for name, sql in indexes if name not in keep]
     cache = conn.exec_driver_sql("PRAGMA cache_size").scalar_one()
+    mapped = conn.exec_driver_sql("PRAGMA mmap_size").scalar_one()
     conn.exec_driver_sql(f"PRAGMA cache_size = {-BULK_CACHE_KIB}")
+    conn.exec_driver_sql("PRAGMA mmap_size = 0")
     for name, _ in suspended:
         conn.exec_driver_sql(f'DROP TRIGGER "{name}"')
     for name, _ in indexes:
@@ -337,6 +359,7 @@ def _spatialite_bulk_mode(conn: Connection, table: str, *, rebuild_indexes: bool
     for _, sql in suspended:
         conn.exec_driver_sql(sql)
     conn.exec_driver_sql(f"PRAGMA cache_size = {int(cache)}")
+    conn.exec_driver_sql(f"PRAGMA mmap_size = {int(mapped)}")
 
 
 def _sqlite_values(column: pd.Series) -> list:
