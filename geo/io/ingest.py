@@ -9,9 +9,8 @@ from __future__ import annotations
 import math
 import threading
 from dataclasses import dataclass, field
-from itertools import chain, islice
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 import geopandas as gpd
 import pandas as pd
@@ -335,18 +334,22 @@ def import_issue_file(
     prepared = assign.prepare(layers)
     batches = io.iter_issue_file(path, coord_system=coord_system, boundary=layers.boundary, source=source,
                                  gazetteer=gazetteer(layers), taxonomy=taxonomy, chunk_rows=chunk_rows)
-    # The first two chunks are read ahead: whether the file spans more than one tells the load how large it is.
-    ahead = list(islice(batches, 2))
+    # Chunks are read ahead until the file is known to hold enough rows for the load to build its indexes
+    # anew (store.REBUILD_INDEXES_ROWS) or has ended.
+    ahead: list[io.IssueBatch] = []
+    for batch in batches:
+        ahead.append(batch)
+        if sum(len(b.frame) for b in ahead) >= store.REBUILD_INDEXES_ROWS:
+            break
+    rows_expected = sum(len(b.frame) for b in ahead)
     name = ahead[0].file
     errors: list[RowError] = []
     good = 0
     # Closed however the import ends, so that an error message starts on a clean line.
     with tqdm(desc=f"import {path.name}", unit=" rows", disable=not progress, leave=False) as shown, \
             store.load_issues(engine, jurisdiction_code=jurisdiction_code, file=str(path), actor=actor,
-                              rows_expected=sum(len(b.frame) for b in ahead) if len(ahead) < 2 else chunk_rows + 1
-                              ) as load:
-        for batch in chain(ahead, batches):
-            ahead = []
+                              rows_expected=rows_expected) as load:
+        for batch in _drained(ahead, batches):
             errors += batch.errors
             good += len(batch.frame)
             if strict and errors:
@@ -356,12 +359,21 @@ def import_issue_file(
                                              taxonomy=taxonomy, prepared=prepared)
                 load.add(issues)
             shown.update(len(batch.frame) + len({e.row for e in batch.errors}))
+        # the file's case numbers are not needed while the indexes are built
+        del batches
         rows_read = good + len({e.row for e in errors})
         if not good:
             raise ImportRejected(f"{name}: no usable row ({rows_read} read)", errors)
         load.rows_rejected = len({e.row for e in errors})
     return ImportReport(file=name, rows_read=rows_read, inserted=load.result.inserted, skipped=load.result.skipped,
                         errors=errors)
+
+
+def _drained(ahead: list[io.IssueBatch], rest: Iterable[io.IssueBatch]) -> Iterator[io.IssueBatch]:
+    """The batches read ahead, each let go of once taken, then the rest."""
+    while ahead:
+        yield ahead.pop(0)
+    yield from rest
 
 
 def _rejected(name: str, errors: list[RowError], good: int, *, rest: Iterable[io.IssueBatch]) -> ImportRejected:

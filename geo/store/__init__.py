@@ -54,6 +54,7 @@ from geo.store.base import (  # noqa: F401
 from geo.store.bulk import (  # noqa: F401
     BULK_CACHE_KIB,
     COPY_CHUNK_ROWS,
+    REBUILD_INDEXES_ROWS,
     copy_csv,
     hex_ewkb_points,
     spatialite_point_blobs,
@@ -142,6 +143,7 @@ __all__ = [
     "LoginAttempt",
     "MASKED_TEXT_COLUMNS",
     "PHOTO_COLUMNS",
+    "REBUILD_INDEXES_ROWS",
     "TIMESTAMP_COLUMNS",
     "USER_COLUMNS",
     "api_key_user",

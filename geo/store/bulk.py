@@ -20,7 +20,7 @@ import pandas as pd
 from sqlalchemy import Connection, text
 
 from geo.store.db import is_sqlite
-from geo.store.sqlite_rtree import pack_rtree
+from geo.store.sqlite_rtree import pack_rtree_cells, rtree_cells
 
 
 class BulkLoad:
@@ -53,7 +53,7 @@ class BulkLoad:
             if point:
                 lon, lat = frame["lon"].to_numpy(dtype=float), frame["lat"].to_numpy(dtype=float)
                 arrays.append(spatialite_point_blobs(lon, lat).tolist())
-                self._added_points.append((frame["id"].to_numpy(dtype=np.int64), lon, lat))
+                self._added_points.append(rtree_cells(frame["id"].to_numpy(dtype=np.int64), lon, lon, lat, lat))
             conn.connection.driver_connection.executemany(f"INSERT INTO {table} ({names}) VALUES ({values})",
                                                           zip(*arrays))
             return frame
@@ -290,8 +290,9 @@ _BULK_SUSPENDED_TRIGGERS = ("ggi", "tmi", "gii")
 #: afterwards: one sort per index instead of a million random index inserts
 REBUILD_INDEXES_ROWS = 100_000
 
-#: SQLite page cache (KiB) while a bulk load runs
-BULK_CACHE_KIB = 262_144
+#: SQLite page cache (KiB) while a bulk load runs: index builds sort in it before they spill to temporary files,
+#: and it counts in the importing process's memory
+BULK_CACHE_KIB = 16384
 
 
 @contextmanager
@@ -316,8 +317,8 @@ def _spatialite_bulk_mode(conn: Connection, table: str, *, rebuild_indexes: bool
     Yields
     ------
     list
-        The caller appends ``(ids, lon, lat)`` arrays of the points it stored: the
-        R*Tree entries are made from them, not read back from the table.
+        The caller appends the R*Tree cells (:func:`~geo.store.sqlite_rtree.rtree_cells`) of the points it
+        stored: the entries are made from them, not read back from the table.
     """
     found = conn.exec_driver_sql(
         "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?", (table,)
@@ -339,23 +340,29 @@ def _spatialite_bulk_mode(conn: Connection, table: str, *, rebuild_indexes: bool
         conn.exec_driver_sql(f'DROP TRIGGER "{name}"')
     for name, _ in indexes:
         conn.exec_driver_sql(f'DROP INDEX "{name}"')
-    added_points: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    added_points: list[np.ndarray] = []
     yield added_points
     for _, sql in indexes:
         conn.exec_driver_sql(sql)
     if rtree and added_points:
-        ids, lon, lat = (np.concatenate(parts) for parts in zip(*added_points))
+        cells = np.concatenate(added_points)
+        added_points.clear()
         raw = conn.connection.driver_connection
         if rebuild_indexes:
-            # the entries already there are float32 boxes, which packing stores unchanged
+            # the entries already there are float32 boxes: made cells again, they keep their values
             old = np.array(raw.execute(f'SELECT pkid, xmin, xmax, ymin, ymax FROM "{rtree}"').fetchall(),
                            dtype=np.float64).reshape(-1, 5)
-            pack_rtree(conn, rtree, (np.concatenate([old[:, 0].astype(np.int64), ids]),
-                                     np.concatenate([old[:, 1], lon]), np.concatenate([old[:, 2], lon]),
-                                     np.concatenate([old[:, 3], lat]), np.concatenate([old[:, 4], lat])))
+            if len(old):
+                cells = np.concatenate([rtree_cells(old[:, 0].astype(np.int64), *old[:, 1:].T), cells])
+            del old
+            pack_rtree_cells(conn, rtree, cells)
         else:
-            raw.executemany(f'INSERT INTO "{rtree}" (pkid, xmin, xmax, ymin, ymax) VALUES (?, ?, ?, ?, ?)',
-                            zip(ids.tolist(), lon.tolist(), lon.tolist(), lat.tolist(), lat.tolist()))
+            # a slice at a time: Python numbers for every point of a large load would take more memory than the rows
+            for start in range(0, len(cells), COPY_CHUNK_ROWS):
+                some = cells[start:start + COPY_CHUNK_ROWS]
+                raw.executemany(f'INSERT INTO "{rtree}" (pkid, xmin, xmax, ymin, ymax) VALUES (?, ?, ?, ?, ?)',
+                                zip(*(some[field].astype(np.int64 if field == "id" else np.float64).tolist()
+                                      for field in ("id", "xmin", "xmax", "ymin", "ymax"))))
     for _, sql in suspended:
         conn.exec_driver_sql(sql)
     conn.exec_driver_sql(f"PRAGMA cache_size = {int(cache)}")

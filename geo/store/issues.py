@@ -9,7 +9,6 @@ from datetime import datetime
 from typing import Iterator, Sequence
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 import shapely
 from sqlalchemy import Connection, Engine, text
@@ -35,7 +34,6 @@ from geo.store.base import (
 from geo.store import bulk
 from geo.store.bulk import z_order
 from geo.store.db import write_tx
-from geo.store.keys import FirstSeen
 
 
 @dataclass(frozen=True)
@@ -136,15 +134,16 @@ class IssueLoad:
         self._issues, self._contacts = issue_rows, contact_rows
         self.batch_id, self.jurisdiction_code, self.actor = batch_id, jurisdiction_code, actor
         self._check_stored = check_stored
-        self._seen = FirstSeen()
         self.inserted = self.skipped = self.rows_rejected = 0
         self.result: LoadResult | None = None
 
     def add(self, issues: gpd.GeoDataFrame) -> int:
         """Store a chunk of issues (as :func:`insert_issues` takes them); returns how many were new.
 
-        A key stored before the load, or given earlier in it (this chunk or one
-        before), is skipped. The chunk's issues are numbered along a Z curve of their
+        A key stored before the load, or given earlier in this chunk, is skipped. A
+        key of an earlier chunk should not come again (the caller sees to it, as
+        :func:`geo.io.iter_issue_file` does): it is skipped when the unique index was
+        kept, and otherwise the index, built again at the end, refuses the whole load. The chunk's issues are numbered along a Z curve of their
         points; their reporters' contacts and, for lifecycle times, their audit events
         are written with them.
         """
@@ -153,8 +152,7 @@ class IssueLoad:
         # A repeated case keeps its first row; then the chunk is numbered and stored along a Z
         # curve, so that issues near each other on the map sit on neighbouring pages: a bbox
         # query of 1,000 issues out of 1M reads a few dozen pages per chunk instead of ~1,000.
-        key = frame["source"].astype(str) + "\x1f" + frame["external_id"].astype(str)
-        frame = frame[self._seen.first_rows(key, np.arange(len(frame))) < 0]
+        frame = frame[~frame.duplicated(["source", "external_id"])]
         if self._check_stored:
             frame = bulk.not_yet_stored(self._issues.conn, "issues", frame, ISSUE_KEY)
         frame = frame.iloc[z_order(frame["lon"], frame["lat"])].reset_index(drop=True)

@@ -3,10 +3,10 @@
 An import reads its file chunk by chunk; a case number repeated in a later chunk is
 still a repeat of the earlier row. The keys are kept as two 64-bit hashes (with
 different hash keys) plus the row that brought each: 24 bytes a key, whatever the
-keys' length, sorted on the first hash. Two different keys are taken for the same
-only if both hashes agree (about 1 in 2**128); a repeat goes unnoticed only if it
-meets, at the same first hash, another key stored before it (about 1 in 2**64 per
-pair of keys).
+keys' length (24 MB for a million rows), one sorted run per chunk, so that adding a
+chunk copies nothing. Two different keys are taken for the same only if both hashes
+agree (about 1 in 2**128); a repeat goes unnoticed only if it meets, at the same first
+hash, another key of its run stored before it (about 1 in 2**64 per pair of keys).
 """
 
 from __future__ import annotations
@@ -30,12 +30,11 @@ class FirstSeen:
     """
 
     def __init__(self) -> None:
-        self._first = np.empty(0, dtype=np.uint64)
-        self._second = np.empty(0, dtype=np.uint64)
-        self._rows = np.empty(0, dtype=np.int64)
+        #: per chunk: first hashes (sorted), second hashes and rows in the same order
+        self._runs: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
 
     def __len__(self) -> int:
-        return len(self._rows)
+        return sum(len(rows) for _, _, rows in self._runs)
 
     def first_rows(self, keys: pd.Series, rows: np.ndarray) -> np.ndarray:
         """For each key, the row that brought it first (this chunk or an earlier one), or -1 if it is its first.
@@ -62,26 +61,17 @@ class FirstSeen:
         text = keys[present].astype(str).to_numpy(dtype=object)
         first, second = (pd.util.hash_array(text, hash_key=key) for key in _HASH_KEYS)
         chunk_rows = rows[present]
-        # earlier chunks
-        before = np.zeros(len(first), dtype=bool)
         earlier = np.full(len(first), -1, dtype=np.int64)
-        if len(self._first):
-            at = np.minimum(np.searchsorted(self._first, first), len(self._first) - 1)
-            before = (self._first[at] == first) & (self._second[at] == second)
-            earlier = np.where(before, self._rows[at], -1)
+        for run_first, run_second, run_rows in self._runs:
+            at = np.minimum(np.searchsorted(run_first, first), len(run_first) - 1)
+            hit = (earlier < 0) & (run_first[at] == first) & (run_second[at] == second)
+            earlier[hit] = run_rows[at[hit]]
         # this chunk: a key's first row here, unless an earlier chunk had it
         frame = pd.DataFrame({"a": first, "b": second, "row": chunk_rows})
         first_here = frame.groupby(["a", "b"], sort=False)["row"].transform("first").to_numpy()
-        earlier = np.where(before, earlier, np.where(first_here != chunk_rows, first_here, -1))
-        out[present] = earlier
-        new = ~before & (first_here == chunk_rows)
-        self._add(first[new], second[new], chunk_rows[new])
+        new = (earlier < 0) & (first_here == chunk_rows)
+        out[present] = np.where(earlier >= 0, earlier, np.where(first_here != chunk_rows, first_here, -1))
+        if new.any():
+            order = np.argsort(first[new], kind="stable")
+            self._runs.append((first[new][order], second[new][order], chunk_rows[new][order]))
         return out
-
-    def _add(self, first: np.ndarray, second: np.ndarray, rows: np.ndarray) -> None:
-        order = np.argsort(first, kind="stable")
-        first, second, rows = first[order], second[order], rows[order]
-        at = np.searchsorted(self._first, first)
-        self._first = np.insert(self._first, at, first)
-        self._second = np.insert(self._second, at, second)
-        self._rows = np.insert(self._rows, at, rows)
