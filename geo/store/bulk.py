@@ -72,16 +72,24 @@ class BulkLoad:
         return frame
 
 
+def lock_for_load(conn: Connection, table: str) -> None:
+    """Keep other writers of ``table`` out until the caller's transaction ends (reads go on).
+
+    So that what a load checks before it writes (which keys are stored, which ids are
+    free) stays true until it commits. A SQLite write transaction holds the database's
+    write lock from BEGIN already; on PostGIS the table is locked ``SHARE ROW EXCLUSIVE``.
+    """
+    if not is_sqlite(conn):
+        conn.exec_driver_sql(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE")
+
+
 @contextmanager
 def bulk_load(conn: Connection, table: str, *, point: bool = False, rebuild_indexes: bool = False,
-              keep_indexes: Sequence[str] = (), lock: bool = False) -> Iterator[BulkLoad]:
+              keep_indexes: Sequence[str] = ()) -> Iterator[BulkLoad]:
     """``table`` made ready for many fast inserts in the caller's transaction, and made whole again after them.
 
     On SpatiaLite the table's per-row triggers are suspended and the R*Tree entries of
-    the points inserted are added at the end (:func:`_spatialite_bulk_mode`); on PostGIS,
-    with ``lock``, other writers of the table wait until commit (reads go on), so that
-    a check of stored keys stays true and the ids given are the load's alone (a SQLite
-    write transaction holds the database's write lock from BEGIN). With
+    the points inserted are added at the end (:func:`_spatialite_bulk_mode`). With
     ``rebuild_indexes`` the table's indexes (but ``keep_indexes``) are dropped first and
     built again at the end, one sort each instead of a random insert per row and index.
     Nothing is made whole if the block raises: the caller's transaction rolls it all back.
@@ -90,8 +98,6 @@ def bulk_load(conn: Connection, table: str, *, point: bool = False, rebuild_inde
         with _spatialite_bulk_mode(conn, table, rebuild_indexes=rebuild_indexes, keep=keep_indexes) as added_points:
             yield BulkLoad(conn, table, point=point, added_points=added_points)
         return
-    if lock:
-        conn.exec_driver_sql(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE")
     with _postgis_bulk_mode(conn, table, rebuild_indexes=rebuild_indexes, keep=keep_indexes):
         yield BulkLoad(conn, table, point=point, added_points=None)
 

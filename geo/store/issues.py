@@ -71,7 +71,9 @@ def insert_issues(
         number refuses the load). An issue whose source and external id are already
         stored, or repeat an earlier row, is left as it is and counted as skipped.
         The new issues are numbered along a Z curve of their points (:func:`z_order`),
-        not in row order.
+        not in row order. Lifecycle times (``registered_at`` … ``closed_at``) and a
+        ``refused`` or ``merged`` status are kept as the issue's imported history
+        (``imported_lifecycles``), read back as its first audit events.
     file, actor : str
         Recorded on the import batch row (the audit of the load).
     rows_rejected : int
@@ -110,15 +112,16 @@ def load_issues(engine: Engine, *, jurisdiction_code: str, file: str, actor: str
                  "VALUES (:j, :f, :a, :at, 0, 0, 0) RETURNING id"),
             {"j": jurisdiction_code, "f": file, "a": actor, "at": local_now()},
         ).scalar_one()
+        bulk.lock_for_load(conn, "issues")
         stored_before = conn.execute(text("SELECT 1 FROM issues WHERE jurisdiction_code = :j LIMIT 1"),
                                      {"j": jurisdiction_code}).first() is not None
         rebuild = rows_expected >= bulk.REBUILD_INDEXES_ROWS
-        with bulk.bulk_load(conn, "issues", point=True, rebuild_indexes=rebuild, lock=True,
+        with bulk.bulk_load(conn, "issues", point=True, rebuild_indexes=rebuild,
                             keep_indexes=(_ISSUE_KEY_INDEX,) if stored_before else ()) as issue_rows, \
                 bulk.bulk_load(conn, "reporter_contacts", rebuild_indexes=rebuild) as contact_rows, \
-                bulk.bulk_load(conn, "issue_events", rebuild_indexes=rebuild):
+                bulk.bulk_load(conn, "imported_lifecycles", rebuild_indexes=rebuild):
             load = IssueLoad(issue_rows, contact_rows, batch_id=batch_id, jurisdiction_code=jurisdiction_code,
-                             actor=actor, check_stored=stored_before)
+                             check_stored=stored_before)
             yield load
         conn.execute(text("UPDATE import_batches SET rows_loaded = :n, rows_skipped = :s, rows_rejected = :r "
                           "WHERE id = :b"),
@@ -130,9 +133,9 @@ class IssueLoad:
     """The issues of one import, stored a chunk at a time (:func:`load_issues`)."""
 
     def __init__(self, issue_rows: bulk.BulkLoad, contact_rows: bulk.BulkLoad, *, batch_id: int,
-                 jurisdiction_code: str, actor: str, check_stored: bool) -> None:
+                 jurisdiction_code: str, check_stored: bool) -> None:
         self._issues, self._contacts = issue_rows, contact_rows
-        self.batch_id, self.jurisdiction_code, self.actor = batch_id, jurisdiction_code, actor
+        self.batch_id, self.jurisdiction_code = batch_id, jurisdiction_code
         self._check_stored = check_stored
         self.inserted = self.skipped = self.rows_rejected = 0
         self.result: LoadResult | None = None
@@ -166,8 +169,8 @@ class IssueLoad:
             contacts = new.loc[keep, ["issue_id", "jurisdiction_code"]].assign(**values[keep])
             self._contacts.insert(contacts, ("issue_id", "jurisdiction_code", *given.values()))
         if len(new):
-            _write_lifecycle_events(self._issues.conn, batch_id=self.batch_id, actor=self.actor,
-                                    ids=(int(new["issue_id"].min()), int(new["issue_id"].max())))
+            _write_imported_lifecycles(self._issues.conn, batch_id=self.batch_id,
+                                       ids=(int(new["issue_id"].min()), int(new["issue_id"].max())))
         self.inserted += len(new)
         self.skipped += rows_given - len(new)
         return len(new)
@@ -203,26 +206,23 @@ def _issue_frame(issues: gpd.GeoDataFrame, *, jurisdiction_code: str) -> pd.Data
     return frame
 
 
-def _write_lifecycle_events(conn: Connection, *, batch_id: int, actor: str, ids: tuple[int, int]) -> None:
-    """One audit event per lifecycle time after the report that the issues ``ids`` (first, last) of a batch carry.
+def _write_imported_lifecycles(conn: Connection, *, batch_id: int, ids: tuple[int, int]) -> None:
+    """The lifecycle the issues ``ids`` (first, last) of a batch were imported with, one ``imported_lifecycles`` row each.
 
-    Written by the database from the rows just stored, one statement a step (no row
-    goes through Python): the step's time, the import's actor, the action and the
-    states the loop moves between. Refusals and merges end the chain with their own
-    action, at the later of the report and the registration.
+    Written by the database from the rows just stored (no row goes through Python), for
+    the issues with a lifecycle time or that the import ended (refused, merged: at the
+    later of the report and the registration). :func:`geo.store.read_issue_events` reads
+    them as the events they stand for.
     """
-    params = {"b": batch_id, "actor": actor, "first": ids[0], "last": ids[1]}
-    chunk = "import_batch_id = :b AND id BETWEEN :first AND :last"
-    insert = "INSERT INTO issue_events (jurisdiction_code, issue_id, at, actor, action, from_status, to_status) "
-    previous = "reported"
-    for column, action, status in LIFECYCLE_EVENTS:
-        conn.execute(text(f"{insert} SELECT jurisdiction_code, id, {column}, :actor, '{action}', '{previous}', "
-                          f"'{status}' FROM issues WHERE {chunk} AND {column} IS NOT NULL"), params)
-        previous = status
+    times = [column for column, _, _ in LIFECYCLE_EVENTS]
+    ended = "status IN ('refused', 'merged')"
     conn.execute(text(
-        f"{insert} SELECT jurisdiction_code, id, CASE WHEN registered_at > reported_at THEN registered_at "
-        "ELSE reported_at END, :actor, CASE status WHEN 'refused' THEN 'refuse' ELSE 'merge' END, 'reported', status "
-        f"FROM issues WHERE {chunk} AND status IN ('refused', 'merged')"), params)
+        f"INSERT INTO imported_lifecycles (issue_id, jurisdiction_code, {', '.join(times)}, ended, ended_at) "
+        f"SELECT id, jurisdiction_code, {', '.join(times)}, CASE WHEN {ended} THEN status END, "
+        f"CASE WHEN {ended} THEN CASE WHEN registered_at > reported_at THEN registered_at ELSE reported_at END END "
+        "FROM issues WHERE import_batch_id = :b AND id BETWEEN :first AND :last "
+        f"AND ({' OR '.join(f'{column} IS NOT NULL' for column in times)} OR {ended})"),
+        {"b": batch_id, "first": ids[0], "last": ids[1]})
 
 
 ASSIGNMENT_COLUMNS = ("cell_code", "segment_id", "segment_dist_m", "compound_code", "community_code", "grid_code",

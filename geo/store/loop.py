@@ -12,6 +12,7 @@ from sqlalchemy import Connection, Engine, text
 from geo.errors import ValidationError
 from geo.store import models
 from geo.store.base import (
+    LIFECYCLE_EVENTS,
     _geom_from_wkb,
     _masked_text,
     _read_plain,
@@ -84,17 +85,40 @@ def insert_issue_event(conn: Connection, event: dict, *, lon: float | None = Non
 
 def read_issue_events(bind: Engine | Connection, issue_id: int) -> pd.DataFrame:
     """The audit trail of one issue, oldest first: ``id``, ``at``, ``actor``, ``action``, ``from_status``,
-    ``to_status``, ``note`` (phone numbers masked), ``photo``, ``lon``, ``lat`` (NaN without a position)."""
+    ``to_status``, ``note`` (phone numbers masked), ``photo``, ``lon``, ``lat`` (NaN without a position).
+
+    The steps the issue had taken when it was imported (``imported_lifecycles``) come
+    first among events of the same time, as events of the import's actor without an
+    ``id`` of their own: one per step time given, each from the step before it in the
+    loop, and a refusal or merge.
+    """
+    imported, previous = [], "reported"
+    for step, (column, action, status) in enumerate(LIFECYCLE_EVENTS):
+        imported.append(f"SELECT NULL, l.{column}, b.actor, '{action}', '{previous}', '{status}', NULL, NULL, "
+                        f"NULL, NULL, {step} {_IMPORTED} AND l.{column} IS NOT NULL")
+        previous = status
+    imported.append("SELECT NULL, l.ended_at, b.actor, CASE l.ended WHEN 'refused' THEN 'refuse' ELSE 'merge' END, "
+                    f"'reported', l.ended, NULL, NULL, NULL, NULL, {len(LIFECYCLE_EVENTS)} {_IMPORTED} "
+                    "AND l.ended IS NOT NULL")
+
     def run(conn: Connection) -> pd.DataFrame:
         rows = conn.execute(text(
-            "SELECT id, at, actor, action, from_status, to_status, note, photo, ST_X(geom), ST_Y(geom) "
-            "FROM issue_events WHERE issue_id = :i ORDER BY at, id"), {"i": int(issue_id)}).fetchall()
-        frame = pd.DataFrame(list(map(tuple, rows)), columns=["id", "at", "actor", "action", "from_status",
-                                                              "to_status", "note", "photo", "lon", "lat"])
+            "SELECT id, at, actor, action, from_status, to_status, note, photo, ST_X(geom), ST_Y(geom), "
+            f"{len(LIFECYCLE_EVENTS) + 1} AS step FROM issue_events WHERE issue_id = :i UNION ALL "
+            + " UNION ALL ".join(imported) + " ORDER BY 2, 11, 1"), {"i": int(issue_id)}).fetchall()
+        frame = pd.DataFrame([tuple(row)[:10] for row in rows],
+                             columns=["id", "at", "actor", "action", "from_status", "to_status", "note", "photo",
+                                      "lon", "lat"])
         frame["at"] = pd.to_datetime(frame["at"], format="ISO8601")
+        frame["id"] = frame["id"].astype("Int64")
         return _masked_text(frame.astype({"lon": "float64", "lat": "float64"}))
 
     return _with_conn(bind, run)
+
+
+#: an issue's imported lifecycle with the actor of the import that brought it (the issue ``:i``)
+_IMPORTED = ("FROM imported_lifecycles l JOIN issues i ON i.id = l.issue_id "
+             "JOIN import_batches b ON b.id = i.import_batch_id WHERE l.issue_id = :i")
 
 
 PHOTO_COLUMNS = ("issue_id", "file", "content_type", "size_bytes", "uploaded_by", "at")

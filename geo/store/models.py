@@ -256,6 +256,29 @@ class IssueEvent(Base):
     geom = _geom("POINT", nullable=True)
 
 
+class ImportedLifecycle(Base):
+    """The steps an issue had taken when it was imported (a 12345 export's lifecycle columns), one row an issue.
+
+    Read as audit events (``geo.store.read_issue_events``): one per time given, by the
+    import's actor, moving along the loop (register … close), and a refusal or merge at
+    ``ended_at``. Kept here rather than as five ``issue_events`` rows: an import of a
+    million closed cases writes a million rows instead of five million, and the issue's
+    own times may change later (rework clears ``handled_at``) while these stay as imported.
+    """
+
+    __tablename__ = "imported_lifecycles"
+    issue_id: Mapped[int] = mapped_column(ForeignKey("issues.id", ondelete="CASCADE"), primary_key=True)
+    jurisdiction_code: Mapped[str] = mapped_column(String(9))
+    registered_at: Mapped[datetime | None] = mapped_column(DateTime)
+    dispatched_at: Mapped[datetime | None] = mapped_column(DateTime)
+    handled_at: Mapped[datetime | None] = mapped_column(DateTime)
+    verified_at: Mapped[datetime | None] = mapped_column(DateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    #: ``refused`` or ``merged`` when the import ended the issue outside the loop, and when
+    ended: Mapped[str | None] = mapped_column(String(20))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
 # --------------------------------------------------------------------------- greening (plan tasks 3, 14)
 
 class GreeningPlanItem(Base):
