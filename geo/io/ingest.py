@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -346,9 +347,13 @@ def import_issue_file(
     errors: list[RowError] = []
     good = 0
     # Closed however the import ends, so that an error message starts on a clean line.
+    # A thread stores each chunk while the next is read and checked: the database's own work (SQLite's
+    # b-trees, PostgreSQL's parsing in its server process) runs beside Python's. One chunk at most waits.
     with tqdm(desc=f"import {path.name}", unit=" rows", disable=not progress, leave=False) as shown, \
             store.load_issues(engine, jurisdiction_code=jurisdiction_code, file=str(path), actor=actor,
-                              rows_expected=rows_expected) as load:
+                              rows_expected=rows_expected) as load, \
+            ThreadPoolExecutor(1, thread_name_prefix="citymap-store") as writer:
+        storing = None
         for batch in _drained(ahead, batches):
             errors += batch.errors
             good += len(batch.frame)
@@ -357,8 +362,12 @@ def import_issue_file(
             if len(batch.frame):
                 issues = assign_and_schedule(batch.frame.drop(columns=["row"]), layers, settings=settings,
                                              taxonomy=taxonomy, prepared=prepared)
-                load.add(issues)
+                if storing is not None:
+                    storing.result()
+                storing = writer.submit(load.add, issues)
             shown.update(len(batch.frame) + len({e.row for e in batch.errors}))
+        if storing is not None:
+            storing.result()
         # the file's case numbers are not needed while the indexes are built
         del batches
         rows_read = good + len({e.row for e in errors})

@@ -37,7 +37,7 @@ from geo.store.keys import FirstSeen
 from geo.taxonomy import load_taxonomy
 
 #: rows an import reads, checks and stores at a time (geo.io.ingest): what its memory holds of a file
-CHUNK_ROWS = 50_000
+CHUNK_ROWS = 30_000
 
 # Canonical issue field -> accepted headers (compared after NFKC and case folding).
 # When a file has several of them, the first one listed here wins.
