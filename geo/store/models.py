@@ -3,7 +3,23 @@
 This is the only module that knows table and column names. Geometries are WGS84
 lon/lat (SRID 4326). Every row carries ``jurisdiction_code`` (the 9-digit
 sub-district code) so that one deployment can serve many sub-districts and a
-city-wide PostGIS can be sharded on it (Citus distribution column).
+city-wide PostGIS can be sharded on it (Citus distribution column, docs/scaling.md).
+
+The tables of :data:`DISTRIBUTED_TABLES` are a jurisdiction's data: every primary and
+unique key and every foreign key between them includes ``jurisdiction_code`` (the
+primary keys are ``(id, jurisdiction_code)``, id first so that a look-up by id alone
+still uses them), as a table distributed on that column requires; a jurisdiction's
+rows then live on one node and join there. :data:`REFERENCE_TABLES` are small, read by
+every request and written seldom: a copy on every node. :data:`COORDINATOR_TABLES` are
+the web tier's own state (logins), which only the coordinator reads.
+
+SQLite keeps ``id INTEGER PRIMARY KEY`` for these tables: a composite key would make
+``id`` an ordinary column beside SQLite's hidden ``rowid``, and SpatiaLite's R*Tree
+(whose entries are rowids), the bulk loader (which gives ids and R*Tree entries
+together) and the bbox join (``t.id = r.pkid``) all rely on ``id`` being the rowid.
+``id`` alone is unique in a SQLite file, so ``(id, jurisdiction_code)`` is too: the
+key's promise holds. :func:`_sqlite_primary_key` and :func:`_sqlite_foreign_key` render
+these keys so for SQLite, and migration 0014 changes them on PostgreSQL only.
 """
 
 from __future__ import annotations
@@ -17,16 +33,30 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
+    PrimaryKeyConstraint,
     String,
     Text,
     UniqueConstraint,
     false,
 )
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 SRID = 4326
+
+#: a jurisdiction's data: spread over a Citus cluster by ``jurisdiction_code``, all co-located
+DISTRIBUTED_TABLES = (
+    "communities", "compounds", "management_grids", "contractor_zones", "unit_cells", "roads", "road_segments",
+    "layer_versions", "import_batches", "issues", "reporter_contacts", "issue_events", "imported_lifecycles",
+    "issue_photos", "phone_reveals", "greening_plan", "greening_records", "frontage_units", "inspections",
+)
+#: small, on every request, seldom written: a copy on every node
+REFERENCE_TABLES = ("jurisdictions", "departments", "users", "api_keys", "calendar_days")
+#: the web tier's login state, read by the coordinator alone
+COORDINATOR_TABLES = ("user_sessions", "login_throttles")
 
 
 def _geom(kind: str, *, nullable: bool = False) -> Mapped:
@@ -35,6 +65,36 @@ def _geom(kind: str, *, nullable: bool = False) -> Mapped:
 
 class Base(DeclarativeBase):
     pass
+
+
+def _of_issue() -> ForeignKeyConstraint:
+    """The foreign key of a row that belongs to an issue (``issue_id``), with the jurisdiction, deleted with it."""
+    return ForeignKeyConstraint(["issue_id", "jurisdiction_code"], ["issues.id", "issues.jurisdiction_code"],
+                                ondelete="CASCADE")
+
+
+def _rowid_key(columns: list[str]) -> str | None:
+    """The one column SQLite keeps of a key ``(x, jurisdiction_code)`` of a distributed table, else None."""
+    return columns[0] if len(columns) == 2 and columns[1] == "jurisdiction_code" else None
+
+
+@compiles(PrimaryKeyConstraint, "sqlite")
+def _sqlite_primary_key(constraint, compiler, **kw) -> str:
+    """``PRIMARY KEY (id)`` on SQLite for a key ``(id, jurisdiction_code)``: ``id`` stays the rowid (module notes)."""
+    kept = _rowid_key([c.name for c in constraint.columns])
+    return f"PRIMARY KEY ({kept})" if kept else compiler.visit_primary_key_constraint(constraint, **kw)
+
+
+@compiles(ForeignKeyConstraint, "sqlite")
+def _sqlite_foreign_key(constraint, compiler, **kw) -> str:
+    """A foreign key to ``(id, jurisdiction_code)`` references the rowid alone on SQLite, which the parent keys."""
+    kept = _rowid_key([c.name for c in constraint.columns])
+    target = _rowid_key([e.column.name for e in constraint.elements])
+    if not (kept and target):
+        return compiler.visit_foreign_key_constraint(constraint, **kw)
+    parent = constraint.elements[0].column.table.name
+    on_delete = f" ON DELETE {constraint.ondelete}" if constraint.ondelete else ""
+    return f"FOREIGN KEY({kept}) REFERENCES {parent} ({target}){on_delete}"
 
 
 class Jurisdiction(Base):
@@ -70,7 +130,7 @@ class Community(Base):
     __tablename__ = "communities"
     __table_args__ = (UniqueConstraint("jurisdiction_code", "code"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    jurisdiction_code: Mapped[str] = mapped_column(String(9), index=True)
+    jurisdiction_code: Mapped[str] = mapped_column(String(9), primary_key=True, index=True)
     code: Mapped[str] = mapped_column(String(12))
     name: Mapped[str] = mapped_column(String(100))
     geom = _geom("GEOMETRY")
@@ -82,7 +142,7 @@ class Compound(Base):
     __tablename__ = "compounds"
     __table_args__ = (UniqueConstraint("jurisdiction_code", "code"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    jurisdiction_code: Mapped[str] = mapped_column(String(9), index=True)
+    jurisdiction_code: Mapped[str] = mapped_column(String(9), primary_key=True, index=True)
     code: Mapped[str] = mapped_column(String(20))
     name: Mapped[str] = mapped_column(String(100))
     community_code: Mapped[str | None] = mapped_column(String(12))
@@ -95,7 +155,7 @@ class ManagementGrid(Base):
     __tablename__ = "management_grids"
     __table_args__ = (UniqueConstraint("jurisdiction_code", "code"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    jurisdiction_code: Mapped[str] = mapped_column(String(9), index=True)
+    jurisdiction_code: Mapped[str] = mapped_column(String(9), primary_key=True, index=True)
     code: Mapped[str] = mapped_column(String(20))
     name: Mapped[str] = mapped_column(String(100))
     community_code: Mapped[str | None] = mapped_column(String(12))
@@ -110,7 +170,7 @@ class ContractorZone(Base):
     __tablename__ = "contractor_zones"
     __table_args__ = (UniqueConstraint("jurisdiction_code", "code"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    jurisdiction_code: Mapped[str] = mapped_column(String(9), index=True)
+    jurisdiction_code: Mapped[str] = mapped_column(String(9), primary_key=True, index=True)
     code: Mapped[str] = mapped_column(String(40))
     name: Mapped[str] = mapped_column(String(100))
     department_code: Mapped[str] = mapped_column(String(40))
@@ -125,7 +185,7 @@ class UnitCell(Base):
     __tablename__ = "unit_cells"
     __table_args__ = (UniqueConstraint("jurisdiction_code", "code"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    jurisdiction_code: Mapped[str] = mapped_column(String(9), index=True)
+    jurisdiction_code: Mapped[str] = mapped_column(String(9), primary_key=True, index=True)
     code: Mapped[str] = mapped_column(String(15))
     community_code: Mapped[str | None] = mapped_column(String(12))
     col: Mapped[int] = mapped_column(Integer)
@@ -137,7 +197,7 @@ class Road(Base):
     __tablename__ = "roads"
     __table_args__ = (UniqueConstraint("jurisdiction_code", "road_id"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    jurisdiction_code: Mapped[str] = mapped_column(String(9), index=True)
+    jurisdiction_code: Mapped[str] = mapped_column(String(9), primary_key=True, index=True)
     road_id: Mapped[str] = mapped_column(String(40))
     name: Mapped[str] = mapped_column(String(100))
     road_class: Mapped[str] = mapped_column(String(20))
@@ -152,7 +212,7 @@ class RoadSegment(Base):
     __tablename__ = "road_segments"
     __table_args__ = (UniqueConstraint("jurisdiction_code", "segment_id"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    jurisdiction_code: Mapped[str] = mapped_column(String(9), index=True)
+    jurisdiction_code: Mapped[str] = mapped_column(String(9), primary_key=True, index=True)
     segment_id: Mapped[int] = mapped_column(Integer)
     road_id: Mapped[str] = mapped_column(String(40))
     name: Mapped[str] = mapped_column(String(100))
@@ -171,7 +231,7 @@ class ImportBatch(Base):
 
     __tablename__ = "import_batches"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    jurisdiction_code: Mapped[str] = mapped_column(String(9), index=True)
+    jurisdiction_code: Mapped[str] = mapped_column(String(9), primary_key=True, index=True)
     file: Mapped[str] = mapped_column(Text)
     actor: Mapped[str] = mapped_column(String(100))
     at: Mapped[datetime] = mapped_column(DateTime)
@@ -192,9 +252,11 @@ class Issue(Base):
         Index("ix_issues_category", "jurisdiction_code", "category_code"),
         Index("ix_issues_department", "jurisdiction_code", "department_code"),
         Index("ix_issues_import_batch", "import_batch_id"),
+        ForeignKeyConstraint(["import_batch_id", "jurisdiction_code"],
+                             ["import_batches.id", "import_batches.jurisdiction_code"]),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    jurisdiction_code: Mapped[str] = mapped_column(String(9))
+    jurisdiction_code: Mapped[str] = mapped_column(String(9), primary_key=True)
     source: Mapped[str] = mapped_column(String(40))
     external_id: Mapped[str] = mapped_column(String(80))
     source_system: Mapped[str] = mapped_column(String(20))
@@ -220,7 +282,7 @@ class Issue(Base):
     grid_code: Mapped[str | None] = mapped_column(String(20))
     zone_code: Mapped[str | None] = mapped_column(String(40))
     department_code: Mapped[str | None] = mapped_column(String(60))
-    import_batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batches.id"))
+    import_batch_id: Mapped[int | None] = mapped_column(Integer)
     # The issue this one was merged into as a duplicate (status "merged"); geo.loop.workflow sets it.
     merged_into: Mapped[int | None] = mapped_column(Integer)
     geom = _geom("POINT")
@@ -230,8 +292,9 @@ class ReporterContact(Base):
     """The reporter's contact, kept apart from the issue; outputs mask it."""
 
     __tablename__ = "reporter_contacts"
-    issue_id: Mapped[int] = mapped_column(ForeignKey("issues.id", ondelete="CASCADE"), primary_key=True)
-    jurisdiction_code: Mapped[str] = mapped_column(String(9))
+    __table_args__ = (_of_issue(),)
+    issue_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    jurisdiction_code: Mapped[str] = mapped_column(String(9), primary_key=True)
     phone: Mapped[str | None] = mapped_column(String(40))
     name: Mapped[str | None] = mapped_column(String(100))
     # Open311 reporters may leave an e-mail address instead of (or besides) a phone.
@@ -242,10 +305,10 @@ class IssueEvent(Base):
     """One step of an issue's life: the audit trail (who, when, note, photo, where)."""
 
     __tablename__ = "issue_events"
-    __table_args__ = (Index("ix_issue_events_issue", "issue_id", "at"),)
+    __table_args__ = (Index("ix_issue_events_issue", "issue_id", "at"), _of_issue())
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    jurisdiction_code: Mapped[str] = mapped_column(String(9))
-    issue_id: Mapped[int] = mapped_column(ForeignKey("issues.id", ondelete="CASCADE"))
+    jurisdiction_code: Mapped[str] = mapped_column(String(9), primary_key=True)
+    issue_id: Mapped[int] = mapped_column(Integer)
     at: Mapped[datetime] = mapped_column(DateTime)
     actor: Mapped[str] = mapped_column(String(100))
     action: Mapped[str] = mapped_column(String(20))
@@ -267,8 +330,9 @@ class ImportedLifecycle(Base):
     """
 
     __tablename__ = "imported_lifecycles"
-    issue_id: Mapped[int] = mapped_column(ForeignKey("issues.id", ondelete="CASCADE"), primary_key=True)
-    jurisdiction_code: Mapped[str] = mapped_column(String(9))
+    __table_args__ = (_of_issue(),)
+    issue_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    jurisdiction_code: Mapped[str] = mapped_column(String(9), primary_key=True)
     registered_at: Mapped[datetime | None] = mapped_column(DateTime)
     dispatched_at: Mapped[datetime | None] = mapped_column(DateTime)
     handled_at: Mapped[datetime | None] = mapped_column(DateTime)
@@ -287,7 +351,7 @@ class GreeningPlanItem(Base):
     __tablename__ = "greening_plan"
     __table_args__ = (Index("ix_greening_plan_road", "jurisdiction_code", "year", "road_id"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    jurisdiction_code: Mapped[str] = mapped_column(String(9))
+    jurisdiction_code: Mapped[str] = mapped_column(String(9), primary_key=True)
     year: Mapped[int] = mapped_column(Integer)
     road_id: Mapped[str] = mapped_column(String(40))
     task_code: Mapped[str] = mapped_column(String(40))
@@ -308,7 +372,7 @@ class GreeningRecord(Base):
         Index("ix_greening_records_road", "jurisdiction_code", "road_id", "done_on"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    jurisdiction_code: Mapped[str] = mapped_column(String(9))
+    jurisdiction_code: Mapped[str] = mapped_column(String(9), primary_key=True)
     external_id: Mapped[str | None] = mapped_column(String(80))
     road_id: Mapped[str] = mapped_column(String(40))
     task_code: Mapped[str] = mapped_column(String(40))
@@ -369,7 +433,7 @@ class FrontageUnit(Base):
     __tablename__ = "frontage_units"
     __table_args__ = (UniqueConstraint("jurisdiction_code", "code", name="uq_frontage_unit_code"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    jurisdiction_code: Mapped[str] = mapped_column(String(9))
+    jurisdiction_code: Mapped[str] = mapped_column(String(9), primary_key=True)
     code: Mapped[str] = mapped_column(String(40))
     name: Mapped[str] = mapped_column(String(100))
     kind: Mapped[str] = mapped_column(String(20))
@@ -389,7 +453,7 @@ class Inspection(Base):
     __tablename__ = "inspections"
     __table_args__ = (Index("ix_inspections_team", "jurisdiction_code", "team", "ended_at"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    jurisdiction_code: Mapped[str] = mapped_column(String(9))
+    jurisdiction_code: Mapped[str] = mapped_column(String(9), primary_key=True)
     team: Mapped[str] = mapped_column(String(60))
     actor: Mapped[str] = mapped_column(String(100))
     kind: Mapped[str] = mapped_column(String(10))
@@ -447,10 +511,10 @@ class PhoneReveal(Base):
     """A dispatcher looked at a reporter's unmasked phone number: who, when, which issue (PIPL audit)."""
 
     __tablename__ = "phone_reveals"
-    __table_args__ = (Index("ix_phone_reveals_issue", "issue_id"),)
+    __table_args__ = (Index("ix_phone_reveals_issue", "issue_id"), _of_issue())
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    jurisdiction_code: Mapped[str] = mapped_column(String(9))
-    issue_id: Mapped[int] = mapped_column(ForeignKey("issues.id", ondelete="CASCADE"))
+    jurisdiction_code: Mapped[str] = mapped_column(String(9), primary_key=True)
+    issue_id: Mapped[int] = mapped_column(Integer)
     user_name: Mapped[str] = mapped_column(String(60))
     at: Mapped[datetime] = mapped_column(DateTime)
     ip: Mapped[str | None] = mapped_column(String(45))
@@ -461,11 +525,12 @@ class IssuePhoto(Base):
     ``<data_dir>/photos`` with a random name, and this row says whose it is."""
 
     __tablename__ = "issue_photos"
-    __table_args__ = (Index("ix_issue_photos_issue", "issue_id"),)
+    __table_args__ = (Index("ix_issue_photos_issue", "issue_id"), _of_issue(),
+                      UniqueConstraint("file", "jurisdiction_code", name="uq_issue_photo_file"))
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    jurisdiction_code: Mapped[str] = mapped_column(String(9))
-    issue_id: Mapped[int] = mapped_column(ForeignKey("issues.id", ondelete="CASCADE"))
-    file: Mapped[str] = mapped_column(String(80), unique=True)
+    jurisdiction_code: Mapped[str] = mapped_column(String(9), primary_key=True)
+    issue_id: Mapped[int] = mapped_column(Integer)
+    file: Mapped[str] = mapped_column(String(80))
     content_type: Mapped[str] = mapped_column(String(40))
     size_bytes: Mapped[int] = mapped_column(Integer)
     uploaded_by: Mapped[str] = mapped_column(String(60))
