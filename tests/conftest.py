@@ -34,9 +34,8 @@ def repo_root() -> Path:
     return ROOT
 
 
-@pytest.fixture(scope="session")
-def postgis_server():
-    """URL of a running throwaway PostGIS cluster whose template1 has PostGIS."""
+def _throwaway_postgis():
+    """Start a throwaway PostGIS cluster whose template1 has PostGIS; yield its URL; stop it."""
     base = Path(tempfile.mkdtemp(prefix="citymap-pg-"))
     try:
         url = pg_throwaway.start(base)
@@ -55,6 +54,18 @@ def postgis_server():
     admin.dispose()
     yield url
     pg_throwaway.stop(base)
+
+
+@pytest.fixture(scope="session")
+def postgis_server():
+    """URL of a running throwaway PostGIS cluster whose template1 has PostGIS."""
+    yield from _throwaway_postgis()
+
+
+@pytest.fixture(scope="session")
+def postgis_second_server():
+    """URL of a second throwaway PostGIS cluster: another machine's node (tests/test_partitioned_store.py)."""
+    yield from _throwaway_postgis()
 
 
 _db_numbers = itertools.count(1)

@@ -281,7 +281,8 @@ def _postgis_bulk_mode(conn: Connection, table: str, *, rebuild_indexes: bool,
         conn.exec_driver_sql(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
     yield
     for _, definition in indexes:
-        conn.exec_driver_sql(definition)
+        # a partitioned table's index is defined ON ONLY the parent: made again, it covers the partitions
+        conn.exec_driver_sql(definition.replace(" ON ONLY ", " ON ", 1))
     for name, definition in foreign_keys:
         conn.exec_driver_sql(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
     if rebuild_indexes:

@@ -8,6 +8,7 @@ from typing import Sequence
 import pandas as pd
 import shapely
 from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import OperationalError
 
 from geo.errors import ValidationError
 from geo.store import models
@@ -65,8 +66,23 @@ def update_issue_if_status(conn: Connection, issue_id: int, *, expected_status: 
         raise ValidationError(f"issues have no updatable column(s) {unknown}")
     sets = [f"{c} = :v_{c}" for c in values] + (["rework_count = rework_count + 1"] if increment_rework else [])
     params = {f"v_{c}": v for c, v in values.items()} | {"id": int(issue_id), "expected": expected_status}
-    return conn.execute(text(f"UPDATE issues SET {', '.join(sets)} WHERE id = :id AND status = :expected"),
-                        params).rowcount
+    statement = text(f"UPDATE issues SET {', '.join(sets)} WHERE id = :id AND status = :expected")
+    if is_sqlite(conn):
+        return conn.execute(statement, params).rowcount
+    # An issue in a partition on another server (geo.store.partitions) is updated there in a REPEATABLE
+    # READ transaction (postgres_fdw's): a change that came first makes it fail instead of match no row.
+    # Either way the race is lost; the savepoint keeps the caller's transaction usable.
+    try:
+        with conn.begin_nested():
+            return conn.execute(statement, params).rowcount
+    except OperationalError as exc:
+        if getattr(exc.orig, "sqlstate", None) != _SERIALIZATION_FAILURE:
+            raise
+        return 0
+
+
+#: PostgreSQL's SQLSTATE of a transaction that saw a row change under it
+_SERIALIZATION_FAILURE = "40001"
 
 
 def insert_issue_event(conn: Connection, event: dict, *, lon: float | None = None, lat: float | None = None) -> int:
