@@ -321,14 +321,10 @@ def _check_times(
         text = data[stamp]
         parsed = parse_times(text, excel=excel)
         problems += row_problems(name, rows, text.notna() & parsed.isna(), stamp, expected, text)
-        problems += row_problems(
-            name,
-            rows,
-            (parsed < reported).fillna(False),
-            stamp,
-            "earlier than reported_at " + reported.dt.strftime("%Y-%m-%d %H:%M:%S").fillna(""),
-            text,
-        )
+        early = (parsed < reported).fillna(False)
+        # the message quotes the report's time: written for the rows it concerns only
+        problems += row_problems(name, rows, early, stamp, "earlier than reported_at "
+                                 + reported[early].dt.strftime("%Y-%m-%d %H:%M:%S").reindex(text.index), text)
         times[stamp] = parsed
     return times, problems
 

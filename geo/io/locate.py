@@ -92,8 +92,11 @@ def locate_rows(
         None,
     )
 
-    # Messages about a located row quote what it was located by.
-    shown = _pair(lon_shown, lat_shown).mask(found_at, "address " + address)
+    def shown(where: pd.Series) -> pd.Series:
+        """What the rows ``where`` were located by, for their messages (missing elsewhere)."""
+        return _pair(lon_shown, lat_shown, where).mask(found_at[where], "address " + address[where]).reindex(
+            address.index)
+
     usable = lon.notna() & lat.notna() & ~bad_system
     problems += _range_problems(lon, lat, lon_shown, lat_shown, systems, usable, rows, name)
     usable &= _in_range(lon, lat, systems)
@@ -101,21 +104,17 @@ def locate_rows(
     wgs_lon, wgs_lat = _convert(lon, lat, systems, usable)
     failed = usable & ~(np.isfinite(wgs_lon) & np.isfinite(wgs_lat) & (wgs_lon.abs() <= 180) & (wgs_lat.abs() <= 90))
     problems += row_problems(
-        name, rows, failed, point_field, "could not be converted to WGS84 from " + systems.fillna(""), shown
+        name, rows, failed, point_field,
+        ("could not be converted to WGS84 from " + systems[failed].fillna("")).reindex(systems.index), shown(failed)
     )
     usable &= ~failed
     if boundary is not None:
         shapely.prepare(boundary)
         inside = shapely.contains_xy(boundary, wgs_lon.fillna(0).to_numpy(), wgs_lat.fillna(0).to_numpy())
-        converted = _pair(wgs_lon.round(6).astype("string"), wgs_lat.round(6).astype("string"))
-        problems += row_problems(
-            name,
-            rows,
-            usable & ~inside,
-            point_field,
-            "outside the jurisdiction boundary (WGS84 " + converted + ")",
-            shown,
-        )
+        outside = usable & ~inside
+        converted = _pair(wgs_lon.round(6), wgs_lat.round(6), outside)
+        problems += row_problems(name, rows, outside, point_field,
+                                 "outside the jurisdiction boundary (WGS84 " + converted + ")", shown(outside))
 
     return wgs_lon, wgs_lat, systems, usable, problems
 
@@ -169,9 +168,9 @@ def _points_from_geometry(
     return lon, lat, problems, pd.Series(missing, index=index)
 
 
-def _pair(lon: pd.Series, lat: pd.Series) -> pd.Series:
-    """``"lon, lat"`` as text, for messages."""
-    return lon.fillna("?") + ", " + lat.fillna("?")
+def _pair(lon: pd.Series, lat: pd.Series, where: pd.Series) -> pd.Series:
+    """``"lon, lat"`` (numbers or text) as text for the rows ``where`` (a message's), missing for the others."""
+    return (lon[where].astype("string").fillna("?") + ", " + lat[where].astype("string").fillna("?")).reindex(lon.index)
 
 
 def _geographic_mask(systems: pd.Series) -> pd.Series:
@@ -199,7 +198,7 @@ def _range_problems(
         swapped,
         "lon/lat",
         "longitude and latitude look swapped: lat is beyond ±90 and lon would fit it",
-        "lon, lat = " + _pair(lon_shown, lat_shown),
+        "lon, lat = " + _pair(lon_shown, lat_shown, swapped),
     )
     out_lon = degrees & (lon.abs() > 180)
     out_lat = degrees & (lat.abs() > 90) & ~swapped

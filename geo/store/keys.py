@@ -3,8 +3,8 @@
 An import reads its file chunk by chunk; a case number repeated in a later chunk is
 still a repeat of the earlier row. The keys are kept as two 64-bit hashes (with
 different hash keys) plus the row that brought each: 24 bytes a key, whatever the
-keys' length (24 MB for a million rows), one sorted run per chunk, so that adding a
-chunk copies nothing. Two different keys are taken for the same only if both hashes
+keys' length (24 MB for a million rows), in sorted runs: a chunk's keys make a run, and
+the runs are merged into one when there are more than eight. Two different keys are taken for the same only if both hashes
 agree (about 1 in 2**128); a repeat goes unnoticed only if it meets, at the same first
 hash, another key of its run stored before it (about 1 in 2**64 per pair of keys).
 """
@@ -72,6 +72,17 @@ class FirstSeen:
         new = (earlier < 0) & (first_here == chunk_rows)
         out[present] = np.where(earlier >= 0, earlier, np.where(first_here != chunk_rows, first_here, -1))
         if new.any():
-            order = np.argsort(first[new], kind="stable")
-            self._runs.append((first[new][order], second[new][order], chunk_rows[new][order]))
+            self._runs.append((first[new], second[new], chunk_rows[new]))
+            # few runs to search: a chunk is looked up in each, so they are merged now and then
+            if len(self._runs) == 1 or len(self._runs) > _MAX_RUNS:
+                merged = [np.concatenate(parts) for parts in zip(*self._runs)]
+                order = np.argsort(merged[0], kind="stable")
+                self._runs = [tuple(part[order] for part in merged)]
+            else:
+                order = np.argsort(self._runs[-1][0], kind="stable")
+                self._runs[-1] = tuple(part[order] for part in self._runs[-1])
         return out
+
+
+#: sorted runs kept before they are merged into one
+_MAX_RUNS = 8
