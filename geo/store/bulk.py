@@ -280,6 +280,9 @@ def _postgis_bulk_mode(conn: Connection, table: str, *, rebuild_indexes: bool,
     for name, _ in foreign_keys:
         conn.exec_driver_sql(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
     yield
+    if indexes:
+        # room to sort in memory, and to share each build with parallel workers (each needs 32 MB)
+        conn.exec_driver_sql(f"SET LOCAL maintenance_work_mem = '{BULK_SORT_MEMORY_MB}MB'")
     for _, definition in indexes:
         # a partitioned table's index is defined ON ONLY the parent: made again, it covers the partitions
         conn.exec_driver_sql(definition.replace(" ON ONLY ", " ON ", 1))
@@ -296,6 +299,9 @@ _BULK_SUSPENDED_TRIGGERS = ("ggi", "tmi", "gii")
 #: from this many rows on, a load drops the table's indexes and builds them again
 #: afterwards: one sort per index instead of a million random index inserts
 REBUILD_INDEXES_ROWS = 100_000
+
+#: PostgreSQL's maintenance_work_mem (MB) while a load builds its indexes again (the server's memory, not ours)
+BULK_SORT_MEMORY_MB = 256
 
 #: SQLite page cache (KiB) while a bulk load runs: index builds sort in it before they spill to temporary files,
 #: and it counts in the importing process's memory

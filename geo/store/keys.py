@@ -59,7 +59,8 @@ class FirstSeen:
         if not present.any():
             return out
         text = keys[present].astype(str).to_numpy(dtype=object)
-        first, second = (pd.util.hash_array(text, hash_key=key) for key in _HASH_KEYS)
+        # keys are mostly distinct: hashed one by one, not factorized first
+        first, second = (pd.util.hash_array(text, hash_key=key, categorize=False) for key in _HASH_KEYS)
         chunk_rows = rows[present]
         earlier = np.full(len(first), -1, dtype=np.int64)
         for run_first, run_second, run_rows in self._runs:
