@@ -56,17 +56,21 @@ def lock_row(conn: Connection, table: str, row_id: int, columns: Sequence[str]) 
 
 
 def update_issue_if_status(conn: Connection, issue_id: int, *, expected_status: str, values: dict,
-                           increment_rework: bool = False) -> int:
+                           increment_rework: bool = False, jurisdiction_code: str | None = None) -> int:
     """``UPDATE issues SET … WHERE id = :id AND status = :expected``; returns the rowcount (0: lost a race).
 
     ``values`` maps issue columns to new values (None clears); ``increment_rework`` adds 1 to ``rework_count``.
+    With the issue's ``jurisdiction_code`` the update names its partition (or Citus shard): one is written
+    instead of every one being looked into (docs/scaling.md).
     """
     unknown = [c for c in values if c not in models.Issue.__table__.columns or c in ("id", "geom")]
     if unknown:
         raise ValidationError(f"issues have no updatable column(s) {unknown}")
     sets = [f"{c} = :v_{c}" for c in values] + (["rework_count = rework_count + 1"] if increment_rework else [])
-    params = {f"v_{c}": v for c, v in values.items()} | {"id": int(issue_id), "expected": expected_status}
-    statement = text(f"UPDATE issues SET {', '.join(sets)} WHERE id = :id AND status = :expected")
+    params = {f"v_{c}": v for c, v in values.items()} | {"id": int(issue_id), "expected": expected_status,
+                                                         "j": jurisdiction_code}
+    where = "id = :id AND status = :expected" + (" AND jurisdiction_code = :j" if jurisdiction_code else "")
+    statement = text(f"UPDATE issues SET {', '.join(sets)} WHERE {where}")
     if is_sqlite(conn):
         return conn.execute(statement, params).rowcount
     # An issue in a partition on another server (geo.store.partitions) is updated there in a REPEATABLE
