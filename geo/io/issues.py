@@ -355,7 +355,7 @@ def _check_categories(
 def _check_status(
     text: pd.Series, times: dict[str, pd.Series], rows: np.ndarray, name: str
 ) -> tuple[pd.Series, list[RowError]]:
-    status = fold_text(text).map(_STATUS_WORDS).astype("string")
+    status = _by_distinct(text, lambda values: fold_text(values).map(_STATUS_WORDS)).astype("string")
     unknown = text.notna() & status.isna()
     accepted = f"unknown status; accepted: {', '.join(ISSUE_STATUSES)} or their Chinese names"
     problems = row_problems(name, rows, unknown, "status", accepted, text)
@@ -368,8 +368,18 @@ def _check_status(
     return status.where(text.notna(), derived), problems
 
 
+def _by_distinct(text: pd.Series, convert) -> pd.Series:
+    """``convert`` (Series → Series) applied to each distinct value of ``text`` once, as a column like ``text``.
+
+    A state or a count repeats on every row of an export: a million rows hold a handful of them.
+    """
+    distinct = pd.Series(text.dropna().unique(), dtype="string")
+    return text.map(dict(zip(distinct, convert(distinct))))
+
+
 def _check_rework(text: pd.Series, rows: np.ndarray, name: str) -> tuple[pd.Series, list[RowError]]:
-    count = pd.to_numeric(text.str.normalize("NFKC"), errors="coerce")
+    count = _by_distinct(text, lambda values: pd.to_numeric(values.str.normalize("NFKC"), errors="coerce"))
+    count = pd.to_numeric(count)
     bad = text.notna() & ~(count.ge(0) & (count % 1).eq(0)).fillna(False)
     problems = row_problems(name, rows, bad, "rework_count", "not a whole number of 0 or more", text)
     # An empty cell means the issue was never sent back.
