@@ -7,10 +7,11 @@ from sqlalchemy import inspect, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.schema import CreateTable
+from test_store import _downgrade
 
 from geo import store
 from geo.store import models
-from geo.store.db import init_db, make_engine, migration_tx, schema_revision, write_tx
+from geo.store.db import init_db, make_engine, schema_revision, write_tx
 
 J = "120110900"
 
@@ -70,19 +71,6 @@ def test_the_models_render_the_composite_keys_for_postgresql_and_the_rowid_for_s
     assert "FOREIGN KEY(issue_id, jurisdiction_code) REFERENCES issues (id, jurisdiction_code) ON DELETE CASCADE" in pg
     assert "PRIMARY KEY (issue_id)" in lite and "FOREIGN KEY(issue_id) REFERENCES issues (id) ON DELETE CASCADE" in lite
     assert "PRIMARY KEY (id)," in str(CreateTable(issues).compile(dialect=sqlite.dialect()))
-
-
-def _downgrade(engine, revision: str) -> None:
-    from alembic import command
-    from alembic.config import Config
-
-    from geo.store.db import MIGRATIONS_DIR
-
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    with migration_tx(engine) as conn:
-        config.attributes["connection"] = conn
-        command.downgrade(config, revision)
 
 
 def test_migration_0014_goes_both_ways_and_refuses_a_row_of_another_jurisdiction(db_engine):

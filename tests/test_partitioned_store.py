@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import new_postgis_database
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import create_engine
 from test_concurrency import context, test_concurrent_imports_keep_every_row_once  # noqa: F401
 from test_ingest import (  # noqa: F401
     engine,
@@ -31,6 +31,7 @@ from test_ingest import (  # noqa: F401
     test_strict_import_with_one_bad_row_writes_nothing,
 )
 from test_store import (  # noqa: F401
+    _bbox_statement,
     test_a_case_repeated_in_a_file_keeps_its_first_row,
     test_a_large_load_rebuilds_the_indexes_and_keeps_each_contact_with_its_issue,
     test_api_keys_act_as_their_user,
@@ -120,19 +121,10 @@ def test_a_bbox_query_of_the_remote_jurisdiction_runs_on_its_cluster(db_engine, 
     away = J if placement == "remote" else OTHER
     store.insert_issues(db_engine, _issues(2000, seed=3), jurisdiction_code=away, file="a.csv", actor="test")
     bbox = (117.35, 39.09, 117.36, 39.10)
-    sent = []
-
-    def record(_conn, _cursor, statement, parameters, _context, _many):
-        sent.append((statement, parameters))
-
-    event.listen(db_engine, "before_cursor_execute", record)
-    try:
-        got = store.query_issues(db_engine, jurisdiction_code=away, where=IssueFilter(bbox=bbox))
-    finally:
-        event.remove(db_engine, "before_cursor_execute", record)
+    got = store.query_issues(db_engine, jurisdiction_code=away, where=IssueFilter(bbox=bbox))
     expected = _issues(2000, seed=3).cx[bbox[0]:bbox[2], bbox[1]:bbox[3]]
     assert sorted(got["external_id"]) == sorted(expected["external_id"]) and len(got) > 0
-    statement, parameters = next(s for s in sent if "FROM issues" in s[0])
+    statement, parameters = _bbox_statement(db_engine, bbox, jurisdiction_code=away)
     with db_engine.connect() as conn:
         plan = "\n".join(conn.exec_driver_sql("EXPLAIN VERBOSE " + statement, parameters).scalars())
     # only the remote partition is read, and the box and the jurisdiction are tested there

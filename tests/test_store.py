@@ -432,7 +432,7 @@ def test_issues_without_a_lifecycle_start_as_reported(db_engine):
     assert store.read_issue_events(db_engine, int(got["id"].iloc[0])).empty
 
 
-def _bbox_statement(engine, bbox) -> tuple[str, object]:
+def _bbox_statement(engine, bbox, *, jurisdiction_code: str = J) -> tuple[str, object]:
     """The SQL (and parameters) store.query_issues sends for a bbox query."""
     sent = []
 
@@ -441,7 +441,7 @@ def _bbox_statement(engine, bbox) -> tuple[str, object]:
 
     event.listen(engine, "before_cursor_execute", record)
     try:
-        got = store.query_issues(engine, jurisdiction_code=J, where=IssueFilter(bbox=bbox))
+        got = store.query_issues(engine, jurisdiction_code=jurisdiction_code, where=IssueFilter(bbox=bbox))
     finally:
         event.remove(engine, "before_cursor_execute", record)
     assert len(got) > 0

@@ -49,13 +49,18 @@ class BulkLoad:
         names = ", ".join(columns) + (", geom" if point else "")
         if is_sqlite(conn):
             values = ", ".join("?" * (len(columns) + point))
-            arrays = [_sqlite_values(frame[c]) for c in columns]
             if point:
                 lon, lat = frame["lon"].to_numpy(dtype=float), frame["lat"].to_numpy(dtype=float)
-                arrays.append(spatialite_point_blobs(lon, lat).tolist())
                 self._added_points.append(rtree_cells(frame["id"].to_numpy(dtype=np.int64), lon, lon, lat, lat))
-            conn.connection.driver_connection.executemany(f"INSERT INTO {table} ({names}) VALUES ({values})",
-                                                          zip(*arrays))
+            # a slice at a time: each value becomes a Python object to be bound, a whole chunk's take memory
+            for start in range(0, len(frame), COPY_CHUNK_ROWS):
+                part = frame.iloc[start:start + COPY_CHUNK_ROWS]
+                arrays = [_sqlite_values(part[c]) for c in columns]
+                if point:
+                    arrays.append(spatialite_point_blobs(part["lon"].to_numpy(dtype=float),
+                                                         part["lat"].to_numpy(dtype=float)).tolist())
+                conn.connection.driver_connection.executemany(f"INSERT INTO {table} ({names}) VALUES ({values})",
+                                                              zip(*arrays))
             return frame
         out = frame[list(columns)]
         if point:
@@ -127,8 +132,9 @@ def copy_csv(frame: pd.DataFrame) -> str:
     return "".join(row + "\n" for row in map(",".join, zip(*fields)))
 
 
-#: rows formatted and sent to a PostGIS COPY at a time
-COPY_CHUNK_ROWS = 50_000
+#: rows formatted and sent to a PostGIS COPY, or bound to a SQLite insert, at a time: a tenth of the load's
+#: rows as Python values at once
+COPY_CHUNK_ROWS = 10_000
 _EWKB_POINT_4326 = np.frombuffer(bytes.fromhex("0101000020E6100000"), dtype=np.uint8)
 _HEX_DIGITS = np.frombuffer(b"0123456789ABCDEF", dtype=np.uint8)
 
