@@ -5,6 +5,8 @@ PYTHON ?= $(firstword $(wildcard /usr/bin/python3.11 /usr/bin/python3))
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# the chart library (Apache ECharts, an npm package) at the version and SHA-512 pinned in webmap/assets.py
+CHARTS := webmap/npm/echarts/.version
 
 .PHONY: demo test setup setup-test clean
 
@@ -16,11 +18,11 @@ test: setup-test
 
 setup:
 	scripts/setup_system.sh run
-	$(MAKE) $(STAMP)
+	$(MAKE) $(STAMP) $(CHARTS)
 
 setup-test:
 	scripts/setup_system.sh test
-	$(MAKE) $(STAMP)
+	$(MAKE) $(STAMP) $(CHARTS)
 
 # Debian's Python (not pyenv's) so that sqlite3 can load the SpatiaLite extension.
 $(STAMP): pyproject.toml
@@ -29,5 +31,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $(STAMP)
 
+$(CHARTS): webmap/assets.py $(STAMP)
+	$(BIN)/python scripts/fetch_npm_assets.py
+
 clean:
-	rm -rf $(VENV) var
+	rm -rf $(VENV) var webmap/npm

@@ -13,7 +13,9 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
 
-__all__ = ["JURISDICTION_TZ", "local_now", "local_today", "to_local"]
+import pandas as pd
+
+__all__ = ["JURISDICTION_TZ", "local_now", "local_today", "rfc3339", "to_local"]
 
 #: the jurisdiction's time zone (its name is also what pandas' ``tz_convert`` takes)
 JURISDICTION_TZ = ZoneInfo("Asia/Shanghai")
@@ -42,3 +44,16 @@ def local_now() -> datetime:
 def local_today() -> date:
     """Today's date in the jurisdiction."""
     return local_now().date()
+
+
+def rfc3339(values: pd.Series) -> pd.Series:
+    """Naive local datetimes → ``YYYY-MM-DDTHH:MM:SS+08:00`` text (RFC 3339 / W3C, as the standard APIs and
+    webhooks carry them); missing stay None."""
+    text = pd.to_datetime(values).dt.strftime("%Y-%m-%dT%H:%M:%S+08:00")
+    return text.astype(object).where(text.notna(), None)
+
+
+def month_span(when: date) -> tuple[datetime, datetime]:
+    """The ``[first day 00:00, first day of the next month 00:00)`` of the month holding ``when``."""
+    start = datetime(when.year, when.month, 1)
+    return start, datetime(start.year + start.month // 12, start.month % 12 + 1, 1)

@@ -87,7 +87,8 @@ class RowError:
 
     ``row`` is the 1-based row number as a person sees it in the file (the header
     is row 1 of a CSV/XLSX, so the first data row is row 2); for GeoJSON/GPKG it
-    is the 1-based feature number.
+    is the 1-based feature number; in an OpenStreetMap extract it is the way's id,
+    and ``unit`` is ``"way"``.
     """
 
     file: str
@@ -95,10 +96,11 @@ class RowError:
     field: str
     reason: str
     value: str | None = None
+    unit: str = "row"
 
     def __str__(self) -> str:
         shown = "" if self.value is None else f" (value {self.value!r})"
-        return f"{self.file}: row {self.row}: {self.field}: {self.reason}{shown}"
+        return f"{self.file}: {self.unit} {self.row}: {self.field}: {self.reason}{shown}"
 
 
 def checked_text(value: object, name: str, *, label: str, limit: int, required: bool = False) -> str | None:

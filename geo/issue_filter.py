@@ -50,8 +50,8 @@ def _instant(name: str, value: datetime | date | str | None) -> datetime | None:
     except (TypeError, ValueError, OverflowError) as exc:
         raise ValidationError(f"{name}={value!r}: expected a date or time such as 2025-12-01") from exc
     # until is exclusive: the first instant after the last day allowed still ends a period
-    in_range = stamp is not pd.NaT and (MIN_YEAR <= stamp.year <= MAX_YEAR
-                                         or (name == "until" and stamp == pd.Timestamp(MAX_YEAR + 1, 1, 1)))
+    in_range = stamp is not pd.NaT and (MIN_YEAR <= stamp.year <= MAX_YEAR or (
+        name in ("until", "due_until") and stamp == pd.Timestamp(MAX_YEAR + 1, 1, 1)))
     if not in_range or stamp.tzinfo is not None:
         raise ValidationError(f"{name}={value!r}: expected a naive local date or time in {MIN_YEAR}…{MAX_YEAR}")
     return stamp.to_pydatetime()
@@ -77,6 +77,9 @@ class IssueFilter:
         Issue ids.
     since, until : datetime
         ``reported_at`` in ``[since, until)``, naive local time (Asia/Shanghai).
+    due_since, due_until : datetime
+        ``deadline_at`` in ``[due_since, due_until)``, naive local time (overdue: unhandled
+        and due before now; due soon: due between now and a few hours on).
     bbox : tuple of float
         ``(minlon, minlat, maxlon, maxlat)`` in WGS84 degrees (EPSG:4326).
     """
@@ -89,6 +92,8 @@ class IssueFilter:
     ids: tuple[int, ...] | None = None
     since: datetime | None = None
     until: datetime | None = None
+    due_since: datetime | None = None
+    due_until: datetime | None = None
     bbox: tuple[float, float, float, float] | None = None
 
     def __post_init__(self):
@@ -114,11 +119,13 @@ class IssueFilter:
             if bad:
                 raise ValidationError(f"ids: {bad[0]!r} is not an issue id")
             store("ids", tuple(int(i) for i in ids))
-        store("since", _instant("since", self.since))
-        store("until", _instant("until", self.until))
-        if self.since is not None and self.until is not None and not self.since < self.until:
-            raise ValidationError(f"since {self.since:%Y-%m-%d %H:%M} 晚于 until {self.until:%Y-%m-%d %H:%M} "
-                                  "(since must come before until)")
+        for first, last in (("since", "until"), ("due_since", "due_until")):
+            store(first, _instant(first, getattr(self, first)))
+            store(last, _instant(last, getattr(self, last)))
+            start, end = getattr(self, first), getattr(self, last)
+            if start is not None and end is not None and not start < end:
+                raise ValidationError(f"{first} {start:%Y-%m-%d %H:%M} 晚于 {last} {end:%Y-%m-%d %H:%M} "
+                                      f"({first} must come before {last})")
         if self.bbox is not None:
             box = tuple(float(v) for v in self.bbox)
             if len(box) != 4 or not all(map(math.isfinite, box)) or not (
@@ -146,7 +153,7 @@ class IssueFilter:
 
         ``issues`` needs the columns of the criteria given: ``status``,
         ``category_code``, ``department_code``, ``community_code``, ``source``, ``id``,
-        ``reported_at`` and, for ``bbox``, a geometry of points in EPSG:4326.
+        ``reported_at``, ``deadline_at`` and, for ``bbox``, a geometry of points in EPSG:4326.
         """
         keep = np.ones(len(issues), dtype=bool)
         for values, column in ((self.statuses, "status"), (self.departments, "department_code"),
@@ -157,12 +164,14 @@ class IssueFilter:
             codes = issues["category_code"].astype("string")
             keep &= (codes.isin([c for c in self.categories if len(c) == 5])
                      | codes.str[:2].isin([c for c in self.categories if len(c) == 2])).fillna(False).to_numpy(bool)
-        if self.since is not None or self.until is not None:
-            times = pd.to_datetime(issues["reported_at"])
-            if self.since is not None:
-                keep &= (times >= self.since).to_numpy(bool)
-            if self.until is not None:
-                keep &= (times < self.until).to_numpy(bool)
+        for column, start, end in (("reported_at", self.since, self.until),
+                                   ("deadline_at", self.due_since, self.due_until)):
+            if start is not None or end is not None:
+                times = pd.to_datetime(issues[column])
+                if start is not None:
+                    keep &= (times >= start).fillna(False).to_numpy(bool)
+                if end is not None:
+                    keep &= (times < end).fillna(False).to_numpy(bool)
         if self.bbox is not None:
             x, y = issues.geometry.x.to_numpy(), issues.geometry.y.to_numpy()
             minx, miny, maxx, maxy = self.bbox

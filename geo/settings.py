@@ -20,7 +20,8 @@ BASEMAPS = ("none", "local", "tianditu", "amap", "osm")
 DEV_SECRET_KEY = "dev-only-change-me"
 #: settings that are counts or durations
 NON_NEGATIVE = ("login_free_failures", "login_name_delay_cap_s", "login_ip_delay_cap_s", "login_forget_min",
-                "trusted_proxies")
+                "trusted_proxies", "due_soon_h", "notify_lookback_h", "notify_retry_base_s", "notify_retry_cap_s",
+                "notify_timeout_s")
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
 
 
@@ -85,6 +86,9 @@ class Settings:
     # track passed within coverage_tolerance_m metres of, over the last coverage_days days.
     duplicate_radius_m: float = 20.0
     duplicate_window_h: float = 24.0
+    # An unhandled issue whose deadline falls within due_soon_h hours is "due soon" (即将超期) on the
+    # dispatcher's inbox and the crews' queue, and is announced as such by the notifications.
+    due_soon_h: float = 24.0
     track_retention_days: int = 90
     coverage_tolerance_m: float = 25.0
     coverage_days: int = 7
@@ -102,6 +106,17 @@ class Settings:
     login_forget_min: float = 60.0
     max_photos: int = 4
     max_photo_mb: float = 5.0
+    # Open311 (webmap.open311): with open311_public_read on, GET services, requests, requests/{id} and
+    # tokens/{id} answer without a key, with public fields only (the spec's reading, for unmodified clients);
+    # off, reading needs a key or a login, as before.
+    open311_public_read: bool = False
+    # Notifications (geo.loop.notify, `citymap notify run`): each run looks notify_lookback_h hours back
+    # for events and deadlines (older ones, such as imported history, are never sent); a failed delivery is tried again after notify_retry_base_s
+    # seconds, doubling up to notify_retry_cap_s, until it is delivered; one POST waits notify_timeout_s.
+    notify_lookback_h: float = 24.0
+    notify_retry_base_s: float = 30.0
+    notify_retry_cap_s: float = 3600.0
+    notify_timeout_s: float = 10.0
 
     @property
     def resolved_database_url(self) -> str:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["ISSUE_STATUSES", "OPEN_STATUSES", "STATUS_LABELS", "STATUS_LABELS_EN", "STATUS_PLAIN"]
+__all__ = ["ISSUE_STATUSES", "OPEN_STATUSES", "STATUS_LABELS", "STATUS_LABELS_EN", "STATUS_PLAIN", "UNHANDLED_STATUSES"]
 
 _FILE = Path(__file__).resolve().parent / "data" / "statuses.csv"
 
@@ -30,6 +30,8 @@ _TABLE = _read()
 ISSUE_STATUSES: tuple[str, ...] = tuple(_TABLE["status"])
 #: the states in which an issue still waits for someone
 OPEN_STATUSES: tuple[str, ...] = tuple(_TABLE.loc[_TABLE["open"] == "1", "status"])
+#: the open states before 已处置: the handling is still to come (a reworked issue is dispatched again)
+UNHANDLED_STATUSES: tuple[str, ...] = OPEN_STATUSES[:OPEN_STATUSES.index("handled")]
 #: status → the supervisor's label
 STATUS_LABELS: dict[str, str] = dict(zip(_TABLE["status"], _TABLE["name"]))
 #: status → the English label

@@ -17,6 +17,10 @@ Everything here is read from CSV files in ``geo/data/`` (once, then cached):
     integrated-sanitation contractor zones (children of ``sanitation``).
 ``plan_tasks.csv``
     The 24 tasks of the 2025 plan, with lead and supporting departments.
+``related_categories.csv``
+    Groups of categories people report one problem under interchangeably (暴露垃圾,
+    积存垃圾渣土, 垃圾站满溢 …): a report near an open issue of the same group is offered
+    to the dispatcher as its possible duplicate. A category belongs to one group at most.
 ``category_synonyms.csv``
     Free text seen in 12345 hotline exports (``小广告``, ``垃圾桶满溢`` …) → code.
 ``legacy_codes.csv``
@@ -161,7 +165,20 @@ def _load_categories(data_dir: Path, departments: pd.Index, tasks: pd.Index) -> 
             f"{value[misfit].iloc[0]!r}, which does not fit its deadline_kind"
         )
     cats["deadline_value"] = pd.to_numeric(value.replace("", None)).astype("Int64")
+    cats["related_group"] = cats["code"].map(_related_groups(data_dir, pd.Index(cats["code"]))).astype(object)
+    cats["related_group"] = cats["related_group"].where(cats["related_group"].notna(), None)
     return cats.set_index("code", drop=False).rename_axis(None)
+
+
+def _related_groups(data_dir: Path, codes: pd.Index) -> pd.Series:
+    """Category code → the group of related categories it belongs to (``related_categories.csv``)."""
+    groups = _read(data_dir / "related_categories.csv", ("group", "name", "codes"))
+    members = _split(groups["codes"]).set_axis(groups["group"]).explode().dropna()
+    _check_known("related_categories.csv", "codes", members, codes, "event code")
+    twice = members[members.duplicated()]
+    if len(twice) or groups["group"].duplicated().any():
+        raise ConfigError(f"related_categories.csv: a group or code {(twice.tolist() or ['?'])[0]!r} appears twice")
+    return pd.Series(members.index, index=members.to_numpy())
 
 
 def _lookup_table(categories: pd.DataFrame, synonyms: pd.DataFrame, legacy: pd.DataFrame) -> dict[str, str]:
@@ -200,7 +217,8 @@ class Taxonomy:
         ``standard`` ("GB/T 47678.5"), ``standard_year`` (2026), ``lead_department``,
         ``supporting_departments`` (tuple), ``plan_tasks`` (tuple of int),
         ``deadline_kind`` (``same_day`` / ``working_days``), ``deadline_value``
-        (Int64 working days, ``<NA>`` for same_day).
+        (Int64 working days, ``<NA>`` for same_day), ``related_group`` (the group of
+        ``related_categories.csv`` or None).
     departments : pandas.DataFrame
         Indexed by code: ``code``, ``name``, ``name_en``, ``kind`` (office /
         community / contractor), ``parent`` (None or a department code).

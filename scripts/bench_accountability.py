@@ -6,7 +6,7 @@ Usage::
 
 Builds the sample layers, issues (20,000) and inspections in memory (no database),
 then times ``geo.loop.metrics.accountability`` by department for a month,
-``geo.loop.metrics.plan_task_figures``, ``geo.loop.workflow.suggest_duplicates`` over all
+``geo.loop.metrics.plan_task_figures``, ``geo.loop.suggest.suggest_duplicates`` over all
 20,000 issues (as if all were open) and ``geo.loop.coverage.coverage`` of the grid centre's
 patch (the whole jurisdiction, 2,714 cells). Prints the best of K times and the machine.
 """
@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from geo.io.ingest import load_layers_from_dir
-from geo.loop import coverage, metrics, workflow
+from geo.loop import coverage, metrics, suggest
 from geo.sample import make_issues
 from geo.sample.inspections import make_inspections
 from geo.taxonomy import load_taxonomy
@@ -66,7 +66,7 @@ def main() -> None:
     t, _board = best(lambda: metrics.plan_task_figures(issues, **period), args.repeat)
     print(f"plan-task figures (24 tasks): {t * 1000:.1f} ms")
     open_all = issues.assign(status="dispatched")
-    t, pairs = best(lambda: workflow.suggest_duplicates(open_all, radius_m=20, window_h=24), args.repeat)
+    t, pairs = best(lambda: suggest.suggest_duplicates(open_all, radius_m=20, window_h=24), args.repeat)
     print(f"duplicate suggestion over {len(issues)} issues: {t * 1000:.1f} ms, {len(pairs)} pairs")
     tracks = make_inspections(layers)
     patch = layers.jurisdiction.geometry.iloc[0]

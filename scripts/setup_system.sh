@@ -27,6 +27,8 @@ install_missing() {
 }
 
 install_missing python3 python3-venv libsqlite3-mod-spatialite
+# npm fetches the chart library at set-up (scripts/fetch_npm_assets.py); a NodeSource nodejs brings its own npm
+command -v npm >/dev/null 2>&1 || install_missing npm
 if [ "$mode" = "test" ]; then
   install_missing postgresql chromium fonts-noto-cjk fontconfig
   # The PostGIS server extension is packaged per PostgreSQL major version: take the newest server
@@ -49,6 +51,7 @@ con = sqlite3.connect(':memory:')
 con.enable_load_extension(True)
 con.load_extension('mod_spatialite')
 assert con.execute('SELECT ST_X(MakePoint(117.35, 39.1))').fetchone()[0] == 117.35"
+check "npm runs (it fetches the chart library)" npm --version
 if [ "$mode" = "test" ]; then
   check "PostGIS extension files for PostgreSQL ${major}" test -f "/usr/share/postgresql/${major}/extension/postgis.control"
   check "a throwaway PostgreSQL ${major} cluster starts and CREATE EXTENSION postgis works" "$python" -c "

@@ -230,6 +230,26 @@ def sample_copy(sample_db, api_keys, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def copy_engine(sample_copy):
+    """An engine on :func:`sample_copy`."""
+    engine = make_engine(sample_copy.resolved_database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def as_user(app, login):
+    """``as_user(name)``: a fresh test client of the module's ``app`` logged in as that test user, with its CSRF
+    token as ``.csrf``."""
+    def run(name):
+        client = app.test_client()
+        client.csrf = login(client, name)
+        return client
+
+    return run
+
+
+@pytest.fixture(scope="module")
 def copy_server(sample_copy):
     """The app on :func:`sample_copy`, served over HTTP on 127.0.0.1 in a thread."""
     yield from _serve_in_thread(sample_copy)

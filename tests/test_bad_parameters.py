@@ -170,7 +170,7 @@ def test_deep_json_is_a_400_that_says_so(client):
 
 @pytest.mark.parametrize("path, name, words", [
     ("/api/issues?limit=99999999999999999999999", "limit", "1…10000"),
-    ("/issues?page=-9223372036854775809", "page", "a whole number"),
+    ("/issues?page=-9223372036854775809", "page", "的整数"),  # a page says it in its own language
     ("/api/analysis/league?month=9999-12", "month", "1900…2199"),
     ("/league?month=0001-01", "month", "1900…2199"),
     ("/reports/weekly.xlsx?week=9999-W52", "week", "1900…2199"),

@@ -50,14 +50,15 @@ def test_log_in_see_the_map_report_an_issue_and_find_it(copy_server, page_watch,
     page.click("#report-link")
     page.wait_for_load_state("networkidle")
     page.locator("#report-map path").first.wait_for()  # the boundary and roads from the GeoJSON API
+    page.click("#more-categories summary")  # the full list of categories, behind 更多类别
     page.select_option("#category-select", "06010")
     page.fill("#description", "浏览器测试：路口暴露垃圾")
     page.set_input_files("#photos", str(_png(tmp_path / "pile.png")))
     page.click("#report-button")
-    assert "地图上点击" in page.locator("#report-error").inner_text()  # no point yet: the form is not sent
-    box = page.locator("#report-map").bounding_box()
-    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-    lon, lat = (float(v) for v in page.locator("#point-shown").inner_text().split(","))
+    assert "地图上点选" in page.locator("#report-error").inner_text()  # no point yet: the form is not sent
+    page.locator("#report-map").click()  # its centre, scrolled back into view from the message
+    lon, lat = float(page.input_value("#lon")), float(page.input_value("#lat"))
+    assert f"{lon:.6f}, {lat:.6f}" in page.locator("#point-shown").inner_text()
     assert 117.2 < lon < 117.6 and 39.0 < lat < 39.2
     page.click("#report-button")
     page.wait_for_load_state("networkidle")

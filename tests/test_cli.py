@@ -200,7 +200,9 @@ def test_importing_roads_splits_them_into_segments_again(data_dir):
     roads.to_file(path, driver="GeoJSON")
     result = _run(data_dir, "import", "--kind", "roads", path)
     assert result.exit_code == 0, result.output
-    assert _lines(result.stdout)[-1].startswith(f"roads: 2 features loaded from {path}")
+    assert _lines(result.stdout) == [
+        f"roads: 2 features loaded from {path}, cut into 8 segments of at most 200 m",
+        "run `citymap assign` to re-assign the stored issues to the new layer"]
 
     engine = _engine(data_dir)
     segments = store.read_layer(engine, "segments", jurisdiction_code=J)

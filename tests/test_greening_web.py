@@ -51,7 +51,7 @@ def test_greening_page_has_a_table_per_road(client, view):
     page = client.get(f"/greening?year=2025&as_of={AS_OF}")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
-    assert re.findall(r'<h2 id="road-\d">([^<]+)</h2>', html) == ["津北公路", "先锋东路"]
+    assert re.findall(r'<h2 id="road-\d" data-value>([^<]+)</h2>', html) == ["津北公路", "先锋东路"]
     assert html.count('class="progress greening-table"') == 2
     assert html.count('<tr class="overdue">') == (view.table["status"] == "overdue").sum()
     # The task due around 20 May is pest control (window 1 May – 31 August): it is the one selected and mapped.
@@ -63,7 +63,7 @@ def test_greening_page_has_a_table_per_road(client, view):
 
 def test_season_and_road_filters_and_the_day_slider(client):
     html = client.get("/greening?year=2025&road=先锋东路&season=summer&day=150").get_data(as_text=True)
-    assert re.findall(r'<h2 id="road-\d">([^<]+)</h2>', html) == ["先锋东路"]
+    assert re.findall(r'<h2 id="road-\d" data-value>([^<]+)</h2>', html) == ["先锋东路"]
     assert re.findall(r'<option value="(\w+)"(?: selected)?>[^<]+</option>', html)[-2:] == [
         "pest_control",
         "summer_pruning",

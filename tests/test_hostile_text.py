@@ -34,9 +34,15 @@ INSIDE = {"lon": 117.37, "lat": 39.1}
 J = "120110900"
 
 
+#: the payload's dangerous parts within a name column of 100 characters (a longer name is a rejected row)
+SHORT_PAYLOAD = "{{7*7}} </script><script>window.cmPwned=1</script><img src=x onerror=\"cmPwned=1\"> \u2028 𝔘·码"
+#: fields whose column holds 100 characters
+SHORT_FIELDS = frozenset({"layer-name"})
+
+
 def tagged(tag: str) -> str:
     """The payload as typed into one field, marked with the field's tag."""
-    return f"[{tag}] {PAYLOAD}"
+    return f"[{tag}] {SHORT_PAYLOAD if tag in SHORT_FIELDS else PAYLOAD}"
 
 
 class World:

@@ -376,7 +376,7 @@ def roads_frame():
 def test_shapefile_in_epsg4548_is_reprojected(tmp_path):
     path = tmp_path / "roads.shp"
     write_shapefile(roads_frame().to_crs(4548), path)
-    roads = read_layer_file(path, kind="roads")
+    roads = read_layer_file(path, kind="roads").whole()
     assert roads.crs.to_epsg() == 4326
     assert list(roads.columns) == [*LAYERS["roads"].columns, "geometry"]
     assert roads["name"].tolist() == ["津北公路", "金桥小巷"]
@@ -388,28 +388,34 @@ def test_shapefile_in_epsg4548_is_reprojected(tmp_path):
     assert start == pytest.approx((117.30, 39.10), abs=1e-7)
 
 
-def test_invalid_and_mistyped_features_reject_the_layer(tmp_path):
+def test_bad_features_are_reported_and_the_good_ones_load_unless_strict(tmp_path):
     communities = gpd.GeoDataFrame(
-        {"code": ["1", "2", "1"], "名称": ["a", "b", "c"], "jurisdiction_code": ["120110900"] * 3},
+        {"code": ["1", "2", "1", "3", "3"], "名称": ["a", "b", "c", "d", "e"], "jurisdiction_code": ["120110900"] * 5},
         geometry=[
             Polygon([(0, 0), (1, 1), (1, 0), (0, 1)]),  # bow-tie
             Point(0, 0),
             box(0, 0, 1, 1),
+            box(1, 0, 2, 1),
+            box(2, 0, 3, 1),
         ],
         crs="EPSG:4326",
     )
     path = tmp_path / "communities.geojson"
     communities.to_file(path)
-    with pytest.raises(ImportRejected) as caught:
-        read_layer_file(path, kind="communities")
-    problems = [(e.file, e.row, e.field) for e in caught.value.errors]
+    batch = read_layer_file(path, kind="communities")
+    problems = [(e.file, e.row, e.field) for e in batch.errors]
     assert problems == [
         ("communities.geojson", 1, "geometry"),
         ("communities.geojson", 2, "geometry"),
-        ("communities.geojson", 3, "code"),
+        ("communities.geojson", 5, "code"),
     ]
-    assert "Self-intersection" in caught.value.errors[0].reason
-    assert "communities.geojson" in str(caught.value)
+    assert "Self-intersection" in batch.errors[0].reason
+    # row 3 repeats the code of row 1, which is rejected: it is the one feature "1" that loads
+    assert batch.frame["name"].tolist() == ["c", "d"] and batch.rejected == 3
+    with pytest.raises(ImportRejected) as caught:
+        batch.whole()
+    assert caught.value.errors == batch.errors
+    assert "communities.geojson: 3 problem(s)" in str(caught.value) and "nothing was loaded" in str(caught.value)
 
 
 def test_layer_without_crs(tmp_path):
@@ -426,9 +432,10 @@ def test_layer_missing_column_and_bad_road_class(tmp_path):
     with pytest.raises(ValidationError, match=r"roads\.geojson: missing column\(s\) for a roads layer: jurisdiction_code"):
         read_layer_file(path, kind="roads")
     roads_frame().assign(等级=["主干路", "高速"]).to_file(path)
-    with pytest.raises(ImportRejected) as caught:
-        read_layer_file(path, kind="roads")
-    assert [(e.row, e.field, e.value) for e in caught.value.errors] == [(2, "road_class", "高速")]
+    batch = read_layer_file(path, kind="roads")
+    assert [(e.row, e.field, e.value) for e in batch.errors] == [(2, "road_class", "高速")]
+    # the good road loads
+    assert batch.frame["road_id"].tolist() == ["R1"] and batch.frame["road_class"].tolist() == ["arterial"]
 
 
 # ------------------------------------------------------------------ export

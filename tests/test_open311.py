@@ -192,7 +192,7 @@ def test_post_errors(client, api_key, fields, status, message):
     assert root.find("error/code").text == str(status) and message in root.find("error/description").text
 
 
-def test_post_creates_an_assigned_issue_and_keeps_the_contact_apart(client, engine, api_key, reader):
+def test_post_creates_an_assigned_issue_and_keeps_the_contact_apart(client, engine, api_key, api_keys, reader):
     answer = _post(client, api_key=api_key, service_code="06010", description="路边堆了垃圾，请联系13800138000",
                    phone="13912345678", email="reporter@example.cn", first_name="小", last_name="王", **INSIDE)
     assert answer.status_code == 201
@@ -209,11 +209,13 @@ def test_post_creates_an_assigned_issue_and_keeps_the_contact_apart(client, engi
                                   "WHERE i.id = :i"), {"i": issue_id}).scalar_one()
     assert tuple(contact) == ("13912345678", "reporter@example.cn", "小 王")
     assert batch == "open311:测试客户端"
-    # the token resolves for a reader (the key without a user reads nothing), and no output shows the
-    # contact or the unmasked number
+    # the token resolves for a reader and for the key that filed it (a key without a user reads only its own),
+    # not for another public key; no output shows the contact or the unmasked number
     assert client.get(f"{BASE}/tokens/{token}.json", headers=reader).get_json() == [
         {"service_request_id": issue_id, "token": token}]
-    assert client.get(f"{BASE}/tokens/{token}.json", query_string={"api_key": api_key}).status_code == 404
+    assert client.get(f"{BASE}/tokens/{token}.json", query_string={"api_key": api_key}).get_json() == [
+        {"service_request_id": issue_id, "token": token}]
+    assert client.get(f"{BASE}/tokens/{token}.json", query_string={"api_key": api_keys["citizen"]}).status_code == 404
     outputs = [client.get(f"{BASE}/requests/{issue_id}.json", headers=reader),
                client.get(f"{BASE}/requests/{issue_id}.xml", headers=reader),
                client.get(f"/ogcapi/collections/issues/items/{issue_id}", headers=reader)]
@@ -313,7 +315,7 @@ def test_georeport_client_with_a_department_key_reads_its_own_requests_only(copy
 
 def test_spec_post_then_read_back_over_http(copy_server, api_key, api_keys, monkeypatch):
     """POST as the spec describes (form-encoded) with a key that only submits, then the token and the request
-    read back with a supervisor's key, plainly and through the client."""
+    read back with a supervisor's key, plainly and through the client, and with the submitting key itself."""
     discovery = requests.get(f"{copy_server}{BASE}/discovery.json", timeout=10).json()
     [endpoint] = discovery["endpoints"]
     assert endpoint["url"] == f"{copy_server}{BASE}" and "application/json" in endpoint["formats"]
@@ -323,7 +325,9 @@ def test_spec_post_then_read_back_over_http(copy_server, api_key, api_keys, monk
     assert posted.status_code == 201
     [created] = posted.json()
     token_url = f"{endpoint['url']}/tokens/{created['token']}.xml"
-    assert requests.get(token_url, params={"api_key": api_key}, timeout=10).status_code == 404
+    assert requests.get(token_url, params={"api_key": api_keys["citizen"]}, timeout=10).status_code == 404
+    own = requests.get(token_url, params={"api_key": api_key}, timeout=10)
+    assert ET.fromstring(own.content).find("request/service_request_id").text == str(created["service_request_id"])
     token = requests.get(token_url, headers={"X-API-Key": api_keys["supervisor"]}, timeout=10)
     assert ET.fromstring(token.content).find("request/service_request_id").text == str(created["service_request_id"])
     client = _georeport(monkeypatch, endpoint["url"], api_keys["supervisor"])
@@ -354,4 +358,5 @@ def test_a_request_without_description_or_address_shows_on_every_page(app, engin
             assert str(issue_id) in body and "nan" not in body.lower().replace("nanjing", ""), (name, url)
         listed = client.get("/issues").get_data(as_text=True)
         row = listed[listed.index(f"#{issue_id}</a>"):].split("</tr>")[0]
-        assert row.endswith("<td></td>") and "None" not in row
+        # the description's cell is empty (it holds user text, so it is marked data-value)
+        assert row.endswith(("<td></td>", "<td data-value></td>")) and "None" not in row

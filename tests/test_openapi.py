@@ -194,7 +194,7 @@ def test_rest_answers_the_fuzzing_rarely_reaches_keep_to_the_document(app, login
     declared = schema.raw_schema["paths"]["/api/issues"]["post"]["responses"]["201"]["headers"]
     assert declared["Location"]["required"] is True
     public = call("/api/issues", "POST", citizen, body=report, media_type="application/json")
-    assert public.status_code == 201 and set(public.json()) == {"id"} and public.json()["id"] > created.json()["id"]
+    assert public.status_code == 201 and set(public.json()) == {"id", "tracking_url"} and public.json()["id"] > created.json()["id"]
 
     issue_id = crew_client.get("/api/issues?status=dispatched&limit=1").get_json()["features"][0]["properties"]["id"]
     where = {"path_parameters": {"issue_id": issue_id}}

@@ -12,6 +12,7 @@ from dataclasses import replace
 from datetime import datetime
 from io import BytesIO
 
+import pandas as pd
 import pytest
 from conftest import TEST_PASSWORD, map_document, tiny_image
 from sqlalchemy import text
@@ -40,17 +41,6 @@ def engine(sample_copy):
     engine = make_engine(sample_copy.resolved_database_url)
     yield engine
     engine.dispose()
-
-
-@pytest.fixture
-def as_user(app, login):
-    """``as_user(name)``: a fresh test client logged in as that test user, with its CSRF token as ``.csrf``."""
-    def run(name):
-        client = app.test_client()
-        client.csrf = login(client, name)
-        return client
-
-    return run
 
 
 def _open_issue(engine, department: str, status: str = "dispatched") -> int:
@@ -167,7 +157,9 @@ def test_security_headers_and_a_csp_that_hashes_the_maps_inline_scripts(as_user)
     assert answer.headers["X-Content-Type-Options"] == "nosniff"
     assert answer.headers["Referrer-Policy"] == "same-origin"
     assert answer.headers["X-Frame-Options"] == "SAMEORIGIN"
-    assert answer.headers["Cache-Control"] == "private, no-store"
+    # a map may stay in the user's own browser and be asked for again (ETag, 304); no shared cache keeps it
+    assert answer.headers["Cache-Control"] == "private, no-cache" and answer.headers["ETag"]
+    assert client.get("/issues").headers["Cache-Control"] == "private, no-store"
     api = client.get("/api/issues?limit=1")
     assert api.headers["Content-Security-Policy"] == "default-src 'none'; frame-ancestors 'self'"
 
@@ -188,7 +180,7 @@ def test_csp_allows_the_configured_tile_server_only(sample_copy, login):
 
 # --------------------------------------------------------------------------- roles on every route
 
-ISSUE_ROUTES = ["/issues/{id}", "/maps/issues/{id}/data", "/api/issues/{id}", "/api/issues/{id}/events"]
+ISSUE_ROUTES = ["/issues/{id}", "/maps/issues/{id}/data", "/api/issues/{id}", "/api/issues/{id}/events", "/todo/{id}"]
 ROUTES = [
     ("GET", "/"), ("GET", "/maps/overview"), ("GET", "/maps/overview/data"), ("GET", "/greening?year=2025"),
     ("GET", "/maps/greening?year=2025"), ("GET", "/maps/greening/data?year=2025"),
@@ -200,7 +192,9 @@ ROUTES = [
     ("GET", "/issues"), ("GET", "/maps/issues"), ("GET", "/maps/issues/data"), ("GET", "/issues/{id}"),
     ("GET", "/maps/issues/{id}"), ("GET", "/maps/issues/{id}/data"),
     ("POST", "/issues/{id}/transitions"), ("POST", "/issues/{id}/phone"), ("GET", "/photos/{photo}"),
-    ("GET", "/report"), ("POST", "/report"), ("GET", "/report/done?issue=1"),
+    ("GET", "/report"), ("POST", "/report"), ("GET", "/report/done?issue=1"), ("GET", "/my/reports"),
+    ("GET", "/my/reports/{id}"), ("GET", "/my/reports/{id}/photos/{photo}"),
+    ("GET", "/todo"), ("GET", "/todo/{id}"), ("GET", "/dispatch"),
     ("GET", "/api/me"), ("GET", "/api/issues"), ("GET", "/api/issues/{id}"), ("GET", "/api/issues/{id}/events"),
     ("POST", "/api/issues"), ("POST", "/api/issues/{id}/photos"), ("POST", "/api/issues/{id}/transitions"),
     ("GET", "/api/layers/roads"), ("GET", "/api/analysis/league?month=2025-06"), ("GET", "/api/analysis/greening"),
@@ -287,7 +281,7 @@ def test_a_department_reads_and_changes_only_its_own_issues_on_every_route(as_us
     mapped = map_document(client, "/maps/issues")
     hrefs = {f["properties"]["href"] for layer in mapped["layers"] if layer["popup"] for f in layer["data"]["features"]}
     assert f"/issues/{own_id}" in hrefs and f"/issues/{other_id}" not in hrefs
-    assert client.get("/").headers["Location"] == "/issues"
+    assert client.get("/").headers["Location"] == "/todo"
 
 
 # --------------------------------------------------------------------------- phones
@@ -336,7 +330,7 @@ def test_a_decompression_bomb_upload_gets_400_on_the_form_and_the_api(as_user, e
     form = citizen.post("/report", data={**INSIDE, "category_code": "07001", "description": "大图",
                                          "csrf_token": citizen.csrf, "photos": [(BytesIO(bomb), "bomb.png")]},
                         content_type="multipart/form-data")
-    assert form.status_code == 400 and "megapixels" in form.get_data(as_text=True)
+    assert form.status_code == 400 and "百万像素" in form.get_data(as_text=True)
     assert store.count_issues(engine, jurisdiction_code=J) == count
 
 
@@ -368,15 +362,16 @@ def test_a_report_with_a_photo_becomes_an_assigned_issue(as_user, engine, sample
 
 
 @pytest.mark.parametrize("change, status, message", [
-    ({"photos": [(BytesIO(b"<script>alert(1)</script>"), "x.jpg")]}, 400, "not a JPEG, PNG or WebP"),
-    ({"photos": [(BytesIO(PNG), f"{i}.png") for i in range(5)]}, 400, "at most 4"),
-    ({"lon": "117.0"}, 400, "outside the jurisdiction"),
+    ({"photos": [(BytesIO(b"<script>alert(1)</script>"), "x.jpg")]}, 400, "照片“x.jpg”无法使用"),
+    ({"photos": [(BytesIO(PNG), f"{i}.png") for i in range(5)]}, 400, "照片太多：最多 4 张"),
+    ({"lon": "117.0"}, 400, "这个位置不在本街道范围内"),
     ({"lon": "east"}, 400, "lon=&#39;east&#39;"),
-    ({"category_code": "99999"}, 400, "category_code &#39;99999&#39; is unknown"),
-    ({"description": ""}, 400, "description is required"),
-    ({"description": "x" * 2001}, 400, "at most 2000"),
+    ({"category_code": "99999"}, 400, "没有这个问题类别"),
+    ({"description": ""}, 400, "请填写问题描述"),
+    ({"description": "x" * 2001}, 400, "最多 2000 个"),
 ])
 def test_bad_reports_store_nothing(as_user, engine, sample_copy, change, status, message):
+    """The form comes back with the refusal in the page's language (Chinese), and nothing is stored."""
     client = as_user("citizen")
     before = store.count_rows(engine, "issues", jurisdiction_code=J)
     files = len(list((sample_copy.data_dir / "photos").glob("*"))) if (sample_copy.data_dir / "photos").exists() else 0
@@ -403,9 +398,12 @@ def test_api_create_and_the_whole_loop_with_roles(as_user, engine):
     dispatcher, department, public = as_user("dispatcher"), as_user("sanitation"), as_user("citizen")
     body = {"lon": 117.37, "lat": 39.1, "category_code": "06010", "description": "路边垃圾堆", "phone": "13812345678"}
     created = public.post("/api/issues", json=body, headers={"X-CSRF-Token": public.csrf})
-    assert created.status_code == 201 and set(created.get_json()) == {"id"}
+    assert created.status_code == 201 and set(created.get_json()) == {"id", "tracking_url"}
     issue_id = created.get_json()["id"]
     assert created.headers["Location"] == f"/api/issues/{issue_id}"
+    # the public learns its report's status page, which needs no login
+    tracked = as_user("citizen").application.test_client().get(created.get_json()["tracking_url"])
+    assert tracked.status_code == 200 and f"#{issue_id}" in tracked.get_data(as_text=True)
     feature = dispatcher.get(f"/api/issues/{issue_id}").get_json()
     assert feature["type"] == "Feature" and feature["geometry"]["coordinates"] == [117.37, 39.1]
     assert feature["properties"]["reported_at"].endswith("+08:00") and feature["properties"]["phone"] == "138****5678"
@@ -479,14 +477,20 @@ def test_api_analysis_results(as_user):
 def test_home_figures_are_the_metrics_of_the_stored_issues(as_user, engine):
     html = as_user("supervisor").get("/").get_data(as_text=True)
     issues = store.query_issues(engine, jurisdiction_code=J, columns=metrics.METRIC_COLUMNS)
-    expected = metrics.home_figures(issues, now=local_now())
+    now = local_now()
+    # the figures are as of the latest day with a report (today here: the tests report issues today)
+    day = min(issues["reported_at"].max(), pd.Timestamp(now)).normalize()
+    expected = metrics.home_figures(issues, now=(day + pd.Timedelta(days=1, microseconds=-1)).to_pydatetime())
     shown = {key: re.search(rf'id="fig-{key}"[^>]*>([^<]+)<', html).group(1)
              for key in ("new-today", "open", "overdue", "closed-today", "close-rate", "on-time-rate", "total")}
-    assert int(shown["open"]) == expected["open"] == int(issues["status"].isin(OPEN_STATUSES).sum())
-    assert int(shown["overdue"]) == expected["overdue"] and int(shown["new-today"]) == expected["new_today"]
-    assert int(shown["closed-today"]) == expected["closed_today"] and int(shown["total"]) == len(issues)
-    rate = expected["month_close_rate_pct"]
-    assert shown["close-rate"] == ("—" if rate is None else f"{rate:.2f}%")
+    assert int(shown["open"]) == int(issues["status"].isin(OPEN_STATUSES).sum())
+    assert int(shown["overdue"]) == int(metrics.overdue_mask(issues, now=now).sum())
+    assert int(shown["new-today"]) == expected["new_today"] and int(shown["closed-today"]) == expected["closed_today"]
+    assert int(shown["total"]) == len(issues)
+    month = metrics.period_figures(issues, start=day.replace(day=1).to_pydatetime(),
+                                   end=(day.replace(day=1) + pd.DateOffset(months=1)).to_pydatetime(), now=now)
+    rate = month["close_rate_pct"]
+    assert shown["close-rate"] == ("—" if rate != rate else f"{rate:.2f}%")
     for link in ("greening-link", "routes-link", "coverage-link", "league-link", "issues-link", "report-link"):
         assert f'id="{link}"' in html
 

@@ -1,4 +1,4 @@
-"""The closed loop: every transition per role, audit events, races, dispatch and duplicate suggestions."""
+"""The closed loop: every transition per role, audit events, races, the departments' requests."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import datetime
 import geopandas as gpd
 import pandas as pd
 import pytest
-from shapely.geometry import Point, box
+from shapely.geometry import Point
 
 from geo import store
 from geo.errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
@@ -47,7 +47,17 @@ def insert(engine, statuses: list[str], *, department: str = "sanitation_west", 
 def _arguments(action: str, role: str, target: int) -> dict:
     return {"actor": "张三", "role": role, "note": "已清理", "photo": "photos/1.jpg", "lon": 117.35, "lat": 39.1,
             "department_code": "sanitation_west" if role == "department" else None,
-            "merge_into": target if action == "merge" else None, "now": NOW}
+            "merge_into": target if action == "merge" else None, "days": 2 if action == "ask_extension" else None,
+            "now": NOW}
+
+
+def _ask_first(engine, issue_id: int, action: str, state: str) -> None:
+    """Open the request a grant or a refusal answers (none is pending on a fresh issue)."""
+    step = workflow.load_transitions().set_index("action").loc[[action]].iloc[0]
+    if step["request"] in ("grant", "refuse") and state == "dispatched":
+        kind = step["request_kind"] or "return"
+        workflow.apply_transition(engine, issue_id, f"ask_{kind}", **_arguments(f"ask_{kind}", "department", 0)
+                                  | {"merge_into": None})
 
 
 @pytest.fixture
@@ -67,10 +77,22 @@ def test_transition_table_is_the_designed_loop():
         ("dispatch", "registered", "dispatched"), ("reassign", "dispatched", "dispatched"),
         ("handle", "dispatched", "handled"), ("verify", "handled", "verified"),
         ("rework", "handled", "dispatched"), ("close", "verified", "closed"),
+        ("urge", "dispatched", "dispatched"), ("ask_return", "dispatched", "dispatched"),
+        ("ask_extension", "dispatched", "dispatched"), ("grant_return", "dispatched", "registered"),
+        ("grant_extension", "dispatched", "dispatched"), ("refuse_request", "dispatched", "dispatched"),
     }
     assert workflow.allowed_actions("handled", "dispatcher") == ["verify", "rework"]
-    assert workflow.allowed_actions("dispatched", "department") == ["handle"]
+    # a request is asked when none is pending, granted when one of its kind is, refused when any is
+    assert workflow.allowed_actions("dispatched", "department") == ["handle", "ask_return", "ask_extension"]
+    assert workflow.allowed_actions("dispatched", "department", pending="return") == ["handle"]
+    assert workflow.allowed_actions("dispatched", "dispatcher") == ["reassign", "urge"]
+    assert workflow.allowed_actions("dispatched", "dispatcher", pending="extension") == [
+        "reassign", "urge", "grant_extension", "refuse_request"]
     assert workflow.allowed_actions("closed", "dispatcher") == []
+    names = table.drop_duplicates("action").set_index("action")["name"]
+    assert names[["urge", "ask_return", "ask_extension", "grant_return", "grant_extension"]].tolist() == [
+        "督办", "申请退回", "申请延期", "同意退回", "同意延期"]
+    assert table.set_index("action").loc["handle", "photos"] == ("before", "after")
 
 
 def test_every_action_for_every_role_and_state(sqlite_engine):
@@ -92,6 +114,7 @@ def test_every_action_for_every_role_and_state(sqlite_engine):
                 workflow.apply_transition(sqlite_engine, issue_id, action, **args)
             outcomes["conflict"] += 1
         else:
+            _ask_first(sqlite_engine, issue_id, action, state)
             result = workflow.apply_transition(sqlite_engine, issue_id, action, **args)
             expected = rows.loc[rows["from"] == state, "to"].iloc[0]
             assert (result["from_status"], result["to_status"]) == (state, expected)
@@ -106,9 +129,9 @@ def test_every_action_for_every_role_and_state(sqlite_engine):
         # A refused step leaves the issue as it was.
         assert store.query_issues(sqlite_engine, jurisdiction_code=J, where=IssueFilter(ids=[issue_id]),
                                   columns=("status",))["status"].iloc[0] == state
-    # 10 (action, from) rows, each allowed for exactly one role.
-    assert outcomes["ok"] == 10
-    assert outcomes["forbidden"] == 9 * len(ISSUE_STATUSES) * (len(role_names()) - 1)
+    # 16 (action, from) rows, each allowed for exactly one role.
+    assert outcomes["ok"] == 16
+    assert outcomes["forbidden"] == 15 * len(ISSUE_STATUSES) * (len(role_names()) - 1)
 
 
 def test_lifecycle_sets_stamps_rework_and_events(sqlite_engine):
@@ -143,6 +166,78 @@ def test_lifecycle_sets_stamps_rework_and_events(sqlite_engine):
     assert events["note"].iloc[3] == "没清干净"
 
 
+def test_requests_extension_return_refusal_lapse_and_urging(db_engine):
+    """A department asks 延期 / 退回, the dispatcher grants or refuses; the answer moves the deadline or the issue."""
+    extend, back, refuse, lapse = insert(db_engine, ["dispatched"] * 4)
+    crew = {"actor": "西片", "role": "department", "department_code": "sanitation_west"}
+    desk = {"actor": "调度", "role": "dispatcher"}
+    go = workflow.apply_transition
+    # 2025-03-03 is a Monday: 3 working days on from its 23:59:59 deadline is Thursday, the time of day kept
+    asked = go(db_engine, extend, "ask_extension", **crew, note="需要吊车", days=3, now=datetime(2025, 3, 3, 12))
+    with pytest.raises(ConflictError, match="已有待答复的申请"):
+        go(db_engine, extend, "ask_return", **crew, note="不归我们", now=datetime(2025, 3, 3, 12, 5))
+    with pytest.raises(ConflictError, match="no pending return request"):
+        go(db_engine, extend, "grant_return", **desk)
+    granted = go(db_engine, extend, "grant_extension", **desk, now=datetime(2025, 3, 3, 14))
+    assert granted["request_id"] == asked["request_id"] and granted["to_status"] == "dispatched"
+    assert granted["deadline_at"] == datetime(2025, 3, 6, 23, 59, 59)
+    row = store.query_issues(db_engine, jurisdiction_code=J, where=IssueFilter(ids=[extend]),
+                             columns=("status", "deadline_at", "deadline_provisional")).iloc[0]
+    assert (row["status"], row["deadline_at"], row["deadline_provisional"]) == (
+        "dispatched", pd.Timestamp("2025-03-06 23:59:59"), False)
+    # a return granted sends the issue back to be dispatched again
+    go(db_engine, back, "ask_return", **crew, note="应由执法大队处理", now=datetime(2025, 3, 3, 12))
+    assert workflow.allowed_actions("dispatched", "dispatcher", pending="return")[-2:] == ["grant_return",
+                                                                                           "refuse_request"]
+    go(db_engine, back, "grant_return", **desk, now=datetime(2025, 3, 3, 13))
+    row = store.query_issues(db_engine, jurisdiction_code=J, where=IssueFilter(ids=[back]),
+                             columns=("status", "dispatched_at", "department_code")).iloc[0]
+    assert row["status"] == "registered" and pd.isna(row["dispatched_at"])
+    # refused: nothing moves but the request
+    go(db_engine, refuse, "ask_extension", **crew, note="人手不够", days=5, now=datetime(2025, 3, 3, 12))
+    go(db_engine, refuse, "refuse_request", **desk, note="今日必须完成", now=datetime(2025, 3, 3, 12, 30))
+    with pytest.raises(ConflictError, match="没有待答复的申请"):
+        go(db_engine, refuse, "refuse_request", **desk, note="again")
+    go(db_engine, refuse, "urge", **desk, note="请今日处置", now=datetime(2025, 3, 3, 15))
+    # handling while a request waits lets it lapse
+    go(db_engine, lapse, "ask_return", **crew, note="不归我们", now=datetime(2025, 3, 3, 12))
+    go(db_engine, lapse, "handle", **crew, note="还是清了", photo="a.jpg", now=datetime(2025, 3, 3, 16))
+    requests = store.read_requests(db_engine, jurisdiction_code=J, issue_ids=[extend, back, refuse, lapse])
+    shown = requests[["issue_id", "kind", "days", "status", "answered_by"]].astype(object)
+    assert shown.where(shown.notna(), None).values.tolist() == [
+        [extend, "extension", 3, "granted", "调度"], [back, "return", None, "granted", "调度"],
+        [refuse, "extension", 5, "refused", "调度"], [lapse, "return", None, "lapsed", "西片"]]
+    assert requests["answer_note"].tolist()[2] == "今日必须完成"
+    assert store.count_pending_requests(db_engine, jurisdiction_code=J) == 0
+    assert store.read_issue_events(db_engine, refuse)["action"].tolist() == [
+        "register", "dispatch", "ask_extension", "refuse_request", "urge"]
+    # one pending request per issue, whatever writes it
+    go(db_engine, refuse, "ask_return", **crew, note="不归我们", now=datetime(2025, 3, 3, 17))
+    assert store.count_pending_requests(db_engine, jurisdiction_code=J, departments=["sanitation_west"]) == 1
+    assert store.count_pending_requests(db_engine, jurisdiction_code=J, departments=["construction"]) == 0
+    from sqlalchemy.exc import IntegrityError
+
+    from geo.store.db import write_tx
+    with pytest.raises(IntegrityError), write_tx(db_engine) as conn:
+        store.insert_request(conn, {"jurisdiction_code": J, "issue_id": refuse, "kind": "return", "asked_by": "x",
+                                    "asked_at": NOW})
+
+
+def test_request_steps_check_their_days():
+    with pytest.raises(ValidationError, match="延期天数应为 1…30 个工作日"):
+        workflow.apply_transition(None, 1, "ask_extension", actor="u", role="department", note="n",
+                                  department_code="sanitation")
+    for days in (0, 31, True, 2.5):
+        with pytest.raises(ValidationError, match="延期天数"):
+            workflow.apply_transition(None, 1, "ask_extension", actor="u", role="department", note="n",
+                                      department_code="sanitation", days=days)
+    with pytest.raises(ValidationError, match="days is for asking an extension only"):
+        workflow.apply_transition(None, 1, "urge", actor="u", role="dispatcher", days=3)
+    moved, provisional = workflow.extended_deadline(datetime(2025, 9, 30, 18, 0), 1)
+    # the National Day holidays of 2025 run to 8 October
+    assert (moved, provisional) == (datetime(2025, 10, 9, 18, 0), False)
+
+
 def test_inputs_are_checked_before_anything_is_written(sqlite_engine):
     reported, registered, merged = insert(sqlite_engine, ["reported", "registered", "merged"])
     call = workflow.apply_transition
@@ -150,7 +245,7 @@ def test_inputs_are_checked_before_anything_is_written(sqlite_engine):
         call(sqlite_engine, reported, "destroy", actor="u", role="dispatcher")
     with pytest.raises(ValidationError, match="role 'boss' is unknown"):
         call(sqlite_engine, reported, "register", actor="u", role="boss")
-    with pytest.raises(ValidationError, match="请填写说明 \(note is required\)"):
+    with pytest.raises(ValidationError, match=r"请填写说明 \(note is required\)"):
         call(sqlite_engine, reported, "refuse", actor="u", role="dispatcher")
     with pytest.raises(ValidationError, match="both lon and lat"):
         call(sqlite_engine, reported, "register", actor="u", role="dispatcher", lon=117.3)
@@ -208,42 +303,3 @@ def test_racing_transitions_from_two_processes(db_engine, db_url):
         winner = next(o[0] for o in outcomes if o[1] == "won")
         events = store.read_issue_events(db_engine, issue_id)
         assert events["action"].tolist() == ["register"] and events["actor"].tolist() == [winner]
-
-
-def test_suggest_department_prefers_frontage_then_place_rules():
-    issues = gpd.GeoDataFrame({
-        "category_code": ["06010", "06010", "06010", "07001", "06010"],
-        "department_code": ["sanitation_west", "community:120110900001", "sanitation_west", "enforcement", None],
-    }, geometry=[Point(117.351, 39.101), Point(117.36, 39.11), Point(117.37, 39.10), Point(117.351, 39.101),
-                 Point(117.39, 39.09)], crs="EPSG:4326")
-    units = gpd.GeoDataFrame({"code": ["F2", "F1"]},
-                             geometry=[box(117.350, 39.100, 117.352, 39.102), box(117.3505, 39.1005, 117.36, 39.11)],
-                             crs="EPSG:4326")
-    out = workflow.suggest_department(issues, frontage_units=units)
-    assert out["department_code"].tolist() == [
-        "frontage:F1", "frontage:F1", "sanitation_west", "enforcement", "sanitation"]
-    assert out["reason"].tolist() == ["frontage", "frontage", "zone", "lead", "lead"]
-    assert out["frontage_code"].tolist() == ["F1", "F1", None, None, None]
-    plain = workflow.suggest_department(issues)
-    assert plain["reason"].tolist() == ["zone", "community", "zone", "lead", "lead"]
-
-
-def test_suggest_duplicates_same_category_near_and_recent():
-    # 10 m east ≈ 0.000116° at 39.1 °N.
-    deg_per_m = 1 / (111_320 * 0.7760)
-    base = pd.Timestamp("2025-03-03 09:00")
-    issues = gpd.GeoDataFrame({
-        "id": [1, 2, 3, 4, 5, 6],
-        "category_code": ["06010", "06010", "06010", "07001", "06010", "06010"],
-        "status": ["dispatched", "reported", "reported", "reported", "reported", "closed"],
-        "reported_at": [base, base + pd.Timedelta(hours=2), base + pd.Timedelta(hours=30), base,
-                        base + pd.Timedelta(hours=1), base],
-    }, geometry=[Point(117.35, 39.1), Point(117.35 + 10 * deg_per_m, 39.1), Point(117.35, 39.1),
-                 Point(117.35, 39.1), Point(117.35 + 25 * deg_per_m, 39.1), Point(117.35, 39.1)], crs="EPSG:4326")
-    pairs = workflow.suggest_duplicates(issues, radius_m=20, window_h=24)
-    # 2 is 10 m from 1 and 15 m from 5, both open and earlier; 3 is 28–30 h late; 4 is another category;
-    # 5 is 25 m from 1; 6 came in the same second as 1 and has the higher id; closed 6 is no candidate.
-    assert pairs[["issue_id", "duplicate_of"]].values.tolist() == [[2, 1], [2, 5], [6, 1]]
-    assert pairs["dist_m"].tolist() == pytest.approx([10.0, 15.0, 0.0], abs=0.05)
-    assert pairs["hours_apart"].tolist() == pytest.approx([2.0, 1.0, 0.0])
-    assert workflow.suggest_duplicates(issues, radius_m=5, window_h=24)["issue_id"].tolist() == [6]

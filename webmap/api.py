@@ -26,7 +26,7 @@ from geo.greening.views import greening_view
 from geo.layers import LAYERS
 from geo.loop import views as loop_views
 from geo.loop.users import acting_department, role_names
-from geo.loop.workflow import apply_transition, load_transitions
+from geo.loop.workflow import MAX_EXTENSION_DAYS, PHOTO_KINDS, apply_transition, load_transitions
 from geo.privacy import mask_phone
 from geo.statuses import ISSUE_STATUSES
 from geo.taxonomy import load_taxonomy
@@ -176,8 +176,10 @@ components(
             "type": {"type": "string", "enum": ["FeatureCollection"]},
             "features": {"type": "array", "items": _schema("ApiIssue")},
             "numberMatched": {"type": "integer", "minimum": 0}, "numberReturned": {"type": "integer", "minimum": 0}}},
-        "ApiIssueId": {"type": "object", "required": ["id"], "additionalProperties": False, "properties": {
-            "id": {"type": "integer", "minimum": 1}}},
+        "ApiIssueId": {"type": "object", "required": ["id", "tracking_url"], "additionalProperties": False,
+                       "properties": {"id": {"type": "integer", "minimum": 1},
+                                      "tracking_url": {"type": "string", "format": "uri",
+                                                       "description": "the report's public status page"}}},
         "ApiIssueNew": {"type": "object", "required": ["lon", "lat", "category_code", "description"], "properties": {
             "lon": _LON, "lat": _LAT, "category_code": _CATEGORY,
             "description": {"type": "string", "minLength": 1, "maxLength": reports.MAX_DESCRIPTION},
@@ -196,14 +198,20 @@ components(
             "photo": {"type": "string", "description": "a name POST …/photos answered"},
             "department_code": {"type": "string", "description": "dispatch / reassign: where to"},
             "merge_into": {"type": "integer", "minimum": 1, "description": "merge: the issue this one duplicates"},
+            "days": {"type": "integer", "minimum": 1, "maximum": MAX_EXTENSION_DAYS,
+                     "description": "ask_extension: the working days asked"},
             "lon": _LON, "lat": _LAT}},
         "ApiTransitionDone": {"type": "object", "required": ["issue_id", "event_id", "action", "from_status",
                                                              "to_status", "at", "actor"], "properties": {
             "issue_id": {"type": "integer", "minimum": 1}, "event_id": {"type": "integer", "minimum": 1},
             "action": {"type": "string", "enum": _ACTIONS}, "from_status": _STATUS, "to_status": _STATUS,
-            "at": {"type": "string", "format": "date-time"}, "actor": _TEXT, "department_code": _NULLABLE_TEXT}},
+            "at": {"type": "string", "format": "date-time"}, "actor": _TEXT, "department_code": _NULLABLE_TEXT,
+            "deadline_at": {"type": "string", "format": "date-time", "nullable": True},
+            "request_id": {"type": "integer", "nullable": True, "description": "the request asked or answered"}}},
         "ApiPhotoUpload": {"type": "object", "required": ["photo"], "properties": {
-            "photo": {"type": "string", "format": "binary", "description": "JPEG, PNG or WebP"}}},
+            "photo": {"type": "string", "format": "binary", "description": "JPEG, PNG or WebP"},
+            "kind": {"type": "string", "enum": list(PHOTO_KINDS),
+                     "description": "what it shows: the report, before or after handling, the verification"}}},
         "ApiPhoto": {"type": "object", "required": ["photo", "url"], "properties": {"photo": _TEXT, "url": _TEXT}},
         "ApiLayer": {"type": "object", "required": ["type", "features"], "properties": {
             "type": {"type": "string", "enum": ["FeatureCollection"]},
@@ -305,11 +313,14 @@ def issue_events(issue_id: int):
            headers={"201": {"Location": "the new issue's URL, /api/issues/{issue_id}"}})
 def create_issue():
     """Report an issue (JSON: ``lon``, ``lat``, ``category_code``, ``description``, optional ``address``, ``phone``)."""
-    issue_id = reports.create_issue(_json_body(), [], actor=current_user()["name"])
-    # the public submits only: it learns the new id, not the stored issue
-    feature = current_user()["role"] != "public"
-    answer = Response(json.dumps(_issue_feature(issue_id) if feature else {"id": issue_id}, ensure_ascii=False),
-                      status=201, mimetype="application/geo+json" if feature else "application/json")
+    user = current_user()
+    filed = reports.create_issue(_json_body(), [], actor=user["name"], user_id=user["id"])
+    issue_id = filed.issue_id
+    # the public submits only: it learns the new id and its tracking link, not the stored issue
+    feature = user["role"] != "public"
+    answer = Response(json.dumps(_issue_feature(issue_id) if feature else {
+        "id": issue_id, "tracking_url": url_for("track.status", token=filed.token, _external=True)},
+        ensure_ascii=False), status=201, mimetype="application/geo+json" if feature else "application/json")
     answer.headers["Location"] = url_for("api.issue", issue_id=issue_id)
     return answer
 
@@ -318,14 +329,16 @@ def create_issue():
 @operation(summary="Upload a photo for an issue", tags=["rest"], body={"multipart/form-data": "ApiPhotoUpload"},
            security=_WRITE, responses=_answers("201", {_JSON: "ApiPhoto"}, 400, 403, 404, 413))
 def upload_photo(issue_id: int):
-    """Upload one photo (multipart field ``photo``) for an issue; answers its name for a transition's ``photo``."""
+    """Upload one photo (multipart field ``photo``, optionally ``kind``) for an issue; answers its name for a
+    transition's ``photo``."""
     visible_issue(issue_id)
     upload = request.files.get("photo")
     if upload is None or not upload.filename:
         raise ValidationError("send the photo as the multipart field 'photo'")
+    kind = params.choice(request.form, "kind", PHOTO_KINDS, default="") or None
     saved = reports.save_photos([reports.Photo(label=upload.filename, data=upload.read())],
                                  settings=settings_of(current_app))
-    reports.record_photos(issue_id, saved, actor=current_user()["name"])
+    reports.record_photos(issue_id, saved, actor=current_user()["name"], kind=kind)
     return jsonify({"photo": saved[0][0], "url": url_for("pages.photo", name=saved[0][0])}), 201
 
 
@@ -334,7 +347,8 @@ def upload_photo(issue_id: int):
            responses=_answers("200", {_JSON: "ApiTransitionDone"}, 400, 403, 404, 409, 413))
 def transition(issue_id: int):
     """Take a step of the closed loop: JSON ``action`` and, as the step needs, ``note``, ``photo`` (a name from
-    ``POST …/photos``), ``department_code`` (dispatch), ``merge_into``, ``lon``/``lat``. 409 if another step won."""
+    ``POST …/photos``), ``department_code`` (dispatch), ``merge_into``, ``days`` (asking an extension), ``lon``/``lat``.
+    409 if another step won, or the pending request does not fit the step."""
     user = current_user()
     visible_issue(issue_id)
     body = _json_body()
@@ -348,8 +362,10 @@ def transition(issue_id: int):
         engine_of(current_app), issue_id, str(body.get("action", "")), actor=user["name"], role=user["role"],
         department_code=acting_department(user["role"], user["department_code"], body.get("department_code")),
         note=body.get("note"), photo=photo, lon=body.get("lon"), lat=body.get("lat"), merge_into=body.get("merge_into"),
+        days=body.get("days"),
     )
-    result["at"] = to_rfc3339(pd.Series([result["at"]])).iloc[0]
+    for stamp in ("at", "deadline_at"):
+        result[stamp] = None if result[stamp] is None else to_rfc3339(pd.Series([result[stamp]])).iloc[0]
     return jsonify(result)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Mapping
 
 from flask import Flask, Request, jsonify, render_template, request
+from flask_compress import Compress
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
@@ -14,6 +15,10 @@ from geo.settings import Settings, load_settings
 from geo.store.db import make_engine
 from webmap.context import install
 from webmap.params import MAX_ID
+
+
+#: the response types of map documents and assets sent compressed when the client accepts it
+COMPRESSED_TYPES = ("application/json", "application/javascript", "text/javascript", "text/css", "image/svg+xml")
 
 
 class CitymapRequest(Request):
@@ -64,6 +69,7 @@ def create_app(config: Mapping[str, object] | Settings | None = None) -> Flask:
     from webmap import api, pages, vendor
 
     app.register_blueprint(pages.bp)
+    app.register_blueprint(pages.citizen.track_bp)
     app.register_blueprint(api.bp, url_prefix="/api")
     app.register_blueprint(vendor.bp, url_prefix="/vendor")
     from webmap import ogcapi, open311, openapi
@@ -77,6 +83,17 @@ def create_app(config: Mapping[str, object] | Settings | None = None) -> Flask:
 
     auth.init_app(app)
     i18n.init_app(app)
+    # Map documents (the overview's is ~1 MB raw), scripts and styles go compressed. Pages and the APIs do not:
+    # a page carries the session's CSRF token next to text a request can put there (BREACH), and API clients
+    # ask for what they read.
+    app.config.update(COMPRESS_MIMETYPES=list(COMPRESSED_TYPES), COMPRESS_REGISTER=False)
+    compress = Compress(app)
+
+    @app.after_request
+    def _compress(response):
+        if wants_json_errors() or request.blueprint == "vendor" or request.endpoint == "static":
+            return compress.after_request(response)
+        return response
 
     @app.get("/favicon.ico")
     def _favicon():

@@ -1,9 +1,12 @@
-"""Leaflet and plugin files served by the app itself: the intranet has no internet.
+"""Leaflet, plugin and chart files served by the app itself: the intranet has no internet.
 
-The files come from Python packages installed with citymap (XStatic-Leaflet,
-XStatic-Leaflet-MarkerCluster, XStatic-jQuery (folium's popups use it), and folium's own wheel for leaflet-heat), so an
-offline install needs nothing but the package index. :func:`localize` rewrites a
-folium map's script and style links to these local copies.
+The map files come from Python packages installed with citymap (XStatic-Leaflet,
+XStatic-Leaflet-MarkerCluster, XStatic-jQuery (folium's popups use it), and folium's own wheel for
+leaflet-heat). The charts are Apache ECharts, an npm package (:data:`NPM_ASSETS`): the set-up
+(``make setup``, ``scripts/fetch_npm_assets.py``) fetches the pinned version with npm, checks the
+tarball against the SHA-512 pinned here and keeps the files listed, with the package's licence,
+in :data:`NPM_DIR`, so an offline install needs the two package indexes at set-up and nothing at
+run time. :func:`localize` rewrites a folium map's script and style links to the local copies.
 """
 
 from __future__ import annotations
@@ -16,6 +19,16 @@ import xstatic.pkg.leaflet as _leaflet
 import xstatic.pkg.leaflet_markercluster as _markercluster
 from branca.element import Element
 
+#: npm package → (version, npm's integrity of its tarball, the files kept); the charts' library, why it was
+#: chosen and its licence (Apache-2.0, its LICENSE and NOTICE kept beside it) are in docs/architecture.md
+NPM_ASSETS: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "echarts": ("6.1.0",
+                "sha512-q0yaFPggC9FUdsWH4blavRWFmxdrIodbkoKNAjJudAI6CA9gNPxHtV2RcZNEepZVlk4yvBYkOkbk6HIVpIyHZA==",
+                ("dist/echarts.common.min.js", "LICENSE", "NOTICE", "licenses/LICENSE-d3")),
+}
+#: where the set-up puts the files of :data:`NPM_ASSETS` (one folder per package; not in git)
+NPM_DIR = Path(__file__).parent / "npm"
+
 #: URL prefix → directory of files served under it
 ASSET_DIRS: dict[str, Path] = {
     "leaflet": Path(_leaflet.BASE_DIR),
@@ -24,6 +37,7 @@ ASSET_DIRS: dict[str, Path] = {
     "folium": Path(folium.__file__).parent / "templates",
     # the map renderer (webmap.maps.shell) and its styles
     "citymap": Path(__file__).parent / "static",
+    **{name: NPM_DIR / name for name in NPM_ASSETS},
 }
 
 #: folium asset name → (prefix, file); names folium uses that are absent here are dropped

@@ -88,10 +88,11 @@ ACCESS: dict[str, tuple[str, ...]] = {
     "pages.greening": ALL_SEEING,
     "pages.greening_map": ALL_SEEING,
     "pages.greening_map_data": ALL_SEEING,
-    "pages.routes": ALL_SEEING,
-    "pages.routes_map_page": ALL_SEEING,
-    "pages.routes_map_page_data": ALL_SEEING,
-    "pages.routes_gpx_download": ALL_SEEING,
+    # a department plans the routes of its own contractor zones only (webmap.pages.routes)
+    "pages.routes": (*ALL_SEEING, "department"),
+    "pages.routes_map_page": (*ALL_SEEING, "department"),
+    "pages.routes_map_page_data": (*ALL_SEEING, "department"),
+    "pages.routes_gpx_download": (*ALL_SEEING, "department"),
     # inspection tracks are personal information: supervisors only (PIPL)
     "pages.coverage": ("supervisor",),
     "pages.coverage_map_page": ("supervisor",),
@@ -114,9 +115,15 @@ ACCESS: dict[str, tuple[str, ...]] = {
     "pages.issue_transition": ("dispatcher", "department"),
     "pages.reveal_phone": ("dispatcher",),
     "pages.photo": (*ALL_SEEING, "department"),
+    "pages.crew_todo": ("department",),
+    "pages.crew_issue": ("department",),
+    "pages.dispatch_inbox": ALL_SEEING,
     "pages.report_form": EVERYONE,
     "pages.report_submit": EVERYONE,
     "pages.report_done": EVERYONE,
+    "pages.my_reports": EVERYONE,
+    "pages.my_report": EVERYONE,
+    "pages.my_report_photo": EVERYONE,
     "api.issues": (*ALL_SEEING, "department"),
     "api.issue": (*ALL_SEEING, "department"),
     "api.issue_events": (*ALL_SEEING, "department"),
@@ -397,7 +404,9 @@ def _security_headers(response: Response) -> Response:
     headers.setdefault("Permissions-Policy", "geolocation=(self), camera=(), microphone=()")
     # what a login or a key reads depends on who asks: no shared cache may keep it
     if (current_user() is not None or g.get("api_key_user") is not None) and request.blueprint not in ("vendor", None):
-        headers["Cache-Control"] = "private, no-store"
+        # an answer with an ETag (a map) may be kept by the user's own browser and asked for again (304);
+        # never by a shared cache
+        headers["Cache-Control"] = "private, no-cache" if response.get_etag()[0] else "private, no-store"
     if response.mimetype == "text/html" and not response.direct_passthrough:
         scripts = " ".join(["'self'", *g.get("csp_script_hashes", ())])
         images = " ".join(["'self'", "data:", "blob:", *tile_sources(settings_of(current_app))])

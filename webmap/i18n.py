@@ -1,68 +1,62 @@
-"""The pages' words in Simplified Chinese (the default) and English.
+"""The pages in Simplified Chinese (the default) or English, with Flask-Babel.
 
-The language is ``?lang=zh|en`` (remembered in a cookie by :mod:`webmap.auth`), then
-the ``lang`` cookie, then Chinese. Templates call ``t("key")``; a key missing from
-the English table falls back to the Chinese text, and an unknown key shows itself.
+The language is ``?lang=zh|en`` (remembered in a cookie), then the ``lang`` cookie,
+then Chinese. Templates and code mark their words with ``_("…")`` (``gettext``); the
+message ids are the Chinese text itself, so the default language needs no catalogue
+and a message missing from the English one shows in Chinese rather than as a key. The
+English catalogue is ``webmap/translations/en/LC_MESSAGES/messages.po``, read as it is
+when the app starts (no compiled ``.mo`` to build or keep in step).
 """
 
 from __future__ import annotations
 
-from flask import Flask, Response, request
+import io
+import re
+from pathlib import Path
+from urllib.parse import urlencode
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import Translations
+from flask import Flask, Response, has_request_context, request
+from flask_babel import Babel, Domain, gettext
 
 from geo.statuses import STATUS_LABELS, STATUS_LABELS_EN
 
 LANGUAGES = ("zh", "en")
-
-CATALOGUE: dict[str, dict[str, str]] = {
-    "zh": {
-        "app": "城市管理地图", "home": "首页", "issues": "问题列表", "report": "上报问题", "login": "登录",
-        "logout": "退出", "user": "用户", "password": "密码", "language": "English",
-        "new_today": "今日新增", "open": "未结案", "overdue": "超期", "closed_today": "今日结案",
-        "close_rate": "本月结案率", "on_time_rate": "本月按期结案率", "due_month": "本月应结案",
-        "greening": "重点道路绿化进度", "routes": "清运与清扫路线", "coverage": "巡查覆盖",
-        "league": "责任科室考核排名", "plan_tasks": "专项任务看板",
-        "status": "状态", "category": "类别", "department": "责任单位", "community": "社区", "since": "上报起",
-        "until": "上报止", "filter": "筛选", "all": "全部", "id": "编号", "reported_at": "上报时间",
-        "deadline": "处置期限", "provisional": "（暂定：该年节假日尚未发布，按周一至周五计算）",
-        "provisional_short": "（暂定）", "address": "地址", "description": "描述", "photos": "照片", "timeline": "办理过程",
-        "actor": "办理人", "action": "环节", "note": "说明", "prev": "上一页", "next": "下一页", "page": "第",
-        "of_pages": "页，共", "n_issues": "条", "none_found": "没有符合条件的问题。", "reporter": "上报人",
-        "phone": "联系电话", "reveal": "显示完整号码（将记录查看）", "revealed": "已显示完整号码，本次查看已记录。",
-        "actions": "办理", "submit": "提交", "merge_into": "合并到问题编号", "dispatch_to": "派遣至",
-        "pick_point": "在地图上点击问题位置", "point_chosen": "已选位置", "choose": "请选择",
-        "photo_limits": "照片：JPEG、PNG 或 WebP，每张不超过 {mb} MB，最多 {n} 张", "report_done": "上报成功",
-        "report_number": "问题编号", "view_issue": "查看问题", "report_again": "继续上报",
-        "phone_optional": "联系电话（选填，仅调度员可查看）", "source": "来源", "no_photos": "无照片",
-        "no_events": "尚无办理记录", "login_title": "登录 citymap", "open_issues_map": "未结案问题地图",
-        "issue_map": "问题位置", "cell": "单元网格", "road_segment": "路段", "role": "角色",
-    },
-    "en": {
-        "app": "City management map", "home": "Home", "issues": "Issues", "report": "Report an issue",
-        "login": "Log in", "logout": "Log out", "user": "User name", "password": "Password", "language": "中文",
-        "new_today": "New today", "open": "Open", "overdue": "Overdue", "closed_today": "Closed today",
-        "close_rate": "Closure rate this month", "on_time_rate": "On-time closure rate this month",
-        "due_month": "Due this month", "greening": "Greening of priority roads", "routes": "Pickup and sweep routes",
-        "coverage": "Inspection coverage", "league": "Department league table", "plan_tasks": "Plan-task board",
-        "status": "Status", "category": "Category", "department": "Department", "community": "Community",
-        "since": "Reported from", "until": "Reported until", "filter": "Filter", "all": "All", "id": "No.",
-        "reported_at": "Reported", "deadline": "Deadline",
-        "provisional": " (provisional: that year's holidays are not published yet; counted Monday–Friday)",
-        "provisional_short": " (provisional)", "address": "Address", "description": "Description",
-        "photos": "Photos", "timeline": "Timeline", "actor": "By", "action": "Step", "note": "Note",
-        "prev": "Previous", "next": "Next", "page": "Page", "of_pages": "of", "n_issues": "issues",
-        "none_found": "No issue matches.", "reporter": "Reporter", "phone": "Phone",
-        "reveal": "Show the full number (the view is logged)", "revealed": "Full number shown; this view was logged.",
-        "actions": "Actions", "submit": "Submit", "merge_into": "Merge into issue no.", "dispatch_to": "Dispatch to",
-        "pick_point": "Click the map where the problem is", "point_chosen": "Chosen point", "choose": "Choose",
-        "photo_limits": "Photos: JPEG, PNG or WebP, at most {mb} MB each, at most {n}", "report_done": "Reported",
-        "report_number": "Issue number", "view_issue": "View the issue", "report_again": "Report another",
-        "phone_optional": "Phone (optional; only dispatchers see it)", "source": "Source", "no_photos": "No photos",
-        "no_events": "No steps yet", "login_title": "Log in to citymap", "open_issues_map": "Map of open issues",
-        "issue_map": "Where it is", "cell": "Unit cell", "road_segment": "Road segment", "role": "Role",
-    },
-}
-
+TRANSLATIONS_DIR = Path(__file__).resolve().parent / "translations"
 STATUS_NAMES = {"zh": STATUS_LABELS, "en": STATUS_LABELS_EN}
+
+
+def read_catalogue(language: str) -> Translations:
+    """The translations of ``language`` from its ``.po`` file (none for Chinese, the language of the ids)."""
+    path = TRANSLATIONS_DIR / language / "LC_MESSAGES" / "messages.po"
+    if not path.exists():
+        return Translations()
+    with path.open("rb") as po:
+        catalogue = read_po(po, locale=language)
+    compiled = io.BytesIO()
+    write_mo(compiled, catalogue)
+    compiled.seek(0)
+    return Translations(compiled)
+
+
+class _CatalogueDomain(Domain):
+    """The ``messages`` domain read once per language from the ``.po`` files."""
+
+    def get_translations(self) -> Translations:
+        language = current_language()
+        if language not in self.cache:
+            self.cache[language] = read_catalogue(language)
+        return self.cache[language]
+
+
+class _Babel(Babel):
+    _domain = _CatalogueDomain()
+
+    @property
+    def domain_instance(self) -> Domain:
+        return self._domain
 
 
 def current_language() -> str:
@@ -71,15 +65,102 @@ def current_language() -> str:
     return chosen if chosen in LANGUAGES else "zh"
 
 
-def translate(key: str, **values: object) -> str:
-    """The text of ``key`` in the request's language, with ``{name}`` placeholders filled."""
-    lang = current_language()
-    text = CATALOGUE[lang].get(key) or CATALOGUE["zh"].get(key, key)
-    return text.format(**values) if values else text
+def N_(message: str) -> str:  # noqa: N802 (gettext's name for "mark only")
+    """Mark ``message`` for the catalogue without translating it: a label kept in a table, translated where it is
+    shown with ``gettext(label)`` (outside a request, as the CLI runs, gettext gives the Chinese id back)."""
+    return message
+
+
+def status_labels() -> dict[str, str]:
+    """Status → label in the request's language (Chinese outside a request)."""
+    return STATUS_NAMES[current_language() if has_request_context() else "zh"]
+
+
+def department_name(code: str, name: str | None = None) -> str:
+    """A department's name in the request's language: the taxonomy's (Chinese or English); ``name`` (a community
+    team's, which is layer data) or the code for one the taxonomy does not know."""
+    from geo.taxonomy import load_taxonomy
+
+    departments = load_taxonomy().departments
+    if code in departments.index:
+        column = "name_en" if has_request_context() and current_language() == "en" else "name"
+        return str(departments.loc[code, column])
+    return name or code
 
 
 def status_name(status: str) -> str:
+    """The label of an issue status in the request's language."""
     return STATUS_NAMES[current_language()].get(status, status)
+
+
+_CJK = re.compile(r"[\u3400-\u9fff]")
+
+
+def split_message(message: str) -> tuple[str | None, str | None]:
+    """(Chinese, English) of a message; the domain's are often ``中文 (English)``, others one or the other.
+
+    The English is a last parenthesis holding no Chinese after Chinese text; a message
+    without Chinese is all English, one with Chinese and no such parenthesis all Chinese.
+    """
+    if not _CJK.search(message):
+        return None, message
+    if message.endswith(")"):
+        depth = 0
+        for i in range(len(message) - 1, -1, -1):
+            depth += {")": 1, "(": -1}.get(message[i], 0)
+            if depth == 0:
+                head, inner = message[:i].rstrip(), message[i + 1:-1]
+                if _CJK.search(head) and not _CJK.search(inner) and re.search(r"[A-Za-z]", inner):
+                    return head, inner
+                break
+    return message, None
+
+
+def _in_general(status: int) -> str:
+    """What a page says of an error of ``status`` whose message is not in the page's language."""
+    said = {
+        400: gettext("请求未被接受：请检查填写的内容后重试。"),
+        401: gettext("请先登录。"),
+        403: gettext("您无权进行此操作。"),
+        404: gettext("未找到您要的页面或内容。"),
+        409: gettext("该问题的状态刚被他人改变，请刷新页面后重试。"),
+        413: gettext("上传的内容过大。"),
+        429: gettext("尝试次数过多，请稍后再试。"),
+    }
+    return said.get(status, gettext("服务器出错，请稍后再试。"))
+
+
+def page_message(message: str, status: int = 400) -> tuple[str, str | None]:
+    """(what the page says, the technical detail or None) of an error message, in the request's language.
+
+    The half of a ``中文 (English)`` message in the page's language is shown; a message only
+    in the other language gives way to a sentence for its HTTP status, and is kept as the
+    detail (shown small, for whoever helps the user).
+    """
+    chinese, english = split_message(message)
+    shown = chinese if current_language() == "zh" else english
+    return (shown, None) if shown else (_in_general(status), message)
+
+
+def duration_text(seconds: float | None) -> str:
+    """A duration in words of the page's language, to the minute (``3天4小时``, ``25分钟``); empty for None."""
+    if seconds is None:
+        return ""
+    minutes = int(seconds // 60)
+    days, rest = divmod(minutes, 1440)
+    hours, mins = divmod(rest, 60)
+    if days:
+        return gettext("%(d)s天%(h)s小时", d=days, h=hours)
+    if hours:
+        return gettext("%(h)s小时%(m)s分钟", h=hours, m=mins)
+    return gettext("%(m)s分钟", m=mins) if mins else gettext("不到1分钟")
+
+
+def switch_language_url() -> str:
+    """This page in the other language: its query string kept, ``lang`` replaced."""
+    args = [(k, v) for k, v in request.args.items(multi=True) if k != "lang"]
+    args.append(("lang", "zh" if current_language() == "en" else "en"))
+    return "?" + urlencode(args)
 
 
 def _remember(response: Response) -> Response:
@@ -89,8 +170,21 @@ def _remember(response: Response) -> Response:
     return response
 
 
+def _locale() -> str:
+    return "en" if current_language() == "en" else "zh_Hans_CN"
+
+
 def init_app(app: Flask) -> None:
-    """Make ``t``, ``status_name`` and ``lang`` available to every template; remember ``?lang=`` in a cookie."""
-    app.jinja_env.globals.update(t=translate, status_name=status_name)
+    """Flask-Babel on the app (``_``, ``gettext``, ``ngettext`` and the number/date filters in every template),
+    ``status_name``, ``page_message``, the ``duration`` filter and ``lang`` for templates, and ``?lang=``
+    remembered in a cookie."""
+    _Babel(app, locale_selector=_locale, default_locale="zh_Hans_CN", default_timezone="Asia/Shanghai")
+    app.jinja_env.globals.update(status_name=status_name, page_message=page_message,
+                                 switch_language_url=switch_language_url, department_name=department_name)
+    app.jinja_env.filters["duration"] = duration_text
     app.context_processor(lambda: {"lang": current_language()})
     app.after_request(_remember)
+
+
+__all__ = ["LANGUAGES", "N_", "current_language", "department_name", "duration_text", "init_app", "page_message",
+           "read_catalogue", "split_message", "status_labels", "status_name"]

@@ -5,13 +5,20 @@
 (:func:`webmap.maps.shell.map_page`), the same for every query string: the page's script
 fetches ``<rule>/data`` with the page's own query string, and errors of the document
 (a bad parameter, an issue one may not see) come back as JSON that the map shows.
+
+Both answers carry an ETag (the SHA-256 of the body): a browser that asks again with
+``If-None-Match`` gets a 304 without the body while the data have not changed. They stay
+``private`` (:func:`webmap.auth`'s headers): what a map shows depends on who asks, so only the
+user's own browser may keep it, never a shared cache.
 """
 
 from __future__ import annotations
 
 from typing import Callable
 
-from flask import Blueprint, Response, current_app, g, url_for
+import hashlib
+
+from flask import Blueprint, Response, current_app, g, request, url_for
 
 from webmap.context import settings_of
 from webmap.maps.document import MapDocument, document_json
@@ -26,6 +33,12 @@ def wants_json_errors() -> bool:
     return bool(g.get("map_document"))
 
 
+def conditional(response: Response) -> Response:
+    """``response`` with a strong ETag of its body, answered 304 when the request's ``If-None-Match`` holds it."""
+    response.set_etag(hashlib.sha256(response.get_data()).hexdigest()[:32])
+    return response.make_conditional(request)
+
+
 def map_route(bp: Blueprint, rule: str, *, endpoint: str) -> Callable:
     """Register the map page ``rule`` and its document ``rule + "/data"`` on ``bp``.
 
@@ -38,11 +51,11 @@ def map_route(bp: Blueprint, rule: str, *, endpoint: str) -> Callable:
 
             shell = map_page(settings_of(current_app), url_for(f"{bp.name}.{endpoint}{DATA_SUFFIX}", **kwargs))
             trust_inline_scripts(shell.script_hashes)
-            return Response(shell.html, mimetype="text/html")
+            return conditional(Response(shell.html, mimetype="text/html"))
 
         def data(**kwargs):
             g.map_document = True
-            return Response(document_json(build(**kwargs).as_dict()), mimetype="application/json")
+            return conditional(Response(document_json(build(**kwargs).as_dict()), mimetype="application/json"))
 
         page.__doc__ = f"The map page of {endpoint} (fixed code; it fetches {rule}/data)."
         data.__doc__ = build.__doc__

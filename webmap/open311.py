@@ -20,12 +20,21 @@ Every endpoint answers in ``.json`` (bare arrays, as in the spec) or ``.xml``;
 errors are arrays of ``code`` + ``description`` with status 400, 403 or 404.
 ``jurisdiction_id`` is optional and, when given, must be the configured
 sub-district code. Discovery and services are open to all. Reading requests
-(``requests``, ``requests/{id}``, ``tokens/{id}``) needs a login or an API key
-(``api_key`` parameter or ``X-API-Key`` header; :func:`webmap.auth.api_caller`), and
-answers only the issues its user's role reads (:func:`webmap.auth.department_reach`): a
-request of another department is answered like a missing one, a ``public`` key reads
-none, no key at all is a 403. Creating needs an API key (any valid one; a login does
-not do, as Open311 forms carry no CSRF token): ``citymap api-key create NAME --user USER``.
+(``requests``, ``requests/{id}``, ``tokens/{id}``) depends on the setting
+``open311_public_read``:
+
+* off (the default): it needs a login or an API key (``api_key`` parameter or
+  ``X-API-Key`` header; :func:`webmap.auth.api_caller`) and answers the issues its
+  user's role reads (:func:`webmap.auth.department_reach`) plus the requests filed with
+  that key or by that user (``report_receipts``): a request of another department is
+  answered like a missing one, a ``public`` key reads its own only, no key at all is a 403;
+* on: every request is read without a key, as the spec has it, with public fields only —
+  the contacts never appear anyway and phone-shaped text is masked for every caller;
+  ``token`` is shown only to a caller who may read the request in full as above.
+
+Creating needs an API key (any valid one; a login does not do, as Open311 forms carry
+no CSRF token): ``citymap api-key create NAME --user USER``; the answer's
+``service_notice`` carries the request's tracking link (the citizen's status page).
 Timestamps are W3C date-times with the +08:00 offset.
 """
 
@@ -34,6 +43,7 @@ from __future__ import annotations
 import json
 import uuid
 import xml.etree.ElementTree as ET
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import geopandas as gpd
@@ -50,7 +60,7 @@ from geo.privacy import mask_phones, normalise_phone
 from geo.statuses import OPEN_STATUSES, STATUS_LABELS
 from geo.taxonomy import load_taxonomy
 from webmap import params
-from webmap.auth import API_KEY_SECURITY, api_department_reach, api_key_user
+from webmap.auth import API_KEY_SECURITY, api_caller, api_key_user, department_reach
 from webmap.context import engine_of, layers_of, settings_of
 from webmap.openapi import components, operation
 from webmap.timefmt import to_rfc3339
@@ -262,8 +272,9 @@ def service_definition(code: str, fmt: str):
 
 # --------------------------------------------------------------------------- requests
 
-def _requests(frame: gpd.GeoDataFrame) -> pd.DataFrame:
-    """Issues (with :data:`_REQUEST_COLUMNS`) → Open311 service requests; free text masked."""
+def _requests(frame: gpd.GeoDataFrame, full: pd.Series) -> pd.DataFrame:
+    """Issues (with :data:`_REQUEST_COLUMNS`) → Open311 service requests; free text masked, the ``token`` only
+    where ``full`` (the caller reads the request in full, not only its public fields)."""
     taxonomy = load_taxonomy()
     departments = taxonomy.departments["name"]
     department = frame["department_code"].astype("string")
@@ -275,7 +286,7 @@ def _requests(frame: gpd.GeoDataFrame) -> pd.DataFrame:
                      "closed_at"]].max(axis=1)
     out = pd.DataFrame({
         "service_request_id": frame["id"].astype(int),
-        "token": frame["external_id"].where(frame["source"] == SOURCE),
+        "token": frame["external_id"].where((frame["source"] == SOURCE) & full.to_numpy()),
         "status": np.where(frame["status"].isin(CLOSED_STATUSES), "closed", "open"),
         "status_notes": frame["status"].map(STATUS_LABELS),
         "service_name": frame["category_code"].map(taxonomy.categories["name"]),
@@ -314,10 +325,57 @@ def _window(start: str | None, end: str | None) -> tuple[datetime, datetime]:
     return since, until
 
 
-def _reach() -> list[str] | None:
-    """The departments whose requests the caller reads (None: every one); a 403 for nobody."""
-    return api_department_reach(nobody=ForbiddenError(
-        "读取服务请求需要 api_key 或登录 (an api_key is needed to read service requests)"))
+@dataclass(frozen=True)
+class _Reader:
+    """Who reads service requests: the departments it reads in full (None: all), the user and key it files
+    requests as, and whether every request is public (``open311_public_read``)."""
+
+    reach: list[str] | None
+    user_id: int | None
+    key_id: int | None
+    public: bool
+
+    def own(self, where: IssueFilter) -> list[int]:
+        """Its own requests (filed with its key or by its user) that ``where`` may select, newest first."""
+        # a receipt is written right after its issue: a day either side of the period holds them all
+        slack = timedelta(days=1)
+        return store.own_report_ids(
+            engine_of(current_app), jurisdiction_code=settings_of(current_app).jurisdiction_code,
+            user_id=self.user_id, api_key_id=self.key_id, ids=where.ids, limit=MAX_REQUESTS,
+            since=None if where.since is None else where.since - slack,
+            until=None if where.until is None else where.until + slack)
+
+
+def _reader() -> _Reader:
+    """The caller of a read; without a login or key, a 403 unless every request is public."""
+    public = settings_of(current_app).open311_public_read
+    user = api_caller()
+    if user is None:
+        if not public:
+            raise ForbiddenError("读取服务请求需要 api_key 或登录 (an api_key is needed to read service requests)")
+        return _Reader(reach=[], user_id=None, key_id=None, public=True)
+    return _Reader(reach=department_reach(user), user_id=user.get("id"), key_id=user.get("key_id"), public=public)
+
+
+def _read(where: IssueFilter, reader: _Reader) -> pd.DataFrame:
+    """The service requests ``where`` selects that ``reader`` may read, newest first (at most MAX_REQUESTS)."""
+    engine, code = engine_of(current_app), settings_of(current_app).jurisdiction_code
+
+    def query(chosen: IssueFilter) -> gpd.GeoDataFrame:
+        return store.query_issues(engine, jurisdiction_code=code, where=chosen, columns=_REQUEST_COLUMNS,
+                                  newest_first=True, limit=MAX_REQUESTS)
+
+    if reader.public or reader.reach is None:
+        frame = query(where)
+    else:
+        own = reader.own(where)
+        frames = [query(replace(where, departments=reader.reach)), *([query(replace(where, ids=own))] if own else [])]
+        frame = pd.concat(frames).drop_duplicates("id").astype({"id": "int64"})
+        frame = frame.sort_values(["reported_at", "id"], ascending=False).head(MAX_REQUESTS)
+    ids = [int(i) for i in frame["id"]]
+    full = pd.Series(True, index=frame.index) if reader.reach is None else (
+        frame["department_code"].isin(reader.reach) | frame["id"].isin(reader.own(IssueFilter(ids=ids))))
+    return _requests(frame, full)
 
 
 def _split(name: str) -> list[str] | None:
@@ -332,17 +390,14 @@ def _split(name: str) -> list[str] | None:
            security=API_KEY_SECURITY)
 def requests_list(fmt: str):
     """Service requests filtered as the spec says; ``service_request_id`` overrides the other filters."""
-    code = _check_jurisdiction()
-    reach = _reach()
-    engine = engine_of(current_app)
+    _check_jurisdiction()
+    reader = _reader()
     ids = _split("service_request_id")
     if ids is not None:
         if not all(i.isdigit() for i in ids):
             raise ValidationError(f"service_request_id={request.args['service_request_id']!r}: expected ids such as 12,15")
-        frame = store.query_issues(engine, jurisdiction_code=code,
-                                   where=IssueFilter(ids=[int(i) for i in ids if len(i) < 12], departments=reach),
-                                   columns=_REQUEST_COLUMNS, newest_first=True, limit=MAX_REQUESTS)
-        return _respond(_requests(frame), fmt, root="service_requests", item="request")
+        return _respond(_read(IssueFilter(ids=[int(i) for i in ids if len(i) < 12]), reader), fmt,
+                        root="service_requests", item="request")
     codes = _split("service_code")
     known = load_taxonomy().categories.index
     unknown = [c for c in codes or [] if c not in known]
@@ -354,11 +409,8 @@ def requests_list(fmt: str):
     ours = None if statuses is None else [
         *(OPEN_STATUSES if "open" in statuses else ()), *(CLOSED_STATUSES if "closed" in statuses else ())]
     since, until = _window(request.args.get("start_date"), request.args.get("end_date"))
-    frame = store.query_issues(engine, jurisdiction_code=code,
-                               where=IssueFilter(categories=codes, statuses=ours, since=since, until=until,
-                                                 departments=reach),
-                               columns=_REQUEST_COLUMNS, newest_first=True, limit=MAX_REQUESTS)
-    return _respond(_requests(frame), fmt, root="service_requests", item="request")
+    return _respond(_read(IssueFilter(categories=codes, statuses=ours, since=since, until=until), reader), fmt,
+                    root="service_requests", item="request")
 
 
 @bp.get(f"/requests/<request_id>.{FMT}")
@@ -366,16 +418,12 @@ def requests_list(fmt: str):
            responses=_answers({"200": "Open311Requests", "403": ERRORS, "404": ERRORS}), security=API_KEY_SECURITY)
 def request_one(request_id: str, fmt: str):
     """One service request, as a one-element array (one the caller may not read is not found)."""
-    code = _check_jurisdiction()
-    reach = _reach()
-    frame = None
-    if request_id.isdigit() and len(request_id) < 12:
-        frame = store.query_issues(engine_of(current_app), jurisdiction_code=code,
-                                   where=IssueFilter(ids=[int(request_id)], departments=reach),
-                                   columns=_REQUEST_COLUMNS)
-    if frame is None or frame.empty:
+    _check_jurisdiction()
+    reader = _reader()
+    found = _read(IssueFilter(ids=[int(request_id)]), reader) if request_id.isdigit() and len(request_id) < 12 else None
+    if found is None or found.empty:
         raise NotFoundError(f"service_request_id {request_id!r} not found")
-    return _respond(_requests(frame), fmt, root="service_requests", item="request")
+    return _respond(found, fmt, root="service_requests", item="request")
 
 
 @bp.get(f"/tokens/<token>.{FMT}")
@@ -384,13 +432,9 @@ def request_one(request_id: str, fmt: str):
 def token(token: str, fmt: str):
     """``[{"service_request_id": …, "token": …}]`` for a token a POST returned (of a request the caller reads)."""
     code = _check_jurisdiction()
-    reach = _reach()
-    engine = engine_of(current_app)
-    issue_id = store.issue_id_of(engine, jurisdiction_code=code, source=SOURCE, external_id=token)
-    if issue_id is not None and not store.count_issues(engine, jurisdiction_code=code,
-                                                       where=IssueFilter(ids=[issue_id], departments=reach)):
-        issue_id = None
-    if issue_id is None:
+    reader = _reader()
+    issue_id = store.issue_id_of(engine_of(current_app), jurisdiction_code=code, source=SOURCE, external_id=token)
+    if issue_id is None or _read(IssueFilter(ids=[issue_id]), reader).empty:
         raise NotFoundError(f"token {token!r} not found")
     return _respond([{"service_request_id": int(issue_id), "token": token}], fmt, root="service_requests",
                     item="request")
@@ -447,6 +491,8 @@ def request_create(fmt: str):
         engine, ready, settings=settings, source=SOURCE, external_id=token_value, category_code=service_code,
         lon=lon, lat=lat, description=description, address=address, contact=contact,
         actor=f"{SOURCE}:{user['name']}"[:100], file=SOURCE)
-    notice = "已受理，将派遣至责任部门处置"
+    tracking = store.create_receipt(engine, issue_id, jurisdiction_code=settings.jurisdiction_code,
+                                    user_id=user["id"], api_key_id=user.get("key_id"), now=local_now())
+    notice = f"已受理，将派遣至责任部门处置。查询进度：{url_for('track.status', token=tracking, _external=True)}"
     return _respond([{"service_request_id": int(issue_id), "token": token_value, "service_notice": notice,
                       "account_id": None}], fmt, root="service_requests", item="request", status=201)

@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta
 
-from geo.clock import MAX_YEAR, MIN_YEAR, to_local
+from geo.clock import MAX_YEAR, MIN_YEAR, month_span, to_local
 from geo.errors import ValidationError
 from geo.issue_filter import IssueFilter
 from geo.statuses import ISSUE_STATUSES, OPEN_STATUSES
@@ -24,7 +24,8 @@ from geo.statuses import ISSUE_STATUSES, OPEN_STATUSES
 #: the largest id a database integer column holds
 MAX_ID = 2**63 - 1
 #: the query parameters of :func:`issue_filter`, in the order they go into a link
-ISSUE_FILTER_NAMES = ("status", "category", "department", "community", "source", "since", "until", "bbox")
+ISSUE_FILTER_NAMES = ("status", "category", "department", "community", "source", "since", "until", "due_since",
+                      "due_until", "bbox")
 
 _WHOLE_RE = re.compile(r"[+-]?\d{1,19}", re.ASCII)
 _MONTH_RE = re.compile(r"(\d{4})-(\d{2})", re.ASCII)
@@ -102,12 +103,6 @@ def month(args: Mapping, name: str = "month") -> tuple[datetime, datetime] | Non
         raise _refuse(name, raw, f" {MIN_YEAR}…{MAX_YEAR} 年的月份 YYYY-MM，如 2025-12",
                       f"a month YYYY-MM of {MIN_YEAR}…{MAX_YEAR} such as 2025-12")
     return month_span(datetime(int(match[1]), int(match[2]), 1))
-
-
-def month_span(when: datetime) -> tuple[datetime, datetime]:
-    """The [start, end) of the month holding ``when``."""
-    start = datetime(when.year, when.month, 1)
-    return start, datetime(start.year + start.month // 12, start.month % 12 + 1, 1)
 
 
 def choice(args: Mapping, name: str, options: Iterable[str], *, default: str) -> str:
@@ -206,7 +201,8 @@ def issue_filter(args: Mapping) -> IssueFilter:
     ``status`` (statuses, or ``open`` for every open one), ``category`` (event codes or
     major classes), ``department``, ``community``, ``source`` (comma-separated codes),
     ``since`` / ``until`` (:func:`instant_arg` on ``reported_at``; a bare ``until``
-    date includes that day) and ``bbox``. The user's reach is not applied here: see
+    date includes that day), ``due_since`` / ``due_until`` (the same on ``deadline_at``)
+    and ``bbox``. The user's reach is not applied here: see
     :meth:`geo.issue_filter.IssueFilter.within_departments`.
     """
     statuses = codes(args, "status")
@@ -216,10 +212,13 @@ def issue_filter(args: Mapping) -> IssueFilter:
         if unknown:
             raise _refuse("status", unknown[0], f" open 或 {'、'.join(ISSUE_STATUSES)}",
                           f"open or one of {', '.join(ISSUE_STATUSES)}")
-    since, until = instant_arg(args, "since"), instant_arg(args, "until", end=True)
-    if since is not None and until is not None and since >= until:
-        raise ValidationError(f"since={_raw(args, 'since')!r} 晚于 until={_raw(args, 'until')!r} "
-                              "(since must come before until)")
+    spans = {}
+    for first, last in (("since", "until"), ("due_since", "due_until")):
+        start, end = instant_arg(args, first), instant_arg(args, last, end=True)
+        if start is not None and end is not None and start >= end:
+            raise ValidationError(f"{first}={_raw(args, first)!r} 晚于 {last}={_raw(args, last)!r} "
+                                  f"({first} must come before {last})")
+        spans |= {first: start, last: end}
     categories = codes(args, "category")
     try:
         IssueFilter(categories=categories)
@@ -227,5 +226,19 @@ def issue_filter(args: Mapping) -> IssueFilter:
         raise _refuse("category", ",".join(categories or ()), "事件代码（5 位）或大类代码（2 位）",
                       "5-digit event codes or 2-digit major classes") from exc
     return IssueFilter(statuses=statuses, categories=categories, departments=codes(args, "department"),
-                       communities=codes(args, "community"), sources=codes(args, "source"), since=since, until=until,
-                       bbox=bbox(args))
+                       communities=codes(args, "community"), sources=codes(args, "source"), **spans, bbox=bbox(args))
+
+
+def filter_query(where: IssueFilter) -> dict[str, str]:
+    """The query parameters of :func:`issue_filter` that give ``where`` back (ids aside), for a link."""
+    def instant_text(value):
+        return value.isoformat(timespec="seconds") if value is not None else None
+
+    values = {"status": where.statuses, "category": where.categories, "department": where.departments,
+              "community": where.communities, "source": where.sources}
+    query = {name: ",".join(v) for name, v in values.items() if v is not None}
+    query |= {name: instant_text(getattr(where, name)) for name in ("since", "until", "due_since", "due_until")
+              if getattr(where, name) is not None}
+    if where.bbox is not None:
+        query["bbox"] = ",".join(f"{v:.6f}" for v in where.bbox)
+    return query

@@ -4,7 +4,8 @@ The same steps as a file import: check the fields, assign the place (cell, segme
 compound, community, grid, zone, department) and the deadline
 (:func:`geo.io.ingest.assign_and_schedule`), store it in one transaction
 (:func:`geo.store.insert_issues`, source ``web``); then its photos, already checked
-and written by :func:`geo.io.save_photo`, are recorded.
+and written by :func:`geo.io.save_photo`, are recorded, and its receipt: the tracking
+token of the citizen's status page (:func:`geo.store.create_receipt`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-from flask import current_app
+from flask import current_app, request
 
 from geo import io, store
 from geo.clock import local_now
@@ -32,11 +33,24 @@ MAX_PHONE = 40
 
 
 @dataclass(frozen=True)
+class Filed:
+    """A stored report: its issue id and its tracking token (handed out once, never stored)."""
+
+    issue_id: int
+    token: str
+
+
+@dataclass(frozen=True)
 class Photo:
     """An uploaded file: its name as the client gave it (for messages) and its bytes."""
 
     label: str
     data: bytes
+
+
+def request_photos(field: str = "photos") -> list[Photo]:
+    """The files uploaded in the request's multipart ``field`` (empty file inputs left out)."""
+    return [Photo(label=f.filename or "photo", data=f.read()) for f in request.files.getlist(field) if f.filename]
 
 
 def photos_dir(settings: Settings) -> Path:
@@ -50,26 +64,38 @@ def save_photos(photos: list[Photo], *, settings: Settings) -> list[tuple[str, s
     All are checked before any is written: a bad photo stores none.
     """
     if len(photos) > settings.max_photos:
-        raise ValidationError(f"{len(photos)} photos; at most {settings.max_photos}")
+        raise ValidationError(f"照片太多：最多 {settings.max_photos} 张 ({len(photos)} photos; at most {settings.max_photos})")
     limit = int(settings.max_photo_mb * 1_000_000)
     for photo in photos:
-        io.check_photo(photo.data, max_bytes=limit, label=f"photo {photo.label[:60]!r}")
+        try:
+            io.check_photo(photo.data, max_bytes=limit, label=f"photo {photo.label[:60]!r}")
+        except ValidationError as err:
+            raise ValidationError(f"照片“{photo.label[:60]}”无法使用：须为不超过 {settings.max_photo_mb:g} MB、"
+                                  f"{io.MAX_PHOTO_PIXELS / 1e6:.0f} 百万像素的 JPEG、PNG 或 WebP 图片 "
+                                  f"({err.message})") from err
     return [(*io.save_photo(p.data, photos_dir=photos_dir(settings), max_bytes=limit), len(p.data)) for p in photos]
 
 
-def record_photos(issue_id: int, saved: list[tuple[str, str, int]], *, actor: str) -> None:
-    """Note stored photo files as belonging to an issue."""
+def discard_photos(saved: list[tuple[str, str, int]], *, settings: Settings) -> None:
+    """Delete stored photo files (of :func:`save_photos`) whose report or step was refused."""
+    for name, _kind, _size in saved:
+        (photos_dir(settings) / name).unlink(missing_ok=True)
+
+
+def record_photos(issue_id: int, saved: list[tuple[str, str, int]], *, actor: str, kind: str | None = None) -> None:
+    """Note stored photo files as belonging to an issue, as photos of ``kind`` (``geo.loop.workflow.PHOTO_KINDS``)."""
     settings = settings_of(current_app)
     frame = pd.DataFrame(saved, columns=["file", "content_type", "size_bytes"]).assign(
-        issue_id=issue_id, uploaded_by=actor, at=local_now())
+        issue_id=issue_id, uploaded_by=actor, at=local_now(), kind=kind)
     store.insert_issue_photos(engine_of(current_app), frame, jurisdiction_code=settings.jurisdiction_code)
 
 
-def create_issue(fields: dict, photos: list[Photo], *, actor: str) -> int:
-    """Check a report, store it as an issue with its photos; returns the new issue's id.
+def create_issue(fields: dict, photos: list[Photo], *, actor: str, user_id: int | None) -> Filed:
+    """Check a report, store it as an issue with its photos and its receipt; returns its id and tracking token.
 
     ``fields``: ``lon``, ``lat`` (WGS84), ``category_code``, ``description``, and
     optionally ``address`` and ``phone`` (normalised, kept apart, masked everywhere).
+    ``user_id`` is the submitter's (its 我的上报 lists the report).
 
     Raises
     ------
@@ -91,9 +117,10 @@ def create_issue(fields: dict, photos: list[Photo], *, actor: str) -> int:
             category_code=fields.get("category_code"), lon=lon, lat=lat, description=description, address=address,
             contact={"phone": phone}, actor=actor, file="web")
     except Exception:
-        for name, _kind, _size in saved:
-            (photos_dir(settings) / name).unlink(missing_ok=True)
+        discard_photos(saved, settings=settings)
         raise
     if saved:
-        record_photos(issue_id, saved, actor=actor)
-    return issue_id
+        record_photos(issue_id, saved, actor=actor, kind="report")
+    token = store.create_receipt(engine, issue_id, jurisdiction_code=settings.jurisdiction_code, user_id=user_id,
+                                 api_key_id=None, now=local_now())
+    return Filed(issue_id=issue_id, token=token)

@@ -43,6 +43,8 @@ STATUS_NAMES = {
     "not_started": "未开始",
     "overdue": "逾期未完成",
 }
+STATUS_NAMES_EN = {"done": "done on time", "done_late": "done late", "in_progress": "in progress",
+                   "not_started": "not started", "overdue": "overdue"}
 PLAN_COLUMNS = ("road_id", "task_code", "side", "from_m", "to_m", "due_date")
 RECORD_COLUMNS = ("id", "road_id", "task_code", "side", "from_m", "to_m", "done_on", "quantity")
 _KEY = ["road_id", "task_code", "side"]

@@ -21,6 +21,7 @@ TASK_COLUMNS = ("code", "name", "name_en", "season", "start_md", "due_md", "unit
 
 #: season code → Chinese name, in calendar order
 SEASONS = {"spring": "春季", "summer": "夏季", "autumn": "秋季", "winter": "冬季"}
+SEASONS_EN = {"spring": "spring", "summer": "summer", "autumn": "autumn", "winter": "winter"}
 #: side of the road a piece of work is on → Chinese name
 SIDES = {"left": "左侧", "right": "右侧", "median": "中央分隔带"}
 #: the plan task that makes the priority roads the greening focus (seed/README.md)

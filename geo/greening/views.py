@@ -133,7 +133,8 @@ def greening_view(
     year : int, optional
         The plan year; default: the latest year with a plan.
     as_of : date-like, optional
-        Default: today, or 31 December for a past year.
+        Default: the day of the year's latest record (never after today); without one, today,
+        or 31 December for a past year.
     road : str, optional
         A road name or id; default: every road with a plan in ``year``.
     season : str, optional
@@ -150,12 +151,6 @@ def greening_view(
         )
     year = int(plan["year"].max()) if year is None else year
     plan = plan[plan["year"] == year]
-    if as_of is None:
-        as_of = min(pd.Timestamp(local_today()), pd.Timestamp(year, 12, 31))
-    try:
-        as_of = pd.Timestamp(as_of).normalize()
-    except ValueError as exc:
-        raise ValidationError(f"as-of date {as_of!r} is not a date such as 2025-04-30") from exc
     every_road = roads_metric(engine, jurisdiction_code=jurisdiction_code)
     plan_roads = every_road.loc[every_road["road_id"].isin(plan["road_id"]), "name"].tolist()
     roads = _pick_roads(every_road, plan, road)
@@ -170,6 +165,14 @@ def greening_view(
         since=pd.Timestamp(year, 1, 1),
         until=pd.Timestamp(year, 12, 31),
     )
+    if as_of is None:
+        # the latest day with data: the newest record (never after today), else today or the year's end
+        end = min(pd.Timestamp(local_today()), pd.Timestamp(year, 12, 31))
+        as_of = min(records["done_on"].max(), end) if len(records) else end
+    try:
+        as_of = pd.Timestamp(as_of).normalize()
+    except ValueError as exc:
+        raise ValidationError(f"as-of date {as_of!r} is not a date such as 2025-04-30") from exc
     result = greening.progress(plan, records, roads_metric=roads, tasks=tasks, as_of=as_of)
 
     codes = greening_issue_codes(load_taxonomy())

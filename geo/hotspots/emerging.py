@@ -42,6 +42,7 @@ makes the cell oscillating, so that every cell gets exactly one class.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 import geopandas as gpd
@@ -62,6 +63,58 @@ CLASS_LABELS = {
     "persistent_cold": "持续冷点", "diminishing_cold": "减弱冷点", "sporadic_cold": "零星冷点",
     "oscillating_cold": "振荡冷点", "historical_cold": "历史冷点",
     "no_pattern": "无显著模式",
+}
+#: class key → English label
+CLASS_LABELS_EN = {
+    "new_hot": "new hot spot", "consecutive_hot": "consecutive hot spot", "intensifying_hot": "intensifying hot spot",
+    "persistent_hot": "persistent hot spot", "diminishing_hot": "diminishing hot spot",
+    "sporadic_hot": "sporadic hot spot", "oscillating_hot": "oscillating hot spot",
+    "historical_hot": "historical hot spot",
+    "new_cold": "new cold spot", "consecutive_cold": "consecutive cold spot",
+    "intensifying_cold": "intensifying cold spot", "persistent_cold": "persistent cold spot",
+    "diminishing_cold": "diminishing cold spot", "sporadic_cold": "sporadic cold spot",
+    "oscillating_cold": "oscillating cold spot", "historical_cold": "historical cold spot",
+    "no_pattern": "no pattern",
+}
+#: the rule of each class (the module docstring's, for one cell's page), Chinese and English; cold classes
+#: are the mirror images of the hot ones
+_HOT_REASONS = {
+    "new": ("最后一个时段是热点，之前没有热点时段，也没有冷点时段。",
+            "the final bin is a hot spot; no earlier bin was hot and none was cold."),
+    "consecutive": ("最后连续至少两个时段是热点，此前没有热点，也没有冷点，热点时段不足九成。",
+                    "the final bins form one run of at least two hot bins, none hot before it, none cold, "
+                    "fewer than 90 % of the bins hot."),
+    "intensifying": ("至少九成时段是热点，最后一个时段是热点，且 z 值趋势显著上升（Mann–Kendall）。",
+                     "at least 90 % of the bins are hot, the final one too, and the trend of z rises "
+                     "significantly (Mann–Kendall)."),
+    "persistent": ("至少九成时段是热点，最后一个时段是热点，z 值没有显著趋势。",
+                   "at least 90 % of the bins are hot, the final one too, and z has no significant trend."),
+    "diminishing": ("至少九成时段是热点，最后一个时段是热点，但 z 值趋势显著下降。",
+                    "at least 90 % of the bins are hot, the final one too, but the trend of z falls significantly."),
+    "sporadic": ("最后一个时段是热点，此前热点时有时无（不足九成），没有冷点时段。",
+                 "the final bin is hot; hot bins came and went before (fewer than 90 %), none was cold."),
+    "oscillating": ("最后一个时段是热点，但此前有冷点时段。",
+                    "the final bin is hot but some earlier bin was cold."),
+    "historical": ("最后一个时段不是热点，但至少九成时段曾是热点。",
+                   "the final bin is not hot, but at least 90 % of the bins were."),
+}
+
+
+def _mirrored(text: str, english: bool) -> str:
+    pairs = (("hot", "cold"),) if english else (("热点", "冷点"),)
+    for hot, cold in pairs:
+        text = text.replace(hot, "\0").replace(cold, hot).replace("\0", cold)
+    return text.replace("rises", "\1").replace("falls", "rises").replace("\1", "falls") if english else \
+        text.replace("上升", "\1").replace("下降", "上升").replace("\1", "下降")
+
+
+#: class key → (Chinese, English) rule that gives a cell the class
+CLASS_REASONS = {
+    **{f"{name}_hot": texts for name, texts in _HOT_REASONS.items()},
+    **{f"{name}_cold": (_mirrored(zh, False), _mirrored(en, True)) for name, (zh, en) in _HOT_REASONS.items()},
+    "no_pattern": ("不符合以上任何一类：最后一个时段既非热点也非冷点，且热点、冷点时段都不足九成。",
+                   "none of the classes: the final bin is neither hot nor cold and fewer than 90 % of the bins "
+                   "were hot or cold."),
 }
 MOST_BINS_SHARE = 0.9
 
@@ -208,6 +261,43 @@ def emerging_hotspots(
         (Chinese), ``count`` (issues in the whole bins), ``hot_bins``, ``cold_bins``,
         ``n_bins``, ``last_gi_z`` (the final bin's z-score), ``trend_z``, ``trend_p``.
     """
+    series = emerging_series(issues, cells, since=since, until=until, bin_days=bin_days, weights=weights, fdr=fdr)
+    z, bins, counts = series.z, series.bins, series.counts
+    trend = mann_kendall(z)
+    classes = classify_emerging(bins, trend, min_bin=min_bin, trend_alpha=trend_alpha)
+    return cells.assign(
+        ehsa_class=classes, ehsa_label=pd.Series(classes, index=cells.index).map(CLASS_LABELS),
+        count=counts.sum(axis=1).astype("int64"), hot_bins=(bins >= min_bin).sum(axis=1),
+        cold_bins=(bins <= -min_bin).sum(axis=1), n_bins=len(series.starts), last_gi_z=z[:, -1],
+        trend_z=trend["trend_z"].to_numpy(), trend_p=trend["trend_p"].to_numpy(),
+    )
+
+
+@dataclass(frozen=True)
+class EmergingSeries:
+    """Per cell and time bin: issue ``counts``, Gi* ``z`` and confidence ``bins`` (−3…+3), shape (cells, bins).
+
+    ``starts`` holds the first day of each bin (oldest first), ``bin_days`` their length.
+    """
+
+    starts: pd.DatetimeIndex
+    bin_days: int
+    counts: np.ndarray
+    z: np.ndarray
+    bins: np.ndarray
+
+
+def emerging_series(
+    issues: pd.DataFrame,
+    cells: gpd.GeoDataFrame,
+    *,
+    since: datetime,
+    until: datetime,
+    bin_days: int = 7,
+    weights: sp.spmatrix | None = None,
+    fdr: bool = True,
+) -> EmergingSeries:
+    """The time series that :func:`emerging_hotspots` classifies (same parameters): counts, Gi* z, bins per cell."""
     edges = time_bins(since, until, bin_days=bin_days)
     n_bins = len(edges) - 1
     times = pd.to_datetime(issues["reported_at"]).to_numpy()
@@ -219,11 +309,4 @@ def emerging_hotspots(
     w = queen_weights(cells) if weights is None else weights
     z = gi_star_z(counts, w)
     bins = confidence_bins(z, 2.0 * norm.sf(np.abs(z)), fdr=fdr)
-    trend = mann_kendall(z)
-    classes = classify_emerging(bins, trend, min_bin=min_bin, trend_alpha=trend_alpha)
-    return cells.assign(
-        ehsa_class=classes, ehsa_label=pd.Series(classes, index=cells.index).map(CLASS_LABELS),
-        count=counts.sum(axis=1).astype("int64"), hot_bins=(bins >= min_bin).sum(axis=1),
-        cold_bins=(bins <= -min_bin).sum(axis=1), n_bins=n_bins, last_gi_z=z[:, -1],
-        trend_z=trend["trend_z"].to_numpy(), trend_p=trend["trend_p"].to_numpy(),
-    )
+    return EmergingSeries(starts=edges[:-1], bin_days=bin_days, counts=counts, z=z, bins=np.asarray(bins))

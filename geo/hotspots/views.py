@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 from sqlalchemy import Engine
 
@@ -20,7 +21,7 @@ from geo import store
 from geo.clock import local_now
 from geo.errors import NotFoundError, ValidationError
 from geo.hotspots.density import kernel_density
-from geo.hotspots.emerging import emerging_hotspots
+from geo.hotspots.emerging import emerging_hotspots, emerging_series
 from geo.hotspots.gi_star import distance_band_weights, gi_star, queen_weights
 from geo.hotspots.top_hotspots import latest_by, top_cells, top_segments
 from geo.issue_filter import IssueFilter
@@ -36,6 +37,11 @@ ANALYSIS_COLUMNS = ("id", "category_code", "source", "status", "reported_at", "c
 POPUP_COLUMNS = ("id", "category_code", "reported_at", "address", "cell_code")
 DEFAULT_DAYS = 30
 POPUP_ISSUES_PER_CELL = 2
+#: fewer issues than this in a period and the Gi* classes are withheld: ArcGIS's Hot Spot Analysis asks for
+#: at least 30 features, and with fewer a handful of neighbouring issues reads as a "99 % hot spot"
+MIN_GI_ISSUES = 30
+#: how far back the default period looks for one that holds MIN_GI_ISSUES issues
+MAX_LOOK_BACK_PERIODS = 24
 
 
 def _period(filters: IssueFilter) -> IssueFilter:
@@ -65,6 +71,9 @@ class HotspotView:
         :mod:`geo.hotspots.top_hotspots` rankings.
     popup_issues : DataFrame
         The latest open issues of each cell (:data:`POPUP_COLUMNS`), for popups.
+    gi_withheld : bool
+        The period holds fewer than :data:`MIN_GI_ISSUES` issues: every ``gi_bin`` is 0 (not
+        significant) and the pages say why, instead of showing classes that mean nothing.
     """
 
     filters: IssueFilter
@@ -77,14 +86,34 @@ class HotspotView:
     top_segments: gpd.GeoDataFrame
     popup_issues: pd.DataFrame
     names: dict = field(default_factory=dict)
+    gi_withheld: bool = False
 
 
-def default_period(engine: Engine, settings: Settings, *, days: int = DEFAULT_DAYS) -> tuple[datetime, datetime]:
-    """The last ``days`` days up to the end of the day of the latest report (today when there is none)."""
-    span = store.issue_time_range(engine, jurisdiction_code=settings.jurisdiction_code)
+def default_period(engine: Engine, settings: Settings, *, days: int = DEFAULT_DAYS,
+                   min_issues: int = MIN_GI_ISSUES) -> tuple[datetime, datetime]:
+    """The latest ``days``-day period with data: up to the end of the day of the latest report.
+
+    When that period holds fewer than ``min_issues`` issues (a report or two made today
+    after a year of imported data), the period moves back to end with the latest report
+    before it, and so on (at most :data:`MAX_LOOK_BACK_PERIODS` times), so the default
+    shows a period worth analysing; without any issue it is the last ``days`` days to today.
+    Each step counts through the ``reported_at`` index.
+    """
+    j = settings.jurisdiction_code
+    span = store.issue_time_range(engine, jurisdiction_code=j)
     last = span[1] if span else local_now()
     until = datetime(last.year, last.month, last.day) + timedelta(days=1)
-    return until - timedelta(days=days), until
+    fallback = (until - timedelta(days=days), until)
+    for _ in range(MAX_LOOK_BACK_PERIODS):
+        since = until - timedelta(days=days)
+        if span is None or store.count_issues(engine, jurisdiction_code=j,
+                                              where=IssueFilter(since=since, until=until)) >= min_issues:
+            return since, until
+        earlier = store.issue_time_range(engine, jurisdiction_code=j, before=since)
+        if earlier is None:
+            break
+        until = datetime(earlier[1].year, earlier[1].month, earlier[1].day) + timedelta(days=1)
+    return fallback
 
 
 def read_filtered_issues(engine: Engine, settings: Settings, filters: IssueFilter, *,
@@ -136,6 +165,9 @@ def hotspot_view(engine: Engine, settings: Settings, filters: IssueFilter, *, ba
     open_issues = read_filtered_issues(engine, settings, filters, open_now=True)
     counted = cell_counts(issues, cells)
     gi = gi_star(counted["count"], _weights(cells, settings, band_m), fdr=fdr)
+    withheld = len(issues) < MIN_GI_ISSUES
+    if withheld:
+        gi["gi_bin"] = 0
     cells = pd.concat([counted, gi], axis=1)
     segments = segment_counts(issues, store.read_layer(engine, "segments", jurisdiction_code=j))
     names = reference_names(engine, settings)
@@ -149,15 +181,31 @@ def hotspot_view(engine: Engine, settings: Settings, filters: IssueFilter, *, ba
         density=kernel_density(issues if with_density else issues.iloc[:0], metric_crs=settings.metric_crs),
         top_cells=top_cells(cells, issues, open_issues, segment_names=segment_names, names=names, n=top_n),
         top_segments=top_segments(segments, issues, open_issues, names=names, n=top_n),
-        popup_issues=popup_issues, names=names,
+        popup_issues=popup_issues, names=names, gi_withheld=withheld,
     )
 
 
 def emerging_view(engine: Engine, settings: Settings, filters: IssueFilter, *, bin_days: int = 7,
-                  band_m: float | None = None) -> gpd.GeoDataFrame:
-    """Emerging hot spots (:func:`geo.hotspots.emerging.emerging_hotspots`) of the issues passing ``filters``."""
+                  band_m: float | None = None, cell: str | None = None) -> tuple[gpd.GeoDataFrame, pd.DataFrame | None]:
+    """Emerging hot spots (:func:`geo.hotspots.emerging.emerging_hotspots`) of the issues passing ``filters``.
+
+    Returns the cells with their classes and, for ``cell`` (a unit-cell code), its series: one
+    row per time bin with ``start`` (first day), ``count``, ``gi_z`` and ``gi_bin`` (None
+    without ``cell``; a code that is no cell is a :class:`~geo.errors.NotFoundError`).
+    """
     filters = _period(filters)
     cells = _cells(engine, settings)
     issues = read_filtered_issues(engine, settings, filters)
-    return emerging_hotspots(issues, cells, since=filters.since, until=filters.until, bin_days=bin_days,
-                             weights=_weights(cells, settings, band_m))
+    weights = _weights(cells, settings, band_m)
+    classified = emerging_hotspots(issues, cells, since=filters.since, until=filters.until, bin_days=bin_days,
+                                   weights=weights)
+    if cell is None:
+        return classified, None
+    at = np.flatnonzero(cells["code"].to_numpy() == cell)
+    if not len(at):
+        raise NotFoundError(f"cell={cell!r}: no such unit cell")
+    series = emerging_series(issues, cells, since=filters.since, until=filters.until, bin_days=bin_days,
+                             weights=weights)
+    row = int(at[0])
+    return classified, pd.DataFrame({"start": series.starts, "count": series.counts[row].astype("int64"),
+                                     "gi_z": series.z[row], "gi_bin": series.bins[row]})

@@ -2,13 +2,16 @@
 
 The public surface is this package's namespace (``from geo import io``); one module a
 kind of file: :mod:`~geo.io.issues` (12345 exports and other issue lists, every row
-checked, coordinates to WGS84), :mod:`~geo.io.layers` (reference layers, refused whole
-on any bad feature), :mod:`~geo.io.tracks` (inspection GPX),
-:mod:`~geo.io.calendar`, :mod:`~geo.io.photos` (web uploads) and
+checked, coordinates to WGS84), :mod:`~geo.io.layers` (reference layers: good features
+kept, bad ones reported, what a file leaves out filled in by :mod:`~geo.io.layer_fill`;
+OpenStreetMap extracts through :mod:`~geo.io.osm`), :mod:`~geo.io.tracks` (inspection GPX),
+:mod:`~geo.io.calendar`, :mod:`~geo.io.photos` (web uploads), :mod:`~geo.io.webhooks` (signed
+JSON POSTs of the notifications) and
 :mod:`~geo.io.export` (GeoJSON, GeoPackage, XLSX; phones masked, formulas kept as
 text); :mod:`~geo.io.tables` reads any table file and matches its headers.
 :mod:`geo.io.ingest` is the use case that takes a file into storage (read, assign,
-store, schedule deadlines); it is not re-exported here because it needs storage.
+store, schedule deadlines), and :mod:`geo.io.grid` the one that makes a jurisdiction and its
+unit grid from a boundary; they are not re-exported here because they need storage.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from geo.io.calendar import (  # noqa: F401
     read_calendar_file,
 )
 from geo.io.export import (  # noqa: F401
+    XlsxChart,
     write_frame,
     write_xlsx,
     write_xlsx_with_images,
@@ -28,7 +32,11 @@ from geo.io.issues import (  # noqa: F401
     iter_issue_file,
     read_issue_file,
 )
+from geo.io.layer_fill import (  # noqa: F401
+    LayerOptions,
+)
 from geo.io.layers import (  # noqa: F401
+    LayerBatch,
     read_layer_file,
 )
 from geo.io.photos import (  # noqa: F401
@@ -44,12 +52,20 @@ from geo.io.tracks import (  # noqa: F401
     INSPECTION_KINDS,
     read_inspection_file,
 )
+from geo.io.webhooks import (  # noqa: F401
+    DeliveryFailed,
+    check_webhook_url,
+    post_json,
+    signature,
+)
 
 __all__ = [
     "CHUNK_ROWS",
     "INSPECTION_KINDS",
     "ISSUE_FILE_COLUMNS",
     "IssueBatch",
+    "LayerBatch",
+    "LayerOptions",
     "MAX_PHOTO_PIXELS",
     "PHOTO_NAME_RE",
     "PHOTO_TYPES",
@@ -63,6 +79,12 @@ __all__ = [
     "read_layer_file",
     "save_photo",
     "write_frame",
+    "XlsxChart",
     "write_xlsx",
     "write_xlsx_with_images",
+    # webhooks (issue 16)
+    "DeliveryFailed",
+    "check_webhook_url",
+    "post_json",
+    "signature",
 ]

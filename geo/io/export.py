@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
@@ -76,6 +77,10 @@ def write_frame(gdf: gpd.GeoDataFrame, path: str | Path, *, layer: str | None = 
 def write_xlsx(sheets: dict[str, pd.DataFrame], path: str | Path) -> Path:
     """Write tables as sheets of one XLSX workbook, phone numbers in text masked.
 
+    Each sheet's header row is bold and frozen (it stays while the rows scroll) and each
+    column is as wide as its longest value (Chinese characters count twice, at most
+    :data:`MAX_COLUMN_WIDTH`).
+
     Parameters
     ----------
     sheets : dict of str to pandas.DataFrame
@@ -83,6 +88,8 @@ def write_xlsx(sheets: dict[str, pd.DataFrame], path: str | Path) -> Path:
     path : str or pathlib.Path
         A ``.xlsx`` file, replaced if it exists.
     """
+    from openpyxl.styles import Font
+
     path = Path(path)
     if path.suffix.lower() != ".xlsx":
         raise ValidationError(f"cannot write {path.name!r} as a workbook: use .xlsx")
@@ -96,8 +103,90 @@ def write_xlsx(sheets: dict[str, pd.DataFrame], path: str | Path) -> Path:
             for column in texts:
                 out[column] = mask_phones(out[column])
             out.to_excel(writer, sheet_name=sheet, index=False)
-            _keep_formulas_as_text(writer.sheets[sheet], out, texts)
+            worksheet = writer.sheets[sheet]
+            _keep_formulas_as_text(worksheet, out, texts)
+            worksheet.freeze_panes = "A2"
+            for cell in worksheet[1]:
+                cell.font = Font(bold=True)
+            for letter, width in _column_widths(out).items():
+                worksheet.column_dimensions[letter].width = width
     return path
+
+
+#: the widest a column is made (characters)
+MAX_COLUMN_WIDTH = 48
+
+
+def _text_width(values: pd.Series) -> int:
+    """The widest value's width in characters, East Asian wide characters counted twice."""
+    text = values.astype("string").fillna("")
+    wide = text.str.count(r"[\u1100-\u115f\u2e80-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60]")
+    return int((text.str.len() + wide).max()) if len(text) else 0
+
+
+def _column_widths(table: pd.DataFrame) -> dict[str, float]:
+    from openpyxl.utils import get_column_letter
+
+    widths = {}
+    for position, column in enumerate(table.columns):
+        values = table[column]
+        if pd.api.types.is_float_dtype(values):
+            values = values.round(2)
+        longest = max(_text_width(pd.Series([str(column)])), _text_width(values))
+        widths[get_column_letter(position + 1)] = min(longest + 2, MAX_COLUMN_WIDTH)
+    return widths
+
+
+@dataclass(frozen=True)
+class XlsxChart:
+    """A chart of a sheet's table, drawn by the spreadsheet (an openpyxl chart, not a picture).
+
+    Attributes
+    ----------
+    sheet : str
+        The sheet whose table it draws (every row of it).
+    kind : {"bar", "column", "line"}
+        Horizontal bars, vertical bars or lines.
+    title : str
+        The chart's title.
+    category : str
+        The column whose values label the bars or the points.
+    values : tuple of str
+        The columns drawn, one series each (their headers name the series).
+    anchor : str
+        The cell of the chart's top-left corner; default: two columns right of the table.
+    """
+
+    sheet: str
+    kind: str
+    title: str
+    category: str
+    values: tuple[str, ...]
+    anchor: str = ""
+
+
+def _add_chart(worksheet, table: pd.DataFrame, chart: XlsxChart) -> None:
+    from openpyxl.chart import BarChart, LineChart, Reference
+    from openpyxl.utils import get_column_letter
+
+    if chart.kind not in ("bar", "column", "line"):
+        raise ValidationError(f"chart {chart.title!r}: kind {chart.kind!r} is not bar, column or line")
+    columns = list(table.columns)
+    missing = [c for c in (chart.category, *chart.values) if c not in columns]
+    if missing:
+        raise ValidationError(f"chart {chart.title!r}: sheet {chart.sheet!r} has no column(s) {missing}")
+    drawn = LineChart() if chart.kind == "line" else BarChart()
+    if chart.kind != "line":
+        drawn.type = "bar" if chart.kind == "bar" else "col"
+    drawn.title = chart.title
+    rows = max(len(table), 1)
+    drawn.height, drawn.width = (max(7.5, 0.55 * rows + 2) if chart.kind == "bar" else 7.5), 16
+    for column in chart.values:
+        at = columns.index(column) + 1
+        drawn.add_data(Reference(worksheet, min_col=at, min_row=1, max_row=rows + 1), titles_from_data=True)
+    at = columns.index(chart.category) + 1
+    drawn.set_categories(Reference(worksheet, min_col=at, min_row=2, max_row=rows + 1))
+    worksheet.add_chart(drawn, chart.anchor or f"{get_column_letter(len(columns) + 2)}2")
 
 
 #: what a spreadsheet reads as the start of a formula (and, after a tab or CR, some still do)
@@ -124,8 +213,8 @@ def _keep_formulas_as_text(worksheet, table: pd.DataFrame, texts: list) -> None:
 
 
 def write_xlsx_with_images(sheets: dict[str, pd.DataFrame], path: str | Path, *,
-                           images: dict[str, bytes]) -> Path:
-    """:func:`write_xlsx`, then put PNG images on sheets of their own (sheet name → PNG bytes)."""
+                           images: dict[str, bytes], charts: tuple[XlsxChart, ...] = ()) -> Path:
+    """:func:`write_xlsx`, then the ``charts`` on their sheets and PNG images on sheets of their own."""
     from io import BytesIO
 
     from openpyxl import load_workbook
@@ -133,6 +222,10 @@ def write_xlsx_with_images(sheets: dict[str, pd.DataFrame], path: str | Path, *,
 
     path = write_xlsx(sheets, path)
     book = load_workbook(path)
+    for chart in charts:
+        if chart.sheet not in sheets:
+            raise ValidationError(f"chart {chart.title!r}: no sheet {chart.sheet!r}")
+        _add_chart(book[chart.sheet], sheets[chart.sheet], chart)
     for sheet, png in images.items():
         if not 0 < len(sheet) <= 31 or sheet in book.sheetnames:
             raise ValidationError(f"image sheet name {sheet!r} must have 1 to 31 characters and be new")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -26,6 +26,8 @@ from geo.errors import ImportRejected, NotFoundError, RowError, ValidationError
 from geo.frames import assign
 from geo.frames.reference import Layers
 from geo.frames.segments import split_roads
+from geo.io.layer_fill import LayerOptions
+from geo.io.layers import LayerBatch
 from geo.layers import LAYERS, reference_layers
 from geo.settings import Settings
 from geo.store.db import write_tx
@@ -53,7 +55,8 @@ class ImportReport:
                 f"{self.skipped} already present, {self.rows_rejected} rows rejected")
 
 
-def _departments(taxonomy: Taxonomy) -> pd.DataFrame:
+def taxonomy_departments(taxonomy: Taxonomy) -> pd.DataFrame:
+    """The taxonomy's departments as the rows a jurisdiction stores (code, name, name_en, kind, parent)."""
     deps = taxonomy.departments.reset_index()
     return deps[["code", "name", "name_en", "kind", "parent"]]
 
@@ -104,13 +107,14 @@ def _read_layer(data_dir: Path, name: str) -> gpd.GeoDataFrame:
     path = data_dir / LAYERS[name].file
     if not path.is_file():
         raise NotFoundError(f"layer file {str(path)!r} does not exist")
-    return io.read_layer_file(path, kind=name)
+    # a data directory is complete: any bad feature or missing column refuses it
+    return io.read_layer_file(path, kind=name).whole()
 
 
 def save_layers(engine: Engine, layers: Layers) -> dict[str, int]:
     """Store a jurisdiction's layers and the taxonomy's departments, replacing what was there."""
     frames = {spec.name: getattr(layers, spec.name) for spec in reference_layers()}
-    return store.replace_layers(engine, layers.jurisdiction, frames, _departments(load_taxonomy()))
+    return store.replace_layers(engine, layers.jurisdiction, frames, taxonomy_departments(load_taxonomy()))
 
 
 def load_layer_dir(engine: Engine, data_dir: Path) -> dict[str, int]:
@@ -123,7 +127,8 @@ def read_layers(engine: Engine, *, jurisdiction_code: str) -> Layers:
     jurisdiction = store.read_layer(engine, "jurisdiction", jurisdiction_code=jurisdiction_code)
     if jurisdiction.empty:
         raise NotFoundError(
-            f"jurisdiction {jurisdiction_code!r} is not in the database: run `citymap load-sample` or import its layers"
+            f"jurisdiction {jurisdiction_code!r} is not in the database: run `citymap grid build --boundary FILE` "
+            "(or `citymap load-sample` for the sample)"
         )
     row = jurisdiction.iloc[0]
     frames = {spec.name: store.read_layer(engine, spec.name, jurisdiction_code=jurisdiction_code)
@@ -245,10 +250,12 @@ def report_issue(
         An unknown category code, or a point outside the jurisdiction.
     """
     if not isinstance(category_code, str) or category_code not in load_taxonomy().categories.index:
-        raise ValidationError(f"category_code {category_code!r} is unknown; see /open311/v2/services.json for the codes")
+        raise ValidationError(f"没有这个问题类别 (category_code {category_code!r} is unknown; "
+                              "see /open311/v2/services.json for the codes)")
     point = shapely.Point(lon, lat)
     if not ready.layers.boundary.covers(point):
-        raise ValidationError(f"lon={lon}, lat={lat} is outside the jurisdiction {ready.layers.code}")
+        raise ValidationError(f"这个位置不在本街道范围内，请在地图上重新选择 "
+                              f"(lon={lon}, lat={lat} is outside the jurisdiction {ready.layers.code})")
     frame = gpd.GeoDataFrame({
         "source": [source], "external_id": [external_id], "source_system": ["wgs84"], "category_code": [category_code],
         "description": [description], "address": [address], "status": [None], "reported_at": [local_now()],
@@ -405,17 +412,62 @@ def reassign_issues(engine: Engine, *, jurisdiction_code: str, settings: Setting
     return store.update_assignment(engine, columns.assign(id=issues["id"].to_numpy()))
 
 
-def import_layer_file(engine: Engine, path: Path, *, kind: str, jurisdiction_code: str, settings: Settings) -> int:
-    """Replace one reference layer from a GeoJSON / GeoPackage / Shapefile.
+@dataclass
+class LayerReport:
+    """What a layer import did: the file's batch (problems, guesses, what was left out) and what was stored."""
 
-    Importing roads also re-splits them into segments (at intersections, ≤ 200 m).
+    batch: LayerBatch
+    loaded: int
+    #: segments cut from imported roads, None for other layers
+    segments: int | None = None
+
+    def lines(self, shown_path: str) -> list[str]:
+        """The summary, one line each: counts, then every guess and everything left out."""
+        b = self.batch
+        counts = [f"{b.rejected} rejected"] if b.rejected else []
+        counts += [f"{sum(b.left_out.values())} left out"] if b.left_out else []
+        head = f"{b.kind}: {self.loaded} features loaded from {shown_path}"
+        head += f" ({', '.join(counts)})" if counts else ""
+        if self.segments is not None:
+            head += f", cut into {self.segments} segments of at most 200 m"
+        return [head, *(f"  guess: {guess}" for guess in b.guesses),
+                *(f"  left out: {n} {reason}" for reason, n in b.left_out.items())]
+
+
+def import_layer_file(
+    engine: Engine, path: Path, *, kind: str, jurisdiction_code: str, settings: Settings,
+    options: LayerOptions | None = None, strict: bool = False,
+) -> LayerReport:
+    """Replace one reference layer from a GeoJSON / GeoPackage / Shapefile, or roads from an OpenStreetMap extract.
+
+    Good features load, bad ones are reported (with ``strict``, any bad one refuses the file). What the
+    file leaves out is filled in and reported (:mod:`geo.io.layer_fill`): the jurisdiction's code comes
+    from ``jurisdiction_code``. Roads are re-split into segments (at intersections, ≤ 200 m, in the
+    jurisdiction's metric CRS); an extract is clipped to the jurisdiction's boundary first.
+
+    Raises
+    ------
+    geo.errors.ImportRejected
+        ``strict`` and a bad feature, or no usable feature at all; nothing is written.
+    geo.errors.NotFoundError
+        Roads for a jurisdiction not in the database (its boundary and metric CRS are needed).
     """
-    frames = {kind: io.read_layer_file(path, kind=kind)}
+    options = replace(options or LayerOptions(), jurisdiction_code=jurisdiction_code)
+    jurisdiction = None
     if kind == "roads":
-        layers = read_layers(engine, jurisdiction_code=jurisdiction_code)
+        jurisdiction = store.read_layer(engine, "jurisdiction", jurisdiction_code=jurisdiction_code)
+        if jurisdiction.empty:
+            raise NotFoundError(f"jurisdiction {jurisdiction_code!r} is not in the database: run `citymap grid build "
+                                "--boundary FILE` first (roads are clipped to the boundary and measured in its CRS)")
+    boundary = None if jurisdiction is None else jurisdiction.geometry.iloc[0]
+    batch = io.read_layer_file(path, kind=kind, options=options, boundary=boundary)
+    frames = {kind: batch.whole() if strict else batch.usable()}
+    if kind == "roads":
         roads = frames["roads"]
-        frames["segments"] = split_roads(to_metric(roads, crs=layers.metric_crs)).to_crs(roads.crs)
-    return store.replace_some_layers(engine, frames, jurisdiction_code=jurisdiction_code)[kind]
+        metric_crs = str(jurisdiction["metric_crs"].iloc[0])
+        frames["segments"] = split_roads(to_metric(roads, crs=metric_crs)).to_crs(roads.crs)
+    counts = store.replace_some_layers(engine, frames, jurisdiction_code=jurisdiction_code)
+    return LayerReport(batch=batch, loaded=counts[kind], segments=counts.get("segments"))
 
 
 def export_layer(engine: Engine, layer: str, out: Path, *, jurisdiction_code: str) -> int:

@@ -73,8 +73,10 @@ def row_problems(
     field_name: str,
     reason: str | pd.Series,
     value: pd.Series | None,
+    *,
+    unit: str = "row",
 ) -> list[RowError]:
-    """Turn a per-row boolean mask into RowErrors (reason and value may vary per row)."""
+    """Turn a per-row boolean mask into RowErrors (reason and value may vary per row; ``unit``: see RowError)."""
     hit = np.asarray(mask, dtype=bool)
     if not hit.any():
         return []
@@ -86,7 +88,7 @@ def row_problems(
         picked = value[hit].astype("string")
         shown = [None if pd.isna(v) else str(v) for v in picked.tolist()]
     return [
-        RowError(file, int(row), field_name, str(why), what)
+        RowError(file, int(row), field_name, str(why), what, unit)
         for row, why, what in zip(rows[hit].tolist(), reasons, shown)
     ]
 

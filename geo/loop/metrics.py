@@ -59,13 +59,11 @@ import shapely
 
 from geo.crs import to_metric
 from geo.errors import ValidationError
-from geo.statuses import OPEN_STATUSES
+from geo.statuses import OPEN_STATUSES, UNHANDLED_STATUSES
 
 #: issue columns the figures need; pass them to ``geo.store.query_issues(columns=...)``
 METRIC_COLUMNS = ("id", "category_code", "status", "reported_at", "registered_at", "handled_at", "closed_at",
                  "deadline_at", "rework_count", "community_code", "grid_code", "zone_code", "department_code")
-#: statuses in which the handling is still to come
-UNHANDLED_STATUSES = ("reported", "registered", "dispatched")
 #: groupings of :func:`accountability` → the issue column that names the group
 GROUPINGS = {"department": "department_code", "community": "community_code", "grid": "grid_code",
              "zone": "zone_code"}
@@ -234,6 +232,17 @@ def accountability(
     s, e = _period(start, end)
     key = issues[GROUPINGS[by]].astype(object).where(issues[GROUPINGS[by]].notna(), None)
     table = _grouped(_flags(issues, s, e, _when(now, "now")), key.rename(by))
+    return with_densities(table, extents).rename_axis(by)
+
+
+def with_densities(table: pd.DataFrame, extents: pd.DataFrame | None) -> pd.DataFrame:
+    """A table of :func:`figure_table` with the densities per km² and per road km, in :data:`FIGURE_COLUMNS` order.
+
+    Groups that have an extent but no figure get a row of zeros; without ``extents``
+    (indexed by group, ``area_km2`` and ``road_km``: :func:`group_extents`) the
+    densities are NaN. Rows sorted by group.
+    """
+    table = table.copy()
     if extents is not None:
         missing = [c for c in ("area_km2", "road_km") if c not in extents]
         if missing:
@@ -247,15 +256,37 @@ def accountability(
     else:
         table["registered_per_km2"] = np.nan
         table["registered_per_road_km"] = np.nan
-    return table[list(FIGURE_COLUMNS)].sort_index().rename_axis(by)
+    return table[list(FIGURE_COLUMNS)].sort_index()
 
 
 def _grouped(flags: pd.DataFrame, key: pd.Series) -> pd.DataFrame:
     """Counts, rates and handling hours of the flags per value of ``key`` (same index; None left out)."""
-    grouped = flags.groupby(key, dropna=True)
-    counts = grouped[list(_COUNTS)].sum().astype("int64")
-    hours = grouped["handle_h"]
-    return _rates(counts).assign(handle_h_median=hours.median(), handle_h_p90=hours.quantile(0.9))
+    counts = flags.groupby(key, dropna=True)[list(_COUNTS)].sum().astype("int64")
+    hours = flags["handle_h"].set_axis(key.to_numpy())
+    return figure_table(counts, hours[hours.notna() & key.notna().to_numpy()])
+
+
+def figure_table(counts: pd.DataFrame, hours: pd.Series) -> pd.DataFrame:
+    """Counts per group with their rates and handling hours added.
+
+    Parameters
+    ----------
+    counts : pandas.DataFrame
+        Indexed by group, the counts ``registered`` … ``overdue`` (as
+        :func:`geo.store.period_counts` gives them).
+    hours : pandas.Series
+        Hours from report to handling of each case handled in the period, indexed by
+        its group (:func:`geo.store.handling_hours`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``counts`` with ``close_rate_pct``, ``on_time_rate_pct``, ``rework_rate_pct``
+        (percent, NaN on a zero denominator), ``handle_h_median`` and ``handle_h_p90``
+        (NaN for a group that handled nothing).
+    """
+    by_group = hours.astype(float).groupby(level=0, dropna=False)
+    return _rates(counts).assign(handle_h_median=by_group.median(), handle_h_p90=by_group.quantile(0.9))
 
 
 def plan_task_figures(issues: pd.DataFrame, *, start: datetime, end: datetime, now: datetime) -> pd.DataFrame:
@@ -272,18 +303,45 @@ def plan_task_figures(issues: pd.DataFrame, *, start: datetime, end: datetime, n
         ``categories`` (the event codes serving it, ``;``-joined), then the
         figures of :data:`FIGURE_COLUMNS` without the densities.
     """
-    from geo.taxonomy import load_taxonomy
-
     _check(issues, tuple(c for c in METRIC_COLUMNS if c not in GROUPINGS.values()))
     s, e = _period(start, end)
-    tax = load_taxonomy()
-    serves = tax.categories["plan_tasks"].explode().dropna().astype("int64")
+    serves = task_serving()
     flags = _flags(issues, s, e, _when(now, "now"))
     # One row per (issue, task it serves): the explode is over categories, a join does the rest.
     pairs = issues[["category_code"]].reset_index(names="_row").merge(
         serves.rename("task").rename_axis("category_code").reset_index(), on="category_code")
     table = _grouped(flags.loc[pairs["_row"]].set_axis(pairs.index), pairs["task"].rename("task"))
-    tasks = tax.plan_tasks
+    return task_board(table)
+
+
+def task_serving() -> pd.Series:
+    """Which plan tasks each category serves: task numbers indexed by event code (a code repeats per task)."""
+    from geo.taxonomy import load_taxonomy
+
+    return load_taxonomy().categories["plan_tasks"].explode().dropna().astype("int64")
+
+
+def tasks_of_categories(counts: pd.DataFrame, hours: pd.Series) -> pd.DataFrame:
+    """Per plan task, the figures of the categories serving it (a category counts under each task it serves).
+
+    ``counts`` is indexed by event code (:func:`geo.store.period_counts` by
+    ``category_code``), ``hours`` the handling hours indexed by event code; the answer
+    is :func:`plan_task_figures`'.
+    """
+    serves = task_serving()
+    pairs = serves.rename("task").rename_axis("category_code").reset_index()
+    per_task = counts.reindex(pairs["category_code"]).fillna(0).set_axis(pairs["task"]).groupby(level=0).sum()
+    hour_pairs = pairs.merge(hours.rename("hours").rename_axis("category_code").reset_index(), on="category_code")
+    table = figure_table(per_task.astype("int64"), hour_pairs.set_index("task")["hours"])
+    return task_board(table)
+
+
+def task_board(table: pd.DataFrame) -> pd.DataFrame:
+    """Figures per task number → every task of the plan with its title, departments and categories."""
+    from geo.taxonomy import load_taxonomy
+
+    serves = task_serving()
+    tasks = load_taxonomy().plan_tasks
     table = table.reindex(tasks.index)
     table[list(_COUNTS)] = table[list(_COUNTS)].fillna(0).astype("int64")
     categories = pd.Series(serves.index, index=serves.to_numpy()).groupby(level=0).agg(";".join)

@@ -1,25 +1,23 @@
-"""Accountability views read from the database: the league table, coverage, the plan-task board, the weekly report.
+"""Accountability views read from the database: the home dashboard, the league table, coverage, the plan-task board.
 
-The glue the CLI and the web pages share (like ``geo.routing.views``): it reads issues,
-layers and inspections through ``geo.store``, hands them to the analysis modules
-(``geo.loop.metrics``, ``geo.loop.coverage``) and, for the weekly report, writes the workbook
-through ``geo.io``. Times are naive local (Beijing) time.
+The glue the CLI and the web pages share (like ``geo.routing.views``): figures are counted
+in SQL (:mod:`geo.store.figures`: no view reads every issue), layers and inspections are
+read through ``geo.store`` and handed to the analysis modules (``geo.loop.metrics``,
+``geo.loop.coverage``). The weekly report is :mod:`geo.loop.weekly`. Times are naive local
+(Beijing) time.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from io import BytesIO
-from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
 from sqlalchemy import Engine
 
 from geo import store
-from geo.clock import MAX_YEAR, MIN_YEAR
+from geo.clock import month_span
 from geo.errors import NotFoundError, ValidationError
 from geo.issue_filter import IssueFilter
 from geo.loop import coverage as cov
@@ -27,33 +25,11 @@ from geo.loop import metrics
 from geo.settings import Settings
 from geo.taxonomy import load_taxonomy
 
-_WEEK_RE = re.compile(r"(\d{4})-W(\d{2})")
-#: Chinese headers of the figure columns, for tables shown to people
-FIGURE_LABELS = {
-    "registered": "立案数", "due": "应结案数", "closed": "结案数", "closed_on_time": "按期结案数",
-    "close_rate_pct": "结案率(%)", "on_time_rate_pct": "按期结案率(%)", "handled": "处置数", "rework": "返工数",
-    "rework_rate_pct": "返工率(%)", "handle_h_median": "处置用时中位数(小时)", "handle_h_p90": "处置用时P90(小时)",
-    "backlog": "积压(当前)", "overdue": "超期(当前)", "registered_per_km2": "每平方公里立案数",
-    "registered_per_road_km": "每公里道路立案数",
-}
-
-
-def parse_week(text: str) -> tuple[datetime, datetime]:
-    """``"2025-W50"`` (ISO 8601 week) → (Monday 00:00, the next Monday 00:00)."""
-    match = _WEEK_RE.fullmatch(str(text).strip())
-    if not match or not MIN_YEAR <= int(match[1]) <= MAX_YEAR:
-        raise ValidationError(f"week={text!r}：应为 {MIN_YEAR}…{MAX_YEAR} 年的 ISO 周 YYYY-Www，如 2025-W50 "
-                              f"(expected an ISO week YYYY-Www of {MIN_YEAR}…{MAX_YEAR} such as 2025-W50)")
-    try:
-        monday = date.fromisocalendar(int(match[1]), int(match[2]), 1)
-    except ValueError as exc:
-        raise ValidationError(f"week {text!r} does not exist ({exc})") from exc
-    start = datetime.combine(monday, datetime.min.time())
-    return start, start + timedelta(days=7)
-
-
 def read_issues(engine: Engine, settings: Settings) -> gpd.GeoDataFrame:
-    """All issues of the jurisdiction with :data:`geo.loop.metrics.METRIC_COLUMNS` (points, EPSG:4326)."""
+    """All issues of the jurisdiction with :data:`geo.loop.metrics.METRIC_COLUMNS` (points, EPSG:4326).
+
+    The pandas reference of the figures (:mod:`geo.loop.metrics`) for tests and analyses; pages count in SQL.
+    """
     return store.query_issues(engine, jurisdiction_code=settings.jurisdiction_code, columns=metrics.METRIC_COLUMNS)
 
 
@@ -65,36 +41,70 @@ def read_patches(engine: Engine, settings: Settings) -> gpd.GeoDataFrame:
                             zones=store.read_layer(engine, "zones", jurisdiction_code=j))
 
 
-def league(engine: Engine, settings: Settings, *, start: datetime, end: datetime, now: datetime,
-           issues: gpd.GeoDataFrame | None = None) -> pd.DataFrame:
-    """The departments' league table: :func:`geo.loop.metrics.accountability` by department with names and densities.
+def figures_by(engine: Engine, settings: Settings, *, by: str | None, start: datetime, end: datetime,
+               now: datetime) -> pd.DataFrame:
+    """The figures of :mod:`geo.loop.metrics` per group (``by``: a key of :data:`metrics.GROUPINGS`, or None
+    for one row of the whole jurisdiction), counted in SQL (:func:`geo.store.period_counts`): the cost is the
+    period's issues, never the table's.
 
-    Rows are the departments that have a patch or issues, best 按期结案率 first (ties: 结案率);
-    ``name`` is the department's (or community team's) Chinese name.
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by group code, the counts and :func:`geo.loop.metrics.figure_table`'s rates and hours.
     """
-    issues = read_issues(engine, settings) if issues is None else issues
+    column = None if by is None else metrics.GROUPINGS[by]
+    common = {"jurisdiction_code": settings.jurisdiction_code, "start": start, "end": end, "by": column}
+    counts = store.period_counts(engine, now=now, **common)
+    hours = store.handling_hours(engine, **common)
+    return metrics.figure_table(counts, hours.set_index("group")["hours"]).rename_axis(by)
+
+
+def league(engine: Engine, settings: Settings, *, start: datetime, end: datetime, now: datetime,
+           densities: bool = True) -> pd.DataFrame:
+    """The departments' league table: :func:`figures_by` department with names and densities.
+
+    Rows are the departments that have a patch or issues, best 按期结案率 first (ties: 结案率,
+    then most cases due); ``name`` is the department's (or community team's) Chinese name.
+    Without ``densities`` (the patches' areas and road lengths take longer than the counts)
+    those two columns are NaN.
+    """
     patches = read_patches(engine, settings)
-    segments = store.read_layer(engine, "segments", jurisdiction_code=settings.jurisdiction_code)
-    extents = metrics.group_extents(patches, segments, metric_crs=settings.metric_crs)
-    table = metrics.accountability(issues, by="department", start=start, end=end, now=now, extents=extents)
-    names = patches.set_index("code")["name"]
+    if densities:
+        segments = store.read_layer(engine, "segments", jurisdiction_code=settings.jurisdiction_code)
+        extents = metrics.group_extents(patches, segments, metric_crs=settings.metric_crs)
+    else:
+        extents = pd.DataFrame({"area_km2": float("nan"), "road_km": float("nan")},
+                               index=patches["code"].drop_duplicates())
+    table = metrics.with_densities(figures_by(engine, settings, by="department", start=start, end=end, now=now),
+                                   extents).rename_axis("department")
+    names = patches.drop_duplicates("code").set_index("code")["name"]
     table.insert(0, "name", names.reindex(table.index).fillna(pd.Series(table.index, index=table.index)))
-    return table.sort_values(["on_time_rate_pct", "close_rate_pct"], ascending=False, na_position="last")
+    return table.sort_values(["on_time_rate_pct", "close_rate_pct", "due"], ascending=False, na_position="last")
 
 
-def area_tables(engine: Engine, settings: Settings, *, start: datetime, end: datetime, now: datetime,
-                issues: gpd.GeoDataFrame) -> dict[str, pd.DataFrame]:
-    """:func:`geo.loop.metrics.accountability` per community, management grid and contractor zone, with names."""
+def area_tables(engine: Engine, settings: Settings, *, start: datetime, end: datetime,
+                now: datetime) -> dict[str, pd.DataFrame]:
+    """:func:`figures_by` community, management grid and contractor zone, with names and densities."""
     j = settings.jurisdiction_code
     segments = store.read_layer(engine, "segments", jurisdiction_code=j)
     out = {}
     for by, layer in (("community", "communities"), ("grid", "grids"), ("zone", "zones")):
         polys = store.read_layer(engine, layer, jurisdiction_code=j)
         extents = metrics.group_extents(polys, segments, metric_crs=settings.metric_crs)
-        table = metrics.accountability(issues, by=by, start=start, end=end, now=now, extents=extents)
+        table = metrics.with_densities(figures_by(engine, settings, by=by, start=start, end=end, now=now),
+                                       extents).rename_axis(by)
         table.insert(0, "name", polys.set_index("code")["name"].reindex(table.index))
         out[by] = table
     return out
+
+
+def plan_task_board(engine: Engine, settings: Settings, *, start: datetime, end: datetime,
+                    now: datetime) -> pd.DataFrame:
+    """:func:`geo.loop.metrics.plan_task_figures` counted in SQL: per category, then per task it serves."""
+    common = {"jurisdiction_code": settings.jurisdiction_code, "start": start, "end": end, "by": "category_code"}
+    counts = store.period_counts(engine, now=now, **common)
+    hours = store.handling_hours(engine, **common).set_index("group")["hours"]
+    return metrics.tasks_of_categories(counts, hours)
 
 
 @dataclass
@@ -145,75 +155,103 @@ def coverage_view(engine: Engine, settings: Settings, *, team: str, until: datet
                         until=until, days=days)
 
 
-def render_map_png(engine: Engine, settings: Settings, *, issues: gpd.GeoDataFrame, now: datetime) -> bytes:
-    """A PNG map (matplotlib, no browser) of the contractor zones, roads, open issues and the overdue ones."""
-    import matplotlib
+# --------------------------------------------------------------------------- the home dashboard
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    plt.rcParams["font.sans-serif"] = ["Noto Sans CJK SC", "Noto Serif CJK SC", "WenQuanYi Zen Hei", "DejaVu Sans"]
-    j, crs = settings.jurisdiction_code, settings.metric_crs
-    boundary = store.read_layer(engine, "jurisdiction", jurisdiction_code=j).to_crs(crs)
-    zones = store.read_layer(engine, "zones", jurisdiction_code=j).to_crs(crs)
-    roads = store.read_layer(engine, "roads", jurisdiction_code=j).to_crs(crs)
-    open_ = issues[issues["status"].isin(metrics.OPEN_STATUSES)].to_crs(crs)
-    late = metrics.overdue_mask(open_, now=now)
-    fig, ax = plt.subplots(figsize=(9, 7), dpi=110)
-    zones.plot(ax=ax, column="name", cmap="Pastel1", alpha=0.6, edgecolor="grey")
-    boundary.boundary.plot(ax=ax, color="black", linewidth=1.2)
-    roads.plot(ax=ax, color="dimgrey", linewidth=0.6)
-    if len(open_):
-        open_[~late].plot(ax=ax, color="royalblue", markersize=6, label=f"未结案 {int((~late).sum())}")
-        if late.any():
-            open_[late].plot(ax=ax, color="red", markersize=14, marker="x", label=f"超期 {int(late.sum())}")
-        ax.legend(loc="lower right")
-    ax.set_axis_off()
-    ax.set_title(f"未结案与超期问题（截至 {now:%Y-%m-%d %H:%M}）")
-    buffer = BytesIO()
-    fig.savefig(buffer, format="png", bbox_inches="tight")
-    plt.close(fig)
-    return buffer.getvalue()
+#: days in the home page's daily chart and weeks in its weekly one
+DASHBOARD_DAYS = 60
+DASHBOARD_WEEKS = 26
 
 
-def _labelled(table: pd.DataFrame, key: str) -> pd.DataFrame:
-    out = table.reset_index().rename(columns={table.index.name or "index": key, "name": "名称", **FIGURE_LABELS})
-    rates = [c for c in out.columns if "(%)" in c or "小时" in c or "每" in c]
-    out[rates] = out[rates].astype(float).round(2)
-    return out
+@dataclass
+class Trend:
+    """A figure of the dashboard and its sums over the last 7 and 30 days against the 7 and 30 before."""
+
+    value: int | float | None
+    last7: int
+    prev7: int
+    last30: int
+    prev30: int
 
 
-def weekly_report(engine: Engine, settings: Settings, *, week: str, now: datetime) -> tuple[dict, bytes]:
-    """The leadership group's weekly tables and map: (sheet name → table, PNG bytes).
+@dataclass
+class Dashboard:
+    """What the home page shows, as of ``day``: the latest day with a report, never after today.
 
-    Sheets: 概况 (the whole jurisdiction's figures of the week), 责任科室 (league
-    table), 社区, 网格, 片区 (contractor zones), 专项任务 (the plan's 24 tasks).
-    ``now`` judges backlog and overdue (normally the end of the week or the present).
+    Attributes
+    ----------
+    day, today : datetime.date
+        The day the figures are as of, and today (they differ when the data stop earlier).
+    month : (datetime, datetime)
+        ``[start, end)`` of ``day``'s month; ``previous_month`` the one before.
+    tiles : dict of str to Trend
+        ``new`` (reported on ``day``), ``closed`` (closed on ``day``), ``overdue`` (overdue now;
+        its trend: cases fallen overdue per day), ``open`` (open now; its trend: reported minus
+        closed, the change of the backlog).
+    daily, weekly : pandas.DataFrame
+        :data:`geo.store.DAILY_COLUMNS` per day (last :data:`DASHBOARD_DAYS` days to ``day``) and per
+        ISO week (``week`` start, last :data:`DASHBOARD_WEEKS` weeks, the last one up to ``day``).
+    month_figures, previous_month_figures : pandas.Series
+        :func:`figures_by` for the whole jurisdiction over the two months.
+    departments : pandas.DataFrame
+        :func:`league` of ``day``'s month.
     """
-    start, end = parse_week(week)
-    issues = read_issues(engine, settings)
-    overall = metrics.period_figures(issues, start=start, end=end, now=now)
-    summary = pd.DataFrame({"指标": ["周次", "起", "止（不含）", *(FIGURE_LABELS[k] for k in overall)],
-                            "数值": [week, f"{start:%Y-%m-%d}", f"{end:%Y-%m-%d}",
-                                   *(round(v, 2) if isinstance(v, float) else v for v in overall.values())]})
-    areas = area_tables(engine, settings, start=start, end=end, now=now, issues=issues)
-    tasks = metrics.plan_task_figures(issues, start=start, end=end, now=now).rename(
-        columns={"title": "任务", "lead": "牵头科室", "supporting": "配合科室", "categories": "事项代码"})
-    sheets = {
-        "概况": summary,
-        "责任科室": _labelled(league(engine, settings, start=start, end=end, now=now, issues=issues), "科室代码"),
-        "社区": _labelled(areas["community"], "社区代码"),
-        "网格": _labelled(areas["grid"], "网格代码"),
-        "片区": _labelled(areas["zone"], "片区代码"),
-        "专项任务": _labelled(tasks, "任务编号"),
-    }
-    return sheets, render_map_png(engine, settings, issues=issues, now=now)
+
+    day: date
+    today: date
+    month: tuple[datetime, datetime]
+    previous_month: tuple[datetime, datetime]
+    tiles: dict[str, Trend]
+    daily: pd.DataFrame
+    weekly: pd.DataFrame
+    month_figures: pd.Series
+    previous_month_figures: pd.Series
+    departments: pd.DataFrame
 
 
-def write_weekly_report(engine: Engine, settings: Settings, *, week: str, path: str | Path,
-                        now: datetime) -> Path:
-    """Write :func:`weekly_report` as an Excel workbook, the map on a sheet of its own (地图)."""
-    from geo.io import write_xlsx_with_images
+def latest_data_day(engine: Engine, settings: Settings, *, now: datetime) -> date:
+    """The day of the latest report, or today when the data reach it (or there are none): the default of every period."""
+    span = store.issue_time_range(engine, jurisdiction_code=settings.jurisdiction_code)
+    return min(span[1], now).date() if span else now.date()
 
-    sheets, png = weekly_report(engine, settings, week=week, now=now)
-    return write_xlsx_with_images(sheets, path, images={"地图": png})
+
+def dashboard(engine: Engine, settings: Settings, *, now: datetime) -> Dashboard:
+    """The home dashboard as of the latest day with data (:func:`latest_data_day`), all counted in SQL."""
+    day = latest_data_day(engine, settings, now=now)
+    first_monday = day - timedelta(days=day.weekday() + 7 * (DASHBOARD_WEEKS - 1))
+    since = min(first_monday, day - timedelta(days=DASHBOARD_DAYS - 1), day - timedelta(days=59))
+    days = store.daily_counts(engine, jurisdiction_code=settings.jurisdiction_code, since=since,
+                              until=day + timedelta(days=1), now=now)
+
+    def sums(column: pd.Series, back: int, span: int) -> int:
+        end = pd.Timestamp(day) - pd.Timedelta(days=back)
+        return int(column[(column.index > end - pd.Timedelta(days=span)) & (column.index <= end)].sum())
+
+    def trend(column: pd.Series, value) -> Trend:
+        return Trend(value=value, last7=sums(column, 0, 7), prev7=sums(column, 7, 7), last30=sums(column, 0, 30),
+                     prev30=sums(column, 30, 30))
+
+    month = month_span(day)
+    previous = month_span(month[0].date() - timedelta(days=1))
+    this_month = figures_by(engine, settings, by=None, start=month[0], end=month[1], now=now).iloc[0]
+    at_day = days.loc[pd.Timestamp(day)]
+    weekly = days[days.index >= pd.Timestamp(first_monday)].resample("W-MON", label="left", closed="left").sum()
+    return Dashboard(
+        day=day, today=now.date(), month=month, previous_month=previous,
+        tiles={"new": trend(days["new"], int(at_day["new"])), "closed": trend(days["closed"], int(at_day["closed"])),
+               "overdue": trend(days["overdue"], int(this_month["overdue"])),
+               "open": trend(days["new"] - days["closed"], int(this_month["backlog"]))},
+        daily=days.iloc[-DASHBOARD_DAYS:], weekly=weekly.rename_axis("week"),
+        month_figures=this_month,
+        previous_month_figures=figures_by(engine, settings, by=None, start=previous[0], end=previous[1],
+                                          now=now).iloc[0],
+        departments=league(engine, settings, start=month[0], end=month[1], now=now, densities=False),
+    )
+
+
+def department_names(engine: Engine, settings: Settings) -> dict[str, str]:
+    """Department code → the name people know it by: the taxonomy's departments and each community's own team
+    (``community:<code>`` → ``<community name>（社区）``)."""
+    communities = store.read_layer(engine, "communities", jurisdiction_code=settings.jurisdiction_code)
+    names = dict(load_taxonomy().departments["name"])
+    names.update({f"community:{c}": f"{n}（社区）" for c, n in zip(communities["code"], communities["name"])})
+    return names

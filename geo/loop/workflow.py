@@ -1,4 +1,4 @@
-"""The closed loop (挂号 → 派遣 → 处置 → 核查 → 销号): transitions, dispatch and duplicate suggestions.
+"""The closed loop (挂号 → 派遣 → 处置 → 核查 → 销号): its transitions, the departments' requests, deadlines moved.
 
 States: reported (上报) → registered (立案/挂号) → dispatched (派遣) → handled (处置,
 with a note and a photo) → verified (核查) → closed (结案/销号). Verification can
@@ -23,7 +23,20 @@ is data: ``geo/data/transitions.csv`` (one row per action and starting state):
 ``counts_rework``
     1 when the action adds one to ``rework_count``;
 ``name``
-    the Chinese name shown to users.
+    the Chinese name shown to users;
+``photos``
+    ``;``-separated kinds of photo the step takes (:data:`PHOTO_KINDS`: ``before;after``
+    for handling, ``verify`` for verification); the last one is the event's own photo,
+    the one ``needs_photo`` asks for (a handling's after-photo), the others are optional;
+``request``, ``request_kind``
+    what the step does to the issue's pending request (table ``issue_requests``): ``ask``
+    opens one of ``request_kind`` (``return``: 退回, the department says the issue is not
+    its own; ``extension``: 延期, it asks for more working days), ``grant`` answers a
+    pending one of that kind (granting a return sends the issue back to be dispatched
+    again; granting an extension moves the deadline by the days asked, in working days
+    from the deadline), ``refuse`` answers any pending one with no. An issue has at most
+    one pending request; it lapses when the issue leaves ``dispatched`` or changes
+    department by another step.
 
 A ``department`` user acts only on its own issues: those whose department is its
 department, a child of it (``sanitation`` → ``sanitation_west``) or, for the
@@ -45,15 +58,12 @@ from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
-import shapely
 from sqlalchemy import Engine
 
-from geo import store
+from geo import store, workdays
 from geo.clock import local_now
-from geo.crs import to_metric
 from geo.errors import (
     ConfigError,
     ConflictError,
@@ -63,7 +73,7 @@ from geo.errors import (
     checked_text,
 )
 from geo.loop.users import may_act_on, role_names
-from geo.statuses import ISSUE_STATUSES, OPEN_STATUSES
+from geo.statuses import ISSUE_STATUSES
 from geo.store.db import write_tx
 from geo.taxonomy import DATA_DIR, load_taxonomy
 
@@ -72,9 +82,17 @@ TRANSITIONS_FILE = DATA_DIR / "transitions.csv"
 #: department codes made by assignment and dispatch besides the taxonomy's own
 _PLACE_DEPARTMENT_RE = re.compile(r"(community:\d{12}|frontage:[\w-]{1,40})")
 _FLAGS = ("needs_note", "needs_photo", "sets_department", "counts_rework")
-_PER_ACTION = ("roles", *_FLAGS, "stamp", "clears", "name")
+_PER_ACTION = ("roles", *_FLAGS, "stamp", "clears", "name", "photos", "request", "request_kind")
 _STAMPS = ("registered_at", "dispatched_at", "handled_at", "verified_at", "closed_at")
 _MAX_TEXT = 2000
+#: kinds of issue photo: the reporter's, before and after handling, the verifier's
+PHOTO_KINDS = ("report", "before", "after", "verify")
+#: what a step does to the pending request, and the kinds of request
+REQUEST_STEPS = ("ask", "grant", "refuse")
+REQUEST_KINDS = ("return", "extension")
+_REQUEST_NAMES = {"return": "退回", "extension": "延期"}
+#: the most working days one extension may ask for
+MAX_EXTENSION_DAYS = 30
 
 
 @lru_cache(maxsize=4)
@@ -86,7 +104,8 @@ def load_transitions(path: Path = TRANSITIONS_FILE) -> pd.DataFrame:
     pandas.DataFrame
         One row per (action, from): ``action``, ``from``, ``to``, ``roles`` (tuple),
         ``needs_note``, ``needs_photo``, ``sets_department``, ``counts_rework``
-        (bool), ``stamp``, ``clears`` (column name or None), ``name``.
+        (bool), ``stamp``, ``clears`` (column name or None), ``name``, ``photos``
+        (tuple of kinds), ``request`` and ``request_kind`` (``""`` when none).
 
     Raises
     ------
@@ -118,6 +137,20 @@ def load_transitions(path: Path = TRANSITIONS_FILE) -> pd.DataFrame:
         if len(odd):
             raise ConfigError(f"{Path(path).name}: {column} {odd.iloc[0]!r} is not one of {', '.join(_STAMPS)}")
         table[column] = table[column].astype(object).where(table[column] != "", None)
+    table["photos"] = table["photos"].map(lambda v: tuple(k.strip() for k in v.split(";") if k.strip()))
+    kinds = table["photos"].explode().dropna()
+    odd = kinds[~kinds.isin(PHOTO_KINDS)]
+    if len(odd):
+        raise ConfigError(f"{Path(path).name}: photo kind {odd.iloc[0]!r} is not one of {', '.join(PHOTO_KINDS)}")
+    if (table["needs_photo"] & (table["photos"].map(len) == 0)).any():
+        raise ConfigError(f"{Path(path).name}: a step that needs a photo must name its kind in 'photos'")
+    for column, known in (("request", REQUEST_STEPS), ("request_kind", REQUEST_KINDS)):
+        odd = table[column][(table[column] != "") & ~table[column].isin(known)]
+        if len(odd):
+            raise ConfigError(f"{Path(path).name}: {column} {odd.iloc[0]!r} is not one of {', '.join(known)}")
+    kindless = table["request"].isin(("ask", "grant")) & (table["request_kind"] == "")
+    if kindless.any() or ((table["request"] == "") & (table["request_kind"] != "")).any():
+        raise ConfigError(f"{Path(path).name}: 'ask' and 'grant' need a request_kind, and only a request step has one")
     if table.duplicated(["action", "from"]).any():
         raise ConfigError(f"{Path(path).name}: an (action, from) pair appears twice")
     uneven = table.groupby("action")[list(_PER_ACTION)].nunique(dropna=False).gt(1).any(axis=1)
@@ -127,10 +160,39 @@ def load_transitions(path: Path = TRANSITIONS_FILE) -> pd.DataFrame:
     return table
 
 
-def allowed_actions(status: str, role: str) -> list[str]:
-    """The actions a role may take on an issue in ``status`` (for buttons and the API), in table order."""
+def allowed_actions(status: str, role: str, *, pending: str | None = None) -> list[str]:
+    """The actions a role may take on an issue in ``status`` (for buttons and the API), in table order.
+
+    ``pending`` is the kind of the issue's pending request (:data:`REQUEST_KINDS`), None when
+    there is none: a request can be asked only when none is pending, granted only when one of
+    its kind is, refused when any is.
+    """
     table = load_transitions()
-    return table.loc[(table["from"] == status) & table["roles"].map(lambda r: role in r), "action"].tolist()
+    step, kind = table["request"], table["request_kind"]
+    fits = (step == "") | ((step == "ask") & (pending is None)) | ((step == "grant") & (kind == pending)) | (
+        (step == "refuse") & (pending is not None))
+    return table.loc[(table["from"] == status) & table["roles"].map(lambda r: role in r) & fits, "action"].tolist()
+
+
+def extended_deadline(deadline: datetime, days: int) -> tuple[datetime, bool]:
+    """A deadline moved ``days`` working days on (an extension), keeping its time of day.
+
+    Returns the new deadline and whether it is provisional (counted across a year whose
+    holidays are not published yet, :func:`geo.workdays.provisional`).
+    """
+    moved = workdays.add_working_days(deadline, days, day_end=deadline.time())
+    return moved, bool(workdays.provisional(pd.Series([deadline]), pd.Series([moved]))[0])
+
+
+def _request_days(spec: pd.Series, days: object) -> int | None:
+    if spec["request"] == "ask" and spec["request_kind"] == "extension":
+        if isinstance(days, bool) or not isinstance(days, (int, np.integer)) or not 1 <= days <= MAX_EXTENSION_DAYS:
+            raise ValidationError(f"延期天数应为 1…{MAX_EXTENSION_DAYS} 个工作日 (days {days!r}: an extension asks for "
+                                  f"1…{MAX_EXTENSION_DAYS} working days)")
+        return int(days)
+    if days is not None:
+        raise ValidationError(f"days is for asking an extension only, not for {spec['action']!r}")
+    return None
 
 
 def _position(lon: object, lat: object) -> tuple[float | None, float | None]:
@@ -168,6 +230,7 @@ def apply_transition(
     lon: float | None = None,
     lat: float | None = None,
     merge_into: int | None = None,
+    days: int | None = None,
     now: datetime | None = None,
 ) -> dict:
     """Take one step of the closed loop on one issue, with its audit event, in one transaction.
@@ -187,7 +250,7 @@ def apply_transition(
         The actor's role (``geo/data/roles.csv``); it must be allowed the action.
     department_code : str, optional, keyword-only
         For dispatch / reassign: the department to send the issue to (default:
-        the issue's assigned department; see :func:`suggest_department`). For
+        the issue's assigned department; see :func:`geo.loop.suggest.suggest_department`). For
         the ``department`` role: the actor's own department, which must be
         responsible for the issue (:func:`geo.loop.users.may_act_on`).
     note, photo : str, optional, keyword-only
@@ -198,6 +261,8 @@ def apply_transition(
     merge_into : int, optional, keyword-only
         For merge: the issue this one duplicates (same jurisdiction, not
         itself, not refused or merged).
+    days : int, optional, keyword-only
+        For asking an extension: the working days asked (1 … :data:`MAX_EXTENSION_DAYS`).
     now : datetime.datetime, optional, keyword-only
         The event time, naive local time; default :func:`geo.clock.local_now`.
 
@@ -205,7 +270,9 @@ def apply_transition(
     -------
     dict
         ``issue_id``, ``event_id``, ``action``, ``from_status``, ``to_status``,
-        ``at``, ``actor``, ``department_code`` (the issue's, after the step).
+        ``at``, ``actor``, ``department_code`` (the issue's, after the step),
+        ``deadline_at`` (after the step), ``request_id`` (the request asked or
+        answered, else None).
 
     Raises
     ------
@@ -218,7 +285,8 @@ def apply_transition(
         No such issue (or merge target).
     geo.errors.ConflictError
         The issue is not in a state the action starts from — typically because
-        another transition won the race.
+        another transition won the race — or its pending request does not fit the
+        step (a second request, an answer to none or to another kind).
     """
     table = load_transitions()
     rows = table[table["action"] == action]
@@ -233,6 +301,7 @@ def apply_transition(
     note = checked_text(note, "note", label="说明", limit=_MAX_TEXT, required=bool(spec["needs_note"]))
     photo = checked_text(photo, "photo", label="照片", limit=_MAX_TEXT, required=bool(spec["needs_photo"]))
     x, y = _position(lon, lat)
+    days = _request_days(spec, days)
     if role == "department" and not department_code:
         raise ValidationError("a department user must say which department it acts for (department_code)")
     if spec["sets_department"] and department_code is not None:
@@ -246,7 +315,8 @@ def apply_transition(
         raise ValidationError(f"now {now!r} is not a date and time")
 
     with write_tx(engine) as conn:
-        issue = store.issue_state(conn, issue_id)
+        # locked (FOR UPDATE on PostgreSQL) so that the pending request read below cannot change meanwhile
+        issue = store.lock_row(conn, "issues", int(issue_id), store.ISSUE_STATE_COLUMNS) if 0 < issue_id < 2**63 else None
         if issue is None:
             raise NotFoundError(f"issue {issue_id!r} does not exist")
         if not may_act_on(role, department_code, issue["department_code"]):
@@ -280,6 +350,8 @@ def apply_transition(
                 raise ValidationError(f"issue {issue_id} cannot be merged into issue {merge_into} "
                                       f"({'itself' if merge_into == issue_id else other['status']})")
             values["merged_into"] = merge_into
+        pending = store.pending_request(conn, issue_id)
+        values.update(_answer_values(spec, pending, issue, issue_id))
         won = store.update_issue_if_status(conn, issue_id, expected_status=current, values=values,
                                            increment_rework=bool(spec["counts_rework"]),
                                            jurisdiction_code=issue["jurisdiction_code"])
@@ -290,129 +362,52 @@ def apply_transition(
             "jurisdiction_code": issue["jurisdiction_code"], "issue_id": issue_id, "at": at, "actor": actor,
             "action": action, "from_status": current, "to_status": target, "note": note, "photo": photo,
         }, lon=x, lat=y)
+        request_id = _settle_request(conn, spec, pending, issue, event_id=event_id, at=at, actor=actor, note=note,
+                                     days=days, department_code=department_code, moved=target != current
+                                     or values.get("department_code", issue["department_code"]) != issue["department_code"])
     return {"issue_id": issue_id, "event_id": event_id, "action": action, "from_status": current,
             "to_status": target, "at": at, "actor": actor,
-            "department_code": values.get("department_code", issue["department_code"])}
+            "department_code": values.get("department_code", issue["department_code"]),
+            "deadline_at": _stamp(values.get("deadline_at", issue["deadline_at"])), "request_id": request_id}
 
 
-def suggest_department(
-    issues: gpd.GeoDataFrame,
-    *,
-    frontage_units: gpd.GeoDataFrame | None = None,
-) -> pd.DataFrame:
-    """Whom to dispatch each issue to, from its category and its place.
-
-    The place rules of :mod:`geo.frames.assign` come first (its ``department_code``:
-    a sanitation-led issue inside a compound → ``community:<code>``; on a road in
-    a contractor zone → ``sanitation_west`` / ``sanitation_east``; otherwise the
-    category's lead department). A sanitation-led issue inside a recorded 门前三包
-    frontage unit then goes to that unit, ``frontage:<code>`` (the unit with the
-    lowest code when frontages overlap): keeping its frontage clean is the
-    unit's own duty.
-
-    Parameters
-    ----------
-    issues : geopandas.GeoDataFrame
-        Points (EPSG:4326) with ``category_code`` and ``department_code`` (as
-        assigned by :func:`geo.frames.assign.assign_issues` and stored).
-    frontage_units : geopandas.GeoDataFrame, optional, keyword-only
-        Polygons (EPSG:4326) with ``code`` (:func:`geo.store.read_frontage_units`).
-
-    Returns
-    -------
-    pandas.DataFrame
-        On ``issues``' index: ``department_code`` (suggested), ``reason``
-        (``frontage``, ``community``, ``zone`` or ``lead``), ``frontage_code``
-        (None unless a frontage unit applies).
-    """
-    for name, frame in (("issues", issues), ("frontage_units", frontage_units)):
-        if frame is not None and (not isinstance(frame, gpd.GeoDataFrame) or frame.crs is None
-                                  or not frame.crs.equals("EPSG:4326")):
-            raise ValidationError(f"{name} must be a GeoDataFrame in EPSG:4326")
-    missing = [c for c in ("category_code", "department_code") if c not in issues]
-    if missing:
-        raise ValidationError(f"issues lack column(s) {', '.join(missing)}")
-    departments = load_taxonomy().departments
-    lead = issues["category_code"].map(load_taxonomy().categories["lead_department"])
-    assigned = issues["department_code"].astype(object).where(issues["department_code"].notna(), None)
-    suggested = assigned.where(assigned.notna(), lead)
-    frontage = pd.Series(None, index=issues.index, dtype=object)
-    if frontage_units is not None and len(frontage_units) and len(issues):
-        units = frontage_units.sort_values("code")
-        point_pos, unit_pos = shapely.STRtree(units.geometry.values).query(issues.geometry.values,
-                                                                           predicate="intersects")
-        # Sorted by code, the first hit of each point is the lowest code.
-        first = pd.Series(unit_pos, index=point_pos).groupby(level=0).min()
-        frontage.iloc[first.index.to_numpy()] = units["code"].to_numpy()[first.to_numpy()]
-    frontage = frontage.where((lead == "sanitation") & frontage.notna(), None)
-    suggested = suggested.where(frontage.isna(), "frontage:" + frontage.astype(str))
-    zones = departments.index[departments["parent"] == "sanitation"]
-    reason = np.select(
-        [frontage.notna().to_numpy(), suggested.astype(str).str.startswith("community:").to_numpy(),
-         suggested.isin(zones).to_numpy()],
-        ["frontage", "community", "zone"], default="lead")
-    return pd.DataFrame({"department_code": suggested, "reason": reason, "frontage_code": frontage},
-                        index=issues.index)
+def _stamp(value: object) -> datetime | None:
+    # SQLite hands back a timestamp read with plain SQL as text
+    return None if value is None else pd.Timestamp(value).to_pydatetime()
 
 
-def suggest_duplicates(
-    issues: gpd.GeoDataFrame,
-    candidates: gpd.GeoDataFrame | None = None,
-    *,
-    radius_m: float,
-    window_h: float,
-    metric_crs: str = "EPSG:4548",
-) -> pd.DataFrame:
-    """Pairs (issue, earlier open issue) that look like one problem reported twice.
+def _answer_values(spec: pd.Series, pending: dict | None, issue: dict, issue_id: int) -> dict:
+    """Check the step against the issue's pending request; the issue columns a granted extension moves."""
+    if spec["request"] == "ask" and pending is not None:
+        raise ConflictError(f"问题 #{issue_id} 已有待答复的申请 (issue {issue_id} already has a pending "
+                            f"{pending['kind']} request; wait for the answer)")
+    if spec["request"] == "grant" and (pending is None or pending["kind"] != spec["request_kind"]):
+        raise ConflictError(f"问题 #{issue_id} 没有待答复的{_REQUEST_NAMES[spec['request_kind']]}申请 (issue {issue_id} has no pending "
+                            f"{spec['request_kind']} request to grant)")
+    if spec["request"] == "refuse" and pending is None:
+        raise ConflictError(f"问题 #{issue_id} 没有待答复的申请 (issue {issue_id} has no pending request)")
+    if spec["request"] != "grant" or spec["request_kind"] != "extension":
+        return {}
+    if issue["deadline_at"] is None:
+        raise ValidationError(f"问题 #{issue_id} 没有处置期限，无法延期 (issue {issue_id} has no deadline to extend)")
+    moved, provisional = extended_deadline(_stamp(issue["deadline_at"]), int(pending["days"]))
+    return {"deadline_at": moved, "deadline_provisional": provisional or bool(issue["deadline_provisional"])}
 
-    Same category, at most ``radius_m`` metres apart (in ``metric_crs``) and the
-    candidate reported at most ``window_h`` hours before the issue (and not after
-    it; of two reported in the same second, the lower id is the original); only
-    candidates still open (status reported … verified) count.
 
-    Parameters
-    ----------
-    issues : geopandas.GeoDataFrame
-        Points (EPSG:4326) with ``id``, ``category_code``, ``reported_at``.
-    candidates : geopandas.GeoDataFrame, optional
-        The open issues to compare with (same columns plus ``status``); default
-        ``issues`` itself (then an issue is never its own duplicate).
-    radius_m, window_h : float, keyword-only
-        The settings ``duplicate_radius_m`` and ``duplicate_window_h``.
-    metric_crs : str, keyword-only
-        CRS in metres for the distances.
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``issue_id``, ``duplicate_of`` (the earlier issue's id), ``dist_m``,
-        ``hours_apart``; nearest first within each issue, issues in input order.
-    """
-    for name, value in (("radius_m", radius_m), ("window_h", window_h)):
-        if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-            raise ValidationError(f"{name} {value!r} must be a non-negative number")
-    candidates = issues if candidates is None else candidates
-    for name, frame, columns in (("issues", issues, ("id", "category_code", "reported_at")),
-                                 ("candidates", candidates, ("id", "category_code", "reported_at", "status"))):
-        missing = [c for c in columns if c not in frame]
-        if missing:
-            raise ValidationError(f"{name} lack column(s) {', '.join(missing)}")
-    empty = pd.DataFrame({"issue_id": pd.Series(dtype="int64"), "duplicate_of": pd.Series(dtype="int64"),
-                          "dist_m": pd.Series(dtype="float64"), "hours_apart": pd.Series(dtype="float64")})
-    open_ = candidates[candidates["status"].isin(OPEN_STATUSES)]
-    if issues.empty or open_.empty:
-        return empty
-    a = to_metric(issues.geometry, crs=metric_crs).values
-    b = to_metric(open_.geometry, crs=metric_crs).values
-    i, j = shapely.STRtree(b).query(a, predicate="dwithin", distance=float(radius_m))
-    ids_a, ids_b = issues["id"].to_numpy("int64")[i], open_["id"].to_numpy("int64")[j]
-    hours = ((pd.to_datetime(issues["reported_at"]).to_numpy()[i] - pd.to_datetime(open_["reported_at"]).to_numpy()[j])
-             / np.timedelta64(1, "h")).astype(float)
-    keep = ((issues["category_code"].to_numpy()[i] == open_["category_code"].to_numpy()[j]) & (ids_a != ids_b)
-            & ((hours > 0) | ((hours == 0) & (ids_b < ids_a))) & (hours <= window_h))
-    if not keep.any():
-        return empty
-    pairs = pd.DataFrame({"issue_id": ids_a[keep], "duplicate_of": ids_b[keep],
-                          "dist_m": shapely.distance(a[i[keep]], b[j[keep]]), "hours_apart": hours[keep],
-                          "_order": i[keep]})
-    return pairs.sort_values(["_order", "dist_m", "duplicate_of"]).drop(columns="_order").reset_index(drop=True)
+def _settle_request(conn, spec: pd.Series, pending: dict | None, issue: dict, *, event_id: int, at: datetime,
+                    actor: str, note: str | None, days: int | None, department_code: str | None,
+                    moved: bool) -> int | None:
+    """Open, answer or let lapse the issue's request as the step says; the request's id (None if none was touched)."""
+    if spec["request"] == "ask":
+        return store.insert_request(conn, {
+            "jurisdiction_code": issue["jurisdiction_code"], "issue_id": issue["id"], "kind": spec["request_kind"],
+            "days": days, "note": note, "department_code": department_code, "asked_by": actor, "asked_at": at,
+            "ask_event_id": event_id})
+    if spec["request"] in ("grant", "refuse"):
+        store.answer_request(conn, pending["id"], status="granted" if spec["request"] == "grant" else "refused",
+                             by=actor, at=at, note=note, event_id=event_id)
+        return pending["id"]
+    if pending is not None and moved:
+        store.answer_request(conn, pending["id"], status="lapsed", by=actor, at=at, note=None, event_id=event_id)
+        return pending["id"]
+    return None

@@ -57,13 +57,19 @@ def zone_pickups(
     issue_set: str = "open",
     on_date: date | None = None,
     chosen: list[int] | None = None,
+    departments: list[str] | tuple[str, ...] | None = None,
     **options,
 ) -> PickupPlan:
-    """Plan the pickups of a zone; ``options`` go to :func:`geo.routing.vrp.plan_pickups`."""
+    """Plan the pickups of a zone; ``options`` go to :func:`geo.routing.vrp.plan_pickups`.
+
+    ``departments`` keeps the stops to the issues of those departments (a crew plans its own
+    issues only); None takes every department's.
+    """
     zone = zone_row(engine, settings, zone_code)
     statuses = None if issue_set == "chosen" else PENDING_STATUSES
     issues = store.query_issues(engine, jurisdiction_code=settings.jurisdiction_code,
-                                where=IssueFilter(statuses=statuses, categories=list(pickup_volumes().index)))
+                                where=IssueFilter(statuses=statuses, categories=list(pickup_volumes().index),
+                                                  departments=departments))
     stops = select_issues(issues, zone_code=zone_code, issue_set=issue_set, on_date=on_date, chosen=chosen)
     return plan_pickups(road_graph(engine, settings), stops, (zone["depot_lon"], zone["depot_lat"]), **options)
 

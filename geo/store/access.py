@@ -70,23 +70,24 @@ def api_key_user(bind: Engine | Connection, key: str, *, jurisdiction_code: str)
     -------
     dict or None
         The key's user as :func:`session_user` gives it (:data:`USER_COLUMNS`) plus
-        ``key_name``. A key without a user gives ``id`` None, ``name`` the key's
+        ``key_name`` and ``key_id``. A key without a user gives ``id`` None, ``name`` the key's
         name and role :data:`KEY_WITHOUT_USER_ROLE`. A key of a deactivated user
         gives None, like a wrong key.
     """
     if not key:
         return None
     row = _with_conn(bind, lambda conn: _one(conn.execute(text(
-        f"SELECT k.name AS key_name, k.user_id AS key_user_id, {', '.join(f'u.{c}' for c in USER_COLUMNS)} "
+        f"SELECT k.id AS key_id, k.name AS key_name, k.user_id AS key_user_id, "
+        f"{', '.join(f'u.{c}' for c in USER_COLUMNS)} "
         "FROM api_keys k LEFT JOIN users u ON u.id = k.user_id WHERE k.key_sha256 = :h AND k.jurisdiction_code = :j"),
         {"h": _key_digest(key), "j": jurisdiction_code})))
     if row is None:
         return None
-    key_name = row.pop("key_name")
+    key = {"key_name": row.pop("key_name"), "key_id": row.pop("key_id")}
     if row.pop("key_user_id") is None:
-        return {"id": None, "jurisdiction_code": jurisdiction_code, "name": key_name, "role": KEY_WITHOUT_USER_ROLE,
-                "department_code": None, "active": True, "created_at": None, "key_name": key_name}
-    return {**row, "key_name": key_name} if row["active"] else None
+        return {"id": None, "jurisdiction_code": jurisdiction_code, "name": key["key_name"],
+                "role": KEY_WITHOUT_USER_ROLE, "department_code": None, "active": True, "created_at": None, **key}
+    return {**row, **key} if row["active"] else None
 
 
 #: columns of ``users`` read back (never the password hash, except by :func:`read_login`)

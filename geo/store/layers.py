@@ -30,6 +30,8 @@ def replace_layers(
     jurisdiction: gpd.GeoDataFrame,
     layers: dict[str, gpd.GeoDataFrame],
     departments: pd.DataFrame,
+    *,
+    keep_others: bool = False,
 ) -> dict[str, int]:
     """Replace a jurisdiction, all its reference layers and departments in one transaction.
 
@@ -42,6 +44,8 @@ def replace_layers(
         layers not given are emptied.
     departments : DataFrame
         ``code``, ``name``, ``name_en``, ``kind``, ``parent``.
+    keep_others : bool, keyword-only
+        Keep the layers not given as they are (a new boundary and unit grid under roads already imported).
 
     Returns
     -------
@@ -54,7 +58,8 @@ def replace_layers(
     counts: dict[str, int] = {}
     with write_tx(engine) as conn:
         for spec in reference_layers():
-            counts[spec.name] = _replace_layer(conn, spec.name, layers.get(spec.name), code)
+            if spec.name in layers or not keep_others:
+                counts[spec.name] = _replace_layer(conn, spec.name, layers.get(spec.name), code)
         conn.execute(text("DELETE FROM departments WHERE jurisdiction_code = :j"), {"j": code})
         conn.execute(text("DELETE FROM jurisdictions WHERE code = :j"), {"j": code})
         columns = LAYERS["jurisdiction"].columns

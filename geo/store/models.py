@@ -3,23 +3,8 @@
 This is the only module that knows table and column names. Geometries are WGS84
 lon/lat (SRID 4326). Every row carries ``jurisdiction_code`` (the 9-digit
 sub-district code) so that one deployment can serve many sub-districts and a
-city-wide PostGIS can be sharded on it (Citus distribution column, docs/scaling.md).
-
-The tables of :data:`DISTRIBUTED_TABLES` are a jurisdiction's data: every primary and
-unique key and every foreign key between them includes ``jurisdiction_code`` (the
-primary keys are ``(id, jurisdiction_code)``, id first so that a look-up by id alone
-still uses them), as a table distributed on that column requires; a jurisdiction's
-rows then live on one node and join there. :data:`REFERENCE_TABLES` are small, read by
-every request and written seldom: a copy on every node. :data:`COORDINATOR_TABLES` are
-the web tier's own state (logins), which only the coordinator reads.
-
-SQLite keeps ``id INTEGER PRIMARY KEY`` for these tables: a composite key would make
-``id`` an ordinary column beside SQLite's hidden ``rowid``, and SpatiaLite's R*Tree
-(whose entries are rowids), the bulk loader (which gives ids and R*Tree entries
-together) and the bbox join (``t.id = r.pkid``) all rely on ``id`` being the rowid.
-``id`` alone is unique in a SQLite file, so ``(id, jurisdiction_code)`` is too: the
-key's promise holds. :func:`_sqlite_primary_key` and :func:`_sqlite_foreign_key` render
-these keys so for SQLite, and migration 0014 changes them on PostgreSQL only.
+city-wide PostGIS can be sharded on it (Citus distribution column): which tables are
+spread by it, and how their keys include it, is :mod:`geo.store.distribution`.
 """
 
 from __future__ import annotations
@@ -33,31 +18,19 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
-    ForeignKeyConstraint,
     Index,
     Integer,
-    PrimaryKeyConstraint,
     String,
     Text,
     UniqueConstraint,
     false,
+    text,
 )
-from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from geo.store.distribution import of_issue, references
+
 SRID = 4326
-
-#: a jurisdiction's data: spread over a Citus cluster by ``jurisdiction_code``, all co-located
-DISTRIBUTED_TABLES = (
-    "communities", "compounds", "management_grids", "contractor_zones", "unit_cells", "roads", "road_segments",
-    "layer_versions", "import_batches", "issues", "reporter_contacts", "issue_events", "imported_lifecycles",
-    "issue_photos", "phone_reveals", "greening_plan", "greening_records", "frontage_units", "inspections",
-)
-#: small, on every request, seldom written: a copy on every node
-REFERENCE_TABLES = ("jurisdictions", "departments", "users", "api_keys", "calendar_days")
-#: the web tier's login state, read by the coordinator alone
-COORDINATOR_TABLES = ("user_sessions", "login_throttles")
-
 
 def _geom(kind: str, *, nullable: bool = False) -> Mapped:
     return mapped_column(Geometry(kind, srid=SRID, spatial_index=True), nullable=nullable)
@@ -65,36 +38,6 @@ def _geom(kind: str, *, nullable: bool = False) -> Mapped:
 
 class Base(DeclarativeBase):
     pass
-
-
-def _of_issue() -> ForeignKeyConstraint:
-    """The foreign key of a row that belongs to an issue (``issue_id``), with the jurisdiction, deleted with it."""
-    return ForeignKeyConstraint(["issue_id", "jurisdiction_code"], ["issues.id", "issues.jurisdiction_code"],
-                                ondelete="CASCADE")
-
-
-def _rowid_key(columns: list[str]) -> str | None:
-    """The one column SQLite keeps of a key ``(x, jurisdiction_code)`` of a distributed table, else None."""
-    return columns[0] if len(columns) == 2 and columns[1] == "jurisdiction_code" else None
-
-
-@compiles(PrimaryKeyConstraint, "sqlite")
-def _sqlite_primary_key(constraint, compiler, **kw) -> str:
-    """``PRIMARY KEY (id)`` on SQLite for a key ``(id, jurisdiction_code)``: ``id`` stays the rowid (module notes)."""
-    kept = _rowid_key([c.name for c in constraint.columns])
-    return f"PRIMARY KEY ({kept})" if kept else compiler.visit_primary_key_constraint(constraint, **kw)
-
-
-@compiles(ForeignKeyConstraint, "sqlite")
-def _sqlite_foreign_key(constraint, compiler, **kw) -> str:
-    """A foreign key to ``(id, jurisdiction_code)`` references the rowid alone on SQLite, which the parent keys."""
-    kept = _rowid_key([c.name for c in constraint.columns])
-    target = _rowid_key([e.column.name for e in constraint.elements])
-    if not (kept and target):
-        return compiler.visit_foreign_key_constraint(constraint, **kw)
-    parent = constraint.elements[0].column.table.name
-    on_delete = f" ON DELETE {constraint.ondelete}" if constraint.ondelete else ""
-    return f"FOREIGN KEY({kept}) REFERENCES {parent} ({target}){on_delete}"
 
 
 class Jurisdiction(Base):
@@ -251,9 +194,15 @@ class Issue(Base):
         Index("ix_issues_reported_at", "jurisdiction_code", "reported_at"),
         Index("ix_issues_category", "jurisdiction_code", "category_code"),
         Index("ix_issues_department", "jurisdiction_code", "department_code"),
+        # the lifecycle times the dashboards count by within a period (migration 0015)
+        Index("ix_issues_registered_at", "jurisdiction_code", "registered_at"),
+        Index("ix_issues_handled_at", "jurisdiction_code", "handled_at"),
+        Index("ix_issues_closed_at", "jurisdiction_code", "closed_at"),
+        Index("ix_issues_deadline_at", "jurisdiction_code", "deadline_at"),
         Index("ix_issues_import_batch", "import_batch_id"),
-        ForeignKeyConstraint(["import_batch_id", "jurisdiction_code"],
-                             ["import_batches.id", "import_batches.jurisdiction_code"]),
+        # the duplicates merged into an issue, listed on its page (migration 0010)
+        Index("ix_issues_merged_into", "merged_into"),
+        references("import_batches", "import_batch_id"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     jurisdiction_code: Mapped[str] = mapped_column(String(9), primary_key=True)
@@ -292,7 +241,7 @@ class ReporterContact(Base):
     """The reporter's contact, kept apart from the issue; outputs mask it."""
 
     __tablename__ = "reporter_contacts"
-    __table_args__ = (_of_issue(),)
+    __table_args__ = (of_issue(),)
     issue_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     jurisdiction_code: Mapped[str] = mapped_column(String(9), primary_key=True)
     phone: Mapped[str | None] = mapped_column(String(40))
@@ -305,7 +254,8 @@ class IssueEvent(Base):
     """One step of an issue's life: the audit trail (who, when, note, photo, where)."""
 
     __tablename__ = "issue_events"
-    __table_args__ = (Index("ix_issue_events_issue", "issue_id", "at"), _of_issue())
+    __table_args__ = (Index("ix_issue_events_issue", "issue_id", "at"),
+                      Index("ix_issue_events_at", "jurisdiction_code", "at"), of_issue())
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     jurisdiction_code: Mapped[str] = mapped_column(String(9), primary_key=True)
     issue_id: Mapped[int] = mapped_column(Integer)
@@ -316,21 +266,18 @@ class IssueEvent(Base):
     to_status: Mapped[str] = mapped_column(String(20))
     note: Mapped[str | None] = mapped_column(Text)
     photo: Mapped[str | None] = mapped_column(Text)
+    # the issue's department after the step (whom a dispatch sent it to); NULL on imported history
+    department_code: Mapped[str | None] = mapped_column(String(60))
     geom = _geom("POINT", nullable=True)
 
 
 class ImportedLifecycle(Base):
-    """The steps an issue had taken when it was imported (a 12345 export's lifecycle columns), one row an issue.
-
-    Read as audit events (``geo.store.read_issue_events``): one per time given, by the
-    import's actor, moving along the loop (register … close), and a refusal or merge at
-    ``ended_at``. Kept here rather than as five ``issue_events`` rows: an import of a
-    million closed cases writes a million rows instead of five million, and the issue's
-    own times may change later (rework clears ``handled_at``) while these stay as imported.
-    """
+    """The steps an issue had taken when it was imported (a 12345 export's lifecycle columns), one row an issue,
+    read as its first audit events (``geo.store.read_issue_events``): an import of a million closed cases writes a
+    million rows, not five million events, and the issue's own times may change later while these stay."""
 
     __tablename__ = "imported_lifecycles"
-    __table_args__ = (_of_issue(),)
+    __table_args__ = (of_issue(),)
     issue_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     jurisdiction_code: Mapped[str] = mapped_column(String(9), primary_key=True)
     registered_at: Mapped[datetime | None] = mapped_column(DateTime)
@@ -338,8 +285,7 @@ class ImportedLifecycle(Base):
     handled_at: Mapped[datetime | None] = mapped_column(DateTime)
     verified_at: Mapped[datetime | None] = mapped_column(DateTime)
     closed_at: Mapped[datetime | None] = mapped_column(DateTime)
-    #: ``refused`` or ``merged`` when the import ended the issue outside the loop, and when
-    ended: Mapped[str | None] = mapped_column(String(20))
+    ended: Mapped[str | None] = mapped_column(String(20))  # refused or merged by the import, and when
     ended_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
@@ -511,7 +457,7 @@ class PhoneReveal(Base):
     """A dispatcher looked at a reporter's unmasked phone number: who, when, which issue (PIPL audit)."""
 
     __tablename__ = "phone_reveals"
-    __table_args__ = (Index("ix_phone_reveals_issue", "issue_id"), _of_issue())
+    __table_args__ = (Index("ix_phone_reveals_issue", "issue_id"), of_issue())
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     jurisdiction_code: Mapped[str] = mapped_column(String(9), primary_key=True)
     issue_id: Mapped[int] = mapped_column(Integer)
@@ -525,7 +471,7 @@ class IssuePhoto(Base):
     ``<data_dir>/photos`` with a random name, and this row says whose it is."""
 
     __tablename__ = "issue_photos"
-    __table_args__ = (Index("ix_issue_photos_issue", "issue_id"), _of_issue(),
+    __table_args__ = (Index("ix_issue_photos_issue", "issue_id"), of_issue(),
                       UniqueConstraint("file", "jurisdiction_code", name="uq_issue_photo_file"))
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     jurisdiction_code: Mapped[str] = mapped_column(String(9), primary_key=True)
@@ -535,6 +481,38 @@ class IssuePhoto(Base):
     size_bytes: Mapped[int] = mapped_column(Integer)
     uploaded_by: Mapped[str] = mapped_column(String(60))
     at: Mapped[datetime] = mapped_column(DateTime)
+    # report, before, after or verify (geo.loop.workflow.PHOTO_KINDS); NULL for photos stored before 0010
+    kind: Mapped[str | None] = mapped_column(String(20))
+
+
+class IssueRequest(Base):
+    """A department's request on an issue it was sent: 退回 (``return``: not ours) or 延期 (``extension``:
+    ``days`` more working days), and the dispatcher's answer. One pending request per issue at most."""
+
+    __tablename__ = "issue_requests"
+    __table_args__ = (
+        Index("ix_issue_requests_issue", "issue_id"),
+        Index("ix_issue_requests_status", "jurisdiction_code", "status"),
+        Index("uq_issue_requests_pending", "issue_id", "jurisdiction_code", unique=True,
+              sqlite_where=text("status = 'pending'"), postgresql_where=text("status = 'pending'")),
+        of_issue(),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    jurisdiction_code: Mapped[str] = mapped_column(String(9), primary_key=True)
+    issue_id: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(20))
+    days: Mapped[int | None] = mapped_column(Integer)
+    note: Mapped[str | None] = mapped_column(Text)
+    department_code: Mapped[str | None] = mapped_column(String(60))
+    asked_by: Mapped[str] = mapped_column(String(100))
+    asked_at: Mapped[datetime] = mapped_column(DateTime)
+    ask_event_id: Mapped[int | None] = mapped_column(Integer)
+    # pending, granted, refused, or lapsed (the issue left dispatched or changed department first)
+    status: Mapped[str] = mapped_column(String(20))
+    answered_by: Mapped[str | None] = mapped_column(String(100))
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime)
+    answer_note: Mapped[str | None] = mapped_column(Text)
+    answer_event_id: Mapped[int | None] = mapped_column(Integer)
 
 
 class CalendarDay(Base):
@@ -549,3 +527,74 @@ class CalendarDay(Base):
     kind: Mapped[str] = mapped_column(String(10))
     name: Mapped[str | None] = mapped_column(String(80))
     loaded_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+# --------------------------------------------------------------------------- citizens and notifications (geo.loop.citizen, geo.loop.notify)
+
+class ReportReceipt(Base):
+    """What a report's submitter keeps: the SHA-256 of its tracking token (the token itself is never
+    stored, so a copy of the database opens no status page), and who filed it: the logged-in user
+    (我的上报) or the API key (which may read its own Open311 request)."""
+
+    __tablename__ = "report_receipts"
+    __table_args__ = (
+        UniqueConstraint("token_sha256", "jurisdiction_code", name="uq_report_receipt_token"),
+        Index("ix_report_receipts_user", "user_id", "created_at"),
+        Index("ix_report_receipts_api_key", "api_key_id"),
+        of_issue(),
+    )
+    issue_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    jurisdiction_code: Mapped[str] = mapped_column(String(9), primary_key=True)
+    token_sha256: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL", name="fk_report_receipts_user"))
+    api_key_id: Mapped[int | None] = mapped_column(
+        ForeignKey("api_keys.id", ondelete="SET NULL", name="fk_report_receipts_api_key"))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Webhook(Base):
+    """Where notifications are POSTed: for a department (``department_code``) or for one report
+    (``issue_id``, set through the report's tracking token); ``secret`` signs each body (HMAC-SHA256)."""
+
+    __tablename__ = "webhooks"
+    __table_args__ = (
+        UniqueConstraint("jurisdiction_code", "department_code", name="uq_webhook_department"),
+        UniqueConstraint("issue_id", "jurisdiction_code", name="uq_webhook_issue"),
+        of_issue(),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    jurisdiction_code: Mapped[str] = mapped_column(String(9), primary_key=True)
+    department_code: Mapped[str | None] = mapped_column(String(60))
+    issue_id: Mapped[int | None] = mapped_column(Integer)
+    url: Mapped[str] = mapped_column(Text)
+    secret: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Notification(Base):
+    """The outbox: one message per (webhook, event), kept until delivered and retried with a growing wait.
+
+    ``event_key`` names the event (``event:<issue_events.id>``, ``due_soon:<issue>:<deadline>``, …);
+    with the webhook it is unique, so an event is queued once however often the notifier runs.
+    """
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        UniqueConstraint("webhook_id", "event_key", "jurisdiction_code", name="uq_notification_event"),
+        Index("ix_notifications_pending", "delivered_at", "next_at"),
+        Index("ix_notifications_created", "jurisdiction_code", "created_at"),
+        references("webhooks", "webhook_id", cascade=True),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    jurisdiction_code: Mapped[str] = mapped_column(String(9), primary_key=True)
+    webhook_id: Mapped[int] = mapped_column(Integer)
+    issue_id: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(20))
+    event_key: Mapped[str] = mapped_column(String(120))
+    payload: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_at: Mapped[datetime] = mapped_column(DateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)

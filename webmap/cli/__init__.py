@@ -12,7 +12,7 @@ from __future__ import annotations
 import click
 
 from geo.settings import load_settings
-from webmap.cli import commands, hotspots, route, serve, workflow
+from webmap.cli import commands, grid, hotspots, notify, route, serve, workflow
 from webmap.cli.context import CliContext, one_line_errors
 
 __all__ = ["main"]
@@ -30,6 +30,7 @@ def main(ctx: click.Context, database_url: str | None) -> None:
 
 for _command in (commands.init_db_cmd, commands.load_sample_cmd, commands.import_cmd, commands.assign_cmd,
                  commands.export_cmd, commands.greening_group, commands.calendar_group, commands.api_key_group,
-                 commands.user_group, serve.serve_cmd, serve.demo_cmd, route.route, workflow.report_cmd,
-                 workflow.purge_tracks_cmd, workflow.tracks_import_cmd, hotspots.hotspots_cmd):
+                 commands.user_group, grid.grid_group, serve.serve_cmd, serve.demo_cmd, route.route, workflow.report_cmd,
+                 workflow.purge_tracks_cmd, workflow.tracks_import_cmd, hotspots.hotspots_cmd,
+                 notify.notify_group):
     main.add_command(_command)

@@ -9,7 +9,8 @@ from pathlib import Path
 import click
 
 from geo.layers import reference_layers
-from webmap.cli.context import CliContext, one_line_errors, pass_cli
+from webmap.cli.context import CliContext, echo_row_errors, one_line_errors, pass_cli
+from webmap.cli.layer_flags import layer_flags
 
 #: the layers ``citymap import --kind`` takes (segments are cut from the roads, the jurisdiction comes with its layers)
 IMPORTED_LAYERS = tuple(spec.name for spec in reference_layers() if spec.name != "segments")
@@ -46,11 +47,15 @@ def load_sample_cmd(cli: CliContext, issues: bool) -> None:
               help="wgs84, cgcs2000, gcj02 (AMap, Tencent), bd09 (Baidu) or EPSG:nnnn; a coord_system column overrides it.")
 @click.option("--source", default="12345", show_default=True, help="Source of issues without a source column.")
 @click.option("--strict", is_flag=True, help="Refuse the whole file if any row is bad.")
+@layer_flags()
 @pass_cli
 @one_line_errors
-def import_cmd(cli: CliContext, path: Path, kind: str, coord_system: str, source: str, strict: bool) -> None:
-    """Import issues (CSV, XLSX, GeoJSON, GeoPackage) or a reference layer (GeoJSON, GeoPackage, Shapefile)."""
+def import_cmd(cli: CliContext, path: Path, kind: str, coord_system: str, source: str, strict: bool,
+               layer_options: dict) -> None:
+    """Import issues (CSV, XLSX, GeoJSON, GeoPackage) or a reference layer (GeoJSON, GeoPackage, Shapefile;
+    roads also from an OpenStreetMap extract, .osm or .osm.pbf)."""
     from geo.io import ingest
+    from geo.io.layer_fill import LayerOptions
 
     engine, settings = cli.engine, cli.settings
     if kind == "issues":
@@ -58,15 +63,15 @@ def import_cmd(cli: CliContext, path: Path, kind: str, coord_system: str, source
             engine, path, jurisdiction_code=settings.jurisdiction_code, settings=settings,
             coord_system=coord_system, source=source, strict=strict, actor="cli", progress=True,
         )
-        for row_error in report.errors[:50]:
-            click.echo(f"  {row_error}", err=True)
-        if len(report.errors) > 50:
-            click.echo(f"  … and {len(report.errors) - 50} more", err=True)
+        echo_row_errors(report.errors)
         click.echo(report.summary())
     else:
-        n = ingest.import_layer_file(engine, path, kind=kind, jurisdiction_code=settings.jurisdiction_code,
-                                     settings=settings)
-        click.echo(f"{kind}: {n} features loaded from {path}; run `citymap assign` to re-assign issues")
+        layer_report = ingest.import_layer_file(engine, path, kind=kind, jurisdiction_code=settings.jurisdiction_code,
+                                                settings=settings, options=LayerOptions(**layer_options), strict=strict)
+        echo_row_errors(layer_report.batch.errors)
+        for line in layer_report.lines(str(path)):
+            click.echo(line)
+        click.echo("run `citymap assign` to re-assign the stored issues to the new layer")
 
 
 @click.command("assign")
@@ -140,10 +145,7 @@ def greening_import_cmd(cli: CliContext, path: Path, strict: bool) -> None:
 
     settings = cli.settings
     report = import_greening_records(cli.engine, path, jurisdiction_code=settings.jurisdiction_code, strict=strict)
-    for row_error in report.errors[:50]:
-        click.echo(f"  {row_error}", err=True)
-    if len(report.errors) > 50:
-        click.echo(f"  … and {len(report.errors) - 50} more", err=True)
+    echo_row_errors(report.errors)
     click.echo(report.summary())
 
 

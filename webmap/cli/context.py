@@ -15,7 +15,7 @@ import click
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from geo.errors import CitymapError, ImportRejected
+from geo.errors import CitymapError, ImportRejected, RowError
 from geo.settings import Settings
 
 MAX_LISTED_ROW_ERRORS = 50
@@ -43,6 +43,14 @@ class CliContext:
 pass_cli = click.make_pass_decorator(CliContext)
 
 
+def echo_row_errors(errors: list[RowError]) -> None:
+    """The first rejected rows on standard error, then how many more."""
+    for row_error in errors[:MAX_LISTED_ROW_ERRORS]:
+        click.echo(f"  {row_error}", err=True)
+    if len(errors) > MAX_LISTED_ROW_ERRORS:
+        click.echo(f"  … and {len(errors) - MAX_LISTED_ROW_ERRORS} more", err=True)
+
+
 def one_line_errors(func):
     """Turn citymap's errors into one line on stderr (and the rejected rows above it) and exit status 1."""
 
@@ -51,10 +59,7 @@ def one_line_errors(func):
         try:
             return func(*args, **kwargs)
         except ImportRejected as err:
-            for row_error in err.errors[:MAX_LISTED_ROW_ERRORS]:
-                click.echo(f"  {row_error}", err=True)
-            if len(err.errors) > MAX_LISTED_ROW_ERRORS:
-                click.echo(f"  … and {len(err.errors) - MAX_LISTED_ROW_ERRORS} more", err=True)
+            echo_row_errors(err.errors)
             click.echo(f"error: {err.message}", err=True)
             sys.exit(1)
         except CitymapError as err:

@@ -11,7 +11,8 @@ from pathlib import Path
 import click
 
 from geo.errors import ValidationError
-from webmap.cli.context import CliContext, one_line_errors, pass_cli
+from webmap.cli.context import CliContext, echo_row_errors, one_line_errors, pass_cli
+from webmap.cli.layer_flags import layer_flags
 
 
 def _write_outputs(lines, extra_frames, out: Path, gpx: Path | None, stops=None) -> None:
@@ -81,7 +82,8 @@ def pickup_cmd(cli: CliContext, zone, on_date, issue_set, chosen, vehicles, capa
 
 @route.command("sweep")
 @click.option("--roads", "roads_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="A road centre-line file (GeoJSON / GeoPackage / Shapefile).")
+              help="A road centre-line file (GeoJSON / GeoPackage / Shapefile) or an OpenStreetMap extract "
+                   "(.osm, .osm.pbf); only geometry is needed, the flags below say what the file does not.")
 @click.option("--depot", required=True, help="LON,LAT (WGS84).")
 @click.option("--required", "required_spec", default="all", show_default=True,
               help="'all' or column=value[,value…], e.g. road_class=alley.")
@@ -89,16 +91,29 @@ def pickup_cmd(cli: CliContext, zone, on_date, issue_set, chosen, vehicles, capa
 @click.option("--speed-kmh", default=10.0, show_default=True, type=float)
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--gpx", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@layer_flags()
 @pass_cli
 @one_line_errors
-def sweep_cmd(cli: CliContext, roads_path, depot, required_spec, ignore_oneway, speed_kmh, out, gpx) -> None:
-    """Plan one closed sweep route over the required streets of any road file."""
+def sweep_cmd(cli: CliContext, roads_path, depot, required_spec, ignore_oneway, speed_kmh, out, gpx,
+              layer_options) -> None:
+    """Plan one closed sweep route over the required streets of any road file.
+
+    Bad features are listed and left out; what the file does not say (ids, classes,
+    one-way) is guessed and each guess printed first.
+    """
     from geo.io import read_layer_file
+    from geo.io.layer_fill import LayerOptions
     from geo.routing.output import format_turn_list, turn_list
     from geo.routing.postman import plan_sweep, required_by_filter
     from geo.routing.road_graph import graph_from_roads
 
-    graph = graph_from_roads(read_layer_file(roads_path, kind="roads"), crs=cli.settings.metric_crs)
+    settings = cli.settings
+    batch = read_layer_file(roads_path, kind="roads",
+                            options=LayerOptions(jurisdiction_code=settings.jurisdiction_code, **layer_options))
+    echo_row_errors(batch.errors)
+    for guess in batch.guesses:
+        click.echo(f"guess: {guess}")
+    graph = graph_from_roads(batch.usable(), crs=settings.metric_crs)
     plan = plan_sweep(graph, required_by_filter(graph.edges, required_spec), _lonlat(depot),
                       respect_oneway=not ignore_oneway, speed_kmh=speed_kmh)
     click.echo(format_turn_list(turn_list(plan.steps, speed_kmh=speed_kmh)))

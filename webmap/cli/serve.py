@@ -10,19 +10,23 @@ from geo.errors import ConfigError
 from geo.settings import DEV_SECRET_KEY, Settings
 from webmap.cli.commands import load_sample_cmd
 from webmap.cli.context import CliContext, one_line_errors, pass_cli
+from webmap.cli.notify import start_notifier
 
 
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--notify-every", "notify_every", type=float, default=0.0, show_default=True,
+              help="Also fill and send the notification outbox every this many seconds (0: leave it to "
+                   "`citymap notify run`).")
 @pass_cli
 @one_line_errors
-def serve_cmd(cli: CliContext, host: str, port: int) -> None:
+def serve_cmd(cli: CliContext, host: str, port: int, notify_every: float) -> None:
     """Serve the web app on the configured database (on an address others reach, only with a secret_key of its own)."""
-    _serve(cli.settings, host, port)
+    _serve(cli.settings, host, port, notify_every=notify_every)
 
 
-def _serve(settings: Settings, host: str, port: int) -> None:
+def _serve(settings: Settings, host: str, port: int, *, notify_every: float = 0.0) -> None:
     import gc
 
     from waitress import serve
@@ -34,7 +38,11 @@ def _serve(settings: Settings, host: str, port: int) -> None:
         raise ConfigError(f"refusing to serve on {host!r} with the development secret key: set CITYMAP_SECRET_KEY "
                           "(or secret_key in the CITYMAP_CONFIG file) to a long random value, e.g. the output of "
                           "python -c 'import secrets; print(secrets.token_urlsafe(32))'")
+    if notify_every < 0:
+        raise ConfigError(f"--notify-every {notify_every!r}: expected 0 (off) or a number of seconds")
     app = create_app(settings)
+    if notify_every:
+        start_notifier(settings, notify_every)
     # What exists now (modules, the app) lives as long as the process: kept out of the
     # collector's full passes, which walked it all every few dozen 1,000-issue pages and
     # made their p99 (in process, 120k issues: 95 -> 17 ms).

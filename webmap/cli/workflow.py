@@ -24,11 +24,12 @@ from webmap.cli.context import CliContext, one_line_errors, pass_cli
 def report_cmd(cli: CliContext, week: str, out: Path, now_text: str | None) -> None:
     """Write the leadership group's weekly report (tables and a map) as an Excel workbook."""
     from geo.clock import local_now
-    from geo.loop.views import parse_week, write_weekly_report
+    from geo.loop.weekly import parse_week, weekly_report
+    from webmap.figures import write_weekly_workbook
 
     _start, end = parse_week(week)
     now = _parse_now(now_text) if now_text else min(end, local_now())
-    path = write_weekly_report(cli.engine, cli.settings, week=week, path=out, now=now)
+    path = write_weekly_workbook(weekly_report(cli.engine, cli.settings, week=week, now=now), out)
     click.echo(f"weekly report {week} written to {path}")
 
 

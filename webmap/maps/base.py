@@ -5,6 +5,7 @@ from __future__ import annotations
 import geopandas as gpd
 
 from geo.settings import Settings
+from webmap.i18n import N_
 from webmap.maps.document import MapDocument
 
 ROAD_STYLE = {
@@ -26,12 +27,12 @@ def new_document(boundary: gpd.GeoDataFrame, settings: Settings, *,
         (minlon, minlat, maxlon, maxlat) to show first, EPSG:4326.
     """
     document = MapDocument(tuple(boundary.total_bounds) if bounds is None else bounds, settings)
-    document.add_features(boundary, name="街道边界",
+    document.add_features(boundary, name=N_("街道边界"),
                           style={"color": "#1f3b73", "weight": 2, "fill": False, "dashArray": "6 4"})
     return document
 
 
-def add_roads(document: MapDocument, roads: gpd.GeoDataFrame, *, name: str = "道路",
+def add_roads(document: MapDocument, roads: gpd.GeoDataFrame, *, name: str = N_("道路"),
               mark_priority: bool = True) -> None:
     """Roads by class, with their names as tooltips; priority roads (津北公路, 先锋东路, main roads) in red."""
     styles = roads["road_class"].map(lambda c: ROAD_STYLE.get(c, ROAD_STYLE["branch"]))
@@ -39,4 +40,4 @@ def add_roads(document: MapDocument, roads: gpd.GeoDataFrame, *, name: str = "�
     coloured = roads.assign(color=styles.map(lambda s: s["color"]).where(~priority, PRIORITY_COLOR),
                             weight=styles.map(lambda s: s["weight"]))
     document.add_features(coloured, name=name, properties=["name", "color", "weight"],
-                          style_props={"color": "color", "weight": "weight"}, tooltip=[("道路", "name")])
+                          style_props={"color": "color", "weight": "weight"}, tooltip=[(N_("道路"), "name")])

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import geopandas as gpd
+from flask_babel import gettext
 
 from geo.loop.coverage import Coverage
 from geo.settings import Settings
+from webmap.i18n import N_
 from webmap.maps.base import new_document
 from webmap.maps.document import MapDocument
 from webmap.maps.issues import ISSUE_POPUP, ISSUE_POPUP_PROPERTIES, issue_popup_columns
@@ -42,34 +44,35 @@ def coverage_map(
         Category code → Chinese name.
     """
     document = new_document(boundary, settings, bounds=tuple(patch.total_bounds))
-    document.add_features(patch, name="责任区域", style={"color": "#1f3b73", "weight": 3, "fill": False})
+    document.add_features(patch, name=N_("责任区域"), style={"color": "#1f3b73", "weight": 3, "fill": False})
     unvisited = result.cells[~result.cells["visited"]]
     document.add_features(
-        unvisited, name=f"未巡查单元网格（{len(unvisited)}）", properties=["code"],
+        unvisited, name=gettext("未巡查单元网格（%(n)s）", n=len(unvisited)), properties=["code"],
         style={"fillColor": UNVISITED_COLOR, "fillOpacity": 0.35, "color": UNVISITED_COLOR, "weight": 0.4},
-        tooltip=[("未巡查单元网格", "code")],
+        tooltip=[(N_("未巡查单元网格"), "code")],
     )
-    document.add_features(result.visited, name="已巡查范围",
+    document.add_features(result.visited, name=N_("已巡查范围"),
                           style={"fillColor": VISITED_COLOR, "fillOpacity": 0.3, "weight": 0})
     roads = result.roads[result.roads["length_m"] > 0]
     share = (100 * roads["visited_m"] / roads["length_m"]).round(0)
     roads = roads.assign(share=share, color=share.map(lambda v: VISITED_COLOR if v >= 50 else "#777777"))
-    document.add_features(roads, name="道路巡查覆盖", properties=["name", "share", "color"],
+    document.add_features(roads, name=N_("道路巡查覆盖"), properties=["name", "share", "color"],
                           style={"weight": 3}, style_props={"color": "color"},
-                          tooltip=[("道路", "name"), ("已巡查 %", "share")])
+                          tooltip=[(N_("道路"), "name"), (N_("已巡查 %"), "share")])
     marked = issue_popup_columns(issues, category_names)
     overdue = marked["overdue"].fillna(False).astype(bool)
     marked = marked.assign(
-        status_label=overdue.map({True: "已超期 · ", False: ""}) + marked["status_label"].astype(str),
+        status_label=overdue.map({True: gettext("已超期") + " · ", False: ""}) + marked["status_label"].astype(str),
         deadline=marked["deadline_at"], color=overdue.map({True: OVERDUE_COLOR, False: OPEN_COLOR}),
         radius=overdue.map({True: 7, False: 5}),
     )
     document.add_features(
-        marked, name=f"未结案问题（{len(issues)}，超期 {int(overdue.sum())}）", kind="cluster",
+        marked, name=gettext("未结案问题（%(n)s，超期 %(late)s）", n=len(issues), late=int(overdue.sum())), kind="cluster",
         properties=[*ISSUE_POPUP_PROPERTIES, "deadline", "color", "radius"],
         style={"fill": True, "fillOpacity": 0.85}, style_props={"color": "color", "radius": "radius"},
-        popup={**ISSUE_POPUP, "fields": [*ISSUE_POPUP["fields"], ["期限", "deadline"]]},
+        popup={**ISSUE_POPUP, "fields": [*ISSUE_POPUP["fields"], [N_("期限"), "deadline"]]},
     )
-    document.set_legend("巡查覆盖", [(UNVISITED_COLOR, "未巡查单元网格"), (VISITED_COLOR, "已巡查范围、道路（≥ 50%）"),
-                                  (OVERDUE_COLOR, "超期问题", "dot"), (OPEN_COLOR, "未结案问题", "dot")])
+    document.set_legend(N_("巡查覆盖"), [(UNVISITED_COLOR, N_("未巡查单元网格")),
+                                      (VISITED_COLOR, N_("已巡查范围、道路（≥ 50%）")),
+                                      (OVERDUE_COLOR, N_("超期问题"), "dot"), (OPEN_COLOR, N_("未结案问题"), "dot")])
     return document

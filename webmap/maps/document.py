@@ -22,6 +22,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from flask_babel import gettext
 
 from geo.crs import wgs84_to_gcj02
 from geo.settings import Settings
@@ -175,7 +176,31 @@ class MapDocument:
         self.legend = {"title": title, "rows": [list(row) for row in rows]}
 
     def as_dict(self) -> dict:
+        """The document as JSON-ready values, its words in the request's language.
+
+        Layer names, tooltip and popup labels, the legend and the message are the builders'
+        marked Chinese words (``N_("…")`` or already translated with ``gettext``) and are
+        translated here; feature values are data and stay as they are.
+        """
         minx, miny, maxx, maxy = self.bounds
         (west, east), (south, north) = self._lonlat(np.array([minx, maxx]), np.array([miny, maxy]))
-        return {"bounds": [[float(south), float(west)], [float(north), float(east)]], "layers": self.layers,
-                "legend": self.legend, "message": self.message}
+        return {"bounds": [[float(south), float(west)], [float(north), float(east)]],
+                "layers": [_translated_layer(layer) for layer in self.layers],
+                "legend": None if self.legend is None else {
+                    "title": _word(self.legend["title"]),
+                    "rows": [[row[0], _word(row[1]), *row[2:]] for row in self.legend["rows"]]},
+                "message": _word(self.message)}
+
+
+def _word(text: str | None) -> str | None:
+    return None if text is None else gettext(text)
+
+
+def _translated_layer(layer: dict) -> dict:
+    out = {**layer, "name": _word(layer.get("name"))}
+    if layer.get("tooltip"):
+        out["tooltip"] = {"fields": [[_word(label), prop] for label, prop in layer["tooltip"]["fields"]]}
+    if layer.get("popup"):
+        out["popup"] = {**layer["popup"],
+                        "fields": [[_word(label), prop] for label, prop in layer["popup"].get("fields", [])]}
+    return out

@@ -5,23 +5,25 @@ from __future__ import annotations
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+from flask_babel import gettext
 
+from geo.crs import to_metric
 from geo.greening.progress import chainage_label
 from geo.greening.tasks import SIDES
 from geo.io import PHOTO_NAME_RE
 from geo.settings import Settings
-from geo.statuses import STATUS_LABELS
+from webmap.i18n import N_, status_labels
 from webmap.maps.base import add_roads, new_document
 from webmap.maps.document import MapDocument
 
 #: (upper bound of the share done, colour, legend label); NaN (nothing planned) is grey
 SHARE_CLASSES = (
-    (0.0, "#d73027", "未开始"),
-    (0.5, "#fc8d59", "不足一半"),
-    (0.999, "#fee08b", "过半"),
-    (np.inf, "#1a9850", "完成"),
+    (0.0, "#d73027", N_("未开始")),
+    (0.5, "#fc8d59", N_("不足一半")),
+    (0.999, "#fee08b", N_("过半")),
+    (np.inf, "#1a9850", N_("完成")),
 )
-NOT_PLANNED = ("#9e9e9e", "未列入计划")
+NOT_PLANNED = ("#9e9e9e", N_("未列入计划"))
 #: records listed in one section's popup; the rest are counted
 POPUP_RECORDS = 12
 ISSUE_COLOR = "#6a3d9a"
@@ -56,7 +58,7 @@ def _record_lines(pairs: pd.DataFrame, unit: str) -> tuple[pd.Series, pd.Series]
     photos = pairs["photo"].map(stored_photo_path)
     # a reference that is not a photo of this server stays a text (a file name from a field app)
     elsewhere = pairs["photo"].where(photos.isna() & pairs["photo"].notna() & (pairs["photo"].astype(str) != ""))
-    photo_text = elsewhere.map(lambda ref: "" if pd.isna(ref) else f" · 照片 {ref}")
+    photo_text = elsewhere.map(lambda ref: "" if pd.isna(ref) else " · " + gettext("照片 %(ref)s", ref=ref))
     line = (pairs["done_on"].dt.strftime("%Y-%m-%d") + " " + pairs["team"].fillna("").astype(str) + " · "
             + pairs["side"].map(SIDES).fillna("") + " " + chainage_label(pairs["from_m"]).to_numpy() + "–"
             + chainage_label(pairs["to_m"]).to_numpy() + quantity + photo_text + note)
@@ -65,7 +67,7 @@ def _record_lines(pairs: pd.DataFrame, unit: str) -> tuple[pd.Series, pd.Series]
     shown = line[rank < POPUP_RECORDS].groupby([k[rank < POPUP_RECORDS] for k in key]).agg(list)
     more = (rank >= POPUP_RECORDS).groupby(key).sum()
     lines = shown.combine(more.reindex(shown.index).fillna(0),
-                          lambda listed, n: listed + ([f"…另有 {int(n)} 条"] if n else []))
+                          lambda listed, n: listed + ([gettext("…另有 %(n)s 条", n=int(n))] if n else []))
     photo_lists = photos[photos.notna()].groupby([k[photos.notna()] for k in key]).agg(list)
     return lines, photo_lists
 
@@ -111,37 +113,49 @@ def greening_map(
     lines, photos = _record_lines(section_records, unit)
     key = pd.MultiIndex.from_frame(sections[["road_id", "section_no"]])
     share = sections["done_share"]
-    share_text = (share * 100).round(0).map(lambda p: "未列入计划" if pd.isna(p) else f"{p:.0f}%")
+    share_text = (share * 100).round(0).map(lambda p: gettext(NOT_PLANNED[1]) if pd.isna(p) else f"{p:.0f}%")
     drawn = sections.assign(
         title=sections["name"].astype(str) + " " + sections["section_name"].astype(str),
-        progress=share_text + "（" + sections["done_m"].round(0).astype(int).astype(str) + " / "
-        + sections["planned_m"].round(0).astype(int).astype(str) + " m，各侧合计）",
-        records=f"截至 {as_of:%Y-%m-%d}，作业记录 " + sections["n_records"].astype(str) + " 条",
+        progress=[gettext("%(share)s（%(done)s / %(planned)s m，各侧合计）", share=s, done=f"{d:,.0f}",
+                          planned=f"{p:,.0f}")
+                  for s, d, p in zip(share_text, sections["done_m"], sections["planned_m"])],
+        records=sections["n_records"].map(lambda n: gettext("截至 %(day)s，作业记录 %(n)s 条",
+                                                            day=f"{as_of:%Y-%m-%d}", n=n)),
         lines=pd.Series(lines.reindex(key).to_numpy(), index=sections.index),
         photos=pd.Series(photos.reindex(key).to_numpy(), index=sections.index),
         color=share_colors(share),
     )
     drawn["label"] = drawn["title"] + " " + share_text
     document.add_features(
-        drawn, name=f"{task_name}进度（按路段）",
+        drawn, name=gettext("%(task)s进度（按路段）", task=task_name),
         properties=["title", "progress", "records", "lines", "photos", "color", "label"],
         style={"weight": 7, "opacity": 0.9}, style_props={"color": "color"}, tooltip=[("", "label")],
         popup={"title": "title", "fields": [[task_name, "progress"], ["", "records"]], "items": "lines",
                "photos": "photos", "max_width": 420},
     )
+    # the road names on the map, once per road (the sections' tooltips say more)
+    named = roads[roads["road_id"].isin(sections["road_id"])]
+    # spread along the roads (0.15 … 0.85 of their lengths), so crossing roads' names do not meet at the crossing
+    at = 0.15 + 0.7 * np.arange(len(named)) / max(len(named) - 1, 1)
+    metric = to_metric(named, crs=settings.metric_crs)
+    middles = gpd.GeoDataFrame({"label": named["name"].astype(str).to_numpy()},
+                               geometry=metric.geometry.interpolate(at, normalized=True).to_numpy(), crs=metric.crs)
+    document.add_features(middles, name=N_("道路名称"), properties=["label"], point="tag", label="label",
+                          style={"color": "#1f3b73", "size": [80, 18]})
     if len(issues):
         marked = issues.assign(
             title="#" + issues["id"].astype(str) + " " + issues["category_code"].map(category_names).fillna(""),
             href="/issues/" + issues["id"].astype(str),
             state=issues["reported_at"].dt.strftime("%Y-%m-%d") + " · "
-            + issues["status"].map(STATUS_LABELS).fillna(issues["status"]) + " · "
+            + issues["status"].map(status_labels()).fillna(issues["status"]) + " · "
             + chainage_label(issues["chainage_m"]).to_numpy(),
         )
+        # their own layer, off at first: on top of the sections they hid the progress colours
         document.add_features(
-            marked, name=f"绿化相关问题（{len(issues)}）", properties=["title", "href", "state", "address"],
-            style={"radius": 5, "color": ISSUE_COLOR, "fill": True, "fillOpacity": 0.8},
-            popup={"title": "title", "href": "href", "fields": [["", "state"], ["地址", "address"]]},
+            marked, name=gettext("绿化相关问题（%(n)s）", n=len(issues)), properties=["title", "href", "state", "address"],
+            style={"radius": 4, "color": ISSUE_COLOR, "weight": 1, "fill": True, "fillOpacity": 0.8}, show=False,
+            popup={"title": "title", "href": "href", "fields": [["", "state"], [N_("地址"), "address"]]},
         )
-    document.set_legend(f"{task_name}完成率", [(c, label) for _, c, label in SHARE_CLASSES]
-                        + [NOT_PLANNED, (ISSUE_COLOR, "绿化相关问题", "dot")])
+    document.set_legend(gettext("%(task)s完成率", task=task_name), [(c, label) for _, c, label in SHARE_CLASSES]
+                        + [NOT_PLANNED, (ISSUE_COLOR, N_("绿化相关问题（图层默认关闭）"), "dot")])
     return document

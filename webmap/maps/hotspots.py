@@ -15,24 +15,29 @@ Every value is plain text in a map document (:mod:`webmap.maps.document`).
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+from flask_babel import gettext
 
 from geo.crs import to_metric, to_wgs84
 from geo.hotspots.emerging import CLASS_LABELS
-from geo.hotspots.views import HotspotView
+from geo.hotspots.views import MIN_GI_ISSUES, HotspotView
 from geo.settings import Settings
+from webmap.i18n import N_
 from webmap.maps.base import PRIORITY_COLOR, add_roads, new_document
 from webmap.maps.document import MapDocument
+from webmap.maps.overview import COUNT_COLORS, class_legend, count_classes
 
 #: beyond this many issues a cluster layer carries one row per unit cell instead of one per issue
 MAX_POINTS = 3000
 #: Gi* bin → (fill colour, Chinese legend label)
 GI_CLASSES = {
-    3: ("#b2182b", "热点（99% 置信）"), 2: ("#ef8a62", "热点（95% 置信）"), 1: ("#fddbc7", "热点（90% 置信）"),
-    0: ("#f7f7f7", "不显著"),
-    -1: ("#d1e5f0", "冷点（90% 置信）"), -2: ("#67a9cf", "冷点（95% 置信）"), -3: ("#2166ac", "冷点（99% 置信）"),
+    3: ("#b2182b", N_("热点（99% 置信）")), 2: ("#ef8a62", N_("热点（95% 置信）")), 1: ("#fddbc7", N_("热点（90% 置信）")),
+    0: ("#f7f7f7", N_("不显著")),
+    -1: ("#d1e5f0", N_("冷点（90% 置信）")), -2: ("#67a9cf", N_("冷点（95% 置信）")), -3: ("#2166ac", N_("冷点（99% 置信）")),
 }
 #: emerging class → fill colour (hot: reds/oranges, cold: blues, as ArcGIS draws them)
 EHSA_COLORS = {
@@ -53,14 +58,14 @@ def cluster_points(issues: gpd.GeoDataFrame, cells: gpd.GeoDataFrame, *, max_poi
     if len(issues) <= max_points:
         points = gpd.GeoDataFrame({"n": np.ones(len(issues), dtype=int)}, geometry=issues.geometry.values,
                                   crs=issues.crs)
-        return points.assign(tip="1 件")
+        return points.assign(tip=gettext("%(n)s 件", n=1))
     per_cell = issues["cell_code"].value_counts()
     hit = cells[cells["code"].isin(per_cell.index)]
     # centroids in the metric CRS: the cells are squares there
     centres = to_wgs84(to_metric(hit.geometry, crs=metric_crs).centroid)
     points = gpd.GeoDataFrame({"n": hit["code"].map(per_cell).to_numpy(int)}, geometry=centres.values,
                               crs=centres.crs)
-    return points.assign(tip=points["n"].astype(str) + " 件")
+    return points.assign(tip=points["n"].map(lambda n: gettext("%(n)s 件", n=n)))
 
 
 def add_clusters(document: MapDocument, points: gpd.GeoDataFrame, *, name: str, show: bool = True) -> None:
@@ -77,8 +82,8 @@ def _issue_lines(issues: pd.DataFrame, category_names: dict) -> pd.Series:
 
 
 #: popup lines of a cell: (label, property)
-CELL_FIELDS = (("社区", "community"), ("问题数", "n"), ("Gi* z", "z"), ("p 值", "p"), ("类别", "cls"),
-               ("当前未结案", "open"))
+CELL_FIELDS = ((N_("社区"), "community"), (N_("问题数"), "n"), ("Gi* z", "z"), (N_("p 值"), "p"),
+               (N_("类别"), "cls"), (N_("当前未结案"), "open"))
 
 
 def _cell_properties(cells: gpd.GeoDataFrame, view: HotspotView) -> gpd.GeoDataFrame:
@@ -88,11 +93,12 @@ def _cell_properties(cells: gpd.GeoDataFrame, view: HotspotView) -> gpd.GeoDataF
     lines = (_issue_lines(latest, names.get("categories", {})).groupby(latest["cell_code"]).agg(list)
              if len(latest) else pd.Series(dtype=object))
     return cells.assign(
-        title="单元网格 " + cells["code"].astype(str),
+        title=cells["code"].map(lambda code: gettext("单元网格 %(code)s", code=code)),
         community=cells["community_code"].map(names.get("communities", {})), n=cells["count"],
         z=cells["gi_z"].round(2), p=cells["gi_p"].map("{:.2g}".format),
-        cls=cells["gi_bin"].map(lambda b: GI_CLASSES[int(b)][1]),
-        fill=cells["gi_bin"].map(lambda b: GI_CLASSES[int(b)][0]),
+        cls=gettext("未判定：问题太少") if view.gi_withheld else cells["gi_bin"].map(lambda b: gettext(GI_CLASSES[int(b)][1])),
+        fill=(np.asarray(COUNT_COLORS)[count_classes(cells["count"].to_numpy())] if view.gi_withheld
+              else cells["gi_bin"].map(lambda b: GI_CLASSES[int(b)][0])),
         open=cells["code"].map(view.open_issues["cell_code"].value_counts()).fillna(0).astype(int),
         top=cells["code"].map(lines),
     )
@@ -121,20 +127,21 @@ def hotspot_map(view: HotspotView, *, boundary: gpd.GeoDataFrame, roads: gpd.Geo
 
     cells = _cell_properties(view.cells[(view.cells["count"] > 0) | (view.cells["gi_bin"] != 0)], view)
     document.add_features(
-        cells, name="热点分析（Gi*）", properties=["title", *(p for _, p in CELL_FIELDS), "top", "fill"],
+        cells, name=N_("单元网格问题数") if view.gi_withheld else N_("热点分析（Gi*）"),
+        properties=["title", *(p for _, p in CELL_FIELDS), "top", "fill"],
         style={"fillOpacity": 0.65, "color": "#888888", "weight": 0.3}, style_props={"fillColor": "fill"},
-        tooltip=[("问题数", "n"), ("类别", "cls")],
+        tooltip=[(N_("问题数"), "n"), (N_("类别"), "cls")],
         popup={"title": "title", "fields": [list(f) for f in CELL_FIELDS], "items": "top", "max_width": 380},
     )
 
     if len(view.density):
         document.add_heat(view.density.geometry.x, view.density.geometry.y, view.density["share"],
-                          name="问题核密度（热力）",
+                          name=N_("问题核密度（热力）"),
                           options={"radius": 14, "blur": 12, "minOpacity": 0.3, "maxZoom": 17})
 
     metric_crs = settings.metric_crs
     add_clusters(document, cluster_points(view.issues, view.cells, max_points=max_points, metric_crs=metric_crs),
-                 name=f"全部问题（{len(view.issues)}）")
+                 name=gettext("全部问题（%(n)s）", n=len(view.issues)))
     major = view.issues["category_code"].astype(str).str[:2]
     for code, name in major_names.items():
         subset = view.issues[(major == code).to_numpy()]
@@ -149,49 +156,65 @@ def hotspot_map(view: HotspotView, *, boundary: gpd.GeoDataFrame, roads: gpd.Geo
             np.searchsorted(bounds, priority["issues_per_km"].fillna(0).to_numpy(), side="right") - 1]
         priority = priority.assign(
             color=colour,
-            tip=priority["name"].fillna("").astype(str) + "（" + priority["from_m"].round().astype(int).astype(str)
-            + "–" + priority["to_m"].round().astype(int).astype(str) + " m）：" + priority["count"].astype(str)
-            + " 件，每公里 " + priority["issues_per_km"].round(1).astype(str) + " 件")
-        document.add_features(priority, name="重点道路（每公里问题数）", properties=["tip", "color"],
+            tip=[gettext("%(road)s（%(a)s–%(b)s m）：%(n)s 件，每公里 %(per_km)s 件", road=road, a=round(a), b=round(b),
+                         n=n, per_km=f"{per_km:.1f}")
+                 for road, a, b, n, per_km in zip(priority["name"].fillna(""), priority["from_m"], priority["to_m"],
+                                                  priority["count"], priority["issues_per_km"].fillna(0))])
+        document.add_features(priority, name=N_("重点道路（每公里问题数）"), properties=["tip", "color"],
                               style={"weight": 7, "opacity": 0.9}, style_props={"color": "color"},
                               tooltip=[("", "tip")])
 
-    document.set_legend("热点分析（Getis-Ord Gi*）",
-                        [GI_CLASSES[b] for b in (3, 2, 1, 0, -1, -2, -3)] + [(PRIORITY_COLOR, "重点道路")])
+    if view.gi_withheld:
+        document.set_legend(N_("单元网格问题数（未做 Gi* 判定）"),
+                            class_legend(cells["count"][cells["count"] > 0].to_numpy())
+                            + [(PRIORITY_COLOR, N_("重点道路"))])
+        document.message = gettext("所选时段只有 %(n)s 件问题（少于 %(min)s 件），不判定冷热点", n=len(view.issues),
+                                   min=MIN_GI_ISSUES)
+    else:
+        document.set_legend(N_("热点分析（Getis-Ord Gi*）"),
+                            [GI_CLASSES[b] for b in (3, 2, 1, 0, -1, -2, -3)] + [(PRIORITY_COLOR, N_("重点道路"))])
     if view.issues.empty:
-        document.message = "所选时段和条件下没有问题"
+        document.message = N_("所选时段和条件下没有问题")
     return document
 
 
 def emerging_map(cells: gpd.GeoDataFrame, *, boundary: gpd.GeoDataFrame, roads: gpd.GeoDataFrame,
-                 settings: Settings, title: str) -> MapDocument:
+                 settings: Settings, title: str, page_query: str = "",
+                 class_names: dict[str, str] | None = None) -> MapDocument:
     """The emerging-hot-spot map: cells coloured by class (:func:`geo.hotspots.emerging.emerging_hotspots`).
 
     Cells of no pattern are not drawn; each drawn cell has a tooltip and a popup with
-    its class, counts of hot/cold bins and trend.
+    its class, counts of hot/cold bins and trend, and a link to its series on the emerging
+    page (``/emerging?<page_query>&cell=<code>``). ``class_names``: class key → name (default
+    :data:`geo.hotspots.emerging.CLASS_LABELS`).
     """
+    class_names = class_names or CLASS_LABELS
     document = new_document(boundary, settings)
     add_roads(document, roads)
     drawn = cells[cells["ehsa_class"] != "no_pattern"]
     if drawn.empty:
         # e.g. a filter that matches no issue: the map says so instead of drawing nothing
-        document.message = "所选时段和条件下没有时空热点"
+        document.message = N_("所选时段和条件下没有时空热点")
         return document
     drawn = drawn.assign(
         fill=drawn["ehsa_class"].map(EHSA_COLORS),
-        title="单元网格 " + drawn["code"].astype(str),
+        title=drawn["code"].map(lambda code: gettext("单元网格 %(code)s：时间序列与分类依据", code=code)),
+        href=drawn["code"].map(lambda code: "/emerging?" + "&".join(p for p in (page_query, urlencode({"cell": code}))
+                                                                    if p) + "#cell"),
         tip=drawn["code"].astype(str) + " · " + drawn["ehsa_label"].astype(str),
-        bins="热点 " + drawn["hot_bins"].astype(str) + " / " + drawn["n_bins"].astype(str) + "，冷点 "
-        + drawn["cold_bins"].astype(str),
+        bins=[gettext("热点 %(hot)s / %(n)s，冷点 %(cold)s", hot=h, n=n, cold=c)
+              for h, n, c in zip(drawn["hot_bins"], drawn["n_bins"], drawn["cold_bins"])],
         trend="z = " + drawn["trend_z"].map("{:.2f}".format) + "，p = " + drawn["trend_p"].map("{:.3g}".format),
     )
     document.add_features(
-        drawn, name="时空热点类型", properties=["title", "tip", "ehsa_label", "count", "bins", "trend", "fill"],
+        drawn, name=N_("时空热点类型"),
+        properties=["title", "href", "tip", "ehsa_label", "count", "bins", "trend", "fill"],
         style={"fillOpacity": 0.75, "color": "#777777", "weight": 0.4}, style_props={"fillColor": "fill"},
         tooltip=[("", "tip")],
-        popup={"title": "title", "fields": [["", "ehsa_label"], ["问题数", "count"], ["时段", "bins"],
-                                            ["趋势（Mann–Kendall）", "trend"]], "max_width": 320},
+        popup={"title": "title", "href": "href", "fields": [["", "ehsa_label"], [N_("问题数"), "count"],
+                                                            [N_("时段"), "bins"], [N_("趋势（Mann–Kendall）"), "trend"]],
+               "max_width": 320},
     )
     present = [key for key in CLASS_LABELS if key in set(cells["ehsa_class"])]
-    document.set_legend(title, [(EHSA_COLORS[k], CLASS_LABELS[k]) for k in present])
+    document.set_legend(title, [(EHSA_COLORS[k], class_names[k]) for k in present])
     return document

@@ -6,7 +6,7 @@ import geopandas as gpd
 import pandas as pd
 
 from geo.settings import Settings
-from geo.statuses import STATUS_LABELS
+from webmap.i18n import N_, status_labels
 from webmap.maps.base import add_roads, new_document
 from webmap.maps.document import MapDocument
 
@@ -17,7 +17,7 @@ STATUS_COLORS = {"reported": "#b30000", "registered": "#b30000", "dispatched": "
 FOCUS_PAD_DEG = 0.002
 #: an issue's popup: a link to its page, then status and time, address, description
 ISSUE_POPUP = {"title": "title", "href": "href",
-               "fields": [["", "status_label"], ["上报", "reported"], ["地址", "address"], ["描述", "description"]],
+               "fields": [["", "status_label"], [N_("上报"), "reported"], [N_("地址"), "address"], [N_("描述"), "description"]],
                "max_width": 300}
 ISSUE_POPUP_PROPERTIES = ("title", "href", "status_label", "reported", "address", "description")
 
@@ -37,7 +37,7 @@ def issue_popup_columns(issues: gpd.GeoDataFrame, category_names: dict[str, str]
     return issues.assign(
         title="#" + ids + " " + category.map(category_names).fillna(category).fillna(""),
         href="/issues/" + ids,
-        status_label=issues["status"].map(STATUS_LABELS).fillna(issues["status"]),
+        status_label=issues["status"].map(status_labels()).fillna(issues["status"]),
         reported=pd.to_datetime(issues["reported_at"]),
     )
 
@@ -82,10 +82,10 @@ def issues_map(
         style={"radius": 7 if focus else 5, "fill": True, "fillOpacity": 0.8},
         style_props={"color": "color", "fillColor": "color"}, popup=ISSUE_POPUP,
     )
-    document.set_legend("问题状态", [(STATUS_COLORS["registered"], "待处置", "dot"),
-                                  (STATUS_COLORS["dispatched"], "处置中", "dot"),
-                                  (STATUS_COLORS["handled"], "待核查", "dot"),
-                                  (STATUS_COLORS["closed"], "已结束", "dot")])
+    document.set_legend(N_("问题状态"), [(STATUS_COLORS["registered"], N_("待处置"), "dot"),
+                                      (STATUS_COLORS["dispatched"], N_("处置中"), "dot"),
+                                      (STATUS_COLORS["handled"], N_("待核查"), "dot"),
+                                      (STATUS_COLORS["closed"], N_("已结束"), "dot")])
     if issues.empty:
-        document.message = "所选条件下没有问题"
+        document.message = N_("所选条件下没有问题")
     return document

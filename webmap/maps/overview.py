@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import geopandas as gpd
 import numpy as np
+from flask_babel import gettext
 
 from geo.settings import Settings
+from webmap.i18n import N_
 from webmap.maps.base import add_roads, new_document
 from webmap.maps.document import MapDocument
 from webmap.maps.issues import ISSUE_POPUP, ISSUE_POPUP_PROPERTIES, issue_popup_columns
@@ -33,7 +35,8 @@ def class_legend(counts: np.ndarray, *, n_classes: int = len(COUNT_COLORS)) -> l
     for cls in np.unique(classes):
         members = counts[classes == cls]
         low, high = int(members.min()), int(members.max())
-        rows.append((COUNT_COLORS[cls], f"{low} 件" if low == high else f"{low}–{high} 件"))
+        rows.append((COUNT_COLORS[cls], gettext("%(n)s 件", n=low) if low == high
+                     else gettext("%(low)s–%(high)s 件", low=low, high=high)))
     return rows
 
 
@@ -45,6 +48,7 @@ def overview_map(
     open_issues: gpd.GeoDataFrame,
     settings: Settings,
     category_names: dict[str, str],
+    community_names: dict[str, str],
 ) -> MapDocument:
     """Build the overview map.
 
@@ -58,25 +62,27 @@ def overview_map(
     open_issues : GeoDataFrame
         Open issues (points, EPSG:4326) with ``id``, ``category_code``, ``status``,
         ``address``, ``description``, ``reported_at``.
-    category_names : dict
-        Category code → Chinese name.
+    category_names, community_names : dict
+        Category code → name, community code → name (a cell is named by its community).
     """
     document = new_document(boundary, settings)
     drawn = cell_counts[cell_counts["count"] > 0]
+    drawn = drawn.assign(place=drawn["community_code"].map(community_names).fillna(""))
     counts = drawn["count"].to_numpy()
     drawn = drawn.assign(fill=np.asarray(COUNT_COLORS)[count_classes(counts)] if len(drawn) else [])
     document.add_features(
-        drawn, name="单元网格问题数", properties=["code", "count", "fill"],
+        drawn, name=N_("单元网格问题数"), properties=["place", "code", "count", "fill"],
         style={"fillOpacity": 0.6, "color": "#999999", "weight": 0.3}, style_props={"fillColor": "fill"},
-        tooltip=[("单元网格", "code"), ("问题数", "count")],
+        tooltip=[(N_("位置"), "place"), (N_("问题数"), "count"), (N_("单元网格编号"), "code")],
     )
     add_roads(document, roads)
     document.add_features(
-        issue_popup_columns(open_issues, category_names), name=f"未结案问题（{len(open_issues)}）", kind="cluster",
+        issue_popup_columns(open_issues, category_names), name=gettext("未结案问题（%(n)s）", n=len(open_issues)), kind="cluster",
         properties=list(ISSUE_POPUP_PROPERTIES), style={"radius": 5, "color": "#b30000", "fill": True,
                                                          "fillOpacity": 0.8},
         popup=ISSUE_POPUP,
     )
-    document.set_legend("单元网格问题数", class_legend(counts) + [("#d62728", "重点道路"), ("#b30000", "未结案问题", "dot")])
+    document.set_legend(N_("单元网格问题数"),
+                        class_legend(counts) + [("#d62728", N_("重点道路")), ("#b30000", N_("未结案问题"), "dot")])
     return document
 

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 
 from geo.settings import Settings
 from webmap.maps.base import add_roads, new_document
 from webmap.maps.document import MapDocument
+from webmap.maps.issues import FOCUS_PAD_DEG
 
 VEHICLE_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2")
 #: one direction arrow every this many metres of route
@@ -71,12 +73,17 @@ def routes_map(
     required : GeoDataFrame, optional
         Streets to sweep (lines, any CRS), drawn under the route.
     """
-    document = new_document(boundary, settings)
+    drawn = routes[routes.geometry.notna()].reset_index(drop=True)
+    # the map opens on the route (its lines, the depot and the streets to sweep), not on the whole jurisdiction
+    shown = pd.concat([frame.to_crs("EPSG:4326").geometry for frame in (drawn, depot, required)
+                       if frame is not None and len(frame)])
+    minx, miny, maxx, maxy = shown.total_bounds
+    document = new_document(boundary, settings, bounds=(minx - FOCUS_PAD_DEG, miny - FOCUS_PAD_DEG,
+                                                        maxx + FOCUS_PAD_DEG, maxy + FOCUS_PAD_DEG))
     add_roads(document, roads)
     if required is not None and len(required):
         document.add_features(required, name="需清扫街道", style={"color": "#ffbf00", "weight": 8, "opacity": 0.5})
     names = category_names or {}
-    drawn = routes[routes.geometry.notna()].reset_index(drop=True)
     colors = dict(zip(drawn["vehicle"], [VEHICLE_COLORS[i % len(VEHICLE_COLORS)] for i in range(len(drawn))]))
     arrows = arrow_points(drawn)
     for row in drawn.itertuples():  # one layer per vehicle: a handful, not per feature

@@ -10,14 +10,20 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlencode
 
+import pandas as pd
 from flask import Response, current_app, render_template, request, url_for
+from flask_babel import gettext
 
-from geo import store
-from geo.clock import local_now
-from geo.loop import metrics
+from geo.clock import local_now, month_span
 from geo.loop import views as loop_views
+from geo.loop.weekly import parse_week, week_of
+from geo.loop.weekly import weekly_report as build_weekly_report
 from geo.taxonomy import load_taxonomy
 from webmap import params
+from webmap.charts import chart_spec, series
+from webmap.figures import PAGE_FIGURES, figure_label, write_weekly_workbook
+from webmap.i18n import N_, department_name
+from webmap.rows import template_row, template_rows
 from webmap.context import engine_of, jurisdiction_boundary, settings_of
 from webmap.map_views import map_route
 from webmap.maps.coverage import coverage_map
@@ -26,50 +32,104 @@ from webmap.pages.blueprint import bp
 MAX_COVERAGE_DAYS = 92
 
 
-def _month() -> tuple[datetime, datetime, str]:
-    """``?month=YYYY-MM`` → its [start, end); default: the month of the latest report, or this month."""
+def _month() -> tuple[datetime, datetime, bool]:
+    """``?month=YYYY-MM`` → its [start, end) and False; default: the month of the latest report (True)."""
     span = params.month(request.args)
-    if span is None:
-        engine, settings = engine_of(current_app), settings_of(current_app)
-        reported = store.issue_time_range(engine, jurisdiction_code=settings.jurisdiction_code)
-        span = params.month_span(min(reported[1], local_now()) if reported else local_now())
-    return span[0], span[1], f"{span[0]:%Y-%m}"
+    if span is not None:
+        return span[0], span[1], False
+    engine, settings = engine_of(current_app), settings_of(current_app)
+    start, end = month_span(loop_views.latest_data_day(engine, settings, now=local_now()))
+    return start, end, True
 
 
-def _labelled(table):
-    out = table.rename(columns=loop_views.FIGURE_LABELS)
-    return out.round(2)
+def _previous(start: datetime) -> tuple[datetime, datetime]:
+    return month_span(start - timedelta(days=1))
+
+
+def _folded(table: pd.DataFrame, previous: pd.DataFrame) -> pd.Series:
+    """Rows with nothing to show in either month: no case registered, due or handled, none open."""
+    counts = ["registered", "due", "handled", "backlog"]
+    last = previous[counts].reindex(table.index).fillna(0)
+    return (table[counts].sum(axis=1) == 0) & (last.sum(axis=1) == 0)
 
 
 @bp.get("/league")
 def league():
     engine, settings = engine_of(current_app), settings_of(current_app)
-    start, end, month = _month()
+    start, end, default = _month()
+    before = _previous(start)
     now = local_now()
-    table = loop_views.league(engine, settings, start=start, end=end, now=now)
-    start_d = start.date()
-    week = f"{start_d.isocalendar().year}-W{start_d.isocalendar().week:02d}"
-    return render_template("league.html", table=_labelled(table), month=month, now=now, week=week)
+    table = loop_views.league(engine, settings, start=start, end=end, now=now, densities=False)
+    table["name"] = [department_name(code, name) for code, name in zip(table.index, table["name"])]
+    previous = loop_views.figures_by(engine, settings, by="department", start=before[0], end=before[1], now=now)
+    table["on_time_rate_pct_last"] = previous["on_time_rate_pct"].reindex(table.index)
+    table["due_last"] = previous["due"].reindex(table.index).fillna(0).astype(int)
+    folded = _folded(table, previous)
+    shown = table[~folded]
+    ranked = shown[shown["due"] > 0]
+    month, last = f"{start:%Y-%m}", f"{before[0]:%Y-%m}"
+    chart = chart_spec(
+        "hbar", categories=ranked["name"].astype(str).tolist(),
+        series_list=[series(gettext("按期结案率 %(month)s", month=month), ranked["on_time_rate_pct"], color="#1f3b73"),
+                     series(gettext("按期结案率 %(month)s", month=last), ranked["on_time_rate_pct_last"],
+                            color="#9ecae1")],
+        title=gettext("按期结案率：本月与上月（应结案数 > 0 的科室）"), unit="%", max_value=100,
+        height=max(220, 40 * len(ranked) + 80), empty=gettext("本月没有应结案的案件"))
+    week = week_of(min(end - timedelta(days=1), now).date())
+    return render_template("league.html", rows=template_rows(shown.reset_index()),
+                           folded=template_rows(table[folded].reset_index()), figures=PAGE_FIGURES,
+                           labels={k: figure_label(k) for k in PAGE_FIGURES}, month=month, last_month=last,
+                           default=default, now=now, week=week, chart=chart)
+
+
+#: a task's colour on the board: (class, the rule, in the order they are tried)
+TASK_STATES = (
+    ("task-quiet", N_("本月无案件")),
+    ("task-late", N_("有超期未处置的案件")),
+    ("task-low", N_("按期结案率低于 80%")),
+    ("task-fair", N_("按期结案率 80%–95%")),
+    ("task-good", N_("按期结案率 95% 及以上")),
+)
+
+
+def _task_state(row) -> str:
+    if not row["due"] and not row["registered"] and not row["backlog"]:
+        return "task-quiet"
+    if row["overdue"]:
+        return "task-late"
+    rate = row["on_time_rate_pct"]
+    if rate != rate:  # nothing due this month: judged by what is open, none overdue
+        return "task-good"
+    return "task-low" if rate < 80 else ("task-fair" if rate < 95 else "task-good")
 
 
 @bp.get("/plan-tasks")
 def plan_tasks():
     engine, settings = engine_of(current_app), settings_of(current_app)
-    start, end, month = _month()
+    start, end, default = _month()
     now = local_now()
-    issues = loop_views.read_issues(engine, settings)
-    board = metrics.plan_task_figures(issues, start=start, end=end, now=now)
-    departments = load_taxonomy().departments["name"]
+    board = loop_views.plan_task_board(engine, settings, start=start, end=end, now=now)
     categories = load_taxonomy().categories["name"]
     tasks = [{
-        "number": number, "title": row["title"], "lead": departments.get(row["lead"], row["lead"]),
-        "supporting": [departments.get(c, c) for c in row["supporting"].split(";") if c],
+        "number": number, "title": row["title"], "lead": department_name(row["lead"]),
+        "supporting": [department_name(c) for c in row["supporting"].split(";") if c],
         "categories": [f"{c} {categories.get(c, '')}" for c in row["categories"].split(";") if c],
-        "figures": {loop_views.FIGURE_LABELS[k]: row[k] for k in ("registered", "due", "closed", "closed_on_time",
-                                                             "close_rate_pct", "on_time_rate_pct", "backlog",
-                                                             "overdue")},
+        "state": _task_state(row), "row": template_row(row),
+        "closed_pct": 100.0 * row["closed"] / row["due"] if row["due"] else None,
+        "on_time_pct": 100.0 * row["closed_on_time"] / row["due"] if row["due"] else None,
     } for number, row in board.iterrows()]
-    return render_template("plan_tasks.html", tasks=tasks, month=month, now=now)
+    active = board[board["due"] > 0]
+    chart = chart_spec(
+        "stack", categories=[str(n) for n in active.index],
+        series_list=[series(gettext("按期结案"), active["closed_on_time"], color="#31a354"),
+                     series(gettext("逾期结案"), active["closed"] - active["closed_on_time"], color="#e6a100"),
+                     series(gettext("未结案"), active["due"] - active["closed"], color="#d62728")],
+        title=gettext("各任务应结案数：按期结案、逾期结案与未结案（横轴为任务编号）"), unit=gettext("件"),
+        empty=gettext("本月没有应结案的案件"))
+    counts = pd.Series([t["state"] for t in tasks]).value_counts()
+    return render_template("plan_tasks.html", tasks=tasks, month=f"{start:%Y-%m}", default=default, now=now,
+                           chart=chart, states=[(key, gettext(rule), int(counts.get(key, 0)))
+                                                for key, rule in TASK_STATES])
 
 
 def _coverage_request():
@@ -97,6 +157,7 @@ def coverage():
     r = view.result
     return render_template(
         "coverage.html", view=view, teams=list(zip(patches["code"], patches["name"])), until=shown_until,
+        since=view.until - timedelta(days=view.days), asked=bool(request.args.get("until")), today=local_now(),
         figures={"cells": f"{r.cells_visited} / {r.cells_total}", "cell_share": r.cell_share * 100,
                  "road": f"{r.road_visited_km:.1f} / {r.road_km:.1f}", "road_share": r.road_share * 100,
                  "open": len(view.issues), "overdue": int(view.issues["overdue"].sum())},
@@ -119,10 +180,9 @@ def coverage_map_page():
 def weekly_report():
     engine, settings = engine_of(current_app), settings_of(current_app)
     week = request.args.get("week", "").strip()
-    _start, end = loop_views.parse_week(week)
+    _start, end = parse_week(week)
+    report = build_weekly_report(engine, settings, week=week, now=min(end, local_now()))
     with tempfile.TemporaryDirectory() as tmp:
-        path = loop_views.write_weekly_report(engine, settings, week=week, path=Path(tmp) / "report.xlsx",
-                                        now=min(end, local_now()))
-        data = path.read_bytes()
+        data = write_weekly_workbook(report, Path(tmp) / "report.xlsx").read_bytes()
     return Response(data, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                     headers={"Content-Disposition": f'attachment; filename="weekly-report-{week}.xlsx"'})

@@ -1,5 +1,6 @@
 """Issue pages: the filtered list and its map, one issue (map, timeline, photos, the steps
-the user may take, the masked phone and its logged reveal), the report form, photos.
+the user may take, the masked phone and its logged reveal), photos. The citizen's pages are
+:mod:`webmap.pages.citizen`.
 
 Registered on :data:`webmap.pages.blueprint.bp`; who
 may open each is :data:`webmap.auth.ACCESS`, and which issues they see is the user's reach.
@@ -10,22 +11,25 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from flask import current_app, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
 
 from geo import io, store
 from geo.clock import local_now
 from geo.errors import NotFoundError
+from geo.loop.timeline import issue_timeline
 from geo.loop.users import acting_department, may_act_on
-from geo.loop.workflow import allowed_actions, apply_transition, load_transitions
+from geo.loop.workflow import MAX_EXTENSION_DAYS, allowed_actions, apply_transition, load_transitions
 from geo.privacy import mask_phone
 from geo.taxonomy import load_taxonomy
 from webmap import params
 from webmap.auth import current_user, department_reach, visible_issue
 from webmap.context import engine_of, jurisdiction_boundary, settings_of
-from webmap.i18n import translate
 from webmap.map_views import map_route
 from webmap.maps import issues as issue_maps
 from webmap.pages.blueprint import bp
-from webmap.reports import Photo, create_issue, photos_dir, record_photos, save_photos
+from webmap.pages.dispatch import issue_desk
+from webmap.pages.names import display_names
+from webmap.reports import discard_photos, photos_dir, record_photos, request_photos, save_photos
 from webmap.rows import template_row, template_rows
 
 PAGE_SIZE = 50
@@ -39,19 +43,6 @@ DETAIL_COLUMNS = ("id", "source", "external_id", "category_code", "description",
                   "zone_code", "department_code", "merged_into")
 
 
-def _names() -> dict[str, dict[str, str]]:
-    """Category, department and community names for the pages (codes shown where a name is missing)."""
-    taxonomy = load_taxonomy()
-    settings = settings_of(current_app)
-    communities = store.read_layer(engine_of(current_app), "communities", jurisdiction_code=settings.jurisdiction_code)
-    departments = dict(taxonomy.departments["name"])
-    departments.update({f"community:{c}": f"{n}（社区）" for c, n in zip(communities["code"], communities["name"])})
-    return {"category": dict(taxonomy.categories["name"]), "department": departments,
-            "community": dict(zip(communities["code"], communities["name"]))}
-
-
-def _photo_list() -> list[Photo]:
-    return [Photo(label=f.filename or "photo", data=f.read()) for f in request.files.getlist("photos") if f.filename]
 
 
 @bp.get("/issues")
@@ -68,12 +59,13 @@ def issue_list():
     now = local_now()
     rows["overdue"] = (rows["deadline_at"] < now) & rows["status"].isin(("reported", "registered", "dispatched"))
     kept = {k: request.args.get(k, "") for k in params.ISSUE_FILTER_NAMES if request.args.get(k)}
-    names = _names()
+    names = display_names()
     return render_template(
         "issues.html", rows=template_rows(rows), total=total, page=page, pages=pages, chosen=kept, names=names,
         statuses=load_transitions()[["from", "to"]].stack().unique().tolist(),
         departments=[(c, n) for c, n in names["department"].items() if reach is None or c in reach],
         page_href=lambda p: url_for("pages.issue_list", **kept, page=p),
+        clear_due=url_for("pages.issue_list", **{k: v for k, v in kept.items() if not k.startswith("due_")}),
         map_src=url_for("pages.issues_map") + ("?" + urlencode(kept) if kept else ""),
     )
 
@@ -87,20 +79,30 @@ def issues_map():
                                 limit=MAP_MAX_ISSUES)
     return issue_maps.issues_map(
         boundary=jurisdiction_boundary(), roads=store.read_layer(engine, "roads", jurisdiction_code=settings.jurisdiction_code),
-        issues=issues, settings=settings, category_names=_names()["category"],
-        title=f"{translate('issues')}（{len(issues)}）")
+        issues=issues, settings=settings, category_names=display_names()["category"],
+        title=f"{_('问题列表')}（{len(issues)}）")
 
 
 
-def _actions(issue) -> list[dict]:
-    """The steps the current user may take on the issue now, with what each needs."""
+def _actions(issue, *, pending: str | None = None) -> list[dict]:
+    """The steps the current user may take on the issue now (its pending request's kind: ``pending``), with
+    what each needs."""
     user = current_user()
     if not may_act_on(user["role"], user["department_code"], issue["department_code"]):
         return []
     table = load_transitions()
-    codes = allowed_actions(issue["status"], user["role"])
+    codes = allowed_actions(issue["status"], user["role"], pending=pending)
     rows = table[table["action"].isin(codes)].drop_duplicates("action")
-    return rows[["action", "name", "needs_note", "needs_photo", "sets_department"]].to_dict("records")
+    return rows[["action", "name", "needs_note", "needs_photo", "sets_department", "photos", "request",
+                 "request_kind"]].to_dict("records")
+
+
+def _requests(issue_id: int):
+    """The issue's requests (退回, 延期), oldest first, and the kind of the pending one (None: none waits)."""
+    requests = store.read_requests(engine_of(current_app), jurisdiction_code=settings_of(current_app).jurisdiction_code,
+                                   issue_ids=[issue_id])
+    pending = requests.loc[requests["status"] == "pending", "kind"]
+    return requests, (pending.iloc[0] if len(pending) else None)
 
 
 def _issue_view(issue_id: int, *, revealed: str | None = None) -> str:
@@ -111,10 +113,14 @@ def _issue_view(issue_id: int, *, revealed: str | None = None) -> str:
     photos = store.read_issue_photos(engine, issue_id=issue_id)
     contact = store.read_contact(engine, issue_id) or {}
     user = current_user()
+    requests, pending = _requests(issue_id)
+    actions = _actions(issue, pending=pending)
+    names = display_names()
     return render_template(
         "issue.html", issue=template_row(issue), lon=issue.geometry.x, lat=issue.geometry.y,
-        events=template_rows(events),
-        photos=photos["file"].tolist(), names=_names(), actions=_actions(issue),
+        timeline=template_rows(issue_timeline(issue, events, department_names=names["department"])),
+        photos=template_rows(photos[["file", "kind"]]), names=names, actions=actions,
+        desk=issue_desk(frame, requests, actions), max_days=MAX_EXTENSION_DAYS,
         event_photo=lambda name: isinstance(name, str) and bool(io.PHOTO_NAME_RE.fullmatch(name)),
         masked_phone=mask_phone(contact.get("phone")), revealed=revealed,
         can_reveal=bool(contact.get("phone")) and user["role"] == "dispatcher",
@@ -135,28 +141,51 @@ def issue_map(issue_id: int):
     frame = visible_issue(issue_id)
     return issue_maps.issues_map(
         boundary=jurisdiction_boundary(), roads=store.read_layer(engine, "roads", jurisdiction_code=settings.jurisdiction_code),
-        issues=frame, settings=settings, category_names=_names()["category"], title=f"#{issue_id}", focus=True)
+        issues=frame, settings=settings, category_names=display_names()["category"], title=f"#{issue_id}", focus=True)
+
+
+#: where a step taken from a page leads: the issue's page, the merge target's page, the crew's queue (or, when
+#: the issue stays in it, the crew's page of the issue)
+BACK_TO = ("issue", "master", "todo")
 
 
 @bp.post("/issues/<int:issue_id>/transitions")
 def issue_transition(issue_id: int):
-    """Take a step of the closed loop from the issue page (a handling step carries a photo file)."""
+    """Take a step of the closed loop from a page: its photos come as files ``photo_<kind>`` of the kinds
+    the step takes (handling: before and after), ``days`` with an extension asked for; ``back`` says
+    which page follows (:data:`BACK_TO`)."""
     user = current_user()
     visible_issue(issue_id)
     form = request.form
+    action = form.get("action", "")
     merge_into = params.whole(form, "merge_into", lo=1, hi=params.MAX_ID)
-    photo = None
-    uploads = _photo_list()
-    if uploads:
-        saved = save_photos(uploads[:1], settings=settings_of(current_app))
-        record_photos(issue_id, saved, actor=user["name"])
-        photo = saved[0][0]
-    apply_transition(
-        engine_of(current_app), issue_id, form.get("action", ""), actor=user["name"], role=user["role"],
-        department_code=acting_department(user["role"], user["department_code"], form.get("department_code") or None),
-        note=form.get("note") or None, photo=photo, merge_into=merge_into,
-    )
-    return redirect(url_for("pages.issue_page", issue_id=issue_id))
+    days = params.whole(form, "days", lo=1, hi=MAX_EXTENSION_DAYS)
+    back = params.choice(form, "back", BACK_TO, default="issue")
+    settings = settings_of(current_app)
+    table = load_transitions()
+    kinds = table.loc[table["action"] == action, "photos"].iloc[0] if (table["action"] == action).any() else ()
+    saved: dict[str, list[tuple[str, str, int]]] = {}
+    try:
+        for kind in kinds:
+            files = request_photos(f"photo_{kind}")[:1]
+            if files:
+                saved[kind] = save_photos(files, settings=settings)
+        done = apply_transition(
+            engine_of(current_app), issue_id, action, actor=user["name"], role=user["role"],
+            department_code=acting_department(user["role"], user["department_code"], form.get("department_code") or None),
+            note=form.get("note") or None, photo=saved[kinds[-1]][0][0] if kinds and kinds[-1] in saved else None,
+            merge_into=merge_into, days=days)
+    except Exception:
+        for files in saved.values():
+            discard_photos(files, settings=settings)
+        raise
+    for kind, files in saved.items():
+        record_photos(issue_id, files, actor=user["name"], kind=kind)
+    if back == "todo":
+        # handled: back to the queue it left; a request asked: the issue again, with its answer to come
+        return redirect(url_for("pages.crew_todo", done=issue_id) if done["to_status"] != done["from_status"]
+                        else url_for("pages.crew_issue", issue_id=issue_id))
+    return redirect(url_for("pages.issue_page", issue_id=merge_into if back == "master" and merge_into else issue_id))
 
 
 @bp.post("/issues/<int:issue_id>/phone")
@@ -182,27 +211,3 @@ def photo(name: str):
     if path is None:
         raise NotFoundError(f"photo {name[:80]!r} not found")
     return send_file(path, mimetype=record.iloc[0]["content_type"], max_age=0)
-
-
-@bp.get("/report")
-def report_form():
-    """The report form: a point on the map, a category, a description, photos."""
-    settings = settings_of(current_app)
-    categories = load_taxonomy().categories
-    bounds = jurisdiction_boundary().total_bounds
-    return render_template("report.html", categories=list(zip(categories.index, categories["name"])),
-                           bounds=",".join(f"{v:.6f}" for v in bounds), settings=settings, form={})
-
-
-@bp.post("/report")
-def report_submit():
-    """Store the report as an issue (source ``web``), then show its number."""
-    issue_id = create_issue(request.form.to_dict(), _photo_list(), actor=current_user()["name"])
-    return redirect(url_for("pages.report_done", issue=issue_id))
-
-
-@bp.get("/report/done")
-def report_done():
-    """The confirmation of a report: its number, and a link to it for those who may see it."""
-    return render_template("report_done.html",
-                           issue_id=params.whole(request.args, "issue", lo=1, hi=params.MAX_ID, required=True))

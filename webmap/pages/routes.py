@@ -1,6 +1,10 @@
 """The route page: choose a zone, a day, an issue set or a street set and vehicles; see
 the routes on a map with a turn list; download GPX. Registered on
-:data:`webmap.pages.blueprint.bp`."""
+:data:`webmap.pages.blueprint.bp`.
+
+A department user (a crew) plans for the contractor zones of its own department only
+(``contractor_zones.department_code`` within its reach) and picks up only its own issues;
+the other roles plan for every zone."""
 
 from __future__ import annotations
 
@@ -12,15 +16,18 @@ from urllib.parse import urlencode
 
 import geopandas as gpd
 from flask import Response, current_app, render_template, request, url_for
+from flask_babel import gettext as _
 
 from geo import store
 from geo.clock import local_today
-from geo.errors import CitymapError
+from geo.errors import CitymapError, NotFoundError
+from geo.loop.crew import department_zones
 from geo.routing.output import format_turn_list, routes_gpx, turn_list
 from geo.routing.views import STREET_SETS, zone_pickups, zone_sweep
 from geo.routing.vrp import ISSUE_SETS, MAX_CAPACITY_M3, MAX_SHIFT_H, MAX_VEHICLES
 from geo.taxonomy import load_taxonomy
 from webmap import params
+from webmap.auth import current_user, department_reach
 from webmap.context import engine_of, jurisdiction_boundary, settings_of
 from webmap.map_views import map_route
 from webmap.maps.routes import routes_map
@@ -30,9 +37,22 @@ from webmap.pages.blueprint import bp
 WEB_TIME_LIMIT_S = 2.0
 #: a plan is reused for the page, its map and its GPX for at most this long (seconds)
 PLAN_FRESH_S = 300
-JOBS = {"pickup": "垃圾渣土清运", "sweep": "街道清扫"}
-ISSUE_SET_NAMES = {"open": "全部未清运", "overdue": "已超时", "chosen": "指定问题"}
-STREET_SET_NAMES = {"alleys": "片区全部背街小巷", "hotspots": "问题高发路段"}
+JOBS = ("pickup", "sweep")
+#: the parameters a crew seldom changes: the form folds them away unless one is given
+ADVANCED = ("set", "issues", "streets", "vehicles", "capacity_m3", "shift_h", "speed_kmh", "oneway")
+
+
+def job_names() -> dict[str, str]:
+    """The jobs, the pickup issue sets and the street sets of a sweep as the page calls them."""
+    return {"pickup": _("垃圾渣土清运"), "sweep": _("街道清扫")}
+
+
+def issue_set_names() -> dict[str, str]:
+    return {"open": _("全部未清运"), "overdue": _("已超时"), "chosen": _("指定问题")}
+
+
+def street_set_names() -> dict[str, str]:
+    return {"alleys": _("片区全部背街小巷"), "hotspots": _("问题高发路段")}
 
 
 @dataclass(frozen=True)
@@ -61,7 +81,13 @@ class RouteQuery:
 def _query(zone_codes: list[str]) -> RouteQuery:
     args = request.args
     job = params.choice(args, "job", JOBS, default="pickup")
-    zone = args.get("zone") or (zone_codes[0] if zone_codes else "")
+    if department_reach() is None:
+        zone = args.get("zone") or (zone_codes[0] if zone_codes else "")
+    elif not zone_codes:
+        raise NotFoundError(f"本单位没有作业片区，无法规划路线 (department {current_user()['department_code']!r} has no "
+                            "contractor zone)")
+    else:
+        zone = params.choice(args, "zone", zone_codes, default=zone_codes[0])
     return RouteQuery(
         job=job, zone=zone, day=params.day(args, "date", default=local_today()),
         issue_set=params.choice(args, "set", ISSUE_SETS, default="open"), issues=params.ids(args, "issues"),
@@ -76,12 +102,14 @@ def _query(zone_codes: list[str]) -> RouteQuery:
 
 
 @lru_cache(maxsize=16)
-def _cached_plan(database_url: str, jurisdiction: str, query: RouteQuery, _period: int):
+def _cached_plan(database_url: str, jurisdiction: str, query: RouteQuery, departments: tuple[str, ...] | None,
+                 _period: int):
     # The page, its map and the GPX download ask for the same plan: solve it once per
     # PLAN_FRESH_S period, so piles reported since are picked up on the next period.
     engine, settings = engine_of(current_app), settings_of(current_app)
     if query.job == "pickup":
-        plan = zone_pickups(engine, settings, query.zone, issue_set=query.issue_set, on_date=query.day,
+        plan = zone_pickups(engine, settings, query.zone, departments=departments, issue_set=query.issue_set,
+                            on_date=query.day,
                             chosen=list(query.issues), vehicles=query.vehicles, capacity_m3=query.capacity_m3,
                             shift_h=query.shift_h, speed_kmh=query.speed_kmh, seed=0, time_limit_s=WEB_TIME_LIMIT_S)
         return plan.routes, plan.steps, plan.stops, plan.depot, None, None
@@ -95,13 +123,16 @@ def _cached_plan(database_url: str, jurisdiction: str, query: RouteQuery, _perio
 
 def _plan(query: RouteQuery):
     settings = settings_of(current_app)
+    reach = department_reach()
     return _cached_plan(settings.resolved_database_url, settings.jurisdiction_code, query,
-                        int(time.time() // PLAN_FRESH_S))
+                        None if reach is None else tuple(reach), int(time.time() // PLAN_FRESH_S))
 
 
 def _zones():
+    """The zones the user plans for: every one, or a department's own."""
     engine, settings = engine_of(current_app), settings_of(current_app)
-    return store.read_layer(engine, "zones", jurisdiction_code=settings.jurisdiction_code)
+    zones = store.read_layer(engine, "zones", jurisdiction_code=settings.jurisdiction_code)
+    return department_zones(zones, department_reach())
 
 
 @bp.get("/routes")
@@ -117,8 +148,9 @@ def routes():
         error = err.message
     encoded = urlencode(query.params())
     return render_template(
-        "routes.html", q=query, zones=list(zip(zones["code"], zones["name"])), jobs=JOBS,
-        issue_sets=ISSUE_SET_NAMES, street_sets=STREET_SET_NAMES, error=error, summary=summary, turns=turns,
+        "routes.html", q=query, zones=list(zip(zones["code"], zones["name"])), jobs=job_names(),
+        issue_sets=issue_set_names(), street_sets=street_set_names(), error=error, summary=summary, turns=turns,
+        open_options=department_reach() is None or any(request.args.get(name) for name in ADVANCED),
         sweep=sweep, map_src=f"{url_for('pages.routes_map_page')}?{encoded}",
         gpx_href=f"{url_for('pages.routes_gpx_download')}?{encoded}",
     )
@@ -143,6 +175,6 @@ def routes_gpx_download():
     query = _query(_zones()["code"].tolist())
     lines, _steps, stops, _depot, _required, _sweep = _plan(query)
     filename = f"route-{query.job}-{query.zone}-{query.day.isoformat()}.gpx"
-    return Response(routes_gpx(lines, stops=stops, name=f"{JOBS[query.job]} {query.zone} {query.day}"),
+    return Response(routes_gpx(lines, stops=stops, name=f"{job_names()[query.job]} {query.zone} {query.day}"),
                     mimetype="application/gpx+xml",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})

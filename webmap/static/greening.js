@@ -9,8 +9,13 @@
   slider.addEventListener("input", function () {
     label.textContent = new Date(start + slider.value * 86400000).toISOString().slice(0, 10);
   });
-  slider.addEventListener("change", function () { form.submit(); });
-  ["road-select", "season-select", "task-select"].forEach(function (id) {
+  // a new day or season asks for the task in season then (the server picks it): the task shown before is
+  // left out, or June would be judged by November's winter protection
+  var task = document.getElementById("task-select");
+  function submitWithoutTask() { task.disabled = true; form.submit(); }
+  slider.addEventListener("change", submitWithoutTask);
+  document.getElementById("season-select").addEventListener("change", submitWithoutTask);
+  ["road-select", "task-select"].forEach(function (id) {
     document.getElementById(id).addEventListener("change", function () { form.submit(); });
   });
 })();

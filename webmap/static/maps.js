@@ -16,7 +16,13 @@
   "use strict";
 
   // Links in popups go to pages of this app only: a path, never a scheme, host or "//".
-  var SAFE_PATH = /^\/(?![\/\\])[A-Za-z0-9._~\/-]*(\?[A-Za-z0-9._~=&%+,-]*)?$/;
+  var SAFE_PATH = /^\/(?![\/\\])[A-Za-z0-9._~\/-]*(\?[A-Za-z0-9._~=&%+,-]*)?(#[A-Za-z0-9_-]*)?$/;
+  // the map page's words: the page that frames the map says which language it speaks
+  var ENGLISH = (function () {
+    try { return window.parent.document.documentElement.lang === "en"; } catch (err) { return false; }
+  })();
+  var WORDS = ENGLISH ? {photo: "Photo ", login: "Please log in again (HTTP ", failed: "The map's data could not be loaded: "}
+                      : {photo: "照片 ", login: "请重新登录后再试（HTTP ", failed: "地图数据无法加载："};
   var drawn = [];
 
   function text(value) {
@@ -70,7 +76,7 @@
     var photos = spec.photos ? props[spec.photos] : null;
     (photos || []).forEach(function (path, i) {
       if (!SAFE_PATH.test(text(path))) return;
-      var link = el("a", "cm-photo", "照片 " + (i + 1));
+      var link = el("a", "cm-photo", WORDS.photo + (i + 1));
       link.href = path;
       link.target = "_blank";
       link.rel = "noopener";
@@ -223,7 +229,7 @@
       .then(function (response) {
         // a login page instead of JSON: the session has ended
         if ((response.headers.get("Content-Type") || "").indexOf("application/json") !== 0) {
-          throw new Error("请重新登录后再试（HTTP " + response.status + "）");
+          throw new Error(WORDS.login + response.status + (ENGLISH ? ")" : "）"));
         }
         return response.json().then(function (body) {
           if (!response.ok) throw new Error(text(body.error) || "HTTP " + response.status);
@@ -231,7 +237,7 @@
         });
       })
       .then(function (doc) { draw(map, doc); })
-      .catch(function (err) { fail(map, "地图数据无法加载：" + text(err.message)); });
+      .catch(function (err) { fail(map, WORDS.failed + text(err.message)); });
   }
 
   window.citymapMap = {start: start, draw: draw, drawn: drawn};

@@ -1,7 +1,7 @@
 """an imported issue's lifecycle is one row (imported_lifecycles) instead of an issue_events row a step
 
 Revision ID: 0012
-Revises: 0009
+Revises: 0015
 
 A 12345 export of a million closed cases wrote five million audit events; the same
 history is now one row an issue, read back as events. Events imported before stay in
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0012"
-down_revision = "0009"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
