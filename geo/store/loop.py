@@ -46,6 +46,12 @@ def lock_row(conn: Connection, table: str, row_id: int, columns: Sequence[str]) 
     would read the old one and its update would overwrite the other's); on SQLite,
     where ``write_tx`` already admits one writer at a time, a plain ``SELECT``.
     Returns the values by column name, or None when there is no such row.
+
+    A row in a partition on another server (``geo.store.partitions``) that another
+    transaction changed while this one waited cannot be read anew (postgres_fdw's
+    REPEATABLE READ fails instead): it is read as this transaction first saw it, and the
+    write that depends on it must be conditional (:func:`update_issue_if_status`), which
+    then finds the race lost.
     """
     if table not in models.Base.metadata.tables:
         raise ValidationError(f"no table {table!r}")
@@ -53,9 +59,18 @@ def lock_row(conn: Connection, table: str, row_id: int, columns: Sequence[str]) 
     unknown = [c for c in columns if c not in known or c == "geom"]
     if unknown or "id" not in known or not columns:
         raise ValidationError(f"cannot lock columns {list(columns)!r} of {table}: it has {[c.name for c in known]}")
-    lock = "" if is_sqlite(conn) else " FOR UPDATE"
-    row = conn.execute(text(f"SELECT {', '.join(columns)} FROM {table} WHERE id = :id{lock}"),
-                       {"id": int(row_id)}).mappings().first()
+    select = f"SELECT {', '.join(columns)} FROM {table} WHERE id = :id"
+    params = {"id": int(row_id)}
+    if is_sqlite(conn):
+        row = conn.execute(text(select), params).mappings().first()
+        return None if row is None else dict(row)
+    try:
+        with conn.begin_nested():
+            row = conn.execute(text(select + " FOR UPDATE"), params).mappings().first()
+    except OperationalError as exc:
+        if getattr(exc.orig, "sqlstate", None) != _SERIALIZATION_FAILURE:
+            raise
+        row = conn.execute(text(select), params).mappings().first()
     return None if row is None else dict(row)
 
 
