@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pandas as pd
 
 from geo.errors import ValidationError
@@ -143,13 +144,28 @@ def normalise_phones(series: pd.Series) -> tuple[pd.Series, pd.Series]:
     if pd.api.types.is_float_dtype(series.dtype):
         # a number typed into a spreadsheet cell comes back as 13800138000.0
         series = series.round().astype("Int64")
-    text = series.astype("string").str.strip()
-    given = text.notna() & (text != "")
-    clean = text.str.normalize("NFKC").str.replace(_FIELD_SEPARATORS, "", regex=True)
+    text = series.astype("string")
+    # most fields hold a mobile as stored already: they are taken as they are, the rest go through the patterns
+    plain = _plain_mobiles(text)
+    rest = text[~plain].str.strip()
+    rest = rest[rest.notna() & (rest != "")]
+    clean = rest.str.normalize("NFKC").str.replace(_FIELD_SEPARATORS, "", regex=True)
     parts = clean.str.extract(_FIELD)
-    normalised = parts["mobile"].fillna("0" + parts["area"] + "-" + parts["number"])
-    invalid = (given & normalised.isna()).astype(bool)
-    return normalised.where(given), invalid
+    normalised = text.where(plain)
+    normalised[rest.index] = parts["mobile"].fillna("0" + parts["area"] + "-" + parts["number"])
+    invalid = pd.Series(False, index=text.index)
+    invalid[rest.index] = normalised[rest.index].isna().to_numpy()
+    return normalised, invalid
+
+
+def _plain_mobiles(text: pd.Series) -> np.ndarray:
+    """Which values are a mainland mobile written as its 11 ASCII digits (``1[3-9]`` then 9 digits), nothing else."""
+    values = text.to_numpy(dtype=object, na_value="")
+    plain = np.fromiter(map(len, values), dtype=np.int64, count=len(values)) == 11
+    chars = values[plain].astype("<U11").view(np.uint32).reshape(-1, 11)
+    digits = chars.astype(np.int64) - ord("0")
+    plain[plain] = ((digits >= 0) & (digits <= 9)).all(axis=1) & (digits[:, 0] == 1) & (digits[:, 1] >= 3)
+    return plain
 
 
 def normalise_phone(text: str | None, *, field: str = "phone") -> str | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -78,9 +79,9 @@ def _csv_with_bad_rows(repo_root, path: Path, *, start: int = 0) -> pd.DataFrame
 
 
 def _lines(text: str) -> list[str]:
-    """Output lines without tqdm's progress-bar redraws."""
-    return [line for line in text.replace("\r", "\n").splitlines() if line.strip() and "step/s" not in line
-            and "/4 [" not in line]
+    """Output lines without tqdm's progress-bar redraws (a bar shows its elapsed time: ``[00:03…``)."""
+    return [line for line in text.replace("\r", "\n").splitlines() if line.strip()
+            and not re.search(r"\[\d\d:\d\d", line)]
 
 
 def test_init_db_and_load_sample_without_issues(base):

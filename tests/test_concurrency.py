@@ -117,8 +117,8 @@ def test_concurrent_imports_keep_every_row_once(db_url, context):
     assert sum(inserted for _w, inserted, _s in outcomes) == len(expected_ids)
     assert all(inserted + skipped == OWN_ISSUES + SHARED_ISSUES for _w, inserted, skipped in outcomes)
     assert sum(skipped for _w, _i, skipped in outcomes) == (PROCESSES - 1) * SHARED_ISSUES
-    # Every issue kept its one contact and its one lifecycle event; every load left its batch record.
-    for table, rows in (("reporter_contacts", len(expected_ids)), ("issue_events", len(expected_ids)),
+    # Every issue kept its one contact and its imported lifecycle; every load left its batch record.
+    for table, rows in (("reporter_contacts", len(expected_ids)), ("imported_lifecycles", len(expected_ids)),
                         ("import_batches", PROCESSES)):
         assert store.count_rows(engine, table, jurisdiction_code=J) == rows, table
     engine.dispose()

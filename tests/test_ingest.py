@@ -94,7 +94,7 @@ def _state(engine) -> dict:
     (SpatiaLite's triggers and R*Tree, the indexes a bulk load drops and builds again)."""
     with engine.connect() as conn:
         state = {table: list(map(tuple, conn.execute(text(f"SELECT * FROM {table} ORDER BY 1, 2")).fetchall()))
-                 for table in ("issues", "issue_events", "reporter_contacts", "import_batches")}
+                 for table in ("issues", "issue_events", "imported_lifecycles", "reporter_contacts", "import_batches")}
         state["counts"] = {table: conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
                            for table in models.Base.metadata.tables}
         if engine.dialect.name == "sqlite":
@@ -159,7 +159,7 @@ def test_reimporting_the_same_file_inserts_nothing(engine, repo_root, tmp_path, 
     after = _state(engine)
     # the second load is on record (one more batch row) and changed nothing else
     assert after["counts"]["import_batches"] == before["counts"]["import_batches"] + 1
-    for key in ("issues", "issue_events", "reporter_contacts"):
+    for key in ("issues", "issue_events", "imported_lifecycles", "reporter_contacts"):
         assert after[key] == before[key], key
 
 
@@ -186,16 +186,13 @@ def test_import_failing_half_way_leaves_the_database_as_it_was(engine, repo_root
     assert before["counts"]["issues"] == loaded.inserted
 
     seen = {}
-    real_bulk_insert = issue_table.bulk_insert
 
-    def failing_bulk_insert(conn, table, frame, columns, **options):
-        if table == "issue_events":
-            # the issues of this load are in (visible to its own transaction) when the failure strikes
-            seen["issues"] = conn.execute(text("SELECT count(*) FROM issues")).scalar_one()
-            raise RuntimeError("disk full while writing issue_events")
-        return real_bulk_insert(conn, table, frame, columns, **options)
+    def failing_lifecycles(conn, **options):
+        # the issues of this load are in (visible to its own transaction) when the failure strikes
+        seen["issues"] = conn.execute(text("SELECT count(*) FROM issues")).scalar_one()
+        raise RuntimeError("disk full while writing imported_lifecycles")
 
-    monkeypatch.setattr(issue_table, "bulk_insert", failing_bulk_insert)
+    monkeypatch.setattr(issue_table, "_write_imported_lifecycles", failing_lifecycles)
     second = tmp_path / "second.csv"
     _write_csv(repo_root, second, prefix="B-")
     with pytest.raises(RuntimeError, match="disk full"):

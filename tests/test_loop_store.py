@@ -92,13 +92,10 @@ def _migrate(engine, revision: str, *, down: bool) -> None:
 
 
 def test_migration_0010_goes_both_ways(db_engine):
-    from alembic.autogenerate import compare_metadata
-    from alembic.migration import MigrationContext
-
-    from geo.store.models import Base
+    from conftest import schema_differences
 
     with db_engine.connect() as conn:  # the model and the migration agree on what 0010 adds
-        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        diff = schema_differences(conn)
     assert [d for d in diff if any(w in str(d) for w in ("issue_requests", "kind", "merged_into"))] == []
     store.insert_issues(db_engine, _issues(["2025-03-05 18:00"]), jurisdiction_code=J, file="t", actor="t")
     (issue_id,) = _ids(db_engine).values()

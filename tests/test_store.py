@@ -146,11 +146,15 @@ def test_issues_stored_under_the_key_constraint_keep_everything_through_the_migr
         ids = store.query_issues(db_engine, jurisdiction_code=J, columns=("id", "external_id"))
         inside = store.query_issues(db_engine, jurisdiction_code=J, where=IssueFilter(bbox=bbox),
                                     columns=("external_id",))
+        # the audit trails are the same whether a step is an event row (0006) or an imported lifecycle (0012)
+        trails = [_trail(db_engine, i) for i in ids["id"].iloc[::50]]
         return (sorted(zip(ids["id"], ids["external_id"])), sorted(inside["external_id"]),
-                *(store.count_rows(db_engine, t, jurisdiction_code=J) for t in ("reporter_contacts", "issue_events")))
+                store.count_rows(db_engine, "reporter_contacts", jurisdiction_code=J), trails)
 
     before = state()
-    assert before[2:] == (150, 300) and len(before[1]) > 0
+    assert before[2] == 150 and len(before[1]) > 0
+    assert before[3][0] == [{"at": pd.Timestamp("2025-04-01 08:00"), "actor": "test", "action": "register",
+                             "from_status": "reported", "to_status": "registered"}]
     for step in ("upgrade", "downgrade", "upgrade"):
         if step == "upgrade":
             init_db(db_engine)
@@ -168,6 +172,17 @@ def test_issues_stored_under_the_key_constraint_keep_everything_through_the_migr
         gpd.points_from_xy([117.35], [39.10], crs="EPSG:4326")), jurisdiction_code=J, file="new.csv", actor="test")
     found = store.query_issues(db_engine, jurisdiction_code=J, where=IssueFilter(bbox=bbox), columns=("source",))
     assert found["source"].tolist().count("web") == 1
+
+
+def _trail(engine, issue_id: int) -> list[dict]:
+    """An issue's audit trail without event ids: read by the store at head, from the event rows before 0012."""
+    columns = ["at", "actor", "action", "from_status", "to_status"]
+    if schema_revision(engine) == head_revision():
+        return store.read_issue_events(engine, issue_id)[columns].to_dict("records")
+    with engine.connect() as conn:
+        rows = conn.execute(text(f"SELECT {', '.join(columns)} FROM issue_events WHERE issue_id = :i ORDER BY at, id"),
+                            {"i": issue_id}).fetchall()
+    return [dict(zip(columns, (pd.Timestamp(row[0]), *row[1:]))) for row in rows]
 
 
 def test_layer_version_counts_each_replacement(db_engine):
@@ -212,8 +227,9 @@ def test_issue_load_is_idempotent_and_keeps_phones_apart(db_engine):
     assert (again.inserted, again.skipped) == (0, 150)
     assert store.count_rows(db_engine, "issues", jurisdiction_code=J) == 200
     assert store.count_rows(db_engine, "reporter_contacts", jurisdiction_code=J) == 100
-    # one event per issue: registered (the report is the issue row and its import batch)
-    assert store.count_rows(db_engine, "issue_events", jurisdiction_code=J) == 200
+    # one imported lifecycle per issue, read as one event: registered (the report is the issue row and its batch)
+    assert store.count_rows(db_engine, "imported_lifecycles", jurisdiction_code=J) == 200
+    assert store.count_rows(db_engine, "issue_events", jurisdiction_code=J) == 0
     got = store.query_issues(db_engine, jurisdiction_code=J)
     assert "phone" not in got.columns
     np.testing.assert_allclose(np.sort(got.geometry.x), np.sort(issues.geometry.x), atol=1e-12)
@@ -402,7 +418,7 @@ def test_failed_load_leaves_nothing_behind(db_engine):
     issues.loc[25, "reported_at"] = pd.NaT  # NOT NULL column: the database refuses the batch
     with pytest.raises(Exception):
         store.insert_issues(db_engine, issues, jurisdiction_code=J, file="bad.csv", actor="test")
-    for table in ("issues", "import_batches", "issue_events", "reporter_contacts"):
+    for table in ("issues", "import_batches", "imported_lifecycles", "reporter_contacts"):
         assert store.count_rows(db_engine, table, jurisdiction_code=J) == 0, table
 
 
@@ -411,10 +427,12 @@ def test_issues_without_a_lifecycle_start_as_reported(db_engine):
     store.insert_issues(db_engine, issues, jurisdiction_code=J, file="12345.csv", actor="test")
     got = store.query_issues(db_engine, jurisdiction_code=J)
     assert list(got["status"]) == ["reported"] * 3
-    assert store.count_rows(db_engine, "issue_events", jurisdiction_code=J) == 0
+    for table in ("issue_events", "imported_lifecycles"):
+        assert store.count_rows(db_engine, table, jurisdiction_code=J) == 0
+    assert store.read_issue_events(db_engine, int(got["id"].iloc[0])).empty
 
 
-def _bbox_statement(engine, bbox) -> tuple[str, object]:
+def _bbox_statement(engine, bbox, *, jurisdiction_code: str = J) -> tuple[str, object]:
     """The SQL (and parameters) store.query_issues sends for a bbox query."""
     sent = []
 
@@ -423,7 +441,7 @@ def _bbox_statement(engine, bbox) -> tuple[str, object]:
 
     event.listen(engine, "before_cursor_execute", record)
     try:
-        got = store.query_issues(engine, jurisdiction_code=J, where=IssueFilter(bbox=bbox))
+        got = store.query_issues(engine, jurisdiction_code=jurisdiction_code, where=IssueFilter(bbox=bbox))
     finally:
         event.remove(engine, "before_cursor_execute", record)
     assert len(got) > 0

@@ -58,7 +58,7 @@ def shown(output: str) -> list[str]:
     """Output as a terminal leaves it: the import's progress bar, which it erases when done, is gone;
     the schema revision, the port and the database's folder are made the same (:data:`VARYING`)."""
     lines = [line.split("\r")[-1].rstrip() for line in output.splitlines()]
-    lines = [line for line in lines if line.strip() and not re.search(r"\d+%\|.*\| \d+/\d+ \[", line)]
+    lines = [line for line in lines if line.strip() and not re.search(r"\d+%\|.*\| \d+/\d+ \[|\d+ rows \[", line)]
     for pattern, replacement in VARYING:
         lines = [re.sub(pattern, replacement, line) for line in lines]
     return lines

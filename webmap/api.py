@@ -186,7 +186,9 @@ components(
             "address": {"type": "string", "maxLength": reports.MAX_ADDRESS},
             "phone": {"type": "string", "maxLength": reports.MAX_PHONE, "description": "kept apart, never shown"}}},
         "ApiEvent": {"type": "object", "required": ["id", "at", "actor", "action", "to_status"], "properties": {
-            "id": {"type": "integer", "minimum": 1}, "at": {"type": "string", "format": "date-time"},
+            "id": {"type": "integer", "minimum": 1, "nullable": True,
+                   "description": "null for a step the issue had taken when it was imported"},
+            "at": {"type": "string", "format": "date-time"},
             "actor": _TEXT, "action": {"type": "string", "enum": _ACTIONS}, "from_status": _NULLABLE_TEXT,
             "to_status": _STATUS, "note": _NULLABLE_TEXT, "photo": _NULLABLE_TEXT,
             "lon": {**_LON, "nullable": True}, "lat": {**_LAT, "nullable": True}}},

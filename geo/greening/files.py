@@ -12,14 +12,13 @@ import pandas as pd
 
 from geo.errors import ImportRejected, RowError, ValidationError
 from geo.greening.tasks import resolve_tasks, task_dates
+from geo.io.sources import formula_problems, read_source
 from geo.io.tables import (
     clean_text,
     column_of,
     fold_text,
-    formula_problems,
     match_headers,
     parse_times,
-    read_source,
     row_problems,
 )
 

@@ -26,8 +26,10 @@ from geo.io.export import (  # noqa: F401
     write_xlsx_with_images,
 )
 from geo.io.issues import (  # noqa: F401
+    CHUNK_ROWS,
     ISSUE_FILE_COLUMNS,
     IssueBatch,
+    iter_issue_file,
     read_issue_file,
 )
 from geo.io.layer_fill import (  # noqa: F401
@@ -58,6 +60,7 @@ from geo.io.webhooks import (  # noqa: F401
 )
 
 __all__ = [
+    "CHUNK_ROWS",
     "INSPECTION_KINDS",
     "ISSUE_FILE_COLUMNS",
     "IssueBatch",
@@ -71,6 +74,7 @@ __all__ = [
     "photo_type",
     "read_calendar_file",
     "read_inspection_file",
+    "iter_issue_file",
     "read_issue_file",
     "read_layer_file",
     "save_photo",

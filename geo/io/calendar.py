@@ -8,13 +8,12 @@ from pathlib import Path
 import pandas as pd
 
 from geo.errors import ImportRejected, ValidationError
+from geo.io.sources import formula_problems, read_source
 from geo.io.tables import (
     clean_text,
     column_of,
     fold_text,
-    formula_problems,
     match_headers,
-    read_source,
     row_problems,
 )
 

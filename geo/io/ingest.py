@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import math
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Iterable, Iterator
 
 import geopandas as gpd
 import pandas as pd
@@ -321,35 +323,82 @@ def import_issue_file(
     strict: bool = False,
     actor: str = "system",
     progress: bool = False,
+    chunk_rows: int = io.CHUNK_ROWS,
 ) -> ImportReport:
     """Import an issue file: good rows load in one transaction, bad rows are reported.
 
-    With ``strict``, any bad row refuses the whole file (:class:`ImportRejected`) and
-    nothing is written. A file with no usable row is refused too.
+    The file is read, checked, assigned, scheduled and stored ``chunk_rows`` rows at a
+    time (:func:`geo.io.iter_issue_file`, :func:`geo.store.load_issues`), so an import
+    holds one chunk in memory whatever the file's size; every chunk goes into the one
+    transaction, and an error in any of them (a file that cannot be read on, a
+    database failure) leaves nothing of the import behind. With ``strict``, any bad row
+    refuses the whole file (:class:`ImportRejected`) and nothing is written. A file with
+    no usable row is refused too.
     """
     path = Path(path)
     use_office_calendar(engine)
+    layers = read_layers(engine, jurisdiction_code=jurisdiction_code)
+    taxonomy = load_taxonomy()
+    prepared = assign.prepare(layers)
+    batches = io.iter_issue_file(path, coord_system=coord_system, boundary=layers.boundary, source=source,
+                                 gazetteer=gazetteer(layers), taxonomy=taxonomy, chunk_rows=chunk_rows)
+    # Chunks are read ahead until the file is known to hold enough rows for the load to build its indexes
+    # anew (store.REBUILD_INDEXES_ROWS) or has ended.
+    ahead: list[io.IssueBatch] = []
+    for batch in batches:
+        ahead.append(batch)
+        if sum(len(b.frame) for b in ahead) >= store.REBUILD_INDEXES_ROWS:
+            break
+    rows_expected = sum(len(b.frame) for b in ahead)
+    name = ahead[0].file
+    errors: list[RowError] = []
+    good = 0
     # Closed however the import ends, so that an error message starts on a clean line.
-    with tqdm(total=4, desc=f"import {path.name}", unit="step", disable=not progress, leave=False) as steps:
-        layers = read_layers(engine, jurisdiction_code=jurisdiction_code)
-        taxonomy = load_taxonomy()
-        steps.update()
-        batch = io.read_issue_file(path, coord_system=coord_system, boundary=layers.boundary, source=source,
-                                   gazetteer=gazetteer(layers), taxonomy=taxonomy)
-        steps.update()
-        rows_read = len(batch.frame) + len({e.row for e in batch.errors})
-        if batch.errors and strict:
-            raise ImportRejected(f"{batch.file}: {len({e.row for e in batch.errors})} of {rows_read} rows are bad; "
-                                 "--strict loads nothing", batch.errors)
-        if batch.frame.empty:
-            raise ImportRejected(f"{batch.file}: no usable row ({rows_read} read)", batch.errors)
-        issues = assign_and_schedule(batch.frame.drop(columns=["row"]), layers, settings=settings, taxonomy=taxonomy)
-        steps.update()
-        result = store.insert_issues(engine, issues, jurisdiction_code=jurisdiction_code, file=str(path), actor=actor,
-                                     rows_rejected=len({e.row for e in batch.errors}))
-        steps.update()
-    return ImportReport(file=batch.file, rows_read=rows_read, inserted=result.inserted, skipped=result.skipped,
-                        errors=batch.errors)
+    # A thread stores each chunk while the next is read and checked: the database's own work (SQLite's
+    # b-trees, PostgreSQL's parsing in its server process) runs beside Python's. One chunk at most waits.
+    with tqdm(desc=f"import {path.name}", unit=" rows", disable=not progress, leave=False) as shown, \
+            store.load_issues(engine, jurisdiction_code=jurisdiction_code, file=str(path), actor=actor,
+                              rows_expected=rows_expected) as load, \
+            ThreadPoolExecutor(1, thread_name_prefix="citymap-store") as writer:
+        storing = None
+        for batch in _drained(ahead, batches):
+            errors += batch.errors
+            good += len(batch.frame)
+            if strict and errors:
+                raise _rejected(name, errors, good, rest=batches)
+            if len(batch.frame):
+                issues = assign_and_schedule(batch.frame.drop(columns=["row"]), layers, settings=settings,
+                                             taxonomy=taxonomy, prepared=prepared)
+                if storing is not None:
+                    storing.result()
+                storing = writer.submit(load.add, issues)
+            shown.update(len(batch.frame) + len({e.row for e in batch.errors}))
+        if storing is not None:
+            storing.result()
+        # the file's case numbers are not needed while the indexes are built
+        del batches
+        rows_read = good + len({e.row for e in errors})
+        if not good:
+            raise ImportRejected(f"{name}: no usable row ({rows_read} read)", errors)
+        load.rows_rejected = len({e.row for e in errors})
+    return ImportReport(file=name, rows_read=rows_read, inserted=load.result.inserted, skipped=load.result.skipped,
+                        errors=errors)
+
+
+def _drained(ahead: list[io.IssueBatch], rest: Iterable[io.IssueBatch]) -> Iterator[io.IssueBatch]:
+    """The batches read ahead, each let go of once taken, then the rest."""
+    while ahead:
+        yield ahead.pop(0)
+    yield from rest
+
+
+def _rejected(name: str, errors: list[RowError], good: int, *, rest: Iterable[io.IssueBatch]) -> ImportRejected:
+    """The refusal of a ``--strict`` import, with every problem of the file (its remaining chunks read, not stored)."""
+    for batch in rest:
+        errors += batch.errors
+        good += len(batch.frame)
+    bad = len({e.row for e in errors})
+    return ImportRejected(f"{name}: {bad} of {good + bad} rows are bad; --strict loads nothing", errors)
 
 
 def reassign_issues(engine: Engine, *, jurisdiction_code: str, settings: Settings) -> int:

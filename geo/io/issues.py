@@ -1,40 +1,43 @@
 """Issue files (12345 exports, inspection lists, grid-worker reports): every row checked.
 
 :func:`read_issue_file` converts coordinates to WGS84 (EPSG:4326) and categories to standard
-codes, and returns the good rows together with one :class:`~geo.errors.RowError` per problem.
+codes, and returns the good rows together with one :class:`~geo.errors.RowError` per problem;
+:func:`iter_issue_file` does the same a chunk of rows at a time, so that a file of any size
+is read in bounded memory (a case number repeated in a later chunk is still a repeat).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from itertools import chain
+from typing import Iterator
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
 
-from geo.crs import COORD_SYSTEMS, convert_to_wgs84
 from geo.errors import RowError, ValidationError
 from geo.io.layers import _POLYGON_TYPES
+from geo.io.locate import check_gazetteer, locate_rows
+from geo.io.sources import Chunk, formula_problems, iter_source
 from geo.io.tables import (
     clean_text,
     column_of,
-    file_coord_system,
     fold_text,
-    formula_problems,
     match_headers,
     normalise_system_argument,
-    normalise_systems,
     parse_times,
-    read_source,
     row_problems,
-    system_is_geographic,
-    system_is_known,
 )
 from geo.privacy import PHONE_REFUSED, mask_phones, normalise_phones
 from geo.statuses import ISSUE_STATUSES
+from geo.store.keys import FirstSeen
 from geo.taxonomy import load_taxonomy
+
+#: rows an import reads, checks and stores at a time (geo.io.ingest): what its memory holds of a file
+CHUNK_ROWS = 30_000
 
 # Canonical issue field -> accepted headers (compared after NFKC and case folding).
 # When a file has several of them, the first one listed here wins.
@@ -166,13 +169,35 @@ def read_issue_file(
         names the file, the column and the headers found), or ``coord_system``,
         ``source`` or ``gazetteer`` is unusable.
     """
+    return next(iter_issue_file(path, coord_system=coord_system, boundary=boundary, source=source,
+                                gazetteer=gazetteer, taxonomy=taxonomy, chunk_rows=None))
+
+
+def iter_issue_file(
+    path: str | Path,
+    *,
+    coord_system: str = "wgs84",
+    boundary: shapely.Geometry | None = None,
+    source: str = "12345",
+    gazetteer: pd.DataFrame | None = None,
+    taxonomy=None,
+    chunk_rows: int | None = CHUNK_ROWS,
+) -> Iterator[IssueBatch]:
+    """:func:`read_issue_file` a chunk of at most ``chunk_rows`` rows at a time (None: the whole file at once).
+
+    The arguments are checked, the file opened and its headers matched when this is
+    called; each chunk is read and checked when the iterator reaches it, and yields
+    an :class:`IssueBatch` of its good rows and its problems (the first chunk always
+    comes, so a file with a header and no rows yields one empty batch). A case number
+    repeated anywhere after its first row is a problem of the later row.
+    """
     path = Path(path)
     name = path.name
     default_system = normalise_system_argument(coord_system)
     if not str(source).strip():
         raise ValidationError(f"source {source!r} must not be empty")
     if gazetteer is not None:
-        _check_gazetteer(gazetteer)
+        check_gazetteer(gazetteer)
     if boundary is not None and not (
         isinstance(boundary, shapely.Geometry) and shapely.get_type_id(boundary) in _POLYGON_TYPES
     ):
@@ -184,12 +209,20 @@ def read_issue_file(
     if not path.is_file():
         raise ValidationError(f"{name}: no such file ({str(path)!r})")
 
-    raw = read_source(path, name, _ISSUE_ALIASES)
-    vector = raw.geometry is not None
-    headers = [str(h) for h in raw.table.columns]
+    chunks = iter_source(path, name, _ISSUE_ALIASES, chunk_rows=chunk_rows)
+    first = next(chunks)
+    headers = [str(h) for h in first.table.columns]
     found = match_headers(headers, _ISSUE_ALIASES)
-    _require_issue_columns(found, headers, name, vector=vector)
+    _require_issue_columns(found, headers, name, vector=first.geometry is not None)
+    check = {"found": found, "name": name, "seen": FirstSeen(), "default_system": default_system,
+             "source": str(source).strip(), "gazetteer": gazetteer, "boundary": boundary, "taxonomy": taxonomy}
+    return (_check_chunk(raw, **check) for raw in chain([first], chunks))
 
+
+def _check_chunk(raw: Chunk, *, found: dict[str, str], name: str, seen: FirstSeen, default_system: str, source: str,
+                 gazetteer: pd.DataFrame | None, boundary: shapely.Geometry | None, taxonomy) -> IssueBatch:
+    """The good rows and the problems of one chunk of an issue file (``seen``: the case numbers of earlier rows)."""
+    vector = raw.geometry is not None
     data = pd.DataFrame({canonical: clean_text(raw.table[header]) for canonical, header in found.items()})
     rows = raw.rows
     if not vector:
@@ -201,17 +234,18 @@ def read_issue_file(
 
     external_id = column_of(data, "external_id")
     problems += row_problems(name, rows, external_id.isna(), "external_id", "missing", None)
-    repeated = external_id.notna() & external_id.duplicated(keep="first")
-    first_row = pd.Series(rows, index=data.index).groupby(external_id).transform("first")
-    duplicate_of = "duplicate of row " + first_row.astype("Int64").astype("string")
-    problems += row_problems(name, rows, repeated, "external_id", duplicate_of, external_id)
+    first_row = pd.Series(seen.first_rows(external_id, rows), index=data.index)
+    duplicate_of = "duplicate of row " + first_row.astype("string")
+    problems += row_problems(name, rows, first_row >= 0, "external_id", duplicate_of, external_id)
 
     times, time_problems = _check_times(data, rows, name, excel=raw.excel)
     problems += time_problems
 
-    phone, bad_phone = normalise_phones(column_of(data, "phone"))
+    typed_phone = column_of(data, "phone")
+    phone, bad_phone = normalise_phones(typed_phone)
     # the refused value is quoted with any phone-shaped run in it masked: error lists are shown and logged
-    problems += row_problems(name, rows, bad_phone, "phone", PHONE_REFUSED, mask_phones(column_of(data, "phone")))
+    problems += row_problems(name, rows, bad_phone, "phone", PHONE_REFUSED,
+                             mask_phones(typed_phone[bad_phone]).reindex(typed_phone.index))
 
     category_code, category_problems = _check_categories(column_of(data, "category"), rows, name, taxonomy)
     problems += category_problems
@@ -225,7 +259,7 @@ def read_issue_file(
         rework, rework_problems = _check_rework(data["rework_count"], rows, name)
         problems += rework_problems
 
-    wgs_lon, wgs_lat, systems, usable, location_problems = _locate(
+    wgs_lon, wgs_lat, systems, usable, location_problems = locate_rows(
         data, raw.geometry, rows, name, default_system=default_system, gazetteer=gazetteer, boundary=boundary
     )
     problems += location_problems
@@ -235,7 +269,7 @@ def read_issue_file(
 
     columns: dict[str, pd.Series] = {
         "external_id": external_id,
-        "source": column_of(data, "source").fillna(str(source).strip()),
+        "source": column_of(data, "source").fillna(source),
         "source_system": systems,
         "reported_at": times["reported_at"],
         "category_code": category_code,
@@ -259,105 +293,6 @@ def read_issue_file(
     return IssueBatch(gpd.GeoDataFrame(frame, geometry=points, crs="EPSG:4326"), problems, name)
 
 
-def _locate(
-    data: pd.DataFrame,
-    geometry: gpd.GeoSeries | None,
-    rows: np.ndarray,
-    name: str,
-    *,
-    default_system: str,
-    gazetteer: pd.DataFrame | None,
-    boundary: shapely.Geometry | None,
-) -> tuple[pd.Series, pd.Series, pd.Series, pd.Series, list[RowError]]:
-    """Where each row is: WGS84 lon/lat, its source system, and whether it is usable.
-
-    Coordinates come from point geometries (vector files) or the lon/lat columns,
-    else from the address through the gazetteer; they are range-checked, converted
-    to WGS84 per coordinate system and checked against the boundary.
-    """
-    problems: list[RowError] = []
-    vector = geometry is not None
-    point_field = "geometry" if vector else "lon/lat"
-    if vector:
-        file_system = file_coord_system(geometry, default_system, name)
-        lon, lat, geometry_problems, no_point = _points_from_geometry(geometry, rows, name)
-        problems += geometry_problems
-        lon_shown, lat_shown = lon.astype("string"), lat.astype("string")
-    else:
-        file_system = default_system
-        lon_text, lat_text = column_of(data, "lon"), column_of(data, "lat")
-        lon, lat, number_problems, no_point = _numbers_from_columns(lon_text, lat_text, rows, name)
-        problems += number_problems
-        # Messages quote the cells as written, not the parsed floats.
-        lon_shown, lat_shown = lon_text, lat_text
-
-    systems = pd.Series(file_system, index=data.index, dtype="string")
-    if "coord_system" in data:
-        per_row = normalise_systems(data["coord_system"])
-        known = per_row.notna() & per_row.map(system_is_known, na_action="ignore").fillna(False).astype(bool)
-        bad_system = data["coord_system"].notna() & ~known
-        problems += row_problems(
-            name,
-            rows,
-            bad_system,
-            "coord_system",
-            f"unknown coordinate system; accepted: {', '.join(COORD_SYSTEMS)} or EPSG:nnnn",
-            data["coord_system"],
-        )
-        systems = per_row.where(known, systems)
-    else:
-        bad_system = pd.Series(False, index=data.index)
-
-    address = column_of(data, "address")
-    wants_address = no_point & address.notna()
-    found_at = pd.Series(False, index=data.index)
-    if wants_address.any():
-        place_lon, place_lat, found_at, address_problems = _locate_addresses(
-            address, wants_address, gazetteer, rows, name
-        )
-        problems += address_problems
-        lon = lon.where(~found_at, place_lon)
-        lat = lat.where(~found_at, place_lat)
-        # Gazetteer coordinates are WGS84, whatever the file's lon/lat columns use.
-        systems = systems.mask(found_at, "wgs84")
-        no_point = no_point & ~found_at
-    problems += row_problems(
-        name,
-        rows,
-        no_point & ~wants_address,
-        point_field,
-        ("no geometry" if vector else "no coordinates") + (" and no address" if "address" in data else ""),
-        None,
-    )
-
-    # Messages about a located row quote what it was located by.
-    shown = _pair(lon_shown, lat_shown).mask(found_at, "address " + address)
-    usable = lon.notna() & lat.notna() & ~bad_system
-    problems += _range_problems(lon, lat, lon_shown, lat_shown, systems, usable, rows, name)
-    usable &= _in_range(lon, lat, systems)
-
-    wgs_lon, wgs_lat = _convert(lon, lat, systems, usable)
-    failed = usable & ~(np.isfinite(wgs_lon) & np.isfinite(wgs_lat) & (wgs_lon.abs() <= 180) & (wgs_lat.abs() <= 90))
-    problems += row_problems(
-        name, rows, failed, point_field, "could not be converted to WGS84 from " + systems.fillna(""), shown
-    )
-    usable &= ~failed
-    if boundary is not None:
-        shapely.prepare(boundary)
-        inside = shapely.contains_xy(boundary, wgs_lon.fillna(0).to_numpy(), wgs_lat.fillna(0).to_numpy())
-        converted = _pair(wgs_lon.round(6).astype("string"), wgs_lat.round(6).astype("string"))
-        problems += row_problems(
-            name,
-            rows,
-            usable & ~inside,
-            point_field,
-            "outside the jurisdiction boundary (WGS84 " + converted + ")",
-            shown,
-        )
-
-    return wgs_lon, wgs_lat, systems, usable, problems
-
-
 def _require_issue_columns(found: dict[str, str], headers: list[str], name: str, *, vector: bool) -> None:
     missing = [canonical for canonical in ("external_id", "reported_at", "category") if canonical not in found]
     has_point = vector or ("lon" in found and "lat" in found)
@@ -367,14 +302,6 @@ def _require_issue_columns(found: dict[str, str], headers: list[str], name: str,
         wanted = "; ".join(f"{canonical} ({'/'.join(_ISSUE_ALIASES[canonical])})" for canonical in missing)
         shown = ", ".join(headers) if headers else "none"
         raise ValidationError(f"{name}: missing column(s) {wanted}; headers found: {shown}")
-
-
-def _check_gazetteer(gazetteer: pd.DataFrame) -> None:
-    missing = [column for column in ("name", "lon", "lat") if column not in gazetteer.columns]
-    if missing:
-        raise ValidationError(
-            f"gazetteer lacks column(s) {', '.join(missing)}; it has {', '.join(map(str, gazetteer.columns))}"
-        )
 
 
 def _check_times(
@@ -394,14 +321,10 @@ def _check_times(
         text = data[stamp]
         parsed = parse_times(text, excel=excel)
         problems += row_problems(name, rows, text.notna() & parsed.isna(), stamp, expected, text)
-        problems += row_problems(
-            name,
-            rows,
-            (parsed < reported).fillna(False),
-            stamp,
-            "earlier than reported_at " + reported.dt.strftime("%Y-%m-%d %H:%M:%S").fillna(""),
-            text,
-        )
+        early = (parsed < reported).fillna(False)
+        # the message quotes the report's time: written for the rows it concerns only
+        problems += row_problems(name, rows, early, stamp, "earlier than reported_at "
+                                 + reported[early].dt.strftime("%Y-%m-%d %H:%M:%S").reindex(text.index), text)
         times[stamp] = parsed
     return times, problems
 
@@ -432,7 +355,7 @@ def _check_categories(
 def _check_status(
     text: pd.Series, times: dict[str, pd.Series], rows: np.ndarray, name: str
 ) -> tuple[pd.Series, list[RowError]]:
-    status = fold_text(text).map(_STATUS_WORDS).astype("string")
+    status = _by_distinct(text, lambda values: fold_text(values).map(_STATUS_WORDS)).astype("string")
     unknown = text.notna() & status.isna()
     accepted = f"unknown status; accepted: {', '.join(ISSUE_STATUSES)} or their Chinese names"
     problems = row_problems(name, rows, unknown, "status", accepted, text)
@@ -445,137 +368,21 @@ def _check_status(
     return status.where(text.notna(), derived), problems
 
 
+def _by_distinct(text: pd.Series, convert) -> pd.Series:
+    """``convert`` (Series → Series) applied to each distinct value of ``text`` once, as a column like ``text``.
+
+    A state or a count repeats on every row of an export: a million rows hold a handful of them.
+    """
+    distinct = pd.Series(text.dropna().unique(), dtype="string")
+    return text.map(dict(zip(distinct, convert(distinct))))
+
+
 def _check_rework(text: pd.Series, rows: np.ndarray, name: str) -> tuple[pd.Series, list[RowError]]:
-    count = pd.to_numeric(text.str.normalize("NFKC"), errors="coerce")
+    count = _by_distinct(text, lambda values: pd.to_numeric(values.str.normalize("NFKC"), errors="coerce"))
+    count = pd.to_numeric(count)
     bad = text.notna() & ~(count.ge(0) & (count % 1).eq(0)).fillna(False)
     problems = row_problems(name, rows, bad, "rework_count", "not a whole number of 0 or more", text)
     # An empty cell means the issue was never sent back.
     return count.where(~bad).fillna(0).astype("int64"), problems
 
 
-def _numbers_from_columns(
-    lon_text: pd.Series, lat_text: pd.Series, rows: np.ndarray, name: str
-) -> tuple[pd.Series, pd.Series, list[RowError], pd.Series]:
-    """Parse lon/lat cells; returns lon, lat, problems and the rows with neither."""
-    problems: list[RowError] = []
-    numbers = []
-    for field_name, text in (("lon", lon_text), ("lat", lat_text)):
-        number = pd.to_numeric(text.str.normalize("NFKC"), errors="coerce").astype("float64")
-        not_number = text.notna() & number.isna()
-        problems += row_problems(name, rows, not_number, field_name, "not a number", text)
-        numbers.append(number)
-    lon, lat = numbers
-    # One coordinate without the other cannot be used, nor replaced by an address.
-    problems += row_problems(name, rows, lon_text.isna() & lat_text.notna(), "lon", "missing (lat is given)", None)
-    problems += row_problems(name, rows, lat_text.isna() & lon_text.notna(), "lat", "missing (lon is given)", None)
-    return lon, lat, problems, lon_text.isna() & lat_text.isna()
-
-
-def _points_from_geometry(
-    geometry: gpd.GeoSeries, rows: np.ndarray, name: str
-) -> tuple[pd.Series, pd.Series, list[RowError], pd.Series]:
-    """Coordinates of point features; returns lon, lat, problems and the rows with no geometry."""
-    index = pd.RangeIndex(len(geometry))
-    values = geometry.to_numpy()
-    missing = shapely.is_missing(values)
-    empty = ~missing & shapely.is_empty(values)
-    types = pd.Series(np.asarray(geometry.geom_type, dtype=object), index=index).astype("string")
-    not_point = ~missing & ~empty & (types != "Point").to_numpy()
-    invalid = ~missing & ~empty & ~not_point & ~shapely.is_valid(values)
-    problems = row_problems(name, rows, empty, "geometry", "empty geometry", None)
-    problems += row_problems(name, rows, not_point, "geometry", "geometry is " + types + ", expected Point", None)
-    reasons = pd.Series(shapely.is_valid_reason(values), index=index).astype("string")
-    problems += row_problems(name, rows, invalid, "geometry", "invalid geometry: " + reasons.fillna(""), None)
-    good = ~missing & ~empty & ~not_point & ~invalid
-    # get_x raises on empty points; a missing geometry gives NaN.
-    points = np.where(good, values, None)
-    lon = pd.Series(shapely.get_x(points), index=index)
-    lat = pd.Series(shapely.get_y(points), index=index)
-    return lon, lat, problems, pd.Series(missing, index=index)
-
-
-def _pair(lon: pd.Series, lat: pd.Series) -> pd.Series:
-    """``"lon, lat"`` as text, for messages."""
-    return lon.fillna("?") + ", " + lat.fillna("?")
-
-
-def _geographic_mask(systems: pd.Series) -> pd.Series:
-    # One pyproj lookup per distinct system, not per row.
-    geographic = {system: system_is_geographic(system) for system in systems.dropna().unique()}
-    return systems.map(geographic).fillna(False).astype(bool)
-
-
-def _range_problems(
-    lon: pd.Series,
-    lat: pd.Series,
-    lon_shown: pd.Series,
-    lat_shown: pd.Series,
-    systems: pd.Series,
-    usable: pd.Series,
-    rows: np.ndarray,
-    name: str,
-) -> list[RowError]:
-    """Degree ranges, for rows in geographic systems (projected x/y are metres)."""
-    degrees = usable & _geographic_mask(systems)
-    swapped = degrees & (lat.abs() > 90) & (lat.abs() <= 180) & (lon.abs() <= 90)
-    problems = row_problems(
-        name,
-        rows,
-        swapped,
-        "lon/lat",
-        "longitude and latitude look swapped: lat is beyond ±90 and lon would fit it",
-        "lon, lat = " + _pair(lon_shown, lat_shown),
-    )
-    out_lon = degrees & (lon.abs() > 180)
-    out_lat = degrees & (lat.abs() > 90) & ~swapped
-    problems += row_problems(name, rows, out_lon, "lon", "out of range -180..180", lon_shown)
-    problems += row_problems(name, rows, out_lat, "lat", "out of range -90..90", lat_shown)
-    return problems
-
-
-def _in_range(lon: pd.Series, lat: pd.Series, systems: pd.Series) -> pd.Series:
-    return ~_geographic_mask(systems) | ((lon.abs() <= 180) & (lat.abs() <= 90))
-
-
-def _convert(lon: pd.Series, lat: pd.Series, systems: pd.Series, usable: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """WGS84 lon/lat of the usable rows, converted per coordinate-system group."""
-    wgs_lon = pd.Series(np.nan, index=lon.index)
-    wgs_lat = pd.Series(np.nan, index=lat.index)
-    for system, members in systems[usable].groupby(systems[usable]).groups.items():
-        x, y = convert_to_wgs84(lon[members].to_numpy(), lat[members].to_numpy(), system)
-        wgs_lon[members] = x
-        wgs_lat[members] = y
-    return wgs_lon, wgs_lat
-
-
-def _locate_addresses(
-    address: pd.Series, wanted: pd.Series, gazetteer: pd.DataFrame | None, rows: np.ndarray, name: str
-) -> tuple[pd.Series, pd.Series, pd.Series, list[RowError]]:
-    """Place rows by the longest gazetteer name their address contains."""
-    lon = pd.Series(np.nan, index=address.index)
-    lat = pd.Series(np.nan, index=address.index)
-    found = pd.Series(False, index=address.index)
-    if gazetteer is None:
-        reason = "no coordinates, and no gazetteer to locate the address"
-        problems = row_problems(name, rows, wanted, "address", reason, address)
-        return lon, lat, found, problems
-    places = pd.DataFrame(
-        {
-            "key": fold_text(gazetteer["name"].astype("string")).str.replace(r"\s+", "", regex=True),
-            "lon": pd.to_numeric(gazetteer["lon"], errors="coerce"),
-            "lat": pd.to_numeric(gazetteer["lat"], errors="coerce"),
-        }
-    ).dropna()
-    places = places[places["key"] != ""].drop_duplicates("key")
-    places = places.iloc[places["key"].str.len().argsort()[::-1]]
-    target = fold_text(address).str.replace(r"\s+", "", regex=True)
-    # One vectorised pass over all addresses per place name, longest names first, so
-    # "金桥花园二期" wins over "金桥花园" and both over a road name.
-    for key, place_lon, place_lat in places.itertuples(index=False):
-        hit = wanted & ~found & target.str.contains(key, regex=False).fillna(False)
-        lon[hit] = place_lon
-        lat[hit] = place_lat
-        found |= hit
-    reason = "no place in the gazetteer matches the address"
-    problems = row_problems(name, rows, wanted & ~found, "address", reason, address)
-    return lon, lat, found, problems

@@ -353,7 +353,8 @@ def apply_transition(
         pending = store.pending_request(conn, issue_id)
         values.update(_answer_values(spec, pending, issue, issue_id))
         won = store.update_issue_if_status(conn, issue_id, expected_status=current, values=values,
-                                           increment_rework=bool(spec["counts_rework"]))
+                                           increment_rework=bool(spec["counts_rework"]),
+                                           jurisdiction_code=issue["jurisdiction_code"])
         if won != 1:
             raise ConflictError(f"issue {issue_id} changed while {action!r} was applied (it is no longer "
                                 f"{current!r}): another transition came first; reload it")

@@ -300,7 +300,8 @@ def _gates(compounds: gpd.GeoDataFrame, roads: gpd.GeoDataFrame) -> tuple[np.nda
 
 
 def make_issues(layers: dict[str, gpd.GeoDataFrame], *, n: int = 20000, year: int = 2025,
-                seed: int = 20250101) -> pd.DataFrame:
+                seed: int = 20250101, refused_share: float = 0.03, merged_share: float = 0.01,
+                snapshot_days: int | None = None) -> pd.DataFrame:
     """Simulate a year of issues on the sample layers (illustrative, not real reports).
 
     Points come from a mixture: a uniform background; points within 15 m of road
@@ -313,8 +314,8 @@ def make_issues(layers: dict[str, gpd.GeoDataFrame], *, n: int = 20000, year: in
     on snowy days of December–February, greening problems in spring and summer,
     more garbage around the Spring Festival and National Day. Lifecycle times
     follow plausible delays (garbage the same day, other work days), with about
-    5 % rework, 3 % refused and 1 % merged duplicates; the snapshot is taken at
-    the end of 31 December, so recent issues are still open.
+    5 % rework, 3 % refused and 1 % merged duplicates (by default); the snapshot is
+    taken at the end of 31 December (by default), so recent issues are still open.
 
     Parameters
     ----------
@@ -328,6 +329,12 @@ def make_issues(layers: dict[str, gpd.GeoDataFrame], *, n: int = 20000, year: in
         Calendar year simulated (the Chinese holiday calendar must cover it).
     seed : int, keyword-only
         Seed of the random generator; the same seed gives the same frame.
+    refused_share, merged_share : float, keyword-only
+        Shares of the reports refused and merged as duplicates (0 to 0.5 each).
+    snapshot_days : int, optional, keyword-only
+        Days after 1 January of ``year`` at whose start the lifecycle is seen (stages
+        later than that are not reached yet); default the end of ``year``. A later
+        snapshot lets the issues of an earlier year of a longer export close.
 
     Returns
     -------
@@ -341,6 +348,9 @@ def make_issues(layers: dict[str, gpd.GeoDataFrame], *, n: int = 20000, year: in
         ``verified_at``, ``closed_at`` (naive local time, Asia/Shanghai; NaT
         when not reached) and ``rework_count``.
     """
+    for name, share in (("refused_share", refused_share), ("merged_share", merged_share)):
+        if not 0 <= share <= 0.5:
+            raise ValueError(f"{name}={share!r}: expected a share from 0 to 0.5")
     rng = np.random.default_rng(seed)
     jurisdiction = layers["jurisdiction"]
     crs = str(jurisdiction["metric_crs"].iloc[0])
@@ -406,14 +416,14 @@ def make_issues(layers: dict[str, gpd.GeoDataFrame], *, n: int = 20000, year: in
 
     # About 1 % are duplicates of an earlier report: same place and kind, later the same day.
     merged = np.zeros(n, dtype=bool)
-    dup, orig = np.split(rng.choice(n, size=2 * round(0.01 * n), replace=False), 2)
+    dup, orig = np.split(rng.choice(n, size=2 * round(merged_share * n), replace=False), 2)
     merged[dup] = True
     moved = xy[orig] + rng.normal(0.0, 8.0, size=(len(orig), 2))
     xy[dup] = np.where(shapely.contains_xy(inner, moved[:, 0], moved[:, 1])[:, None], moved, xy[orig])
     category[dup], component[dup], day[dup] = category[orig], component[orig], day[orig]
     to_midnight = _DAY_S - reported[orig] % _DAY_S
     reported[dup] = reported[orig] + (rng.uniform(0.05, 1.0, len(dup)) * np.minimum(6 * _HOUR_S, to_midnight - 1)).astype(int)
-    refused = ~merged & (rng.random(n) < 0.03)
+    refused = ~merged & (rng.random(n) < refused_share)
 
     # Lifecycle delays, in seconds.
     code_arr = np.asarray(codes, dtype=object)[category]
@@ -439,7 +449,7 @@ def make_issues(layers: dict[str, gpd.GeoDataFrame], *, n: int = 20000, year: in
     closed = _daytime(verified + _lognormal(rng, 2 * _HOUR_S, 1.2, n), rng)
 
     start = np.datetime64(f"{year}-01-01T00:00:00", "s")
-    as_of = n_days * _DAY_S - 1
+    as_of = (n_days if snapshot_days is None else snapshot_days) * _DAY_S - 1
     stamps = {}
     for name, secs in (("registered_at", registered), ("dispatched_at", dispatched), ("handled_at", handled),
                        ("verified_at", verified), ("closed_at", closed)):

@@ -56,11 +56,13 @@ from geo.store.base import (  # noqa: F401
 from geo.store.bulk import (  # noqa: F401
     BULK_CACHE_KIB,
     COPY_CHUNK_ROWS,
+    REBUILD_INDEXES_ROWS,
     copy_csv,
     hex_ewkb_points,
     spatialite_point_blobs,
     z_order,
 )
+from geo.store.keys import FirstSeen  # noqa: F401
 from geo.store.calendar import (  # noqa: F401
     read_calendar_days,
     read_provisional_deadlines,
@@ -96,6 +98,7 @@ from geo.store.greening import (  # noqa: F401
 from geo.store.issues import (  # noqa: F401
     ASSIGNMENT_COLUMNS,
     ISSUE_READ_COLUMNS,
+    IssueLoad,
     LoadResult,
     count_issues,
     count_issues_by,
@@ -103,7 +106,7 @@ from geo.store.issues import (  # noqa: F401
     insert_issues,
     issue_id_of,
     issue_time_range,
-    lifecycle_events,
+    load_issues,
     query_issues,
     update_assignment,
 )
@@ -168,6 +171,7 @@ __all__ = [
     "FRONTAGE_COLUMNS",
     "GREENING_PLAN_COLUMNS",
     "GREENING_RECORD_COLUMNS",
+    "FirstSeen",
     "GROUP_COLUMNS",
     "GreeningLoad",
     "INSPECTION_COLUMNS",
@@ -177,10 +181,12 @@ __all__ = [
     "KEY_WITHOUT_USER_ROLE",
     "LIFECYCLE_EVENTS",
     "LOGIN_SCOPES",
+    "IssueLoad",
     "LoadResult",
     "LoginAttempt",
     "MASKED_TEXT_COLUMNS",
     "PHOTO_COLUMNS",
+    "REBUILD_INDEXES_ROWS",
     "REQUEST_COLUMNS",
     "TIMESTAMP_COLUMNS",
     "USER_COLUMNS",
@@ -211,7 +217,7 @@ __all__ = [
     "issue_state",
     "issue_time_range",
     "layer_version",
-    "lifecycle_events",
+    "load_issues",
     "lock_row",
     "login_succeeded",
     "pending_request",

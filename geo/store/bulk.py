@@ -1,9 +1,11 @@
-"""Bulk loading of one table, each dialect's fastest path.
+"""Bulk loading of one table, each dialect's fastest path, for many inserts in one transaction (:func:`bulk_load`).
 
 * SpatiaLite: ``executemany`` with point blobs built in numpy, SpatiaLite's per-row
   triggers suspended and the R*Tree filled afterwards (per-row triggers cost 6×).
-* PostGIS: the keys already stored are looked up first, then ``COPY`` (CSV written by
-  :func:`copy_csv`) straight into the table.
+* PostGIS: ``COPY`` (CSV written by :func:`copy_csv`) straight into the table.
+
+Either way the keys already stored can be looked up first (:func:`not_yet_stored`), and
+a large load drops the table's indexes and builds them again at its end.
 """
 
 from __future__ import annotations
@@ -18,61 +20,53 @@ import pandas as pd
 from sqlalchemy import Connection, text
 
 from geo.store.db import is_sqlite
-from geo.store.sqlite_rtree import pack_rtree
+from geo.store.sqlite_rtree import pack_rtree_cells, rtree_cells
 
 
-def bulk_insert(
-    conn: Connection,
-    table: str,
-    frame: pd.DataFrame,
-    columns: Sequence[str],
-    *,
-    point: bool = False,
-    unique_key: Sequence[str] | None = None,
-) -> pd.DataFrame:
-    """Insert many rows fast: ``executemany`` on SQLite, ``COPY`` on PostGIS; returns the rows inserted.
+class BulkLoad:
+    """One table taking many inserts in bulk mode, inside the caller's transaction (:func:`bulk_load`)."""
 
-    With ``point``, the frame's ``lon``/``lat`` columns become the ``geom`` point
-    (SRID 4326). With ``unique_key`` (the columns of a unique index), rows whose
-    key is already stored are skipped (the caller gives each key once: it decides which
-    of a file's repeated rows counts), and the rows inserted come back with their new
-    ``id`` (the table's integer primary key, given here rather than read back; point
-    rows get one too). Columns missing from every row are left out of the statement:
-    the database fills them with NULL.
-    """
-    if unique_key and not frame.empty:
-        if not is_sqlite(conn):
-            # Keeps other writers of the table out until commit (reads go on), so that the
-            # check of stored keys stays true and the ids below are ours alone. (A SQLite
-            # write transaction holds the database's write lock from BEGIN.)
-            conn.exec_driver_sql(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE")
-        frame = _not_yet_stored(conn, table, frame, unique_key)
-    if frame.empty:
-        return frame.assign(id=pd.Series(dtype="int64")) if unique_key else frame
-    if unique_key or point:
-        frame = frame.assign(id=_new_ids(conn, table, len(frame)))
-        columns = ("id", *columns)
-    columns = [c for c in columns if frame[c].notna().any()]
-    names = ", ".join(columns) + (", geom" if point else "")
-    rebuild = len(frame) >= REBUILD_INDEXES_ROWS
-    if is_sqlite(conn):
-        values = ", ".join("?" * (len(columns) + point))
-        arrays = [_sqlite_values(frame[c]) for c in columns]
-        if point:
-            arrays.append(spatialite_point_blobs(frame["lon"].to_numpy(dtype=float),
-                                                 frame["lat"].to_numpy(dtype=float)).tolist())
-        with _spatialite_bulk_mode(conn, table, rebuild_indexes=rebuild) as added_points:
-            conn.connection.driver_connection.executemany(f"INSERT INTO {table} ({names}) VALUES ({values})",
-                                                          zip(*arrays))
+    def __init__(self, conn: Connection, table: str, *, point: bool, added_points: list | None) -> None:
+        self.conn, self.table, self.point = conn, table, point
+        self._added_points = added_points
+
+    def insert(self, frame: pd.DataFrame, columns: Sequence[str], *, ids: bool = False) -> pd.DataFrame:
+        """Insert the rows of ``frame``: ``executemany`` on SQLite, ``COPY`` on PostGIS; returns them.
+
+        With the table's ``point``, the frame's ``lon``/``lat`` columns become the
+        ``geom`` point (SRID 4326). With ``ids`` (or ``point``) the rows get new values
+        of the table's integer primary key ``id``, given here rather than read back,
+        and come back with them. Columns missing from every row are left out of the
+        statement: the database fills them with NULL.
+        """
+        if frame.empty:
+            return frame.assign(id=pd.Series(dtype="int64")) if ids or self.point else frame
+        conn, table, point = self.conn, self.table, self.point
+        if ids or point:
+            frame = frame.assign(id=_new_ids(conn, table, len(frame)))
+            columns = ("id", *columns)
+        columns = [c for c in columns if frame[c].notna().any()]
+        names = ", ".join(columns) + (", geom" if point else "")
+        if is_sqlite(conn):
+            values = ", ".join("?" * (len(columns) + point))
             if point:
-                added_points.append((frame["id"].to_numpy(dtype=np.int64), frame["lon"].to_numpy(dtype=float),
-                                     frame["lat"].to_numpy(dtype=float)))
-        return frame
-    out = frame[list(columns)]
-    if point:
-        out = out.assign(geom=hex_ewkb_points(frame["lon"].to_numpy(dtype=float), frame["lat"].to_numpy(dtype=float)))
-    cursor = conn.connection.driver_connection.cursor()
-    with _postgis_bulk_mode(conn, table, rebuild_indexes=rebuild):
+                lon, lat = frame["lon"].to_numpy(dtype=float), frame["lat"].to_numpy(dtype=float)
+                self._added_points.append(rtree_cells(frame["id"].to_numpy(dtype=np.int64), lon, lon, lat, lat))
+            # a slice at a time: each value becomes a Python object to be bound, a whole chunk's take memory
+            for start in range(0, len(frame), COPY_CHUNK_ROWS):
+                part = frame.iloc[start:start + COPY_CHUNK_ROWS]
+                arrays = [_sqlite_values(part[c]) for c in columns]
+                if point:
+                    arrays.append(spatialite_point_blobs(part["lon"].to_numpy(dtype=float),
+                                                         part["lat"].to_numpy(dtype=float)).tolist())
+                conn.connection.driver_connection.executemany(f"INSERT INTO {table} ({names}) VALUES ({values})",
+                                                              zip(*arrays))
+            return frame
+        out = frame[list(columns)]
+        if point:
+            out = out.assign(geom=hex_ewkb_points(frame["lon"].to_numpy(dtype=float),
+                                                  frame["lat"].to_numpy(dtype=float)))
+        cursor = conn.connection.driver_connection.cursor()
         # In chunks, formatted by a thread while this one sends: the server parses one chunk
         # while the next is made (two cores at work; sending waits on the socket, not the GIL).
         with cursor.copy(f"COPY {table} ({names}) FROM STDIN WITH (FORMAT csv)") as copy, \
@@ -80,7 +74,37 @@ def bulk_insert(
             for chunk in formatter.map(lambda start: copy_csv(out.iloc[start:start + COPY_CHUNK_ROWS]),
                                        range(0, len(out), COPY_CHUNK_ROWS)):
                 copy.write(chunk)
-    return frame
+        return frame
+
+
+def lock_for_load(conn: Connection, table: str) -> None:
+    """Keep other writers of ``table`` out until the caller's transaction ends (reads go on).
+
+    So that what a load checks before it writes (which keys are stored, which ids are
+    free) stays true until it commits. A SQLite write transaction holds the database's
+    write lock from BEGIN already; on PostGIS the table is locked ``SHARE ROW EXCLUSIVE``.
+    """
+    if not is_sqlite(conn):
+        conn.exec_driver_sql(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE")
+
+
+@contextmanager
+def bulk_load(conn: Connection, table: str, *, point: bool = False, rebuild_indexes: bool = False,
+              keep_indexes: Sequence[str] = ()) -> Iterator[BulkLoad]:
+    """``table`` made ready for many fast inserts in the caller's transaction, and made whole again after them.
+
+    On SpatiaLite the table's per-row triggers are suspended and the R*Tree entries of
+    the points inserted are added at the end (:func:`_spatialite_bulk_mode`). With
+    ``rebuild_indexes`` the table's indexes (but ``keep_indexes``) are dropped first and
+    built again at the end, one sort each instead of a random insert per row and index.
+    Nothing is made whole if the block raises: the caller's transaction rolls it all back.
+    """
+    if is_sqlite(conn):
+        with _spatialite_bulk_mode(conn, table, rebuild_indexes=rebuild_indexes, keep=keep_indexes) as added_points:
+            yield BulkLoad(conn, table, point=point, added_points=added_points)
+        return
+    with _postgis_bulk_mode(conn, table, rebuild_indexes=rebuild_indexes, keep=keep_indexes):
+        yield BulkLoad(conn, table, point=point, added_points=None)
 
 
 def copy_csv(frame: pd.DataFrame) -> str:
@@ -108,8 +132,9 @@ def copy_csv(frame: pd.DataFrame) -> str:
     return "".join(row + "\n" for row in map(",".join, zip(*fields)))
 
 
-#: rows formatted and sent to a PostGIS COPY at a time
-COPY_CHUNK_ROWS = 50_000
+#: rows formatted and sent to a PostGIS COPY, or bound to a SQLite insert, at a time: a tenth of the load's
+#: rows as Python values at once
+COPY_CHUNK_ROWS = 10_000
 _EWKB_POINT_4326 = np.frombuffer(bytes.fromhex("0101000020E6100000"), dtype=np.uint8)
 _HEX_DIGITS = np.frombuffer(b"0123456789ABCDEF", dtype=np.uint8)
 
@@ -202,8 +227,8 @@ def _new_ids(conn: Connection, table: str, n: int) -> np.ndarray:
     return np.arange(top + 1, top + 1 + n, dtype=np.int64)
 
 
-def _not_yet_stored(conn: Connection, table: str, frame: pd.DataFrame, unique_key: Sequence[str]) -> pd.DataFrame:
-    """The rows of ``frame`` whose key is not in ``table`` yet.
+def not_yet_stored(conn: Connection, table: str, frame: pd.DataFrame, unique_key: Sequence[str]) -> pd.DataFrame:
+    """The rows of ``frame`` whose key (the columns of a unique index) is not in ``table`` yet.
 
     Checking first and then inserting straight into the table writes each row once
     (COPY into a temporary table and ``INSERT … ON CONFLICT`` wrote it twice), and
@@ -232,8 +257,10 @@ def _not_yet_stored(conn: Connection, table: str, frame: pd.DataFrame, unique_ke
 
 
 @contextmanager
-def _postgis_bulk_mode(conn: Connection, table: str, *, rebuild_indexes: bool) -> Iterator[None]:
-    """For a large batch, drop the table's indexes (GiST and unique ones included) and foreign keys, and add them after.
+def _postgis_bulk_mode(conn: Connection, table: str, *, rebuild_indexes: bool,
+                       keep: Sequence[str] = ()) -> Iterator[None]:
+    """For a large batch, drop the table's indexes (GiST and unique ones included, but ``keep``) and foreign keys,
+    and add them after.
 
     A sorted GiST build of a million points takes seconds; a million GiST inserts take
     minutes. A foreign key checks each new row with a query of its own (~3 µs a row);
@@ -253,13 +280,18 @@ def _postgis_bulk_mode(conn: Connection, table: str, *, rebuild_indexes: bool) -
             "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = %s::regclass "
             "AND contype = 'f'", (table,)
         ).fetchall()
+    indexes = [(name, definition) for name, definition in indexes if name not in keep]
     for name, _ in indexes:
         conn.exec_driver_sql(f'DROP INDEX "{name}"')
     for name, _ in foreign_keys:
         conn.exec_driver_sql(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
     yield
+    if indexes:
+        # room to sort in memory, and to share each build with parallel workers (each needs 32 MB)
+        conn.exec_driver_sql(f"SET LOCAL maintenance_work_mem = '{BULK_SORT_MEMORY_MB}MB'")
     for _, definition in indexes:
-        conn.exec_driver_sql(definition)
+        # a partitioned table's index is defined ON ONLY the parent: made again, it covers the partitions
+        conn.exec_driver_sql(definition.replace(" ON ONLY ", " ON ", 1))
     for name, definition in foreign_keys:
         conn.exec_driver_sql(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
     if rebuild_indexes:
@@ -274,12 +306,17 @@ _BULK_SUSPENDED_TRIGGERS = ("ggi", "tmi", "gii")
 #: afterwards: one sort per index instead of a million random index inserts
 REBUILD_INDEXES_ROWS = 100_000
 
-#: SQLite page cache (KiB) while a bulk load runs
-BULK_CACHE_KIB = 262_144
+#: PostgreSQL's maintenance_work_mem (MB) while a load builds its indexes again (the server's memory, not ours)
+BULK_SORT_MEMORY_MB = 256
+
+#: SQLite page cache (KiB) while a bulk load runs: index builds sort in it before they spill to temporary files,
+#: and it counts in the importing process's memory
+BULK_CACHE_KIB = 16384
 
 
 @contextmanager
-def _spatialite_bulk_mode(conn: Connection, table: str, *, rebuild_indexes: bool = False) -> Iterator[list]:
+def _spatialite_bulk_mode(conn: Connection, table: str, *, rebuild_indexes: bool = False,
+                          keep: Sequence[str] = ()) -> Iterator[list]:
     """Suspend SpatiaLite's per-row triggers on ``table`` for one bulk insert.
 
     The geometry-constraint check (``ggi_``), the last-insert timestamp (``tmi_``)
@@ -290,15 +327,17 @@ def _spatialite_bulk_mode(conn: Connection, table: str, *, rebuild_indexes: bool
     again, all inside the caller's transaction: a failure rolls every step back.
     With ``rebuild_indexes``, the table's b-tree indexes are dropped and created again
     the same way (unique ones too: the caller has left out the rows already stored,
-    and building a unique index checks it), and the R*Tree is packed anew from its
-    entries and the new points. Indexes that back a table constraint cannot be
-    dropped and stay.
+    and building a unique index checks it), but those named in ``keep``, and the
+    R*Tree is packed anew from its entries and the new points. Indexes that back a
+    table constraint cannot be dropped and stay. The file is not memory-mapped
+    meanwhile: an index build reads the whole table, and mapped pages it touched
+    would count as the process's resident memory.
 
     Yields
     ------
     list
-        The caller appends ``(ids, lon, lat)`` arrays of the points it stored: the
-        R*Tree entries are made from them, not read back from the table.
+        The caller appends the R*Tree cells (:func:`~geo.store.sqlite_rtree.rtree_cells`) of the points it
+        stored: the entries are made from them, not read back from the table.
     """
     found = conn.exec_driver_sql(
         "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?", (table,)
@@ -311,32 +350,42 @@ def _spatialite_bulk_mode(conn: Connection, table: str, *, rebuild_indexes: bool
             "SELECT m.name, m.sql FROM sqlite_master m JOIN pragma_index_list(?) l ON l.name = m.name "
             "WHERE m.type = 'index' AND l.origin = 'c'", (table,)
         ).fetchall()
+        indexes = [(name, sql) for name, sql in indexes if name not in keep]
     cache = conn.exec_driver_sql("PRAGMA cache_size").scalar_one()
+    mapped = conn.exec_driver_sql("PRAGMA mmap_size").scalar_one()
     conn.exec_driver_sql(f"PRAGMA cache_size = {-BULK_CACHE_KIB}")
+    conn.exec_driver_sql("PRAGMA mmap_size = 0")
     for name, _ in suspended:
         conn.exec_driver_sql(f'DROP TRIGGER "{name}"')
     for name, _ in indexes:
         conn.exec_driver_sql(f'DROP INDEX "{name}"')
-    added_points: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    added_points: list[np.ndarray] = []
     yield added_points
     for _, sql in indexes:
         conn.exec_driver_sql(sql)
     if rtree and added_points:
-        ids, lon, lat = (np.concatenate(parts) for parts in zip(*added_points))
+        cells = np.concatenate(added_points)
+        added_points.clear()
         raw = conn.connection.driver_connection
         if rebuild_indexes:
-            # the entries already there are float32 boxes, which packing stores unchanged
+            # the entries already there are float32 boxes: made cells again, they keep their values
             old = np.array(raw.execute(f'SELECT pkid, xmin, xmax, ymin, ymax FROM "{rtree}"').fetchall(),
                            dtype=np.float64).reshape(-1, 5)
-            pack_rtree(conn, rtree, (np.concatenate([old[:, 0].astype(np.int64), ids]),
-                                     np.concatenate([old[:, 1], lon]), np.concatenate([old[:, 2], lon]),
-                                     np.concatenate([old[:, 3], lat]), np.concatenate([old[:, 4], lat])))
+            if len(old):
+                cells = np.concatenate([rtree_cells(old[:, 0].astype(np.int64), *old[:, 1:].T), cells])
+            del old
+            pack_rtree_cells(conn, rtree, cells)
         else:
-            raw.executemany(f'INSERT INTO "{rtree}" (pkid, xmin, xmax, ymin, ymax) VALUES (?, ?, ?, ?, ?)',
-                            zip(ids.tolist(), lon.tolist(), lon.tolist(), lat.tolist(), lat.tolist()))
+            # a slice at a time: Python numbers for every point of a large load would take more memory than the rows
+            for start in range(0, len(cells), COPY_CHUNK_ROWS):
+                some = cells[start:start + COPY_CHUNK_ROWS]
+                raw.executemany(f'INSERT INTO "{rtree}" (pkid, xmin, xmax, ymin, ymax) VALUES (?, ?, ?, ?, ?)',
+                                zip(*(some[field].astype(np.int64 if field == "id" else np.float64).tolist()
+                                      for field in ("id", "xmin", "xmax", "ymin", "ymax"))))
     for _, sql in suspended:
         conn.exec_driver_sql(sql)
     conn.exec_driver_sql(f"PRAGMA cache_size = {int(cache)}")
+    conn.exec_driver_sql(f"PRAGMA mmap_size = {int(mapped)}")
 
 
 def _sqlite_values(column: pd.Series) -> list:

@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import geopandas as gpd
 import pandas as pd
@@ -30,7 +31,8 @@ from geo.store.base import (
     _records,
     _with_conn,
 )
-from geo.store.bulk import bulk_insert, z_order
+from geo.store import bulk
+from geo.store.bulk import z_order
 from geo.store.db import write_tx
 
 
@@ -41,6 +43,11 @@ class LoadResult:
     batch_id: int
     inserted: int
     skipped: int
+
+
+#: the issues' unique key (an index: a large load may drop it and build it again)
+ISSUE_KEY = ("jurisdiction_code", "source", "external_id")
+_ISSUE_KEY_INDEX = "uq_issue_source_external_id"
 
 
 def insert_issues(
@@ -64,7 +71,9 @@ def insert_issues(
         number refuses the load). An issue whose source and external id are already
         stored, or repeat an earlier row, is left as it is and counted as skipped.
         The new issues are numbered along a Z curve of their points (:func:`z_order`),
-        not in row order.
+        not in row order. Lifecycle times (``registered_at`` … ``closed_at``) and a
+        ``refused`` or ``merged`` status are kept as the issue's imported history
+        (``imported_lifecycles``), read back as its first audit events.
     file, actor : str
         Recorded on the import batch row (the audit of the load).
     rows_rejected : int
@@ -74,6 +83,101 @@ def insert_issues(
     -------
     LoadResult
     """
+    with load_issues(engine, jurisdiction_code=jurisdiction_code, file=file, actor=actor,
+                     rows_expected=len(issues)) as load:
+        load.add(issues)
+        load.rows_rejected = rows_rejected
+    return load.result
+
+
+@contextmanager
+def load_issues(engine: Engine, *, jurisdiction_code: str, file: str, actor: str,
+                rows_expected: int) -> Iterator[IssueLoad]:
+    """An import of issues in chunks, all in one transaction: what :func:`insert_issues` does for one frame.
+
+    The block adds chunks (:meth:`IssueLoad.add`); when it ends, the load is committed and
+    :attr:`IssueLoad.result` says what it did; when it raises, nothing of it is left.
+
+    Parameters
+    ----------
+    rows_expected : int, keyword-only
+        About how many rows the chunks hold together. From
+        :data:`~geo.store.bulk.REBUILD_INDEXES_ROWS` on, the tables' indexes are dropped
+        at the start and built again at the end; the issues' unique key stays when the
+        jurisdiction already has issues, for the look-up of keys stored before.
+    """
+    with write_tx(engine) as conn:
+        batch_id = conn.execute(
+            text("INSERT INTO import_batches (jurisdiction_code, file, actor, at, rows_loaded, rows_skipped, rows_rejected) "
+                 "VALUES (:j, :f, :a, :at, 0, 0, 0) RETURNING id"),
+            {"j": jurisdiction_code, "f": file, "a": actor, "at": local_now()},
+        ).scalar_one()
+        bulk.lock_for_load(conn, "issues")
+        stored_before = conn.execute(text("SELECT 1 FROM issues WHERE jurisdiction_code = :j LIMIT 1"),
+                                     {"j": jurisdiction_code}).first() is not None
+        rebuild = rows_expected >= bulk.REBUILD_INDEXES_ROWS
+        with bulk.bulk_load(conn, "issues", point=True, rebuild_indexes=rebuild,
+                            keep_indexes=(_ISSUE_KEY_INDEX,) if stored_before else ()) as issue_rows, \
+                bulk.bulk_load(conn, "reporter_contacts", rebuild_indexes=rebuild) as contact_rows, \
+                bulk.bulk_load(conn, "imported_lifecycles", rebuild_indexes=rebuild):
+            load = IssueLoad(issue_rows, contact_rows, batch_id=batch_id, jurisdiction_code=jurisdiction_code,
+                             check_stored=stored_before)
+            yield load
+        conn.execute(text("UPDATE import_batches SET rows_loaded = :n, rows_skipped = :s, rows_rejected = :r "
+                          "WHERE id = :b"),
+                     {"n": load.inserted, "s": load.skipped, "r": load.rows_rejected, "b": batch_id})
+    load.result = LoadResult(batch_id=batch_id, inserted=load.inserted, skipped=load.skipped)
+
+
+class IssueLoad:
+    """The issues of one import, stored a chunk at a time (:func:`load_issues`)."""
+
+    def __init__(self, issue_rows: bulk.BulkLoad, contact_rows: bulk.BulkLoad, *, batch_id: int,
+                 jurisdiction_code: str, check_stored: bool) -> None:
+        self._issues, self._contacts = issue_rows, contact_rows
+        self.batch_id, self.jurisdiction_code = batch_id, jurisdiction_code
+        self._check_stored = check_stored
+        self.inserted = self.skipped = self.rows_rejected = 0
+        self.result: LoadResult | None = None
+
+    def add(self, issues: gpd.GeoDataFrame) -> int:
+        """Store a chunk of issues (as :func:`insert_issues` takes them); returns how many were new.
+
+        A key stored before the load, or given earlier in this chunk, is skipped. A
+        key of an earlier chunk should not come again (the caller sees to it, as
+        :func:`geo.io.iter_issue_file` does): it is skipped when the unique index was
+        kept, and otherwise the index, built again at the end, refuses the whole load. The chunk's issues are numbered along a Z curve of their
+        points; their reporters' contacts and, for lifecycle times, their audit events
+        are written with them.
+        """
+        frame = _issue_frame(issues, jurisdiction_code=self.jurisdiction_code)
+        rows_given = len(frame)
+        # A repeated case keeps its first row; then the chunk is numbered and stored along a Z
+        # curve, so that issues near each other on the map sit on neighbouring pages: a bbox
+        # query of 1,000 issues out of 1M reads a few dozen pages per chunk instead of ~1,000.
+        frame = frame[~frame.duplicated(["source", "external_id"])]
+        if self._check_stored:
+            frame = bulk.not_yet_stored(self._issues.conn, "issues", frame, ISSUE_KEY)
+        frame = frame.iloc[z_order(frame["lon"], frame["lat"])].reset_index(drop=True)
+        frame["import_batch_id"] = self.batch_id
+        new = self._issues.insert(frame, (*STORED_ISSUE_COLUMNS, "import_batch_id"))
+        new = new.rename(columns={"id": "issue_id"})
+        given = {column: CONTACT_COLUMNS[column] for column in CONTACT_COLUMNS if column in new}
+        if given:
+            values = pd.DataFrame({stored: new[column].astype("string").str.strip() for column, stored in given.items()})
+            keep = (values.fillna("") != "").any(axis=1)
+            contacts = new.loc[keep, ["issue_id", "jurisdiction_code"]].assign(**values[keep])
+            self._contacts.insert(contacts, ("issue_id", "jurisdiction_code", *given.values()))
+        if len(new):
+            _write_imported_lifecycles(self._issues.conn, batch_id=self.batch_id,
+                                       ids=(int(new["issue_id"].min()), int(new["issue_id"].max())))
+        self.inserted += len(new)
+        self.skipped += rows_given - len(new)
+        return len(new)
+
+
+def _issue_frame(issues: gpd.GeoDataFrame, *, jurisdiction_code: str) -> pd.DataFrame:
+    """Issues as the rows ``issues`` stores: every stored column, phone normalised, ``lon``/``lat`` of the points."""
     if issues.crs is None or not issues.crs.equals(WGS84):
         raise ValidationError(f"issues must be EPSG:4326, got {issues.crs}")
     if (issues.geom_type != "Point").any() or shapely.is_empty(issues.geometry.values).any():
@@ -99,61 +203,26 @@ def insert_issues(
         frame[column] = pd.to_datetime(frame[column])
     frame["lon"] = issues.geometry.x.to_numpy()
     frame["lat"] = issues.geometry.y.to_numpy()
-    # A file's repeated case keeps its first row; then the batch is numbered and stored along a
-    # Z curve, so that issues near each other on the map sit on neighbouring pages: a bbox
-    # query of 1,000 issues out of 1M reads a few dozen pages instead of ~1,000.
-    rows_given = len(frame)
-    frame = frame[~frame.duplicated(["source", "external_id"])]
-    frame = frame.iloc[z_order(frame["lon"], frame["lat"])].reset_index(drop=True)
-    with write_tx(engine) as conn:
-        batch_id = conn.execute(
-            text("INSERT INTO import_batches (jurisdiction_code, file, actor, at, rows_loaded, rows_skipped, rows_rejected) "
-                 "VALUES (:j, :f, :a, :at, 0, 0, :r) RETURNING id"),
-            {"j": jurisdiction_code, "f": file, "a": actor, "at": local_now(), "r": rows_rejected},
-        ).scalar_one()
-        frame["import_batch_id"] = batch_id
-        new = bulk_insert(conn, "issues", frame, (*STORED_ISSUE_COLUMNS, "import_batch_id"), point=True,
-                           unique_key=("jurisdiction_code", "source", "external_id"))
-        new = new.rename(columns={"id": "issue_id"})
-        given = {column: CONTACT_COLUMNS[column] for column in CONTACT_COLUMNS if column in new}
-        if given:
-            values = pd.DataFrame({stored: new[column].astype("string").str.strip() for column, stored in given.items()})
-            keep = (values.fillna("") != "").any(axis=1)
-            contacts = new.loc[keep, ["issue_id", "jurisdiction_code"]].assign(**values[keep])
-            bulk_insert(conn, "reporter_contacts", contacts, ("issue_id", "jurisdiction_code", *given.values()))
-        events = lifecycle_events(new, actor=actor)
-        bulk_insert(conn, "issue_events", events,
-                     ("issue_id", "jurisdiction_code", "at", "actor", "action", "from_status", "to_status"))
-        conn.execute(text("UPDATE import_batches SET rows_loaded = :n, rows_skipped = :s WHERE id = :b"),
-                     {"n": len(new), "s": rows_given - len(new), "b": batch_id})
-    return LoadResult(batch_id=batch_id, inserted=len(new), skipped=rows_given - len(new))
+    return frame
 
 
-def lifecycle_events(issues: pd.DataFrame, *, actor: str) -> pd.DataFrame:
-    """One audit event per lifecycle timestamp after the report that an issue carries (imported history).
+def _write_imported_lifecycles(conn: Connection, *, batch_id: int, ids: tuple[int, int]) -> None:
+    """The lifecycle the issues ``ids`` (first, last) of a batch were imported with, one ``imported_lifecycles`` row each.
 
-    Returns a frame with ``issue_id``, ``jurisdiction_code``, ``at``, ``actor``,
-    ``action``, ``from_status``, ``to_status``; refusals and merges end the chain
-    with their own action.
+    Written by the database from the rows just stored (no row goes through Python), for
+    the issues with a lifecycle time or that the import ended (refused, merged: at the
+    later of the report and the registration). :func:`geo.store.read_issue_events` reads
+    them as the events they stand for.
     """
-    parts = []
-    previous = "reported"
-    for column, action, status in LIFECYCLE_EVENTS:
-        at = pd.to_datetime(issues[column])
-        part = pd.DataFrame({"issue_id": issues["issue_id"], "jurisdiction_code": issues["jurisdiction_code"],
-                             "at": at, "action": action, "from_status": previous, "to_status": status})
-        parts.append(part[at.notna()])
-        previous = status
-    ended = issues[issues["status"].isin(["refused", "merged"])]
-    parts.append(pd.DataFrame({
-        "issue_id": ended["issue_id"], "jurisdiction_code": ended["jurisdiction_code"],
-        "at": pd.to_datetime(ended[["reported_at", "registered_at"]].max(axis=1)),
-        "action": ended["status"].map({"refused": "refuse", "merged": "merge"}),
-        "from_status": "reported", "to_status": ended["status"],
-    }))
-    events = pd.concat(parts, ignore_index=True)
-    events["actor"] = actor
-    return events.sort_values(["issue_id", "at"], kind="stable").reset_index(drop=True)
+    times = [column for column, _, _ in LIFECYCLE_EVENTS]
+    ended = "status IN ('refused', 'merged')"
+    conn.execute(text(
+        f"INSERT INTO imported_lifecycles (issue_id, jurisdiction_code, {', '.join(times)}, ended, ended_at) "
+        f"SELECT id, jurisdiction_code, {', '.join(times)}, CASE WHEN {ended} THEN status END, "
+        f"CASE WHEN {ended} THEN CASE WHEN registered_at > reported_at THEN registered_at ELSE reported_at END END "
+        "FROM issues WHERE import_batch_id = :b AND id BETWEEN :first AND :last "
+        f"AND ({' OR '.join(f'{column} IS NOT NULL' for column in times)} OR {ended})"),
+        {"b": batch_id, "first": ids[0], "last": ids[1]})
 
 
 ASSIGNMENT_COLUMNS = ("cell_code", "segment_id", "segment_dist_m", "compound_code", "community_code", "grid_code",

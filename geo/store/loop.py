@@ -9,11 +9,13 @@ from typing import Sequence
 import pandas as pd
 import shapely
 from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import OperationalError
 
 from geo.errors import ValidationError
 from geo.privacy import mask_phones
 from geo.store import models
 from geo.store.base import (
+    LIFECYCLE_EVENTS,
     _geom_from_wkb,
     _in_clause,
     _masked_text,
@@ -44,6 +46,12 @@ def lock_row(conn: Connection, table: str, row_id: int, columns: Sequence[str]) 
     would read the old one and its update would overwrite the other's); on SQLite,
     where ``write_tx`` already admits one writer at a time, a plain ``SELECT``.
     Returns the values by column name, or None when there is no such row.
+
+    A row in a partition on another server (``geo.store.partitions``) that another
+    transaction changed while this one waited cannot be read anew (postgres_fdw's
+    REPEATABLE READ fails instead): it is read as this transaction first saw it, and the
+    write that depends on it must be conditional (:func:`update_issue_if_status`), which
+    then finds the race lost.
     """
     if table not in models.Base.metadata.tables:
         raise ValidationError(f"no table {table!r}")
@@ -51,25 +59,53 @@ def lock_row(conn: Connection, table: str, row_id: int, columns: Sequence[str]) 
     unknown = [c for c in columns if c not in known or c == "geom"]
     if unknown or "id" not in known or not columns:
         raise ValidationError(f"cannot lock columns {list(columns)!r} of {table}: it has {[c.name for c in known]}")
-    lock = "" if is_sqlite(conn) else " FOR UPDATE"
-    row = conn.execute(text(f"SELECT {', '.join(columns)} FROM {table} WHERE id = :id{lock}"),
-                       {"id": int(row_id)}).mappings().first()
+    select = f"SELECT {', '.join(columns)} FROM {table} WHERE id = :id"
+    params = {"id": int(row_id)}
+    if is_sqlite(conn):
+        row = conn.execute(text(select), params).mappings().first()
+        return None if row is None else dict(row)
+    try:
+        with conn.begin_nested():
+            row = conn.execute(text(select + " FOR UPDATE"), params).mappings().first()
+    except OperationalError as exc:
+        if getattr(exc.orig, "sqlstate", None) != _SERIALIZATION_FAILURE:
+            raise
+        row = conn.execute(text(select), params).mappings().first()
     return None if row is None else dict(row)
 
 
 def update_issue_if_status(conn: Connection, issue_id: int, *, expected_status: str, values: dict,
-                           increment_rework: bool = False) -> int:
+                           increment_rework: bool = False, jurisdiction_code: str | None = None) -> int:
     """``UPDATE issues SET … WHERE id = :id AND status = :expected``; returns the rowcount (0: lost a race).
 
     ``values`` maps issue columns to new values (None clears); ``increment_rework`` adds 1 to ``rework_count``.
+    With the issue's ``jurisdiction_code`` the update names its partition (or Citus shard): one is written
+    instead of every one being looked into (docs/scaling.md).
     """
     unknown = [c for c in values if c not in models.Issue.__table__.columns or c in ("id", "geom")]
     if unknown:
         raise ValidationError(f"issues have no updatable column(s) {unknown}")
     sets = [f"{c} = :v_{c}" for c in values] + (["rework_count = rework_count + 1"] if increment_rework else [])
-    params = {f"v_{c}": v for c, v in values.items()} | {"id": int(issue_id), "expected": expected_status}
-    return conn.execute(text(f"UPDATE issues SET {', '.join(sets)} WHERE id = :id AND status = :expected"),
-                        params).rowcount
+    params = {f"v_{c}": v for c, v in values.items()} | {"id": int(issue_id), "expected": expected_status,
+                                                         "j": jurisdiction_code}
+    where = "id = :id AND status = :expected" + (" AND jurisdiction_code = :j" if jurisdiction_code else "")
+    statement = text(f"UPDATE issues SET {', '.join(sets)} WHERE {where}")
+    if is_sqlite(conn):
+        return conn.execute(statement, params).rowcount
+    # An issue in a partition on another server (geo.store.partitions) is updated there in a REPEATABLE
+    # READ transaction (postgres_fdw's): a change that came first makes it fail instead of match no row.
+    # Either way the race is lost; the savepoint keeps the caller's transaction usable.
+    try:
+        with conn.begin_nested():
+            return conn.execute(statement, params).rowcount
+    except OperationalError as exc:
+        if getattr(exc.orig, "sqlstate", None) != _SERIALIZATION_FAILURE:
+            raise
+        return 0
+
+
+#: PostgreSQL's SQLSTATE of a transaction that saw a row change under it
+_SERIALIZATION_FAILURE = "40001"
 
 
 def insert_issue_event(conn: Connection, event: dict, *, lon: float | None = None, lat: float | None = None) -> int:
@@ -104,18 +140,40 @@ def count_issue_events(bind: Engine | Connection, issue_ids: Sequence[int], *, a
 def read_issue_events(bind: Engine | Connection, issue_id: int) -> pd.DataFrame:
     """The audit trail of one issue, oldest first: ``id``, ``at``, ``actor``, ``action``, ``from_status``,
     ``to_status``, ``note`` (phone numbers masked), ``photo``, ``department_code`` (the issue's after the
-    step; None on imported history), ``lon``, ``lat`` (NaN without a position)."""
+    step; None on imported history), ``lon``, ``lat`` (NaN without a position).
+
+    The steps the issue had taken when it was imported (``imported_lifecycles``) come
+    first among events of the same time, as events of the import's actor without an
+    ``id`` of their own: one per step time given, each from the step before it in the
+    loop, and a refusal or merge.
+    """
+    imported, previous = [], "reported"
+    for step, (column, action, status) in enumerate(LIFECYCLE_EVENTS):
+        imported.append(f"SELECT NULL, l.{column}, b.actor, '{action}', '{previous}', '{status}', NULL, NULL, NULL, "
+                        f"NULL, NULL, {step} {_IMPORTED} AND l.{column} IS NOT NULL")
+        previous = status
+    imported.append("SELECT NULL, l.ended_at, b.actor, CASE l.ended WHEN 'refused' THEN 'refuse' ELSE 'merge' END, "
+                    f"'reported', l.ended, NULL, NULL, NULL, NULL, NULL, {len(LIFECYCLE_EVENTS)} {_IMPORTED} "
+                    "AND l.ended IS NOT NULL")
+    columns = ["id", "at", "actor", "action", "from_status", "to_status", "note", "photo", "department_code", "lon",
+               "lat"]
+
     def run(conn: Connection) -> pd.DataFrame:
         rows = conn.execute(text(
             "SELECT id, at, actor, action, from_status, to_status, note, photo, department_code, ST_X(geom), "
-            "ST_Y(geom) FROM issue_events WHERE issue_id = :i ORDER BY at, id"), {"i": int(issue_id)}).fetchall()
-        frame = pd.DataFrame(list(map(tuple, rows)), columns=["id", "at", "actor", "action", "from_status",
-                                                              "to_status", "note", "photo", "department_code",
-                                                              "lon", "lat"])
+            f"ST_Y(geom), {len(LIFECYCLE_EVENTS) + 1} AS step FROM issue_events WHERE issue_id = :i UNION ALL "
+            + " UNION ALL ".join(imported) + " ORDER BY 2, 12, 1"), {"i": int(issue_id)}).fetchall()
+        frame = pd.DataFrame([tuple(row)[:len(columns)] for row in rows], columns=columns)
         frame["at"] = pd.to_datetime(frame["at"], format="ISO8601")
+        frame["id"] = frame["id"].astype("Int64")
         return _masked_text(frame.astype({"lon": "float64", "lat": "float64"}))
 
     return _with_conn(bind, run)
+
+
+#: an issue's imported lifecycle with the actor of the import that brought it (the issue ``:i``)
+_IMPORTED = ("FROM imported_lifecycles l JOIN issues i ON i.id = l.issue_id "
+             "JOIN import_batches b ON b.id = i.import_batch_id WHERE l.issue_id = :i")
 
 
 PHOTO_COLUMNS = ("issue_id", "file", "content_type", "size_bytes", "uploaded_by", "at", "kind")

@@ -3,7 +3,8 @@
 This is the only module that knows table and column names. Geometries are WGS84
 lon/lat (SRID 4326). Every row carries ``jurisdiction_code`` (the 9-digit
 sub-district code) so that one deployment can serve many sub-districts and a
-city-wide PostGIS can be sharded on it (Citus distribution column).
+city-wide PostGIS can be sharded on it (Citus distribution column): which tables are
+spread by it, and how their keys include it, is :mod:`geo.store.distribution`.
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-SRID = 4326
+from geo.store.distribution import of_issue, references
 
+SRID = 4326
 
 def _geom(kind: str, *, nullable: bool = False) -> Mapped:
     return mapped_column(Geometry(kind, srid=SRID, spatial_index=True), nullable=nullable)
@@ -71,7 +73,7 @@ class Community(Base):
     __tablename__ = "communities"
     __table_args__ = (UniqueConstraint("jurisdiction_code", "code"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    jurisdiction_code: Mapped[str] = mapped_column(String(9), index=True)
+    jurisdiction_code: Mapped[str] = mapped_column(String(9), primary_key=True, index=True)
     code: Mapped[str] = mapped_column(String(12))
     name: Mapped[str] = mapped_column(String(100))
     geom = _geom("GEOMETRY")
@@ -83,7 +85,7 @@ class Compound(Base):
     __tablename__ = "compounds"
     __table_args__ = (UniqueConstraint("jurisdiction_code", "code"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    jurisdiction_code: Mapped[str] = mapped_column(String(9), index=True)
+    jurisdiction_code: Mapped[str] = mapped_column(String(9), primary_key=True, index=True)
     code: Mapped[str] = mapped_column(String(20))
     name: Mapped[str] = mapped_column(String(100))
     community_code: Mapped[str | None] = mapped_column(String(12))
@@ -96,7 +98,7 @@ class ManagementGrid(Base):
     __tablename__ = "management_grids"
     __table_args__ = (UniqueConstraint("jurisdiction_code", "code"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    jurisdiction_code: Mapped[str] = mapped_column(String(9), index=True)
+    jurisdiction_code: Mapped[str] = mapped_column(String(9), primary_key=True, index=True)
     code: Mapped[str] = mapped_column(String(20))
     name: Mapped[str] = mapped_column(String(100))
     community_code: Mapped[str | None] = mapped_column(String(12))
@@ -111,7 +113,7 @@ class ContractorZone(Base):
     __tablename__ = "contractor_zones"
     __table_args__ = (UniqueConstraint("jurisdiction_code", "code"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    jurisdiction_code: Mapped[str] = mapped_column(String(9), index=True)
+    jurisdiction_code: Mapped[str] = mapped_column(String(9), primary_key=True, index=True)
     code: Mapped[str] = mapped_column(String(40))
     name: Mapped[str] = mapped_column(String(100))
     department_code: Mapped[str] = mapped_column(String(40))
@@ -126,7 +128,7 @@ class UnitCell(Base):
     __tablename__ = "unit_cells"
     __table_args__ = (UniqueConstraint("jurisdiction_code", "code"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    jurisdiction_code: Mapped[str] = mapped_column(String(9), index=True)
+    jurisdiction_code: Mapped[str] = mapped_column(String(9), primary_key=True, index=True)
     code: Mapped[str] = mapped_column(String(15))
     community_code: Mapped[str | None] = mapped_column(String(12))
     col: Mapped[int] = mapped_column(Integer)
@@ -138,7 +140,7 @@ class Road(Base):
     __tablename__ = "roads"
     __table_args__ = (UniqueConstraint("jurisdiction_code", "road_id"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    jurisdiction_code: Mapped[str] = mapped_column(String(9), index=True)
+    jurisdiction_code: Mapped[str] = mapped_column(String(9), primary_key=True, index=True)
     road_id: Mapped[str] = mapped_column(String(40))
     name: Mapped[str] = mapped_column(String(100))
     road_class: Mapped[str] = mapped_column(String(20))
@@ -153,7 +155,7 @@ class RoadSegment(Base):
     __tablename__ = "road_segments"
     __table_args__ = (UniqueConstraint("jurisdiction_code", "segment_id"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    jurisdiction_code: Mapped[str] = mapped_column(String(9), index=True)
+    jurisdiction_code: Mapped[str] = mapped_column(String(9), primary_key=True, index=True)
     segment_id: Mapped[int] = mapped_column(Integer)
     road_id: Mapped[str] = mapped_column(String(40))
     name: Mapped[str] = mapped_column(String(100))
@@ -172,7 +174,7 @@ class ImportBatch(Base):
 
     __tablename__ = "import_batches"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    jurisdiction_code: Mapped[str] = mapped_column(String(9), index=True)
+    jurisdiction_code: Mapped[str] = mapped_column(String(9), primary_key=True, index=True)
     file: Mapped[str] = mapped_column(Text)
     actor: Mapped[str] = mapped_column(String(100))
     at: Mapped[datetime] = mapped_column(DateTime)
@@ -200,9 +202,10 @@ class Issue(Base):
         Index("ix_issues_import_batch", "import_batch_id"),
         # the duplicates merged into an issue, listed on its page (migration 0010)
         Index("ix_issues_merged_into", "merged_into"),
+        references("import_batches", "import_batch_id"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    jurisdiction_code: Mapped[str] = mapped_column(String(9))
+    jurisdiction_code: Mapped[str] = mapped_column(String(9), primary_key=True)
     source: Mapped[str] = mapped_column(String(40))
     external_id: Mapped[str] = mapped_column(String(80))
     source_system: Mapped[str] = mapped_column(String(20))
@@ -228,7 +231,7 @@ class Issue(Base):
     grid_code: Mapped[str | None] = mapped_column(String(20))
     zone_code: Mapped[str | None] = mapped_column(String(40))
     department_code: Mapped[str | None] = mapped_column(String(60))
-    import_batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batches.id"))
+    import_batch_id: Mapped[int | None] = mapped_column(Integer)
     # The issue this one was merged into as a duplicate (status "merged"); geo.loop.workflow sets it.
     merged_into: Mapped[int | None] = mapped_column(Integer)
     geom = _geom("POINT")
@@ -238,8 +241,9 @@ class ReporterContact(Base):
     """The reporter's contact, kept apart from the issue; outputs mask it."""
 
     __tablename__ = "reporter_contacts"
-    issue_id: Mapped[int] = mapped_column(ForeignKey("issues.id", ondelete="CASCADE"), primary_key=True)
-    jurisdiction_code: Mapped[str] = mapped_column(String(9))
+    __table_args__ = (of_issue(),)
+    issue_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    jurisdiction_code: Mapped[str] = mapped_column(String(9), primary_key=True)
     phone: Mapped[str | None] = mapped_column(String(40))
     name: Mapped[str | None] = mapped_column(String(100))
     # Open311 reporters may leave an e-mail address instead of (or besides) a phone.
@@ -251,10 +255,10 @@ class IssueEvent(Base):
 
     __tablename__ = "issue_events"
     __table_args__ = (Index("ix_issue_events_issue", "issue_id", "at"),
-                      Index("ix_issue_events_at", "jurisdiction_code", "at"))
+                      Index("ix_issue_events_at", "jurisdiction_code", "at"), of_issue())
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    jurisdiction_code: Mapped[str] = mapped_column(String(9))
-    issue_id: Mapped[int] = mapped_column(ForeignKey("issues.id", ondelete="CASCADE"))
+    jurisdiction_code: Mapped[str] = mapped_column(String(9), primary_key=True)
+    issue_id: Mapped[int] = mapped_column(Integer)
     at: Mapped[datetime] = mapped_column(DateTime)
     actor: Mapped[str] = mapped_column(String(100))
     action: Mapped[str] = mapped_column(String(20))
@@ -267,6 +271,24 @@ class IssueEvent(Base):
     geom = _geom("POINT", nullable=True)
 
 
+class ImportedLifecycle(Base):
+    """The steps an issue had taken when it was imported (a 12345 export's lifecycle columns), one row an issue,
+    read as its first audit events (``geo.store.read_issue_events``): an import of a million closed cases writes a
+    million rows, not five million events, and the issue's own times may change later while these stay."""
+
+    __tablename__ = "imported_lifecycles"
+    __table_args__ = (of_issue(),)
+    issue_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    jurisdiction_code: Mapped[str] = mapped_column(String(9), primary_key=True)
+    registered_at: Mapped[datetime | None] = mapped_column(DateTime)
+    dispatched_at: Mapped[datetime | None] = mapped_column(DateTime)
+    handled_at: Mapped[datetime | None] = mapped_column(DateTime)
+    verified_at: Mapped[datetime | None] = mapped_column(DateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    ended: Mapped[str | None] = mapped_column(String(20))  # refused or merged by the import, and when
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
 # --------------------------------------------------------------------------- greening (plan tasks 3, 14)
 
 class GreeningPlanItem(Base):
@@ -275,7 +297,7 @@ class GreeningPlanItem(Base):
     __tablename__ = "greening_plan"
     __table_args__ = (Index("ix_greening_plan_road", "jurisdiction_code", "year", "road_id"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    jurisdiction_code: Mapped[str] = mapped_column(String(9))
+    jurisdiction_code: Mapped[str] = mapped_column(String(9), primary_key=True)
     year: Mapped[int] = mapped_column(Integer)
     road_id: Mapped[str] = mapped_column(String(40))
     task_code: Mapped[str] = mapped_column(String(40))
@@ -296,7 +318,7 @@ class GreeningRecord(Base):
         Index("ix_greening_records_road", "jurisdiction_code", "road_id", "done_on"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    jurisdiction_code: Mapped[str] = mapped_column(String(9))
+    jurisdiction_code: Mapped[str] = mapped_column(String(9), primary_key=True)
     external_id: Mapped[str | None] = mapped_column(String(80))
     road_id: Mapped[str] = mapped_column(String(40))
     task_code: Mapped[str] = mapped_column(String(40))
@@ -357,7 +379,7 @@ class FrontageUnit(Base):
     __tablename__ = "frontage_units"
     __table_args__ = (UniqueConstraint("jurisdiction_code", "code", name="uq_frontage_unit_code"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    jurisdiction_code: Mapped[str] = mapped_column(String(9))
+    jurisdiction_code: Mapped[str] = mapped_column(String(9), primary_key=True)
     code: Mapped[str] = mapped_column(String(40))
     name: Mapped[str] = mapped_column(String(100))
     kind: Mapped[str] = mapped_column(String(20))
@@ -377,7 +399,7 @@ class Inspection(Base):
     __tablename__ = "inspections"
     __table_args__ = (Index("ix_inspections_team", "jurisdiction_code", "team", "ended_at"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    jurisdiction_code: Mapped[str] = mapped_column(String(9))
+    jurisdiction_code: Mapped[str] = mapped_column(String(9), primary_key=True)
     team: Mapped[str] = mapped_column(String(60))
     actor: Mapped[str] = mapped_column(String(100))
     kind: Mapped[str] = mapped_column(String(10))
@@ -435,10 +457,10 @@ class PhoneReveal(Base):
     """A dispatcher looked at a reporter's unmasked phone number: who, when, which issue (PIPL audit)."""
 
     __tablename__ = "phone_reveals"
-    __table_args__ = (Index("ix_phone_reveals_issue", "issue_id"),)
+    __table_args__ = (Index("ix_phone_reveals_issue", "issue_id"), of_issue())
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    jurisdiction_code: Mapped[str] = mapped_column(String(9))
-    issue_id: Mapped[int] = mapped_column(ForeignKey("issues.id", ondelete="CASCADE"))
+    jurisdiction_code: Mapped[str] = mapped_column(String(9), primary_key=True)
+    issue_id: Mapped[int] = mapped_column(Integer)
     user_name: Mapped[str] = mapped_column(String(60))
     at: Mapped[datetime] = mapped_column(DateTime)
     ip: Mapped[str | None] = mapped_column(String(45))
@@ -449,11 +471,12 @@ class IssuePhoto(Base):
     ``<data_dir>/photos`` with a random name, and this row says whose it is."""
 
     __tablename__ = "issue_photos"
-    __table_args__ = (Index("ix_issue_photos_issue", "issue_id"),)
+    __table_args__ = (Index("ix_issue_photos_issue", "issue_id"), of_issue(),
+                      UniqueConstraint("file", "jurisdiction_code", name="uq_issue_photo_file"))
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    jurisdiction_code: Mapped[str] = mapped_column(String(9))
-    issue_id: Mapped[int] = mapped_column(ForeignKey("issues.id", ondelete="CASCADE"))
-    file: Mapped[str] = mapped_column(String(80), unique=True)
+    jurisdiction_code: Mapped[str] = mapped_column(String(9), primary_key=True)
+    issue_id: Mapped[int] = mapped_column(Integer)
+    file: Mapped[str] = mapped_column(String(80))
     content_type: Mapped[str] = mapped_column(String(40))
     size_bytes: Mapped[int] = mapped_column(Integer)
     uploaded_by: Mapped[str] = mapped_column(String(60))
@@ -470,12 +493,13 @@ class IssueRequest(Base):
     __table_args__ = (
         Index("ix_issue_requests_issue", "issue_id"),
         Index("ix_issue_requests_status", "jurisdiction_code", "status"),
-        Index("uq_issue_requests_pending", "issue_id", unique=True, sqlite_where=text("status = 'pending'"),
-              postgresql_where=text("status = 'pending'")),
+        Index("uq_issue_requests_pending", "issue_id", "jurisdiction_code", unique=True,
+              sqlite_where=text("status = 'pending'"), postgresql_where=text("status = 'pending'")),
+        of_issue(),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    jurisdiction_code: Mapped[str] = mapped_column(String(9))
-    issue_id: Mapped[int] = mapped_column(ForeignKey("issues.id", ondelete="CASCADE"))
+    jurisdiction_code: Mapped[str] = mapped_column(String(9), primary_key=True)
+    issue_id: Mapped[int] = mapped_column(Integer)
     kind: Mapped[str] = mapped_column(String(20))
     days: Mapped[int | None] = mapped_column(Integer)
     note: Mapped[str | None] = mapped_column(Text)
@@ -514,12 +538,13 @@ class ReportReceipt(Base):
 
     __tablename__ = "report_receipts"
     __table_args__ = (
-        UniqueConstraint("token_sha256", name="uq_report_receipt_token"),
+        UniqueConstraint("token_sha256", "jurisdiction_code", name="uq_report_receipt_token"),
         Index("ix_report_receipts_user", "user_id", "created_at"),
         Index("ix_report_receipts_api_key", "api_key_id"),
+        of_issue(),
     )
-    issue_id: Mapped[int] = mapped_column(ForeignKey("issues.id", ondelete="CASCADE"), primary_key=True)
-    jurisdiction_code: Mapped[str] = mapped_column(String(9))
+    issue_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    jurisdiction_code: Mapped[str] = mapped_column(String(9), primary_key=True)
     token_sha256: Mapped[str] = mapped_column(String(64))
     user_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL", name="fk_report_receipts_user"))
@@ -535,12 +560,13 @@ class Webhook(Base):
     __tablename__ = "webhooks"
     __table_args__ = (
         UniqueConstraint("jurisdiction_code", "department_code", name="uq_webhook_department"),
-        UniqueConstraint("issue_id", name="uq_webhook_issue"),
+        UniqueConstraint("issue_id", "jurisdiction_code", name="uq_webhook_issue"),
+        of_issue(),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    jurisdiction_code: Mapped[str] = mapped_column(String(9))
+    jurisdiction_code: Mapped[str] = mapped_column(String(9), primary_key=True)
     department_code: Mapped[str | None] = mapped_column(String(60))
-    issue_id: Mapped[int | None] = mapped_column(ForeignKey("issues.id", ondelete="CASCADE"))
+    issue_id: Mapped[int | None] = mapped_column(Integer)
     url: Mapped[str] = mapped_column(Text)
     secret: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime)
@@ -555,13 +581,14 @@ class Notification(Base):
 
     __tablename__ = "notifications"
     __table_args__ = (
-        UniqueConstraint("webhook_id", "event_key", name="uq_notification_event"),
+        UniqueConstraint("webhook_id", "event_key", "jurisdiction_code", name="uq_notification_event"),
         Index("ix_notifications_pending", "delivered_at", "next_at"),
         Index("ix_notifications_created", "jurisdiction_code", "created_at"),
+        references("webhooks", "webhook_id", cascade=True),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    jurisdiction_code: Mapped[str] = mapped_column(String(9))
-    webhook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"))
+    jurisdiction_code: Mapped[str] = mapped_column(String(9), primary_key=True)
+    webhook_id: Mapped[int] = mapped_column(Integer)
     issue_id: Mapped[int] = mapped_column(Integer)
     kind: Mapped[str] = mapped_column(String(20))
     event_key: Mapped[str] = mapped_column(String(120))

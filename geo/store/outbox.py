@@ -125,7 +125,9 @@ def enqueue_notifications(engine: Engine, messages: pd.DataFrame, *, jurisdictio
             queued += conn.execute(text(
                 "INSERT INTO notifications (jurisdiction_code, webhook_id, issue_id, kind, event_key, payload, "
                 "created_at, attempts, next_at) VALUES (:j, :webhook_id, :issue_id, :kind, :event_key, :payload, "
-                ":now, 0, :now) ON CONFLICT (webhook_id, event_key) DO NOTHING"), row).rowcount
+                # the unique key is (webhook_id, event_key), with the jurisdiction on PostgreSQL (migration 0014):
+                # no conflict target, which would have to name it exactly
+                ":now, 0, :now) ON CONFLICT DO NOTHING"), row).rowcount
     return queued
 
 

@@ -28,6 +28,9 @@ from sqlalchemy.engine import Connection
 
 #: bytes of a cell of a 2-D float R*Tree: i64 id + 4 float32
 _CELL_BYTES = 24
+#: entries written to the rowid shadow table, and nodes encoded and written, per executemany
+_ROWS_AT_A_TIME = 65_536
+_NODES_AT_A_TIME = 256
 _CELL = np.dtype([("id", ">i8"), ("xmin", ">f4"), ("xmax", ">f4"), ("ymin", ">f4"), ("ymax", ">f4")])
 
 
@@ -97,13 +100,30 @@ def pack_rtree(conn: Connection, rtree: str, boxes: tuple[np.ndarray, ...]) -> i
     int
         The tree's depth (0: the root is a leaf).
     """
-    ids, xmin, xmax, ymin, ymax = (np.asarray(a) for a in boxes)
-    node_bytes = conn.exec_driver_sql(f'SELECT length(data) FROM "{rtree}_node" WHERE nodeno = 1').scalar_one()
-    capacity = (int(node_bytes) - 4) // _CELL_BYTES
+    return pack_rtree_cells(conn, rtree, rtree_cells(*boxes))
+
+
+def rtree_cells(ids: np.ndarray, xmin: np.ndarray, xmax: np.ndarray, ymin: np.ndarray, ymax: np.ndarray) -> np.ndarray:
+    """Entries as the cells of an R*Tree leaf: row id and the box in float32 rounded outwards, 24 bytes each.
+
+    A bulk load keeps its points in this form until it packs them (:func:`pack_rtree_cells`): a third of the
+    memory of the double-precision coordinates, and the rounding done once.
+    """
     cells = np.empty(len(ids), dtype=_CELL)
     cells["id"] = ids
-    cells["xmin"], cells["ymin"] = _round_out(xmin, down=True), _round_out(ymin, down=True)
-    cells["xmax"], cells["ymax"] = _round_out(xmax, down=False), _round_out(ymax, down=False)
+    cells["xmin"], cells["ymin"] = _round_out(np.asarray(xmin, dtype=np.float64), down=True), \
+        _round_out(np.asarray(ymin, dtype=np.float64), down=True)
+    cells["xmax"], cells["ymax"] = _round_out(np.asarray(xmax, dtype=np.float64), down=False), \
+        _round_out(np.asarray(ymax, dtype=np.float64), down=False)
+    return cells
+
+
+def pack_rtree_cells(conn: Connection, rtree: str, cells: np.ndarray) -> int:
+    """:func:`pack_rtree` of entries already made cells (:func:`rtree_cells`); returns the tree's depth."""
+    # numpy's concatenate hands back native byte order: the nodes are written big-endian
+    cells = np.asarray(cells, dtype=_CELL)
+    node_bytes = conn.exec_driver_sql(f'SELECT length(data) FROM "{rtree}_node" WHERE nodeno = 1').scalar_one()
+    capacity = (int(node_bytes) - 4) // _CELL_BYTES
 
     levels = []  # leaves first: per level, its cells in node order and the node of each cell
     while True:
@@ -128,24 +148,34 @@ def pack_rtree(conn: Connection, rtree: str, boxes: tuple[np.ndarray, ...]) -> i
     first[depth] = 1
     for level in range(depth - 1, -1, -1):
         first[level] = first[level + 1] + counts[level + 1]
-    blobs, parent_rows = [], []
+    raw = conn.connection.driver_connection
+    for shadow in ("node", "rowid", "parent"):
+        raw.execute(f'DELETE FROM "{rtree}_{shadow}"')
+    parent_rows = []
     for level, (level_cells, node) in enumerate(levels):
         if level > 0:
             child = level_cells["id"].astype(np.int64)
             level_cells = level_cells.copy()
             level_cells["id"] = first[level - 1] + child
             parent_rows.append(np.column_stack([first[level - 1] + child, first[level] + node]))
-        blobs.extend(_encode_nodes(level_cells, node, counts[level], node_bytes=int(node_bytes), capacity=capacity,
-                                   depth=depth if level == depth else 0, first=first[level]))
+        # a batch of nodes at a time, so that a million entries' node blobs are never all in memory at once
+        bounds = np.searchsorted(node, np.arange(0, counts[level] + _NODES_AT_A_TIME, _NODES_AT_A_TIME))
+        for batch, (start, end) in enumerate(zip(bounds[:-1], bounds[1:])):
+            if start == end and level < depth:
+                continue
+            raw.executemany(f'INSERT INTO "{rtree}_node" (nodeno, data) VALUES (?, ?)', _encode_nodes(
+                level_cells[start:end], node[start:end] - batch * _NODES_AT_A_TIME,
+                min(_NODES_AT_A_TIME, counts[level] - batch * _NODES_AT_A_TIME), node_bytes=int(node_bytes),
+                capacity=capacity, depth=depth if level == depth else 0,
+                first=first[level] + batch * _NODES_AT_A_TIME))
     leaf_cells, leaf_node = levels[0]
-    raw = conn.connection.driver_connection
-    for shadow in ("node", "rowid", "parent"):
-        raw.execute(f'DELETE FROM "{rtree}_{shadow}"')
-    raw.executemany(f'INSERT INTO "{rtree}_node" (nodeno, data) VALUES (?, ?)', blobs)
     # in rowid order: appended to the shadow table's b-tree instead of inserted all over it
     by_id = np.argsort(leaf_cells["id"], kind="stable")
-    raw.executemany(f'INSERT INTO "{rtree}_rowid" (rowid, nodeno) VALUES (?, ?)',
-                    zip(leaf_cells["id"][by_id].astype(np.int64).tolist(), (first[0] + leaf_node[by_id]).tolist()))
+    # a slice at a time: a list of Python ints for each of a million entries would take more memory than the tree
+    for start in range(0, len(by_id), _ROWS_AT_A_TIME):
+        some = by_id[start:start + _ROWS_AT_A_TIME]
+        raw.executemany(f'INSERT INTO "{rtree}_rowid" (rowid, nodeno) VALUES (?, ?)',
+                        zip(leaf_cells["id"][some].astype(np.int64).tolist(), (first[0] + leaf_node[some]).tolist()))
     if parent_rows:
         raw.executemany(f'INSERT INTO "{rtree}_parent" (nodeno, parentnode) VALUES (?, ?)',
                         np.concatenate(parent_rows).tolist())
