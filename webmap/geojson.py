@@ -1,4 +1,7 @@
-"""GeoJSON (RFC 7946) text of GeoDataFrames: the one writer of the REST and OGC API answers.
+"""GeoJSON (RFC 7946) text of GeoDataFrames: the writer of the REST and OGC API answers.
+
+Pages of issues as JSON are written by the database instead (:func:`geo.store.issue_features`,
+the same features); :func:`collection_text` wraps either kind of Feature text.
 
 Features are written as text, not built as dicts and dumped: the properties of all
 rows go through pandas' JSON writer at once (C speed), the geometries through
@@ -71,5 +74,11 @@ def _id_texts(ids: Sequence) -> list[str]:
 
 def feature_collection(frame: gpd.GeoDataFrame, *, ids: Sequence | None = None, members: dict | None = None) -> str:
     """A FeatureCollection text of :func:`feature_texts`, with foreign ``members`` before the features."""
+    return collection_text(feature_texts(frame, ids=ids), members=members)
+
+
+def collection_text(features: Sequence[str], *, members: dict | None = None) -> str:
+    """A FeatureCollection text of Feature texts (:func:`feature_texts`, :func:`geo.store.issue_features`),
+    with foreign ``members`` before the features."""
     head = json.dumps({"type": "FeatureCollection", **(members or {})}, ensure_ascii=False, separators=(",", ":"))
-    return head[:-1] + ',"features":[' + ",".join(feature_texts(frame, ids=ids)) + "]}"
+    return head[:-1] + ',"features":[' + ",".join(features) + "]}"

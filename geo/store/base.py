@@ -83,6 +83,17 @@ def _with_conn(bind: Engine | Connection, run):
         return run(conn)
 
 
+def known_total(*, offset: int, returned: int, limit: int | None) -> int | None:
+    """How many rows match a query, if a page of it tells (None: count them).
+
+    A page that is not full (or not limited) ends the matches, unless it is empty past
+    the start (``offset`` may lie beyond the last match).
+    """
+    if (limit is None or returned < limit) and (returned > 0 or offset == 0):
+        return offset + returned
+    return None
+
+
 def _count(conn: Connection, table: str, *, where: str, params: dict, bbox: Sequence[float] | None = None,
            points: bool = False) -> int:
     source, condition = _source_where(conn, table, where, bbox, points=points)
