@@ -101,6 +101,7 @@ def only_worker(server: Served, index: int):
 
 def test_a_login_through_one_worker_is_used_and_ended_through_the_other(served):
     user = requests.Session()
+    user.headers["Connection"] = "close"  # a new connection each time: a kept one stays with its worker
     with only_worker(served, 0):
         answer = user.post(f"{served.base}/login", json={"name": "supervisor", "password": TEST_PASSWORD}, timeout=30)
         assert answer.status_code == 200, answer.text
@@ -173,8 +174,8 @@ def test_workers_on_a_reachable_address_need_a_secret_key_of_their_own(tmp_path,
                   ).exit_code == 0
     assert _serve(tmp_path, "--host", "::1", "--workers", "1").exit_code == 0
     assert gunicorn_runs == [
-        {"bind": ["0.0.0.0:5000"], "workers": 3, "forwarded_allow_ips": [], "worker_class": "sync"},
-        {"bind": ["[::1]:5000"], "workers": 1, "forwarded_allow_ips": [], "worker_class": "sync"}]
+        {"bind": ["0.0.0.0:5000"], "workers": 3, "forwarded_allow_ips": [], "worker_class": "gthread"},
+        {"bind": ["[::1]:5000"], "workers": 1, "forwarded_allow_ips": [], "worker_class": "gthread"}]
 
 
 @pytest.mark.parametrize("args, message", [
