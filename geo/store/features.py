@@ -5,8 +5,8 @@ cost ~40 ms of Python a request (frames, timestamps, JSON). Here the database wr
 each feature's JSON text itself — PostGIS with ``ST_AsGeoJSON`` and ``to_json``,
 SpatiaLite with ``AsGeoJSON`` and ``json_quote`` — and Python only puts the free text
 people typed (:data:`~geo.store.base.MASKED_TEXT_COLUMNS`) between the database's
-pieces, masked (:func:`geo.privacy.mask_texts`) and quoted (orjson): no frame, no
-geometry object, no dict per feature. A feature is what the frame path gives
+pieces, masked (:func:`geo.privacy.mask_texts`) and quoted (the json module's C string
+encoder): no frame, no geometry object, no dict per feature. A feature is what the frame path gives
 (``webmap.geojson``): coordinates in WGS84 with at most 6 decimals, times in RFC 3339
 with the jurisdiction's offset (:data:`geo.clock.RFC3339_FORMAT`), booleans and whole
 numbers as JSON values, missing values ``null``.
@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from json.encoder import encode_basestring
 from typing import Sequence
 
-import orjson
 from sqlalchemy import Boolean, Connection, DateTime, Engine, Integer, String, Text, text
 
 from geo.clock import RFC3339_FORMAT
@@ -195,5 +195,5 @@ def _join(rows: list, pieces: list) -> list[str]:
     columns = list(zip(*rows))[2:]
     for i, piece in enumerate(pieces):
         if isinstance(piece, str):
-            columns[i] = ["null" if v is None else orjson.dumps(v).decode() for v in mask_texts(list(columns[i]))]
+            columns[i] = ["null" if v is None else encode_basestring(v) for v in mask_texts(list(columns[i]))]
     return ["".join(parts) for parts in zip(*columns)]
