@@ -33,7 +33,7 @@ from geo.taxonomy import load_taxonomy
 from webmap import params, reports
 from webmap.auth import csrf_token, current_user, department_reach, visible_issue
 from webmap.context import engine_of, settings_of
-from webmap.geojson import collection_text, feature_collection, feature_texts
+from webmap.geojson import collection_utf8, feature_collection, feature_texts
 from webmap.openapi import components, operation
 from webmap.timefmt import to_rfc3339
 
@@ -270,7 +270,7 @@ def issues():
     page = store.issue_features(engine, jurisdiction_code=settings.jurisdiction_code, where=where,
                                 properties=ISSUE_API_COLUMNS, feature_id=False, limit=limit, offset=offset,
                                 newest_first=True, count=True)
-    return Response(collection_text(page.features, members={"numberMatched": page.matched,
+    return Response(collection_utf8(page.features, members={"numberMatched": page.matched,
                                                             "numberReturned": len(page.ids)}),
                     mimetype="application/geo+json")
 

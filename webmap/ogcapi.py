@@ -36,7 +36,7 @@ from geo.privacy import mask_phones
 from webmap import params
 from webmap.auth import API_KEY_SECURITY, api_department_reach
 from webmap.context import engine_of, settings_of
-from webmap.geojson import collection_text, feature_texts
+from webmap.geojson import collection_utf8, feature_texts
 from webmap.openapi import OPENAPI_MEDIA_TYPE, components, operation
 from webmap.timefmt import to_rfc3339
 
@@ -377,7 +377,7 @@ def items(cid: str):
                     .where(frame.drop(columns=frame.geometry.name).notna(), None).to_dict("records"))]
         return _page({**envelope, "title": COLLECTIONS[cid][0]}, title=COLLECTIONS[cid][0], rows=rows)
     members = {k: v for k, v in envelope.items() if k != "type"}
-    return Response(collection_text(features, members=members), mimetype=_GEOJSON)
+    return Response(collection_utf8(features, members=members), mimetype=_GEOJSON)
 
 
 @bp.get(f"/collections/{CID}/items/<fid>")
