@@ -15,13 +15,15 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
-__all__ = ["JURISDICTION_TZ", "local_now", "local_today", "rfc3339", "to_local"]
+__all__ = ["JURISDICTION_TZ", "RFC3339_FORMAT", "local_now", "local_today", "rfc3339", "to_local"]
 
 #: the jurisdiction's time zone (its name is also what pandas' ``tz_convert`` takes)
 JURISDICTION_TZ = ZoneInfo("Asia/Shanghai")
 #: the years a date given by a person may name: beyond them it is a typo, and it overflows time-zone and
 #: calendar arithmetic (pandas' Timestamps hold 1677–2262)
 MIN_YEAR, MAX_YEAR = 1900, 2199
+#: strftime format of a stored (naive local) time on the wire: RFC 3339 with the jurisdiction's fixed offset
+RFC3339_FORMAT = "%Y-%m-%dT%H:%M:%S+08:00"
 
 
 def _utc_now() -> datetime:
@@ -49,7 +51,7 @@ def local_today() -> date:
 def rfc3339(values: pd.Series) -> pd.Series:
     """Naive local datetimes → ``YYYY-MM-DDTHH:MM:SS+08:00`` text (RFC 3339 / W3C, as the standard APIs and
     webhooks carry them); missing stay None."""
-    text = pd.to_datetime(values).dt.strftime("%Y-%m-%dT%H:%M:%S+08:00")
+    text = pd.to_datetime(values).dt.strftime(RFC3339_FORMAT)
     return text.astype(object).where(text.notna(), None)
 
 

@@ -52,13 +52,7 @@ def start(base: Path) -> str:
         _as_server_user([str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync"]),
         check=True, capture_output=True,
     )
-    port = _free_port()
-    opts = f"-c listen_addresses=127.0.0.1 -p {port} -k {base} -c fsync=off -c full_page_writes=off -c max_connections=60"
-    subprocess.run(
-        _as_server_user([str(bindir / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(base / "server.log"), "-w", "start"]),
-        check=True, capture_output=True,
-    )
-    (base / "port").write_text(str(port))
+    port = resume(base)
     subprocess.run(
         [str(bindir / "psql"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-d", "postgres",
          "-v", "ON_ERROR_STOP=1", "-c", "CREATE EXTENSION postgis"],
@@ -67,13 +61,27 @@ def start(base: Path) -> str:
     return f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
 
 
-def stop(base: Path) -> None:
-    """Stop the cluster under ``base`` (fast shutdown) and remove its files."""
+def resume(base: Path) -> int:
+    """Start the cluster already made under ``base`` (by :func:`start`) on a free port; return the port."""
+    port = _free_port()
+    opts = f"-c listen_addresses=127.0.0.1 -p {port} -k {base} -c fsync=off -c full_page_writes=off -c max_connections=60"
+    subprocess.run(
+        _as_server_user([str(pg_bindir() / "pg_ctl"), "-D", str(base / "data"), "-o", opts, "-l", str(base / "server.log"),
+                         "-w", "start"]),
+        check=True, capture_output=True,
+    )
+    (base / "port").write_text(str(port))
+    return port
+
+
+def stop(base: Path, *, keep: bool = False) -> None:
+    """Stop the cluster under ``base`` (fast shutdown) and remove its files (``keep``: leave them for :func:`resume`)."""
     data = base / "data"
     if data.exists():
         subprocess.run(_as_server_user([str(pg_bindir() / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]),
                        check=False, capture_output=True)
-    shutil.rmtree(base, ignore_errors=True)
+    if not keep:
+        shutil.rmtree(base, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -256,20 +256,31 @@ def test_bbox_query_matches_a_plain_filter(db_engine):
     assert len(got) > 0
 
 
-def test_bbox_query_is_exact_at_the_edges(db_engine):
-    """Points a hair inside, on and outside each edge: the R*Tree's 32-bit boxes must not decide alone."""
-    bbox = (117.351234567, 39.091234567, 117.358765432, 39.098765432)
+@pytest.mark.parametrize("bbox", [(117.351234567, 39.091234567, 117.358765432, 39.098765432),
+                                  # narrower than twice the 32-bit slack (base.FLOAT4_SLACK_DEG): no inner box
+                                  (117.351234567, 39.091234567, 117.351334567, 39.091334567)])
+def test_bbox_query_is_exact_at_the_edges(db_engine, bbox):
+    """Points a hair inside, on and outside each edge, and about the slack inside it: the 32-bit boxes of the
+    R*Tree and of the GiST index must not decide alone."""
     minx, miny, maxx, maxy = bbox
+    slack = 1e-4 if maxx - minx > 2e-4 else 0.0
     offsets = np.array([-1e-6, -1e-7, -1e-9, 0.0, 1e-9, 1e-7, 1e-6])
+    if slack:
+        offsets = np.concatenate([offsets, [1.5e-5, 3e-5, slack - 1e-9, slack, slack + 1e-9, -1.5e-5]])
+        offsets = np.concatenate([offsets, -offsets[7:]])
     mid_x, mid_y = (minx + maxx) / 2, (miny + maxy) / 2
-    xs = np.concatenate([minx + offsets, maxx + offsets, np.full(14, mid_x)])
-    ys = np.concatenate([np.full(14, mid_y), miny + offsets, maxy + offsets])
+    n = 2 * len(offsets)
+    xs = np.concatenate([minx + offsets, maxx + offsets, np.full(n, mid_x)])
+    ys = np.concatenate([np.full(n, mid_y), miny + offsets, maxy + offsets])
     issues = _issues(len(xs), seed=12).set_geometry(gpd.points_from_xy(xs, ys, crs="EPSG:4326"))
     store.insert_issues(db_engine, issues, jurisdiction_code=J, file="edges.csv", actor="test")
-    got = store.query_issues(db_engine, jurisdiction_code=J, where=IssueFilter(bbox=bbox))
+    where = IssueFilter(bbox=bbox)
+    got = store.query_issues(db_engine, jurisdiction_code=J, where=where)
     inside = (xs >= minx) & (xs <= maxx) & (ys >= miny) & (ys <= maxy)
     assert sorted(got["external_id"]) == sorted(issues.loc[inside, "external_id"])
-    assert store.count_issues(db_engine, jurisdiction_code=J, where=IssueFilter(bbox=bbox)) == inside.sum() == 16
+    assert store.count_issues(db_engine, jurisdiction_code=J, where=where) == inside.sum() == (40 if slack else 16)
+    page = store.issue_features(db_engine, jurisdiction_code=J, where=where, count=True)
+    assert page.ids == sorted(got["id"]) and page.matched == inside.sum()
 
 
 def _issue_triggers(engine) -> set[str]:

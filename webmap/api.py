@@ -33,7 +33,7 @@ from geo.taxonomy import load_taxonomy
 from webmap import params, reports
 from webmap.auth import csrf_token, current_user, department_reach, visible_issue
 from webmap.context import engine_of, settings_of
-from webmap.geojson import feature_collection, feature_texts
+from webmap.geojson import collection_utf8, feature_collection, feature_texts
 from webmap.openapi import components, operation
 from webmap.timefmt import to_rfc3339
 
@@ -268,10 +268,13 @@ def issues():
     where = params.issue_filter(request.args).within_departments(department_reach())
     limit = params.whole(request.args, "limit", default=DEFAULT_LIMIT, lo=1, hi=MAX_LIMIT)
     offset = params.whole(request.args, "offset", default=0, lo=0, hi=MAX_OFFSET)
-    frame = store.query_issues(engine, jurisdiction_code=settings.jurisdiction_code, where=where, limit=limit,
-                               offset=offset, newest_first=True)
-    matched = store.count_issues(engine, jurisdiction_code=settings.jurisdiction_code, where=where)
-    return geojson_response(frame, members={"numberMatched": matched, "numberReturned": len(frame)})
+    # the database writes the features (geo.store.issue_features): no frame for a page of up to 10,000
+    page = store.issue_features(engine, jurisdiction_code=settings.jurisdiction_code, where=where,
+                                properties=ISSUE_API_COLUMNS, feature_id=False, limit=limit, offset=offset,
+                                newest_first=True, count=True)
+    return Response(collection_utf8(page.features, members={"numberMatched": page.matched,
+                                                            "numberReturned": len(page.ids)}),
+                    mimetype="application/geo+json")
 
 
 def _issue_feature(issue_id: int) -> dict:

@@ -36,7 +36,7 @@ from geo.privacy import mask_phones
 from webmap import params
 from webmap.auth import API_KEY_SECURITY, api_department_reach
 from webmap.context import engine_of, settings_of
-from webmap.geojson import feature_collection, feature_texts
+from webmap.geojson import collection_utf8, feature_texts
 from webmap.openapi import OPENAPI_MEDIA_TYPE, components, operation
 from webmap.timefmt import to_rfc3339
 
@@ -310,23 +310,32 @@ def _issue_reach(cid: str) -> list[str] | None:
         "读取问题要素需要登录或 API key (log in or send an X-API-Key header to read issues)"))
 
 
-def _read(cid: str, *, reach: list[str] | None, bbox, since, until, limit: int | None, offset: int = 0, fid=None):
-    """(features frame, feature ids) of a collection page, or of one feature with ``fid``.
+def _read(cid: str, *, reach: list[str] | None, html: bool, bbox=None, since=None, until=None,
+          limit: int | None = None, offset: int = 0, fid=None):
+    """A collection page, or one feature with ``fid``: (feature ids, their GeoJSON Feature texts, the frame an
+    HTML page shows, ``numberMatched`` when known without a count).
 
+    The texts are None for HTML, the frame None for the issues' JSON, which the database
+    writes (:func:`geo.store.issue_features`, no frame: the page most clients ask for).
     ``reach``: the departments whose issues may be read (:func:`_issue_reach`), never left out.
     """
     engine, j = engine_of(current_app), _jurisdiction()
     if cid == "issues":
-        frame = store.query_issues(engine, jurisdiction_code=j,
-                                   where=IssueFilter(bbox=bbox, since=since, until=until,
-                                                     ids=None if fid is None else [fid], departments=reach),
-                                   limit=limit, offset=offset)
+        where = IssueFilter(bbox=bbox, since=since, until=until, ids=None if fid is None else [fid], departments=reach)
+        if not html:
+            page = store.issue_features(engine, jurisdiction_code=j, where=where, limit=limit, offset=offset,
+                                        count=fid is None)
+            return page.ids, page.features, None, page.matched
+        frame = store.query_issues(engine, jurisdiction_code=j, where=where, limit=limit, offset=offset)
         ids = frame.pop("id").astype(int).tolist()
-        return _issue_frame(frame), ids
-    keys = None if fid is None else [fid]
-    frame = store.read_layer(engine, cid, jurisdiction_code=j, bbox=bbox, keys=keys, limit=limit, offset=offset)
-    key = frame[LAYERS[cid].key]
-    return frame, (key.astype(int) if cid == "segments" else key.astype(str)).tolist()
+        frame = _issue_frame(frame)
+    else:
+        keys = None if fid is None else [fid]
+        frame = store.read_layer(engine, cid, jurisdiction_code=j, bbox=bbox, keys=keys, limit=limit, offset=offset)
+        key = frame[LAYERS[cid].key]
+        ids = (key.astype(int) if cid == "segments" else key.astype(str)).tolist()
+    features = None if html else feature_texts(frame, ids=ids)
+    return ids, features, frame, store.known_total(offset=offset, returned=len(ids), limit=limit)
 
 
 @bp.get(f"/collections/{CID}/items")
@@ -343,13 +352,12 @@ def items(cid: str):
     since, until = _datetime()
     if cid != "issues":
         since = until = None  # reference layers have no time: the parameter does not restrict them
-    frame, ids = _read(cid, bbox=bbox, since=since, until=until, limit=limit, offset=offset, reach=reach)
-    if offset == 0 and len(ids) < limit:
-        matched = len(ids)
-    elif cid == "issues":
+    ids, features, frame, matched = _read(cid, reach=reach, html=html, bbox=bbox, since=since, until=until,
+                                          limit=limit, offset=offset)
+    if matched is None and cid == "issues":
         matched = store.count_issues(engine_of(current_app), jurisdiction_code=_jurisdiction(),
                                      where=IssueFilter(bbox=bbox, since=since, until=until, departments=reach))
-    else:
+    elif matched is None:
         matched = store.count_layer(engine_of(current_app), cid, jurisdiction_code=_jurisdiction(), bbox=bbox)
     kept = {k: v for k, v in request.args.items() if k in ("bbox", "datetime", _KEY_PARAMETER)}
     links = _self_links("ogcapi.items", _GEOJSON, cid=cid, limit=limit, offset=offset, **kept)
@@ -370,7 +378,7 @@ def items(cid: str):
                     .where(frame.drop(columns=frame.geometry.name).notna(), None).to_dict("records"))]
         return _page({**envelope, "title": COLLECTIONS[cid][0]}, title=COLLECTIONS[cid][0], rows=rows)
     members = {k: v for k, v in envelope.items() if k != "type"}
-    return Response(feature_collection(frame, ids=ids, members=members), mimetype=_GEOJSON)
+    return Response(collection_utf8(features, members=members), mimetype=_GEOJSON)
 
 
 @bp.get(f"/collections/{CID}/items/<fid>")
@@ -381,17 +389,16 @@ def item(cid: str, fid: str):
     _check_parameters({"f"})
     reach = _issue_reach(cid)
     numeric = cid in ("issues", "segments")
-    frame, ids = (None, [])
+    html = _wants_html()
+    ids = []
     if not numeric or (fid.isdigit() and len(fid) < 12):
-        frame, ids = _read(cid, bbox=None, since=None, until=None, limit=1, fid=int(fid) if numeric else fid,
-                           reach=reach)
+        ids, features, frame, _ = _read(cid, reach=reach, html=html, limit=1, fid=int(fid) if numeric else fid)
     if not ids:
         raise NotFoundError(f"{COLLECTIONS[cid][0]} 中没有要素 {fid!r}")
     links = [*_self_links("ogcapi.item", _GEOJSON, cid=cid, fid=fid),
              _link("ogcapi.collection", "collection", _JSON, COLLECTIONS[cid][0], cid=cid)]
-    if _wants_html():
+    if html:
         row = frame.drop(columns=frame.geometry.name).astype(object).iloc[0].to_dict()
         return _page({"title": f"{COLLECTIONS[cid][0]} {fid}", "links": links}, title=f"{COLLECTIONS[cid][0]} {fid}",
                      rows=[{"field": k, "value": v} for k, v in {"id": ids[0], **row}.items()])
-    body = feature_texts(frame, ids=ids)[0]
-    return Response(body[:-1] + ',"links":' + json.dumps(links, ensure_ascii=False) + "}", mimetype=_GEOJSON)
+    return Response(features[0][:-1] + ',"links":' + json.dumps(links, ensure_ascii=False) + "}", mimetype=_GEOJSON)

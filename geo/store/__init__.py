@@ -4,7 +4,8 @@ The public surface is this package's namespace (``from geo import store``;
 ``store.query_issues(...)``); each table's functions live in a module of their own:
 
 * :mod:`~geo.store.layers` reference layers, :mod:`~geo.store.issues` issues (reads,
-  counts, the import's insert), :mod:`~geo.store.figures` the closed loop's figures
+  counts, the import's insert), :mod:`~geo.store.features` issues as GeoJSON Feature texts
+  the database writes (the feature APIs' pages), :mod:`~geo.store.figures` the closed loop's figures
   counted in SQL (per group and period, per day), :mod:`~geo.store.bulk` the bulk-load paths,
   :mod:`~geo.store.loop` the closed loop's locked state, events and photos,
   :mod:`~geo.store.greening`, :mod:`~geo.store.coverage` (frontage units, inspections),
@@ -52,6 +53,7 @@ from geo.store.base import (  # noqa: F401
     MASKED_TEXT_COLUMNS,
     STORED_ISSUE_COLUMNS,
     TIMESTAMP_COLUMNS,
+    known_total,
 )
 from geo.store.bulk import (  # noqa: F401
     BULK_CACHE_KIB,
@@ -77,6 +79,11 @@ from geo.store.coverage import (  # noqa: F401
     read_frontage_units,
     read_inspections,
     replace_frontage_units,
+)
+from geo.store.features import (  # noqa: F401
+    FEATURE_PROPERTIES,
+    FeaturePage,
+    issue_features,
 )
 from geo.store.figures import (  # noqa: F401
     COUNT_COLUMNS,
@@ -272,4 +279,9 @@ __all__ = [
     "receipt_issue",
     "remove_webhook",
     "set_webhook",
+    # issue features written by the database (issue 19)
+    "FEATURE_PROPERTIES",
+    "FeaturePage",
+    "issue_features",
+    "known_total",
 ]

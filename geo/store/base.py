@@ -34,6 +34,9 @@ BOOLEAN_COLUMNS = ("deadline_provisional",)
 MASKED_TEXT_COLUMNS = ("description", "address", "note", "team")
 TIMESTAMP_COLUMNS = ("reported_at", "registered_at", "dispatched_at", "handled_at", "verified_at", "closed_at", "deadline_at")
 
+#: more than PostGIS's rounding of a box to 32-bit floats, in degrees (one step is at most 2**-16 below 256°)
+FLOAT4_SLACK_DEG = 1e-4
+
 #: lifecycle column → (event action, status the issue entered); order is the loop's order. The
 #: report itself is not an event: the issue row (reported_at) and its import batch record it.
 LIFECYCLE_EVENTS = (
@@ -83,6 +86,17 @@ def _with_conn(bind: Engine | Connection, run):
         return run(conn)
 
 
+def known_total(*, offset: int, returned: int, limit: int | None) -> int | None:
+    """How many rows match a query, if a page of it tells (None: count them).
+
+    A page that is not full (or not limited) ends the matches, unless it is empty past
+    the start (``offset`` may lie beyond the last match).
+    """
+    if (limit is None or returned < limit) and (returned > 0 or offset == 0):
+        return offset + returned
+    return None
+
+
 def _count(conn: Connection, table: str, *, where: str, params: dict, bbox: Sequence[float] | None = None,
            points: bool = False) -> int:
     source, condition = _source_where(conn, table, where, bbox, points=points)
@@ -123,8 +137,15 @@ def _bbox_filter(conn: Connection, table: str, bbox: Sequence[float], *, points:
         # The GiST index (&&) compares 32-bit boxes rounded outwards: ~2 % of a 1,000-issue box's
         # candidates lie just outside it. A point's coordinates settle them exactly, in a quarter
         # less server time than ST_Intersects (0.52 against 0.68 ms).
-        return f"{table} t", (f"t.geom && {envelope} AND ST_X(t.geom) BETWEEN {minx!r} AND {maxx!r} "
-                              f"AND ST_Y(t.geom) BETWEEN {miny!r} AND {maxy!r}")
+        exact = f"ST_X(t.geom) BETWEEN {minx!r} AND {maxx!r} AND ST_Y(t.geom) BETWEEN {miny!r} AND {maxy!r}"
+        e = FLOAT4_SLACK_DEG
+        if maxx - minx > 2 * e and maxy - miny > 2 * e:
+            # As on SpatiaLite: a point whose 32-bit box lies inside the bbox shrunk by more than that
+            # rounding is inside for sure (one box test); only those along the edges have their
+            # coordinates read (four calls). 1M issues, 500 m boxes of ~11,000: a count 6.2 -> 4.4 ms.
+            inner = f"ST_MakeEnvelope({minx + e!r}, {miny + e!r}, {maxx - e!r}, {maxy - e!r}, 4326)"
+            exact = f"(t.geom @ {inner} OR {exact})"
+        return f"{table} t", f"t.geom && {envelope} AND {exact}"
     return f"{table} t", f"ST_Intersects(t.geom, {envelope})"
 
 

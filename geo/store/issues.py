@@ -271,14 +271,19 @@ def query_issues(
     unknown = [c for c in columns if c not in models.Issue.__table__.columns or c == "geom"]
     if unknown:
         raise ValidationError(f"issues have no column(s) {unknown}")
-    if newest_first and due_first:
-        raise ValidationError("choose one order: newest_first or due_first")
     where = where or IssueFilter()
     sql, params = issue_where(jurisdiction_code, where)
     return _masked_text(_read_geo(
         bind, "issues", columns, where=sql, params=params, bbox=where.bbox, points=True, limit=limit, offset=offset,
-        order_by=("t.reported_at DESC, t.id DESC" if newest_first else
-                  "t.deadline_at IS NULL, t.deadline_at, t.id" if due_first else "t.id"), timestamps=TIMESTAMP_COLUMNS))
+        order_by=issue_order(newest_first=newest_first, due_first=due_first), timestamps=TIMESTAMP_COLUMNS))
+
+
+def issue_order(*, newest_first: bool = False, due_first: bool = False) -> str:
+    """The ORDER BY of issues aliased ``t``: by id, newest report first, or earliest deadline first (none last)."""
+    if newest_first and due_first:
+        raise ValidationError("choose one order: newest_first or due_first")
+    return ("t.reported_at DESC, t.id DESC" if newest_first else
+            "t.deadline_at IS NULL, t.deadline_at, t.id" if due_first else "t.id")
 
 
 def count_issues(bind: Engine | Connection, *, jurisdiction_code: str, where: IssueFilter | None = None) -> int:

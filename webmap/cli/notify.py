@@ -2,12 +2,18 @@
 
 ``notify run`` does one round (:func:`geo.loop.notify.run_notifications`), or one every
 ``--every`` seconds; ``citymap serve --notify-every N`` runs the same loop in a thread
-of the server (:func:`start_notifier`).
+of the one-process server (:func:`start_notifier`), or beside gunicorn's workers in a
+process of its own (:func:`start_notifier_process`), so that it runs once.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import pickle
+import signal
+import subprocess
+import sys
 import threading
 import time
 
@@ -32,22 +38,60 @@ def start_notifier(settings: Settings, every_s: float) -> threading.Event:
 
     A round that fails (the database busy, say) is logged and the next one runs on time.
     """
+    stop = threading.Event()
+    threading.Thread(target=_notify_every, args=(settings, every_s, stop), name="citymap-notify", daemon=True).start()
+    return stop
+
+
+def start_notifier_process(settings: Settings, every_s: float) -> subprocess.Popen:
+    """Run :func:`notify_round` every ``every_s`` seconds in a process of its own (beside a server's workers).
+
+    The process is a fresh interpreter (:func:`notifier_main`, the settings handed over
+    on its standard input): nothing of this process's connections, sockets
+    or children, which gunicorn's forked workers share. It logs each round on standard
+    error, ends on SIGTERM or SIGINT, and ends by itself when this process is gone.
+    """
+    process = subprocess.Popen([sys.executable, "-c", _NOTIFIER_PROCESS, str(every_s), str(os.getpid())],
+                               stdin=subprocess.PIPE)
+    process.stdin.write(pickle.dumps(settings))
+    process.stdin.close()
+    return process
+
+
+#: what the notifier process runs: python -c _NOTIFIER_PROCESS EVERY_S PARENT_PID
+_NOTIFIER_PROCESS = "import sys; from webmap.cli.notify import notifier_main; notifier_main(*sys.argv[1:])"
+
+
+def notifier_main(every_s: str, parent_pid: str) -> None:
+    """The notifier process: rounds until a signal, or until the server that started it is gone."""
+    settings = pickle.load(sys.stdin.buffer)  # written by start_notifier_process, our parent
+    logging.basicConfig(format="[citymap-notify %(process)d] %(levelname)s %(message)s")
+    log.setLevel(logging.INFO)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    notifier = threading.Thread(target=_notify_every, args=(settings, float(every_s), stop), name="citymap-notify")
+    notifier.start()
+    # the server ends us on its way out; if it is killed outright, we are handed to another parent
+    while not stop.wait(1.0):
+        if os.getppid() != int(parent_pid):
+            stop.set()
+    notifier.join()
+
+
+def _notify_every(settings: Settings, every_s: float, stop: threading.Event) -> None:
+    """A round every ``every_s`` seconds until ``stop`` is set, on an engine of its own."""
     from geo.store.db import make_engine
 
     engine = make_engine(settings.resolved_database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms,
                          postgis_parallel_workers=settings.postgis_parallel_workers)
-    stop = threading.Event()
-
-    def loop() -> None:
-        while not stop.is_set():
-            try:
-                notify_round(engine, settings)
-            except Exception:  # noqa: BLE001 - the server must outlive one bad round; the outbox keeps every message
-                log.exception("notification round failed")
-            stop.wait(every_s)
-
-    threading.Thread(target=loop, name="citymap-notify", daemon=True).start()
-    return stop
+    while not stop.is_set():
+        try:
+            log.info("notification round: %s", notify_round(engine, settings).summary())
+        except Exception:  # noqa: BLE001 - the server must outlive one bad round; the outbox keeps every message
+            log.exception("notification round failed")
+        stop.wait(every_s)
+    engine.dispose()
 
 
 @click.group("notify")
@@ -132,3 +176,4 @@ def webhook_list_cmd(cli: CliContext) -> None:
             f"report #{hook.issue_id}"
         click.echo(f"{whose}\t{hook.url}")
     click.echo(f"{len(hooks)} webhooks")
+
