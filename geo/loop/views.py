@@ -23,6 +23,7 @@ from geo.issue_filter import IssueFilter
 from geo.loop import coverage as cov
 from geo.loop import metrics
 from geo.settings import Settings
+from geo.statuses import UNHANDLED_STATUSES
 from geo.taxonomy import load_taxonomy
 
 def read_issues(engine: Engine, settings: Settings) -> gpd.GeoDataFrame:
@@ -109,13 +110,19 @@ def plan_task_board(engine: Engine, settings: Settings, *, start: datetime, end:
 
 @dataclass
 class CoverageView:
-    """One team's coverage page: its patch, coverage, and the issues in its charge."""
+    """One team's coverage page: its patch, coverage, and the issues in its charge.
+
+    ``issues`` is the filter of the team's issues open now (its department or a child's);
+    ``open`` counts them and ``overdue`` those of them not handled by their deadline.
+    """
 
     team: str
     name: str
     patch: gpd.GeoDataFrame
     result: cov.Coverage
-    issues: gpd.GeoDataFrame
+    issues: IssueFilter
+    open: int
+    overdue: int
     until: datetime
     days: int
 
@@ -126,12 +133,20 @@ def latest_inspection_end(engine: Engine, settings: Settings) -> datetime | None
     return None if tracks.empty else tracks["ended_at"].max().to_pydatetime()
 
 
+def team_issues(team: str) -> IssueFilter:
+    """The issues in ``team``'s charge open now: its department's or a child department's."""
+    departments = load_taxonomy().departments
+    children = departments.index[departments["parent"] == team].tolist()
+    return IssueFilter(statuses=metrics.OPEN_STATUSES, departments=[team, *children])
+
+
 def coverage_view(engine: Engine, settings: Settings, *, team: str, until: datetime, days: int,
                   now: datetime) -> CoverageView:
     """Coverage of ``team``'s patch by ``team``'s inspections in the ``days`` days before ``until``.
 
-    ``issues`` holds the team's issues (its ``department_code``, or a child's) still
-    open at ``now``, with ``overdue`` (bool).
+    The team's issues (its ``department_code``, or a child's) open at ``now`` are counted in
+    SQL, and those of them overdue (:func:`geo.loop.metrics.overdue_mask`: unhandled, past
+    the deadline).
     """
     j = settings.jurisdiction_code
     patches = read_patches(engine, settings)
@@ -145,14 +160,11 @@ def coverage_view(engine: Engine, settings: Settings, *, team: str, until: datet
                           segments=store.read_layer(engine, "segments", jurisdiction_code=j),
                           until=until, days=days, tolerance_m=settings.coverage_tolerance_m,
                           metric_crs=settings.metric_crs)
-    departments = load_taxonomy().departments
-    children = departments.index[departments["parent"] == team].tolist()
-    mine = store.query_issues(engine, jurisdiction_code=j, where=IssueFilter(statuses=metrics.OPEN_STATUSES),
-                              columns=(*metrics.METRIC_COLUMNS, "address", "description"))
-    mine = mine[mine["department_code"].isin([team, *children])].copy()
-    mine["overdue"] = metrics.overdue_mask(mine, now=now)
+    mine = team_issues(team)
+    late = mine.narrowed(statuses=UNHANDLED_STATUSES, due_until=now)
     return CoverageView(team=team, name=str(row["name"].iloc[0]), patch=row, result=result, issues=mine,
-                        until=until, days=days)
+                        open=store.count_issues(engine, jurisdiction_code=j, where=mine),
+                        overdue=store.count_issues(engine, jurisdiction_code=j, where=late), until=until, days=days)
 
 
 # --------------------------------------------------------------------------- the home dashboard
@@ -246,6 +258,32 @@ def dashboard(engine: Engine, settings: Settings, *, now: datetime) -> Dashboard
                                           now=now).iloc[0],
         departments=league(engine, settings, start=month[0], end=month[1], now=now, densities=False),
     )
+
+
+#: the overview map counts per unit cell the issues reported in this many days up to the latest day with data
+OVERVIEW_DAYS = 365
+
+
+@dataclass
+class CellCounts:
+    """The unit cells (EPSG:4326) with ``count``: the issues reported in ``[since, until)``."""
+
+    cells: gpd.GeoDataFrame
+    since: datetime
+    until: datetime
+
+
+def overview_cells(engine: Engine, settings: Settings, *, now: datetime, days: int = OVERVIEW_DAYS) -> CellCounts:
+    """Every unit cell with the issues reported in the ``days`` days up to the latest day with data
+    (:func:`latest_data_day`), counted in SQL from the index of report times."""
+    day = latest_data_day(engine, settings, now=now)
+    until = datetime.combine(day, datetime.min.time()) + timedelta(days=1)
+    since = until - timedelta(days=days)
+    j = settings.jurisdiction_code
+    counts = store.count_issues_by(engine, "cell_code", jurisdiction_code=j, where=IssueFilter(since=since, until=until))
+    cells = store.read_layer(engine, "unit_cells", jurisdiction_code=j)
+    return CellCounts(cells=cells.assign(count=cells["code"].map(counts).fillna(0).astype("int64")), since=since,
+                      until=until)
 
 
 def department_names(engine: Engine, settings: Settings) -> dict[str, str]:

@@ -87,7 +87,7 @@ def pickup_stops(issues: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return kept.reset_index(drop=True)
 
 
-ISSUE_SETS = ("open", "overdue", "chosen")
+ISSUE_SETS = ("today", "open", "overdue", "chosen")
 
 
 def select_issues(
@@ -98,7 +98,7 @@ def select_issues(
     on_date: date | None = None,
     chosen: list[int] | None = None,
 ) -> gpd.GeoDataFrame:
-    """The pending pickup issues of a zone: all open, only the overdue, or a chosen set.
+    """The pending pickup issues of a zone: the day's, all open, only the overdue, or a chosen set.
 
     Parameters
     ----------
@@ -107,10 +107,10 @@ def select_issues(
         ``category_code`` (as :func:`geo.store.query_issues` returns them).
     zone_code : str or None, keyword-only
         Keep the issues of this contractor zone; None keeps all.
-    issue_set : {"open", "overdue", "chosen"}, keyword-only
-        ``open``: pending piles reported up to the end of ``on_date``; ``overdue``:
-        those whose deadline passed before the end of ``on_date``; ``chosen``: the
-        issue ids in ``chosen`` (pending or not).
+    issue_set : {"today", "open", "overdue", "chosen"}, keyword-only
+        ``today``: pending piles reported on ``on_date``; ``open``: pending piles
+        reported up to the end of ``on_date``; ``overdue``: those whose deadline passed
+        before the end of ``on_date``; ``chosen``: the issue ids in ``chosen`` (pending or not).
     on_date : datetime.date, optional, keyword-only
         The day planned; today when omitted.
     """
@@ -128,6 +128,8 @@ def select_issues(
             raise ValidationError(f"issue(s) {missing} are not in zone {zone_code!r} or do not exist")
         return pickup_stops(kept)
     kept = kept[kept["status"].isin(PENDING_STATUSES) & (kept["reported_at"] < day_end)]
+    if issue_set == "today":
+        kept = kept[kept["reported_at"] >= day_end - pd.Timedelta(days=1)]
     if issue_set == "overdue":
         kept = kept[kept["deadline_at"].notna() & (kept["deadline_at"] < day_end)]
     return pickup_stops(kept)

@@ -4,7 +4,8 @@ The public surface is this package's namespace (``from geo import store``;
 ``store.query_issues(...)``); each table's functions live in a module of their own:
 
 * :mod:`~geo.store.layers` reference layers, :mod:`~geo.store.issues` issues (reads,
-  counts, the import's insert), :mod:`~geo.store.figures` the closed loop's figures
+  counts, the import's insert), :mod:`~geo.store.aggregates` issues counted per group, time
+  bin or grid square and the newest of each group (maps, analyses), :mod:`~geo.store.figures` the closed loop's figures
   counted in SQL (per group and period, per day), :mod:`~geo.store.bulk` the bulk-load paths,
   :mod:`~geo.store.loop` the closed loop's locked state, events and photos,
   :mod:`~geo.store.greening`, :mod:`~geo.store.coverage` (frontage units, inspections),
@@ -44,6 +45,13 @@ from geo.store.access import (  # noqa: F401
     reveal_phone,
     session_user,
     set_password,
+)
+from geo.store.aggregates import (  # noqa: F401
+    ASSIGNMENT_KEYS,
+    ISSUE_GROUP_COLUMNS,
+    PSEUDO_COLUMNS,
+    count_issues_by,
+    newest_issues_by,
 )
 from geo.store.base import (  # noqa: F401
     BOOLEAN_COLUMNS,
@@ -98,7 +106,6 @@ from geo.store.issues import (  # noqa: F401
     ISSUE_READ_COLUMNS,
     LoadResult,
     count_issues,
-    count_issues_by,
     count_rows,
     insert_issues,
     issue_id_of,
@@ -266,4 +273,9 @@ __all__ = [
     "receipt_issue",
     "remove_webhook",
     "set_webhook",
+    # counts for maps and analyses (issue 19)
+    "ASSIGNMENT_KEYS",
+    "ISSUE_GROUP_COLUMNS",
+    "PSEUDO_COLUMNS",
+    "newest_issues_by",
 ]
