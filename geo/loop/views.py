@@ -60,14 +60,30 @@ def figures_by(engine: Engine, settings: Settings, *, by: str | None, start: dat
     return metrics.figure_table(counts, hours.set_index("group")["hours"]).rename_axis(by)
 
 
+def figures_and_total(engine: Engine, settings: Settings, *, by: str, start: datetime, end: datetime,
+                      now: datetime) -> tuple[pd.DataFrame, pd.Series]:
+    """:func:`figures_by` ``by`` and :func:`figures_by` of the whole jurisdiction, from the same counts (the
+    groups of one count add up to the whole, issues without a group included): the home page reads the
+    month's issues once for its total and its departments."""
+    common = {"jurisdiction_code": settings.jurisdiction_code, "start": start, "end": end,
+              "by": metrics.GROUPINGS[by]}
+    counts = store.period_counts(engine, now=now, with_nulls=True, **common)
+    hours = store.handling_hours(engine, **common).set_index("group")["hours"]
+    total = metrics.figure_table(counts.sum().to_frame(None).T, hours.set_axis([None] * len(hours))).iloc[0]
+    grouped = counts.index != ""
+    table = metrics.figure_table(counts[grouped], hours[hours.index.notna()]).rename_axis(by)
+    return table, total
+
+
 def league(engine: Engine, settings: Settings, *, start: datetime, end: datetime, now: datetime,
-           densities: bool = True) -> pd.DataFrame:
+           densities: bool = True, figures: pd.DataFrame | None = None) -> pd.DataFrame:
     """The departments' league table: :func:`figures_by` department with names and densities.
 
     Rows are the departments that have a patch or issues, best 按期结案率 first (ties: 结案率,
     then most cases due); ``name`` is the department's (or community team's) Chinese name.
     Without ``densities`` (the patches' areas and road lengths take longer than the counts)
-    those two columns are NaN.
+    those two columns are NaN. ``figures``: the departments' figures of the period already
+    counted (:func:`figures_and_total`).
     """
     patches = read_patches(engine, settings)
     if densities:
@@ -76,8 +92,9 @@ def league(engine: Engine, settings: Settings, *, start: datetime, end: datetime
     else:
         extents = pd.DataFrame({"area_km2": float("nan"), "road_km": float("nan")},
                                index=patches["code"].drop_duplicates())
-    table = metrics.with_densities(figures_by(engine, settings, by="department", start=start, end=end, now=now),
-                                   extents).rename_axis("department")
+    if figures is None:
+        figures = figures_by(engine, settings, by="department", start=start, end=end, now=now)
+    table = metrics.with_densities(figures, extents).rename_axis("department")
     names = patches.drop_duplicates("code").set_index("code")["name"]
     table.insert(0, "name", names.reindex(table.index).fillna(pd.Series(table.index, index=table.index)))
     return table.sort_values(["on_time_rate_pct", "close_rate_pct", "due"], ascending=False, na_position="last")
@@ -244,7 +261,8 @@ def dashboard(engine: Engine, settings: Settings, *, now: datetime) -> Dashboard
 
     month = month_span(day)
     previous = month_span(month[0].date() - timedelta(days=1))
-    this_month = figures_by(engine, settings, by=None, start=month[0], end=month[1], now=now).iloc[0]
+    per_department, this_month = figures_and_total(engine, settings, by="department", start=month[0], end=month[1],
+                                                   now=now)
     at_day = days.loc[pd.Timestamp(day)]
     weekly = days[days.index >= pd.Timestamp(first_monday)].resample("W-MON", label="left", closed="left").sum()
     return Dashboard(
@@ -256,7 +274,8 @@ def dashboard(engine: Engine, settings: Settings, *, now: datetime) -> Dashboard
         month_figures=this_month,
         previous_month_figures=figures_by(engine, settings, by=None, start=previous[0], end=previous[1],
                                           now=now).iloc[0],
-        departments=league(engine, settings, start=month[0], end=month[1], now=now, densities=False),
+        departments=league(engine, settings, start=month[0], end=month[1], now=now, densities=False,
+                           figures=per_department),
     )
 
 

@@ -38,6 +38,8 @@ from webmap.pages.blueprint import bp
 #: the day's or the overdue ones (`citymap route pickup` plans up to geo.routing.vrp.MAX_STOPS)
 WEB_TIME_LIMIT_S = 0.5
 WEB_MAX_STOPS = 150
+#: and stops sooner once this many of PyVRP's iterations found nothing better (a dozen stops: ~0.1 s)
+WEB_STALL_ITERATIONS = 500
 #: a plan is reused for the page, its map and its GPX for at most this long (seconds)
 PLAN_FRESH_S = 300
 JOBS = ("pickup", "sweep")
@@ -114,7 +116,8 @@ def _cached_plan(database_url: str, jurisdiction: str, query: RouteQuery, depart
         plan = zone_pickups(engine, settings, query.zone, departments=departments, issue_set=query.issue_set,
                             on_date=query.day, max_stops=WEB_MAX_STOPS,
                             chosen=list(query.issues), vehicles=query.vehicles, capacity_m3=query.capacity_m3,
-                            shift_h=query.shift_h, speed_kmh=query.speed_kmh, seed=0, time_limit_s=WEB_TIME_LIMIT_S)
+                            shift_h=query.shift_h, speed_kmh=query.speed_kmh, seed=0, time_limit_s=WEB_TIME_LIMIT_S,
+                            stall_iterations=WEB_STALL_ITERATIONS)
         return plan.routes, plan.steps, plan.stops, plan.depot, None, None
     plan, graph = zone_sweep(engine, settings, query.zone, street_set=query.street_set, on_date=query.day,
                              respect_oneway=query.oneway, speed_kmh=query.speed_kmh)
