@@ -146,6 +146,19 @@ def test_newest_issues_per_group_equal_pandas(stored):
     assert pd.api.types.is_datetime64_any_dtype(got["reported_at"])
 
 
+def test_newest_issues_among_the_most_recent_when_too_many(stored):
+    engine, issues = stored
+    where = IssueFilter(statuses=OPEN_STATUSES)
+    kept = where.apply(issues)
+    got = store.newest_issues_by(engine, "cell_code", jurisdiction_code=J, where=where, per=2, columns=("id",),
+                                 scan_limit=50)
+    recent = kept.sort_values(["reported_at", "id"], ascending=False).dropna(subset=["cell_code"]).head(50)
+    assert len(kept) > 50 and sorted(got["id"].astype(int)) == sorted(latest_by(recent, "cell_code", per=2)["id"])
+    enough = store.newest_issues_by(engine, "cell_code", jurisdiction_code=J, where=where, per=2, columns=("id",),
+                                    scan_limit=len(kept))
+    assert sorted(enough["id"].astype(int)) == sorted(latest_by(kept, "cell_code", per=2)["id"])
+
+
 def test_a_filter_read_without_the_spatial_index_gives_the_same_issues(stored):
     engine, issues = stored
     where = IssueFilter(statuses=OPEN_STATUSES, bbox=(117.34, 39.085, 117.39, 39.115))

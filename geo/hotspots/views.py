@@ -43,6 +43,8 @@ CONTEXT_COLUMNS = ("compound_code", "community_code", "segment_id", "category_co
 DENSITY_GRID_DEG = 0.0002
 DEFAULT_DAYS = 30
 POPUP_ISSUES_PER_CELL = 2
+#: the popups' newest open issues are sought among at most this many open issues, the most recently reported
+POPUP_SCAN_LIMIT = 20_000
 #: fewer issues than this in a period and the Gi* classes are withheld: ArcGIS's Hot Spot Analysis asks for
 #: at least 30 features, and with fewer a handful of neighbouring issues reads as a "99 % hot spot"
 MIN_GI_ISSUES = 30
@@ -219,7 +221,8 @@ def hotspot_view(engine: Engine, settings: Settings, filters: IssueFilter, *, ba
                                                            with_nulls=True)),
                                   _grouped(count("segment_id", opened.narrowed(segments=ids))), names=names, n=top_n),
         popup_issues=store.newest_issues_by(engine, "cell_code", jurisdiction_code=j, where=opened,
-                                            per=POPUP_ISSUES_PER_CELL, columns=POPUP_COLUMNS),
+                                            per=POPUP_ISSUES_PER_CELL, columns=POPUP_COLUMNS,
+                                            scan_limit=POPUP_SCAN_LIMIT),
         names=names, cell_majors=count(("cell_code", "major")) if per_major else None, gi_withheld=withheld,
     )
 

@@ -29,7 +29,7 @@ from geo.errors import ValidationError
 from geo.issue_filter import IssueFilter
 from geo.store.base import TIMESTAMP_COLUMNS, _masked_text, _source_where, _with_conn
 from geo.store.db import is_sqlite
-from geo.store.issues import ISSUE_READ_COLUMNS, issue_where, sqlite_index
+from geo.store.issues import ISSUE_READ_COLUMNS, count_issues, issue_where, sqlite_index
 
 #: plain columns of ``issues`` that issues may be grouped by
 ISSUE_GROUP_COLUMNS = ("cell_code", "segment_id", "compound_code", "community_code", "grid_code", "zone_code",
@@ -146,12 +146,16 @@ def newest_issues_by(
     where: IssueFilter | None = None,
     per: int = 2,
     columns: Sequence[str] = ("id", "category_code", "reported_at", "address"),
+    scan_limit: int | None = None,
 ) -> pd.DataFrame:
     """The ``per`` most recently reported issues of each value of ``by`` among those that pass ``where``.
 
     One window query (``ROW_NUMBER() OVER (PARTITION BY by ORDER BY reported_at DESC, id
     DESC)``) reads their ``columns``; timestamps come back as datetime64, text masked as
-    everywhere (:func:`geo.store.query_issues`).
+    everywhere (:func:`geo.store.query_issues`). With ``scan_limit``, when more issues than
+    that pass ``where`` (a million open issues), only the ``scan_limit`` most recently
+    reported are searched, read backwards through the index of report times: a group whose
+    issues are all older gets none.
 
     Returns
     -------
@@ -170,13 +174,20 @@ def newest_issues_by(
     condition, params = issue_where(jurisdiction_code, where)
     wanted = list(dict.fromkeys([*columns, by]))
 
+    too_many = scan_limit is not None and count_issues(bind, jurisdiction_code=jurisdiction_code,
+                                                       where=where) > scan_limit
+
     def run(conn: Connection) -> list:
-        index = None if where.bbox is not None else sqlite_index(where, (by,))
+        index = None if where.bbox is not None else (
+            "ix_issues_reported_at" if too_many else sqlite_index(where, (by,)))
         source, full = _source_where(conn, "issues", condition, where.bbox, points=True, index=index)
         inner = ", ".join(f"t.{c} AS {c}" for c in dict.fromkeys([*wanted, "id", "reported_at"]))
-        sql = (f"SELECT {', '.join('s.' + c for c in wanted)} FROM (SELECT {inner}, ROW_NUMBER() OVER "
-               f"(PARTITION BY t.{by} ORDER BY t.reported_at DESC, t.id DESC) AS k FROM {source} WHERE {full} "
-               f"AND t.{by} IS NOT NULL) s WHERE s.k <= {per} ORDER BY s.{by}, s.reported_at DESC, s.id DESC")
+        rows = f"SELECT {inner} FROM {source} WHERE {full} AND t.{by} IS NOT NULL"
+        if too_many:
+            rows += f" ORDER BY t.reported_at DESC, t.id DESC LIMIT {int(scan_limit)}"
+        sql = (f"SELECT {', '.join('s.' + c for c in wanted)} FROM (SELECT r.*, ROW_NUMBER() OVER "
+               f"(PARTITION BY r.{by} ORDER BY r.reported_at DESC, r.id DESC) AS k FROM ({rows}) r) s "
+               f"WHERE s.k <= {per} ORDER BY s.{by}, s.reported_at DESC, s.id DESC")
         return conn.execute(text(sql), params).fetchall()
 
     values = list(zip(*_with_conn(bind, run))) or [()] * len(wanted)
