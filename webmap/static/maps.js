@@ -164,10 +164,16 @@
     return group;
   }
 
+  // a bubble holds four digits: beyond, 万 (ten thousands) on Chinese pages, k on English ones
+  function compact(n) {
+    if (n < 10000) return String(n);
+    return ENGLISH ? Math.round(n / 1000) + "k" : (n / 10000).toFixed(n < 100000 ? 1 : 0) + "万";
+  }
+
   function bubble(n) {
     var size = n < 100 ? "small" : (n < 1000 ? "medium" : "large");
     var inner = el("div");
-    inner.appendChild(el("span", null, n));
+    inner.appendChild(el("span", null, compact(n)));
     return L.divIcon({html: inner, className: "marker-cluster marker-cluster-" + size, iconSize: new L.Point(40, 40)});
   }
 
