@@ -75,6 +75,10 @@ class IssueFilter:
         Values of ``department_code``, ``community_code``, ``source``.
     ids : tuple of int
         Issue ids.
+    cells, zones : tuple of str
+        Unit cells (``cell_code``) and contractor zones (``zone_code``) the issues were assigned to.
+    segments : tuple of int
+        Road segments (``segment_id``) the issues were assigned to.
     since, until : datetime
         ``reported_at`` in ``[since, until)``, naive local time (Asia/Shanghai).
     due_since, due_until : datetime
@@ -90,6 +94,9 @@ class IssueFilter:
     communities: tuple[str, ...] | None = None
     sources: tuple[str, ...] | None = None
     ids: tuple[int, ...] | None = None
+    cells: tuple[str, ...] | None = None
+    zones: tuple[str, ...] | None = None
+    segments: tuple[int, ...] | None = None
     since: datetime | None = None
     until: datetime | None = None
     due_since: datetime | None = None
@@ -100,7 +107,7 @@ class IssueFilter:
         def store(name: str, value) -> None:
             object.__setattr__(self, name, value)
 
-        for name in ("statuses", "categories", "departments", "communities", "sources"):
+        for name in ("statuses", "categories", "departments", "communities", "sources", "cells", "zones"):
             store(name, _texts(name, getattr(self, name)))
         unknown = [s for s in self.statuses or () if s not in ISSUE_STATUSES]
         if unknown:
@@ -112,13 +119,16 @@ class IssueFilter:
             if unknown:
                 raise ValidationError(f"category {unknown[0]!r}: neither an event code nor a major class of the"
                                       " taxonomy")
-        if self.ids is not None:
-            ids = (self.ids,) if isinstance(self.ids, (int, np.integer)) else tuple(self.ids)
+        for name, what in (("ids", "an issue id"), ("segments", "a segment id")):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            ids = (value,) if isinstance(value, (int, np.integer)) else tuple(value)
             bad = [i for i in ids if isinstance(i, bool) or not isinstance(i, (int, np.integer))
                    or not 0 <= int(i) <= _ID_MAX]
             if bad:
-                raise ValidationError(f"ids: {bad[0]!r} is not an issue id")
-            store("ids", tuple(int(i) for i in ids))
+                raise ValidationError(f"{name}: {bad[0]!r} is not {what}")
+            store(name, tuple(int(i) for i in ids))
         for first, last in (("since", "until"), ("due_since", "due_until")):
             store(first, _instant(first, getattr(self, first)))
             store(last, _instant(last, getattr(self, last)))
@@ -153,13 +163,16 @@ class IssueFilter:
 
         ``issues`` needs the columns of the criteria given: ``status``,
         ``category_code``, ``department_code``, ``community_code``, ``source``, ``id``,
-        ``reported_at``, ``deadline_at`` and, for ``bbox``, a geometry of points in EPSG:4326.
+        ``cell_code``, ``zone_code``, ``segment_id``, ``reported_at``, ``deadline_at`` and, for ``bbox``, a geometry of points in EPSG:4326.
         """
         keep = np.ones(len(issues), dtype=bool)
         for values, column in ((self.statuses, "status"), (self.departments, "department_code"),
-                               (self.communities, "community_code"), (self.sources, "source"), (self.ids, "id")):
+                               (self.communities, "community_code"), (self.sources, "source"), (self.ids, "id"),
+                               (self.cells, "cell_code"), (self.zones, "zone_code")):
             if values is not None:
                 keep &= issues[column].isin(values).to_numpy(bool)
+        if self.segments is not None:
+            keep &= pd.to_numeric(issues["segment_id"], errors="coerce").isin(self.segments).to_numpy(bool)
         if self.categories is not None:
             codes = issues["category_code"].astype("string")
             keep &= (codes.isin([c for c in self.categories if len(c) == 5])

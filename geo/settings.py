@@ -117,6 +117,9 @@ class Settings:
     notify_retry_base_s: float = 30.0
     notify_retry_cap_s: float = 3600.0
     notify_timeout_s: float = 10.0
+    # Maps (geo.loop.points, webmap.maps.live): a map's layer of issues answers at most map_max_features
+    # features for a view: each issue while the view holds that many or fewer, squares of counts beyond.
+    map_max_features: int = 2000
 
     @property
     def resolved_database_url(self) -> str:
@@ -189,4 +192,6 @@ def load_settings(
     for name in NON_NEGATIVE:
         if getattr(settings, name) < 0:
             raise ConfigError(f"setting {name} must be 0 or more, got {getattr(settings, name)!r}")
+    if settings.map_max_features < 1:
+        raise ConfigError(f"setting map_max_features must be 1 or more, got {settings.map_max_features!r}")
     return settings

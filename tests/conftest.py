@@ -316,8 +316,27 @@ DRAWN_LAYERS = """async () => {
   }
   return {state: document.body.getAttribute('data-map-drawn'), layers: citymapMap.drawn.map(d => ({
     name: d.name, kind: d.kind, features: d.features,
-    issues: d.kind === 'cluster' ? d.layer.getLayers().reduce((n, m) => n + (m.options.issues || 1), 0) : null,
+    issues: d.kind === 'cluster' ? d.layer.getLayers().reduce((n, m) => n + (m.options.issues || 1), 0)
+            : (d.kind === 'live' ? (d.issues === undefined ? null : d.issues) : null),
   }))};
+}"""
+
+#: the live layers of a drawn map (webmap/static/maps.js) once each one on the map has its answer, after the
+#: map was moved to the bounds given ([[south, west], [north, east]]; none: where it is)
+LIVE_LAYERS = """async (bounds) => {
+  for (let i = 0; i < 100 && document.body.getAttribute('data-map-drawn') === null; i++) {
+    await new Promise(r => setTimeout(r, 100));
+  }
+  if (bounds) citymapMap.map.fitBounds(bounds, {animate: false});
+  for (let i = 0; i < 150; i++) {
+    if (!citymapMap.drawn.some(d => d.kind === 'live' && d.layer._map && !d.loaded)) break;
+    await new Promise(r => setTimeout(r, 100));
+  }
+  return citymapMap.drawn.filter(d => d.kind === 'live').map(d => ({
+    name: d.name, shown: Boolean(d.layer._map), loaded: Boolean(d.loaded), features: d.features,
+    markers: d.layer.getLayers().length, issues: d.issues === undefined ? null : d.issues,
+    clustered: d.clustered === undefined ? null : d.clustered, error: d.error || null,
+  }));
 }"""
 
 

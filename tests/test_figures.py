@@ -115,6 +115,21 @@ def test_counts_of_all_issues_and_per_category_tasks(stored):
     assert_frame_equal(tasks, metrics.plan_task_figures(issues, now=NOW, **MARCH))
 
 
+def test_the_groups_and_the_whole_from_one_count(stored):
+    from geo.settings import load_settings
+
+    engine, issues = stored
+    settings = load_settings({"jurisdiction_code": J}, environ={})
+    with_nulls = store.period_counts(engine, jurisdiction_code=J, by="department_code", now=NOW, with_nulls=True,
+                                     **MARCH)
+    assert with_nulls.index.tolist() == ["", "A", "B"]  # the case without a department forms the group ""
+    table, total = loop_views.figures_and_total(engine, settings, by="department", now=NOW, **MARCH)
+    assert_frame_equal(table, loop_views.figures_by(engine, settings, by="department", now=NOW, **MARCH))
+    whole = loop_views.figures_by(engine, settings, by=None, now=NOW, **MARCH).iloc[0]
+    assert_series_equal(total, whole, check_names=False)
+    assert total["handled"] > table["handled"].sum()
+
+
 def test_daily_counts_equal_the_days_of_the_frame(stored):
     engine, issues = stored
     days = store.daily_counts(engine, jurisdiction_code=J, since=date(2025, 2, 25), until=date(2025, 4, 3), now=NOW)

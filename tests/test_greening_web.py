@@ -12,12 +12,22 @@ from click.testing import CliRunner
 from conftest import DRAWN_LAYERS, map_document, map_layer
 from shapely import LineString
 
+from datetime import datetime
+
+from geo import store
+from geo.crs import to_metric, to_wgs84
+from geo.greening.progress import greening_issues
+from geo.greening.tasks import greening_issue_codes
 from geo.greening.views import greening_view
+from geo.issue_filter import IssueFilter
 from geo.settings import load_settings
+from geo.statuses import OPEN_STATUSES
 from geo.store.db import make_engine
+from geo.taxonomy import load_taxonomy
 from webmap.app import create_app
 from webmap.cli import main
-from webmap.maps.greening import greening_map, share_colors
+from webmap.maps.document import MapDocument
+from webmap.maps.greening import greening_issue_layer, greening_map, share_colors
 
 AS_OF = "2025-05-20"
 
@@ -42,9 +52,27 @@ def test_sample_progress_has_overdue_work_clipped_records_and_related_issues(vie
     assert set(table["status"]) >= {"done", "overdue", "in_progress", "not_started"}
     assert ((table["done_m"] <= table["planned_m"] + 1e-6) & (table["done_share"].between(0, 1))).all()
     assert len(view.clipped) == 3 and (view.clipped["road_id"] == "R001").all()
-    assert set(view.issues["category_code"]) <= {"06017", "06018", "06021", "06022", "06045"}
-    assert len(view.issues) == view.issue_counts["n_issues"].sum() > 0
-    assert (view.issues["reported_at"] < pd.Timestamp(AS_OF) + pd.Timedelta(days=1)).all()
+    assert set(view.issues.categories) == {"06017", "06018", "06021", "06022", "06045"}
+    assert view.issues.until == pd.Timestamp(AS_OF) + pd.Timedelta(days=1)
+
+
+@pytest.mark.parametrize("as_of, road", [("2025-05-20", None), ("2025-12-31", None), ("2025-12-31", "先锋东路")])
+def test_greening_issue_counts_in_sql_equal_the_pandas_reference(sample_db, as_of, road):
+    # the reference: every greening issue of the year read, kept by greening_issues, counted by pandas
+    engine = make_engine(sample_db.resolved_database_url)
+    j = sample_db.jurisdiction_code
+    view = greening_view(engine, jurisdiction_code=j, year=2025, as_of=as_of, road=road)
+    codes = greening_issue_codes(load_taxonomy())
+    issues = store.query_issues(engine, jurisdiction_code=j, where=IssueFilter(
+        categories=codes, since=datetime(2025, 1, 1), until=pd.Timestamp(as_of) + pd.Timedelta(days=1)))
+    segments = store.read_layer(engine, "segments", jurisdiction_code=j)
+    engine.dispose()
+    related = greening_issues(issues, segments, view.roads_metric, codes=codes)
+    expected = (related.assign(open=related["status"].isin(OPEN_STATUSES)).groupby(["road_id", "category_code"])
+                .agg(n_issues=("id", "size"), n_open=("open", "sum")).astype("int64").reset_index())
+    assert len(expected) >= 3
+    got = view.issue_counts.sort_values(["road_id", "category_code"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, expected.astype({"road_id": got["road_id"].dtype}), check_dtype=False)
 
 
 def test_greening_page_has_a_table_per_road(client, view):
@@ -132,18 +160,21 @@ def test_map_popups_carry_user_text_as_data():
             "note": ["`${document.cookie}`"],
         }
     )
-    issues = gpd.GeoDataFrame(
+    # an issue 12 m along the road from its start
+    road_metric = to_metric(sections, crs="EPSG:4548")
+    start = road_metric.geometry.iloc[0].coords[0]
+    issues = to_wgs84(gpd.GeoDataFrame(
         {
             "id": [7],
             "category_code": ["06021"],
             "status": ["registered"],
             "reported_at": [pd.Timestamp("2025-04-02")],
             "address": ["<img src=x onerror=alert(3)>"],
-            "chainage_m": [12.0],
+            "segment_id": [70],
         },
-        geometry=gpd.points_from_xy([117.351], [39.1]),
-        crs=crs,
-    )
+        geometry=gpd.points_from_xy([start[0] + 12.0], [start[1] + 3.0]),
+        crs="EPSG:4548",
+    ))
     boundary = gpd.GeoDataFrame(geometry=[sections.geometry.iloc[0].buffer(0.01)], crs=crs)
     roads = sections.assign(road_class="arterial", is_priority=True)
     document = (
@@ -152,17 +183,24 @@ def test_map_popups_carry_user_text_as_data():
             roads=roads,
             sections=sections,
             section_records=pairs,
-            issues=issues,
+            issue_count=1,
+            source="/maps/greening/points",
             task_name="修剪",
             unit="株",
             as_of=pd.Timestamp("2025-04-20"),
             settings=load_settings(environ={}),
-            category_names={"06021": "病虫害"},
         )
         .as_dict()
     )
     [section] = map_layer(document, "修剪进度")["data"]["features"]
-    [issue] = map_layer(document, "绿化相关问题")["data"]["features"]
+    live = map_layer(document, "绿化相关问题（1）")
+    assert live["kind"] == "live" and live["source"] == "/maps/greening/points" and live["show"] is False
+    layer = greening_issue_layer(IssueFilter(categories=["06021"]), segments=pd.DataFrame({"segment_id": [70],
+                                                                                           "road_id": ["R1"]}),
+                                 roads_metric=road_metric.assign(length_m=road_metric.length),
+                                 category_names={"06021": "病虫害"})
+    [issue] = MapDocument((117.3, 39.0, 117.4, 39.2), load_settings(environ={})).feature_collection(
+        layer.describe(issues), layer.properties)["features"]
     # every value as typed, as plain text: the renderer never reads them as HTML
     assert section["properties"]["title"] == "<i>路</i> K0+000–K0+200"
     assert section["properties"]["progress"] == "25%（150 / 600 m，各侧合计）"

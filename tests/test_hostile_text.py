@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import json
 import re
+from urllib.parse import parse_qsl
 
 import geopandas as gpd
 import openpyxl
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from conftest import DRAWN_LAYERS, ISSUE_POPUP_TEXTS, _serve_in_thread
+from conftest import DRAWN_LAYERS, ISSUE_POPUP_TEXTS, LIVE_LAYERS, _serve_in_thread
 
 from geo import store
 from geo.issue_filter import IssueFilter
@@ -189,15 +190,29 @@ def test_every_entry_point_stored_the_text_as_typed(world):
     engine.dispose()
 
 
+def _answers(client, path: str) -> list:
+    """The map document of a map page and the answers of its live layers for the view around the hostile
+    issues (NEAR), where each issue comes one by one."""
+    answer = client.get(path.replace("?", "/data?", 1) if "?" in path else f"{path}/data")
+    assert answer.status_code == 200, (path, answer.get_data(as_text=True)[:300])
+    answers = [answer]
+    for layer in answer.get_json()["layers"]:
+        if layer["kind"] == "live":
+            query = {**dict(parse_qsl(path.partition("?")[2])), **layer["params"], "view": NEAR, "zoom": "18"}
+            live = client.get(layer["source"], query_string=query)
+            assert live.status_code == 200 and not live.get_json()["clustered"], (path, layer["name"])
+            answers.append(live)
+    return answers
+
+
 def test_map_documents_carry_the_text_unrendered(world, supervisor):
     checked = 0
     for path, tags in _maps(world).items():
-        answer = supervisor.get(path.replace("?", "/data?", 1) if "?" in path else f"{path}/data")
-        assert answer.status_code == 200, (path, answer.get_data(as_text=True)[:300])
-        raw = answer.get_data(as_text=True)
+        answers = _answers(supervisor, path)
+        raw = "".join(answer.get_data(as_text=True) for answer in answers)
         # nothing that could close the page's script or open a tag survives in the JSON as sent
         assert "<" not in raw and ">" not in raw and "\u2028" not in raw, path
-        strings = _strings(answer.get_json())
+        strings = [s for answer in answers for s in _strings(answer.get_json())]
         for tag in tags:
             assert any(tagged(tag) in s for s in strings), (path, tag)
             checked += 1
@@ -275,9 +290,13 @@ def test_payloads_stay_text_in_chromium_on_every_page_and_map(world, hostile_ser
         for tag in tags:
             assert shown(tag, path).replace("\u2028", "") in text.replace("\u2028", ""), (path, tag)
             checked += 1
+    west, south, east, north = (float(v) for v in NEAR.split(","))
     for path, tags in _maps(world).items():
         page.goto(f"{hostile_server}{path}", wait_until="networkidle")
         assert page.evaluate(DRAWN_LAYERS)["state"] == "true", path
+        # where the hostile issues are: the live layers answer them one by one, with their popups
+        live = page.evaluate(LIVE_LAYERS, [[south, west], [north, east]])
+        assert all(layer["loaded"] and not layer["clustered"] for layer in live if layer["shown"]), (path, live)
         issue = re.match(r"/maps/issues/(\d+)$", path)
         texts = (page.evaluate(ISSUE_POPUP_TEXTS, f"/issues/{issue[1]}") if issue
                  else page.evaluate(TAGGED_POPUP_TEXTS))

@@ -77,9 +77,13 @@ def test_hotspot_map_layers_assets_and_size(client):
     document = answer.get_json()
     cells = map_layer(document, "热点分析")
     assert 0 < len(cells["data"]["features"]) <= 2714 and "bbox" not in cells["data"]["features"][0]
-    # a year of the sample is 20,000 issues: the cluster layers carry one point per cell, counting all of them
-    points = [f["properties"]["n"] for f in map_layer(document, "全部问题（20000）")["data"]["features"]]
-    assert sum(points) == 20000 and len(points) <= 2714
+    # a year of the sample is 20,000 issues: the map asks for those of its view, squares of counts for them all
+    every = map_layer(document, "全部问题（20000）")
+    assert every["kind"] == "live" and every["source"] == "/maps/hotspots/points" and "data" not in every
+    answer = client.get(every["source"], query_string={"since": "2025-01-01", "until": "2025-12-31",
+                                                       "view": "117.2,38.9,117.6,39.3", "zoom": "13"}).get_json()
+    squares = [f["properties"]["n"] for f in answer["data"]["features"]]
+    assert answer["clustered"] and sum(squares) == answer["total"] == 20000 and len(squares) <= 2000
     names = [layer["name"] for layer in document["layers"]]
     for label in ("热点分析（Gi*）", "问题核密度（热力）", "全部问题（20000）", "重点道路（每公里问题数）"):
         assert label in names
@@ -88,11 +92,24 @@ def test_hotspot_map_layers_assets_and_size(client):
     assert "热点（99% 置信）" in legend and "冷点（95% 置信）" in legend
 
 
-def test_a_short_period_ships_one_point_per_issue(client):
+def test_a_short_period_ships_one_point_per_issue_and_a_class_its_own(client):
     document = map_document(client, "/maps/hotspots?since=2025-12-25&until=2025-12-31")
     every = next(layer for layer in document["layers"] if layer["name"].startswith("全部问题"))
-    points = [f["properties"]["n"] for f in every["data"]["features"]]
-    assert set(points) == {1} and every["name"] == f"全部问题（{len(points)}）"
+    query = {"since": "2025-12-25", "until": "2025-12-31", "view": "117.2,38.9,117.6,39.3", "zoom": "13"}
+    answer = client.get(every["source"], query_string=query).get_json()
+    hrefs = [f["properties"]["href"] for f in answer["data"]["features"]]
+    assert not answer["clustered"] and every["name"] == f"全部问题（{len(hrefs)}）" == f"全部问题（{answer['total']}）"
+    city = next(layer for layer in document["layers"] if layer["name"].startswith("市容环境（"))
+    assert city["params"] == {"major": "06"} and city["show"] is False
+    only = client.get(city["source"], query_string={**query, **city["params"]}).get_json()
+    assert 0 < only["total"] < answer["total"] and city["name"] == f"市容环境（{only['total']}）"
+    assert {f["properties"]["title"].split()[1] for f in only["data"]["features"]} < set(
+        load_taxonomy().categories.query("major_code == '06'")["name"])
+    # a class the filter leaves out shows nothing; one that is no class is a 400 naming it
+    narrowed = client.get(city["source"], query_string={**query, "category": "07", "major": "06"}).get_json()
+    assert narrowed["total"] == 0
+    bad = client.get(city["source"], query_string={**query, "major": "6"})
+    assert bad.status_code == 400 and "major" in bad.get_json()["error"]
 
 
 @pytest.mark.parametrize("query, message", [

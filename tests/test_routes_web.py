@@ -101,3 +101,51 @@ def test_cli_pickup_on_the_sample(sample_db, tmp_path, monkeypatch):
     assert len(ET.parse(gpx).getroot().findall("g:wpt", GPX)) == len(stops)
     bad = CliRunner().invoke(main, ["route", "pickup", "--zone", "nowhere", "--out", str(out)])
     assert bad.exit_code == 1 and "nowhere" in bad.output
+
+
+# --------------------------------------------------------------------------- bounded stop sets (issue 19)
+
+@pytest.mark.parametrize("issue_set", ["today", "open", "overdue", "chosen"])
+def test_the_stop_sets_read_in_sql_are_those_select_issues_picks(sample_db, issue_set):
+    from datetime import date
+
+    from geo import store
+    from geo.issue_filter import IssueFilter
+    from geo.routing.views import pickup_filter
+    from geo.routing.vrp import pickup_volumes, select_issues
+    from geo.store.db import make_engine
+
+    engine = make_engine(sample_db.resolved_database_url)
+    j = sample_db.jurisdiction_code
+    every = store.query_issues(engine, jurisdiction_code=j, where=IssueFilter(categories=list(pickup_volumes().index)))
+    day = date(2025, 12, 30)
+    chosen = every[every["zone_code"] == "sanitation_east"]["id"].head(5).tolist()
+    expected = select_issues(every, zone_code="sanitation_east", issue_set=issue_set, on_date=day, chosen=chosen)
+    where = pickup_filter("sanitation_east", issue_set=issue_set, on_date=day, chosen=chosen)
+    got = store.query_issues(engine, jurisdiction_code=j, where=where)
+    engine.dispose()
+    assert sorted(got["id"]) == sorted(expected["issue_id"]) and len(got) > 0
+    if issue_set == "today":
+        assert (got["reported_at"].dt.date == day).all()
+
+
+def test_the_page_plans_the_days_pickups_by_default_and_caps_the_rest(client, monkeypatch):
+    import webmap.pages.routes as routes_page
+
+    page = client.get("/routes?job=pickup&zone=sanitation_east&date=2025-12-30&vehicles=2")
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200 and 'id="route-error"' not in text
+    assert '<option value="today" selected>当日上报未清运</option>' in text
+    # more stops than the page plans: a message naming how many and the cap, no plan
+    monkeypatch.setattr(routes_page, "WEB_MAX_STOPS", 3)
+    capped = client.get("/routes?job=pickup&zone=sanitation_east&set=open&date=2025-12-30&vehicles=5")
+    error = re.search(r'id="route-error"[^>]*>(.*?)</', capped.get_data(as_text=True), re.S)
+    assert capped.status_code == 200 and error and "超过一次规划的上限 3 处" in html_lib.unescape(error[1])
+
+
+def test_the_cli_offers_the_same_stop_sets():
+    from geo.routing.vrp import ISSUE_SETS
+    from webmap.cli.route import pickup_cmd
+
+    [option] = [p for p in pickup_cmd.params if p.name == "issue_set"]
+    assert tuple(option.type.choices) == ISSUE_SETS

@@ -14,7 +14,7 @@ from io import BytesIO
 
 import pandas as pd
 import pytest
-from conftest import TEST_PASSWORD, map_document, tiny_image
+from conftest import TEST_PASSWORD, map_document, map_layer, tiny_image
 from sqlalchemy import text
 
 from geo import store
@@ -181,15 +181,22 @@ def test_csp_allows_the_configured_tile_server_only(sample_copy, login):
 # --------------------------------------------------------------------------- roles on every route
 
 ISSUE_ROUTES = ["/issues/{id}", "/maps/issues/{id}/data", "/api/issues/{id}", "/api/issues/{id}/events", "/todo/{id}"]
+#: the view and zoom of a live layer's question: the whole sample
+VIEW = "view=117.33,39.05,117.42,39.13&zoom=14"
 ROUTES = [
-    ("GET", "/"), ("GET", "/maps/overview"), ("GET", "/maps/overview/data"), ("GET", "/greening?year=2025"),
+    ("GET", "/"), ("GET", "/maps/overview"), ("GET", "/maps/overview/data"), ("GET", f"/maps/overview/points?{VIEW}"),
+    ("GET", "/greening?year=2025"),
     ("GET", "/maps/greening?year=2025"), ("GET", "/maps/greening/data?year=2025"),
+    ("GET", f"/maps/greening/points?year=2025&{VIEW}"),
     ("GET", "/league?month=2025-06"), ("GET", "/plan-tasks?month=2025-06"), ("GET", "/coverage"),
-    ("GET", "/maps/coverage"), ("GET", "/maps/coverage/data"), ("GET", "/reports/weekly.xlsx?week=2025-W26"),
+    ("GET", "/maps/coverage"), ("GET", "/maps/coverage/data"), ("GET", f"/maps/coverage/points?{VIEW}"),
+    ("GET", "/reports/weekly.xlsx?week=2025-W26"),
     ("GET", "/routes?job=sweep"), ("GET", "/maps/routes?job=sweep"), ("GET", "/maps/routes/data?job=sweep"),
     ("GET", "/routes.gpx?job=sweep"), ("GET", "/hotspots"), ("GET", "/maps/hotspots"), ("GET", "/maps/hotspots/data"),
+    ("GET", f"/maps/hotspots/points?{VIEW}"),
     ("GET", "/emerging"), ("GET", "/maps/emerging"), ("GET", "/maps/emerging/data"),
-    ("GET", "/issues"), ("GET", "/maps/issues"), ("GET", "/maps/issues/data"), ("GET", "/issues/{id}"),
+    ("GET", "/issues"), ("GET", "/maps/issues"), ("GET", "/maps/issues/data"), ("GET", f"/maps/issues/points?{VIEW}"),
+    ("GET", "/issues/{id}"),
     ("GET", "/maps/issues/{id}"), ("GET", "/maps/issues/{id}/data"),
     ("POST", "/issues/{id}/transitions"), ("POST", "/issues/{id}/phone"), ("GET", "/photos/{photo}"),
     ("GET", "/report"), ("POST", "/report"), ("GET", "/report/done?issue=1"), ("GET", "/my/reports"),
@@ -278,9 +285,14 @@ def test_a_department_reads_and_changes_only_its_own_issues_on_every_route(as_us
     assert own["numberMatched"] == store.count_issues(engine, jurisdiction_code=J, where=sanitation)
     listed = client.get("/issues?department=construction").get_data(as_text=True)
     assert 'id="no-issues"' in listed and "0 条" in listed
-    mapped = map_document(client, "/maps/issues")
-    hrefs = {f["properties"]["href"] for layer in mapped["layers"] if layer["popup"] for f in layer["data"]["features"]}
-    assert f"/issues/{own_id}" in hrefs and f"/issues/{other_id}" not in hrefs
+    # the list's map asks for the issues of its view: around either issue, only one's own comes back
+    assert map_layer(map_document(client, "/maps/issues"), "问题列表")["kind"] == "live"
+    for issue_id, shown in ((own_id, True), (other_id, False)):
+        [x, y] = store.query_issues(engine, jurisdiction_code=J, where=IssueFilter(ids=[issue_id])).geometry.iloc[0].coords[0]
+        near = client.get(f"/maps/issues/points?view={x - 1e-4},{y - 1e-4},{x + 1e-4},{y + 1e-4}&zoom=19").get_json()
+        assert not near["clustered"]
+        hrefs = {f["properties"]["href"] for f in near["data"]["features"]}
+        assert (f"/issues/{issue_id}" in hrefs) == shown
     assert client.get("/").headers["Location"] == "/todo"
 
 

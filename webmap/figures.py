@@ -34,7 +34,8 @@ WEEK_CHART_COUNTS = ("registered", "due", "closed", "closed_on_time", "handled")
 
 
 #: the weekly map's words (geo.loop.weekly.MAP_WORDS, tests/test_figures.py keeps them equal), marked for the catalogue
-MAP_WORD_MARKS = {"title": N_("未结案与超期问题（截至 %(now)s）"), "open": N_("未结案 %(n)s"), "overdue": N_("超期 %(n)s")}
+MAP_WORD_MARKS = {"title": N_("未结案与超期问题（截至 %(now)s）"), "open": N_("未结案 %(n)s"), "overdue": N_("超期 %(n)s"),
+                  "per_cell": N_("（每单元网格一点，面积示件数）")}
 
 
 def weekly_map_words() -> dict[str, str]:

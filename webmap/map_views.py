@@ -1,4 +1,5 @@
-"""Map routes: each map is a page of fixed code at ``<rule>`` and its document at ``<rule>/data``.
+"""Map routes: each map is a page of fixed code at ``<rule>``, its document at ``<rule>/data`` and,
+for a map with a live layer of issues, the layer's source at ``<rule>/points`` (:func:`live_route`).
 
 :func:`map_route` registers both from one function that builds the map document
 (:class:`webmap.maps.document.MapDocument`) for the request. The page is the cached shell
@@ -20,12 +21,17 @@ import hashlib
 
 from flask import Blueprint, Response, current_app, g, request, url_for
 
-from webmap.context import settings_of
+from geo.loop.points import MAX_ZOOM
+from webmap import params
+from webmap.context import engine_of, settings_of
 from webmap.maps.document import MapDocument, document_json
+from webmap.maps.live import LiveIssues, live_answer
 from webmap.maps.shell import map_page
 
 #: the suffix of a map document's endpoint and rule
 DATA_SUFFIX = "_data"
+#: the suffix of a map's live layer source (:func:`live_route`)
+POINTS_SUFFIX = "_points"
 
 
 def wants_json_errors() -> bool:
@@ -61,6 +67,30 @@ def map_route(bp: Blueprint, rule: str, *, endpoint: str) -> Callable:
         data.__doc__ = build.__doc__
         bp.add_url_rule(rule, endpoint, page, methods=["GET"])
         bp.add_url_rule(rule + "/data", endpoint + DATA_SUFFIX, data, methods=["GET"])
+        return build
+
+    return register
+
+
+def live_route(bp: Blueprint, rule: str, *, endpoint: str) -> Callable:
+    """Register ``rule + "/points"``, the source of a map's live layer (:mod:`webmap.maps.live`), on ``bp``.
+
+    The decorated function takes the rule's arguments, reads the page's query string and
+    returns the :class:`webmap.maps.live.LiveIssues` it shows; the route adds ``view``
+    (a bbox, required) and ``zoom`` (0…22, required), each a 400 when bad. The endpoint is
+    ``endpoint + "_points"``; its errors are JSON, as a map document's.
+    """
+    def register(build: Callable[..., LiveIssues]) -> Callable[..., LiveIssues]:
+        def points(**kwargs):
+            g.map_document = True
+            view = params.bbox(request.args, "view", required=True)
+            zoom = params.whole(request.args, "zoom", lo=0, hi=MAX_ZOOM, required=True)
+            answer = live_answer(engine_of(current_app), settings_of(current_app), build(**kwargs), view=view,
+                                 zoom=zoom)
+            return conditional(Response(document_json(answer), mimetype="application/json"))
+
+        points.__doc__ = f"The issues of {endpoint}'s live layer in the view ``view`` at ``zoom``."
+        bp.add_url_rule(rule + "/points", endpoint + POINTS_SUFFIX, points, methods=["GET"])
         return build
 
     return register

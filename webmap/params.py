@@ -126,10 +126,12 @@ def ids(args: Mapping, name: str) -> tuple[int, ...]:
     return tuple(int(p) for p in parts)
 
 
-def bbox(args: Mapping, name: str = "bbox", *, heights: bool = False) -> tuple[float, float, float, float] | None:
-    """``minlon,minlat,maxlon,maxlat`` in WGS84 degrees (with ``heights``, a 3-D box's heights are dropped)."""
+def bbox(args: Mapping, name: str = "bbox", *, heights: bool = False,
+         required: bool = False) -> tuple[float, float, float, float] | None:
+    """``minlon,minlat,maxlon,maxlat`` in WGS84 degrees (with ``heights``, a 3-D box's heights are dropped);
+    ``required``: absent is an error too."""
     raw = _raw(args, name)
-    if not raw:
+    if not raw and not required:
         return None
     parts = raw.split(",")
     if heights and len(parts) == 6:

@@ -101,8 +101,8 @@ class GreeningView:
     clipped: pd.DataFrame
     plan: pd.DataFrame
     records: gpd.GeoDataFrame
-    issues: gpd.GeoDataFrame
-    issue_counts: pd.DataFrame
+    issues: IssueFilter  # the greening issues on the roads shown (:func:`greening_issue_filter`)
+    issue_counts: pd.DataFrame  # road_id, category_code, n_issues, n_open: those issues counted in SQL
     plan_roads: list[str]  # names of every road with a plan in the year, whichever are shown
 
 
@@ -115,6 +115,30 @@ def _pick_roads(roads: gpd.GeoDataFrame, plan: pd.DataFrame, road: str | None) -
             raise NotFoundError(f"road {road!r} has no greening plan this year; roads with one: {known}")
         chosen = named
     return chosen.reset_index(drop=True)
+
+
+def greening_issue_filter(segments: gpd.GeoDataFrame, *, road_ids: list[str], year: int, as_of) -> IssueFilter:
+    """The greening issues (:func:`geo.greening.tasks.greening_issue_codes`) reported from 1 January of ``year``
+    to the end of ``as_of`` whose segment (of ``segments``: ``segment_id``, ``road_id``) belongs to one of
+    ``road_ids`` — the issues :func:`geo.greening.progress.greening_issues` keeps."""
+    on_roads = segments.loc[segments["road_id"].isin(road_ids), "segment_id"].astype(int).tolist()
+    return IssueFilter(categories=greening_issue_codes(load_taxonomy()), segments=on_roads,
+                       since=datetime(year, 1, 1), until=(pd.Timestamp(as_of).normalize()
+                                                          + pd.Timedelta(days=1)).to_pydatetime())
+
+
+def greening_issue_roads(engine: Engine, *, jurisdiction_code: str, year: int, as_of,
+                         road: str | None = None) -> tuple[IssueFilter, gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """What a map needs to show the greening issues of :func:`greening_view` one by one, without its progress.
+
+    Returns the issues' filter (:func:`greening_issue_filter`) for the roads with a plan in
+    ``year`` (or the one ``road`` names) up to ``as_of``, those roads in their metric CRS and
+    the segment layer (the issues' chainage is measured along the roads).
+    """
+    plan = store.read_greening_plan(engine, jurisdiction_code=jurisdiction_code, year=year)
+    roads = _pick_roads(roads_metric(engine, jurisdiction_code=jurisdiction_code), plan, road)
+    segments = store.read_layer(engine, "segments", jurisdiction_code=jurisdiction_code)
+    return greening_issue_filter(segments, road_ids=list(roads["road_id"]), year=year, as_of=as_of), roads, segments
 
 
 def greening_view(
@@ -175,18 +199,14 @@ def greening_view(
         raise ValidationError(f"as-of date {as_of!r} is not a date such as 2025-04-30") from exc
     result = greening.progress(plan, records, roads_metric=roads, tasks=tasks, as_of=as_of)
 
-    codes = greening_issue_codes(load_taxonomy())
-    issues = store.query_issues(engine, jurisdiction_code=jurisdiction_code,
-                                where=IssueFilter(categories=codes, since=datetime(year, 1, 1),
-                                                  until=(as_of + pd.Timedelta(days=1)).to_pydatetime()))
     segments = store.read_layer(engine, "segments", jurisdiction_code=jurisdiction_code)
-    related = greening.greening_issues(issues, segments, roads, codes=codes)
-    counts = (
-        related.assign(open=related["status"].isin(OPEN_STATUSES))
-        .groupby(["road_id", "category_code"])
-        .agg(n_issues=("id", "size"), n_open=("open", "sum"))
-        .reset_index()
-    )
+    issues = greening_issue_filter(segments, road_ids=ids, year=year, as_of=as_of)
+    counted = store.count_issues_by(engine, ("segment_id", "category_code", "status"),
+                                    jurisdiction_code=jurisdiction_code, where=issues).rename("n").reset_index()
+    counted = counted.assign(road_id=counted["segment_id"].map(segments.set_index("segment_id")["road_id"]),
+                             open=counted["n"].where(counted["status"].isin(OPEN_STATUSES), 0))
+    counts = (counted.groupby(["road_id", "category_code"]).agg(n_issues=("n", "sum"), n_open=("open", "sum"))
+              .astype("int64").reset_index())
     return GreeningView(
         year=year,
         as_of=as_of,
@@ -196,7 +216,7 @@ def greening_view(
         clipped=result.clipped,
         plan=plan,
         records=records,
-        issues=related,
+        issues=issues,
         issue_counts=counts,
         plan_roads=plan_roads,
     )

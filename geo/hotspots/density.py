@@ -45,6 +45,7 @@ def kernel_density(
     pixel_m: float = DEFAULT_PIXEL_M,
     min_share: float = DEFAULT_MIN_SHARE,
     metric_crs: str = DEFAULT_METRIC_CRS,
+    weights: np.ndarray | None = None,
 ) -> gpd.GeoDataFrame:
     """Kernel density surface of points, as the centres of the raster pixels that carry it.
 
@@ -52,6 +53,9 @@ def kernel_density(
     ----------
     points : GeoDataFrame
         Points with a CRS (issues, EPSG:4326).
+    weights : array of float, optional, keyword-only
+        How many issues each point stands for (issues counted per small square in SQL,
+        :data:`geo.hotspots.views.DENSITY_GRID_DEG`); one each by default.
     bandwidth_m : float, keyword-only
         Kernel radius, metres (default 200 m, see the module notes).
     pixel_m : float, keyword-only
@@ -87,7 +91,10 @@ def kernel_density(
     col = np.floor((x - x0) / pixel_m).astype(np.int64)
     row = np.floor((y - y0) / pixel_m).astype(np.int64)
     shape = (int(row.max()) + reach + 1, int(col.max()) + reach + 1)
-    binned = np.bincount(row * shape[1] + col, minlength=shape[0] * shape[1]).reshape(shape).astype(float)
+    w = None if weights is None else np.asarray(weights, dtype=float)
+    if w is not None and (w.shape != (len(points),) or not np.isfinite(w).all() or (w < 0).any()):
+        raise ValidationError(f"weights: expected {len(points)} finite counts >= 0")
+    binned = np.bincount(row * shape[1] + col, weights=w, minlength=shape[0] * shape[1]).reshape(shape).astype(float)
     surface = fftconvolve(binned, _quartic_kernel(bandwidth_m, pixel_m), mode="same")
     peak = surface.max()
     keep_r, keep_c = np.nonzero(surface > max(peak * min_share, peak * 1e-9))

@@ -262,6 +262,12 @@ def emerging_hotspots(
         ``n_bins``, ``last_gi_z`` (the final bin's z-score), ``trend_z``, ``trend_p``.
     """
     series = emerging_series(issues, cells, since=since, until=until, bin_days=bin_days, weights=weights, fdr=fdr)
+    return classify_series(series, cells, min_bin=min_bin, trend_alpha=trend_alpha)
+
+
+def classify_series(series: EmergingSeries, cells: gpd.GeoDataFrame, *, min_bin: int = 2,
+                    trend_alpha: float = 0.05) -> gpd.GeoDataFrame:
+    """``cells`` with the classes of their series (the columns :func:`emerging_hotspots` returns)."""
     z, bins, counts = series.z, series.bins, series.counts
     trend = mann_kendall(z)
     classes = classify_emerging(bins, trend, min_bin=min_bin, trend_alpha=trend_alpha)
@@ -271,6 +277,28 @@ def emerging_hotspots(
         cold_bins=(bins <= -min_bin).sum(axis=1), n_bins=len(series.starts), last_gi_z=z[:, -1],
         trend_z=trend["trend_z"].to_numpy(), trend_p=trend["trend_p"].to_numpy(),
     )
+
+
+def emerging_from_counts(counts: np.ndarray, cells: gpd.GeoDataFrame, *, starts: pd.DatetimeIndex, bin_days: int,
+                         weights: sp.spmatrix | None = None, fdr: bool = True, min_bin: int = 2,
+                         trend_alpha: float = 0.05) -> tuple[gpd.GeoDataFrame, EmergingSeries]:
+    """:func:`emerging_hotspots` of issues already counted per cell and bin (a database's ``GROUP BY``).
+
+    Parameters
+    ----------
+    counts : ndarray, shape (cells, bins)
+        Issues per cell (in ``cells`` order) and bin (oldest first).
+    starts : DatetimeIndex
+        The first instant of each bin (:func:`time_bins` without its last edge).
+
+    Returns
+    -------
+    (GeoDataFrame, EmergingSeries)
+        The classified cells and the series they were classified from.
+    """
+    series = series_of_counts(np.asarray(counts, dtype=float), cells, starts=starts, bin_days=bin_days,
+                              weights=weights, fdr=fdr)
+    return classify_series(series, cells, min_bin=min_bin, trend_alpha=trend_alpha), series
 
 
 @dataclass(frozen=True)
@@ -306,7 +334,13 @@ def emerging_series(
     keep = (which >= 0) & (which < n_bins) & (position >= 0)
     counts = np.zeros((len(cells), n_bins))
     np.add.at(counts, (position[keep], which[keep]), 1.0)
+    return series_of_counts(counts, cells, starts=edges[:-1], bin_days=bin_days, weights=weights, fdr=fdr)
+
+
+def series_of_counts(counts: np.ndarray, cells: gpd.GeoDataFrame, *, starts: pd.DatetimeIndex, bin_days: int,
+                     weights: sp.spmatrix | None = None, fdr: bool = True) -> EmergingSeries:
+    """Gi* z and confidence bins of each bin of issue ``counts`` (cells × bins, ``cells`` order)."""
     w = queen_weights(cells) if weights is None else weights
     z = gi_star_z(counts, w)
     bins = confidence_bins(z, 2.0 * norm.sf(np.abs(z)), fdr=fdr)
-    return EmergingSeries(starts=edges[:-1], bin_days=bin_days, counts=counts, z=z, bins=np.asarray(bins))
+    return EmergingSeries(starts=starts, bin_days=bin_days, counts=counts, z=z, bins=np.asarray(bins))

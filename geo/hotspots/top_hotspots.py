@@ -11,7 +11,9 @@ compound, community, road and department are those its issues were assigned to:
 * ``open_now`` — how many of ``open_issues`` (the issues open now, whatever the period
   analysed) lie there.
 
-Ties go to the smallest code, so the answer does not depend on row order.
+Ties go to the smallest code, so the answer does not depend on row order. The issues may
+come one per row (the pandas reference) or as groups of identical rows with their number in
+``n`` (as :func:`geo.store.count_issues_by` counts them), with the same result.
 """
 
 from __future__ import annotations
@@ -25,12 +27,17 @@ import pandas as pd
 from geo.errors import ValidationError
 
 
+def _weights(frame: pd.DataFrame) -> pd.Series:
+    """How many issues each row stands for: its ``n``, or one."""
+    return frame["n"] if "n" in frame else pd.Series(1, index=frame.index, dtype="int64")
+
+
 def mode_by(frame: pd.DataFrame, key: str, column: str) -> pd.Series:
-    """Most frequent non-missing ``column`` value per ``key`` (ties: the smallest value)."""
-    pairs = frame[[key, column]].dropna()
+    """Most frequent non-missing ``column`` value per ``key`` (ties: the smallest value), rows weighted by ``n``."""
+    pairs = frame[[key, column]].assign(n=_weights(frame)).dropna(subset=[key, column])
     if pairs.empty:
         return pd.Series(dtype=object)
-    counted = pairs.groupby([key, column], observed=True).size().rename("n").reset_index()
+    counted = pairs.groupby([key, column], observed=True)["n"].sum().rename("n").reset_index()
     counted = counted.sort_values([key, "n", column], ascending=[True, False, True], kind="stable")
     return counted.drop_duplicates(key).set_index(key)[column]
 
@@ -48,7 +55,8 @@ def _context(issues: pd.DataFrame, open_issues: pd.DataFrame, key: str, keys: pd
     for column in ("compound_code", "community_code", "road_name", "category_code", "department_code"):
         out[column] = keys.map(mode_by(named, key, column)).to_numpy()
     out = out.rename(columns={"category_code": "dominant_category"})
-    out["open_now"] = keys.map(open_issues[key].value_counts()).fillna(0).astype("int64").to_numpy()
+    open_now = _weights(open_issues).groupby(open_issues[key]).sum()
+    out["open_now"] = keys.map(open_now).fillna(0).astype("int64").to_numpy()
     for column, table in (("compound_code", "compounds"), ("community_code", "communities"),
                           ("dominant_category", "categories"), ("department_code", "departments")):
         label = column.removesuffix("_code") + "_name" if column.endswith("_code") else "dominant_category_name"
@@ -60,6 +68,25 @@ def _check(frame: pd.DataFrame, columns: set[str], what: str) -> None:
     missing = columns - set(frame.columns)
     if missing:
         raise ValidationError(f"{what} lacks column(s) {sorted(missing)}; it has {list(frame.columns)}")
+
+
+def ranked_cells(cells: gpd.GeoDataFrame, *, n: int = 10) -> gpd.GeoDataFrame:
+    """The ``n`` cells :func:`top_cells` ranks, hottest first (the rows of ``cells``)."""
+    _check(cells, {"code", "community_code", "count", "gi_z", "gi_p", "gi_bin"}, "cells")
+    if n < 1:
+        raise ValidationError(f"n={n!r}: expected at least 1")
+    return cells[cells["count"] > 0].sort_values(["gi_z", "count", "code"], ascending=[False, False, True],
+                                                 kind="stable").head(n)
+
+
+def ranked_segments(segments: gpd.GeoDataFrame, *, n: int = 10, min_length_m: float = 50.0) -> gpd.GeoDataFrame:
+    """The ``n`` segments :func:`top_segments` ranks, most issues per km first (the rows of ``segments``)."""
+    _check(segments, {"segment_id", "name", "length_m", "count", "issues_per_km"}, "segments")
+    if n < 1:
+        raise ValidationError(f"n={n!r}: expected at least 1")
+    eligible = segments[(segments["count"] > 0) & (segments["length_m"] >= min_length_m)]
+    return eligible.sort_values(["issues_per_km", "count", "segment_id"], ascending=[False, False, True],
+                                kind="stable").head(n)
 
 
 def top_cells(
@@ -79,9 +106,10 @@ def top_cells(
         Unit cells with ``code``, ``community_code``, ``count`` and the Gi* columns
         ``gi_z``, ``gi_p``, ``gi_bin`` (:func:`geo.hotspots.gi_star.gi_star`).
     issues : DataFrame
-        The issues analysed (assignment columns, ``category_code``).
+        The issues analysed (assignment columns, ``category_code``; ``n`` when a row
+        stands for several).
     open_issues : DataFrame
-        The issues open now, with ``cell_code``.
+        The issues open now, with ``cell_code`` (and ``n``).
     segment_names : mapping
         ``segment_id`` → road name.
     names : mapping
@@ -97,11 +125,7 @@ def top_cells(
         ``dominant_category``/``_name``, ``department_code``/``_name``, ``open_now``.
         Only cells with at least one issue are ranked.
     """
-    _check(cells, {"code", "community_code", "count", "gi_z", "gi_p", "gi_bin"}, "cells")
-    if n < 1:
-        raise ValidationError(f"n={n!r}: expected at least 1")
-    ranked = cells[cells["count"] > 0].sort_values(["gi_z", "count", "code"], ascending=[False, False, True],
-                                                   kind="stable").head(n)
+    ranked = ranked_cells(cells, n=n)
     context = _context(issues, open_issues, "cell_code", ranked["code"], segment_names, names)
     context["community_code"] = context["community_code"].fillna(pd.Series(ranked["community_code"].to_numpy()))
     context["community_name"] = context["community_code"].map(names.get("communities", {}))
@@ -138,12 +162,7 @@ def top_segments(
         ``rank`` (by ``issues_per_km``, then ``count``, then ``segment_id``), the
         segment columns and the context columns of :func:`top_cells`.
     """
-    _check(segments, {"segment_id", "name", "length_m", "count", "issues_per_km"}, "segments")
-    if n < 1:
-        raise ValidationError(f"n={n!r}: expected at least 1")
-    eligible = segments[(segments["count"] > 0) & (segments["length_m"] >= min_length_m)]
-    ranked = eligible.sort_values(["issues_per_km", "count", "segment_id"], ascending=[False, False, True],
-                                  kind="stable").head(n)
+    ranked = ranked_segments(segments, n=n, min_length_m=min_length_m)
     with_ids = issues.assign(segment_id=pd.to_numeric(issues["segment_id"], errors="coerce"))
     open_ids = open_issues.assign(segment_id=pd.to_numeric(open_issues["segment_id"], errors="coerce"))
     names_by_id = dict(zip(segments["segment_id"], segments["name"]))

@@ -17,13 +17,22 @@ import pandas as pd
 from geo.errors import ValidationError
 
 
-def cell_counts(issues: pd.DataFrame, cells: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+def _per_key(issues: pd.DataFrame | pd.Series, key: str) -> pd.Series:
+    """Issues per value of ``key``: counted from a frame of issues, or given (a Series of counts by value)."""
+    if isinstance(issues, pd.Series):
+        return issues
+    values = issues[key] if key != "segment_id" else pd.to_numeric(issues[key], errors="coerce").dropna().astype("int64")
+    return values.value_counts()
+
+
+def cell_counts(issues: pd.DataFrame | pd.Series, cells: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Issues per unit cell.
 
     Parameters
     ----------
-    issues : DataFrame
-        With ``cell_code`` (issues without a cell are not counted).
+    issues : DataFrame or Series
+        Issues with ``cell_code`` (issues without a cell are not counted), or their
+        counts per cell code already made (:func:`geo.store.count_issues_by`).
     cells : GeoDataFrame
         Unit cells with ``code``, any CRS.
 
@@ -34,17 +43,18 @@ def cell_counts(issues: pd.DataFrame, cells: gpd.GeoDataFrame) -> gpd.GeoDataFra
     """
     if "code" not in cells:
         raise ValidationError(f"cells frame lacks column 'code'; it has {list(cells.columns)}")
-    per_cell = issues["cell_code"].value_counts()
+    per_cell = _per_key(issues, "cell_code")
     return cells.assign(count=cells["code"].map(per_cell).fillna(0).astype("int64"))
 
 
-def segment_counts(issues: pd.DataFrame, segments: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+def segment_counts(issues: pd.DataFrame | pd.Series, segments: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Issues per road segment and per kilometre of it.
 
     Parameters
     ----------
-    issues : DataFrame
-        With ``segment_id`` (nullable; issues off every road are not counted).
+    issues : DataFrame or Series
+        Issues with ``segment_id`` (nullable; issues off every road are not counted), or
+        their counts per segment id already made.
     segments : GeoDataFrame
         Road segments with ``segment_id`` and ``length_m`` (metres, metric CRS).
 
@@ -57,8 +67,8 @@ def segment_counts(issues: pd.DataFrame, segments: gpd.GeoDataFrame) -> gpd.GeoD
     missing = {"segment_id", "length_m"} - set(segments.columns)
     if missing:
         raise ValidationError(f"segments frame lacks column(s) {sorted(missing)}")
-    ids = pd.to_numeric(issues["segment_id"], errors="coerce").dropna().astype("int64")
-    count = segments["segment_id"].astype("int64").map(ids.value_counts()).fillna(0).astype("int64")
+    per_segment = _per_key(issues, "segment_id")
+    count = segments["segment_id"].astype("int64").map(per_segment).fillna(0).astype("int64")
     km = segments["length_m"].astype(float).to_numpy() / 1000.0
     with np.errstate(divide="ignore", invalid="ignore"):
         per_km = np.where(km > 0, count.to_numpy() / np.where(km > 0, km, 1.0), np.nan)

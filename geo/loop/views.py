@@ -23,6 +23,7 @@ from geo.issue_filter import IssueFilter
 from geo.loop import coverage as cov
 from geo.loop import metrics
 from geo.settings import Settings
+from geo.statuses import UNHANDLED_STATUSES
 from geo.taxonomy import load_taxonomy
 
 def read_issues(engine: Engine, settings: Settings) -> gpd.GeoDataFrame:
@@ -59,14 +60,30 @@ def figures_by(engine: Engine, settings: Settings, *, by: str | None, start: dat
     return metrics.figure_table(counts, hours.set_index("group")["hours"]).rename_axis(by)
 
 
+def figures_and_total(engine: Engine, settings: Settings, *, by: str, start: datetime, end: datetime,
+                      now: datetime) -> tuple[pd.DataFrame, pd.Series]:
+    """:func:`figures_by` ``by`` and :func:`figures_by` of the whole jurisdiction, from the same counts (the
+    groups of one count add up to the whole, issues without a group included): the home page reads the
+    month's issues once for its total and its departments."""
+    common = {"jurisdiction_code": settings.jurisdiction_code, "start": start, "end": end,
+              "by": metrics.GROUPINGS[by]}
+    counts = store.period_counts(engine, now=now, with_nulls=True, **common)
+    hours = store.handling_hours(engine, **common).set_index("group")["hours"]
+    total = metrics.figure_table(counts.sum().to_frame(None).T, hours.set_axis([None] * len(hours))).iloc[0]
+    grouped = counts.index != ""
+    table = metrics.figure_table(counts[grouped], hours[hours.index.notna()]).rename_axis(by)
+    return table, total
+
+
 def league(engine: Engine, settings: Settings, *, start: datetime, end: datetime, now: datetime,
-           densities: bool = True) -> pd.DataFrame:
+           densities: bool = True, figures: pd.DataFrame | None = None) -> pd.DataFrame:
     """The departments' league table: :func:`figures_by` department with names and densities.
 
     Rows are the departments that have a patch or issues, best 按期结案率 first (ties: 结案率,
     then most cases due); ``name`` is the department's (or community team's) Chinese name.
     Without ``densities`` (the patches' areas and road lengths take longer than the counts)
-    those two columns are NaN.
+    those two columns are NaN. ``figures``: the departments' figures of the period already
+    counted (:func:`figures_and_total`).
     """
     patches = read_patches(engine, settings)
     if densities:
@@ -75,8 +92,9 @@ def league(engine: Engine, settings: Settings, *, start: datetime, end: datetime
     else:
         extents = pd.DataFrame({"area_km2": float("nan"), "road_km": float("nan")},
                                index=patches["code"].drop_duplicates())
-    table = metrics.with_densities(figures_by(engine, settings, by="department", start=start, end=end, now=now),
-                                   extents).rename_axis("department")
+    if figures is None:
+        figures = figures_by(engine, settings, by="department", start=start, end=end, now=now)
+    table = metrics.with_densities(figures, extents).rename_axis("department")
     names = patches.drop_duplicates("code").set_index("code")["name"]
     table.insert(0, "name", names.reindex(table.index).fillna(pd.Series(table.index, index=table.index)))
     return table.sort_values(["on_time_rate_pct", "close_rate_pct", "due"], ascending=False, na_position="last")
@@ -109,13 +127,19 @@ def plan_task_board(engine: Engine, settings: Settings, *, start: datetime, end:
 
 @dataclass
 class CoverageView:
-    """One team's coverage page: its patch, coverage, and the issues in its charge."""
+    """One team's coverage page: its patch, coverage, and the issues in its charge.
+
+    ``issues`` is the filter of the team's issues open now (its department or a child's);
+    ``open`` counts them and ``overdue`` those of them not handled by their deadline.
+    """
 
     team: str
     name: str
     patch: gpd.GeoDataFrame
     result: cov.Coverage
-    issues: gpd.GeoDataFrame
+    issues: IssueFilter
+    open: int
+    overdue: int
     until: datetime
     days: int
 
@@ -126,12 +150,20 @@ def latest_inspection_end(engine: Engine, settings: Settings) -> datetime | None
     return None if tracks.empty else tracks["ended_at"].max().to_pydatetime()
 
 
+def team_issues(team: str) -> IssueFilter:
+    """The issues in ``team``'s charge open now: its department's or a child department's."""
+    departments = load_taxonomy().departments
+    children = departments.index[departments["parent"] == team].tolist()
+    return IssueFilter(statuses=metrics.OPEN_STATUSES, departments=[team, *children])
+
+
 def coverage_view(engine: Engine, settings: Settings, *, team: str, until: datetime, days: int,
                   now: datetime) -> CoverageView:
     """Coverage of ``team``'s patch by ``team``'s inspections in the ``days`` days before ``until``.
 
-    ``issues`` holds the team's issues (its ``department_code``, or a child's) still
-    open at ``now``, with ``overdue`` (bool).
+    The team's issues (its ``department_code``, or a child's) open at ``now`` are counted in
+    SQL, and those of them overdue (:func:`geo.loop.metrics.overdue_mask`: unhandled, past
+    the deadline).
     """
     j = settings.jurisdiction_code
     patches = read_patches(engine, settings)
@@ -145,14 +177,11 @@ def coverage_view(engine: Engine, settings: Settings, *, team: str, until: datet
                           segments=store.read_layer(engine, "segments", jurisdiction_code=j),
                           until=until, days=days, tolerance_m=settings.coverage_tolerance_m,
                           metric_crs=settings.metric_crs)
-    departments = load_taxonomy().departments
-    children = departments.index[departments["parent"] == team].tolist()
-    mine = store.query_issues(engine, jurisdiction_code=j, where=IssueFilter(statuses=metrics.OPEN_STATUSES),
-                              columns=(*metrics.METRIC_COLUMNS, "address", "description"))
-    mine = mine[mine["department_code"].isin([team, *children])].copy()
-    mine["overdue"] = metrics.overdue_mask(mine, now=now)
+    mine = team_issues(team)
+    late = mine.narrowed(statuses=UNHANDLED_STATUSES, due_until=now)
     return CoverageView(team=team, name=str(row["name"].iloc[0]), patch=row, result=result, issues=mine,
-                        until=until, days=days)
+                        open=store.count_issues(engine, jurisdiction_code=j, where=mine),
+                        overdue=store.count_issues(engine, jurisdiction_code=j, where=late), until=until, days=days)
 
 
 # --------------------------------------------------------------------------- the home dashboard
@@ -232,7 +261,8 @@ def dashboard(engine: Engine, settings: Settings, *, now: datetime) -> Dashboard
 
     month = month_span(day)
     previous = month_span(month[0].date() - timedelta(days=1))
-    this_month = figures_by(engine, settings, by=None, start=month[0], end=month[1], now=now).iloc[0]
+    per_department, this_month = figures_and_total(engine, settings, by="department", start=month[0], end=month[1],
+                                                   now=now)
     at_day = days.loc[pd.Timestamp(day)]
     weekly = days[days.index >= pd.Timestamp(first_monday)].resample("W-MON", label="left", closed="left").sum()
     return Dashboard(
@@ -244,8 +274,35 @@ def dashboard(engine: Engine, settings: Settings, *, now: datetime) -> Dashboard
         month_figures=this_month,
         previous_month_figures=figures_by(engine, settings, by=None, start=previous[0], end=previous[1],
                                           now=now).iloc[0],
-        departments=league(engine, settings, start=month[0], end=month[1], now=now, densities=False),
+        departments=league(engine, settings, start=month[0], end=month[1], now=now, densities=False,
+                           figures=per_department),
     )
+
+
+#: the overview map counts per unit cell the issues reported in this many days up to the latest day with data
+OVERVIEW_DAYS = 365
+
+
+@dataclass
+class CellCounts:
+    """The unit cells (EPSG:4326) with ``count``: the issues reported in ``[since, until)``."""
+
+    cells: gpd.GeoDataFrame
+    since: datetime
+    until: datetime
+
+
+def overview_cells(engine: Engine, settings: Settings, *, now: datetime, days: int = OVERVIEW_DAYS) -> CellCounts:
+    """Every unit cell with the issues reported in the ``days`` days up to the latest day with data
+    (:func:`latest_data_day`), counted in SQL from the index of report times."""
+    day = latest_data_day(engine, settings, now=now)
+    until = datetime.combine(day, datetime.min.time()) + timedelta(days=1)
+    since = until - timedelta(days=days)
+    j = settings.jurisdiction_code
+    counts = store.count_issues_by(engine, "cell_code", jurisdiction_code=j, where=IssueFilter(since=since, until=until))
+    cells = store.read_layer(engine, "unit_cells", jurisdiction_code=j)
+    return CellCounts(cells=cells.assign(count=cells["code"].map(counts).fillna(0).astype("int64")), since=since,
+                      until=until)
 
 
 def department_names(engine: Engine, settings: Settings) -> dict[str, str]:

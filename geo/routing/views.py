@@ -5,7 +5,7 @@ page both ask for. Reading goes through :mod:`geo.store`; planning through
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -18,6 +18,8 @@ from geo.issue_filter import IssueFilter
 from geo.routing.postman import SweepPlan, plan_sweep
 from geo.routing.road_graph import RoadGraph, build_road_graph
 from geo.routing.vrp import (
+    ISSUE_SETS,
+    MAX_STOPS,
     PENDING_STATUSES,
     PickupPlan,
     pickup_volumes,
@@ -49,27 +51,55 @@ def road_graph(engine: Engine, settings: Settings) -> RoadGraph:
     return build_road_graph(segments, crs=settings.metric_crs)
 
 
+#: what a pickup plan reads of each issue
+PICKUP_COLUMNS = ("id", "category_code", "status", "reported_at", "deadline_at", "zone_code", "address")
+
+
+def pickup_filter(zone_code: str, *, issue_set: str, on_date: date | None = None, chosen: list[int] | None = None,
+                  departments: list[str] | tuple[str, ...] | None = None) -> IssueFilter:
+    """The issues :func:`geo.routing.vrp.select_issues` picks for a zone (``chosen``: any of those ids), as a filter.
+
+    ``today``, ``open`` and ``overdue`` are the pending pickup issues of the zone reported on
+    ``on_date`` (today by default), up to its end, or due before its end.
+    """
+    if issue_set not in ISSUE_SETS:
+        raise ValidationError(f"issue set {issue_set!r} is not one of {', '.join(ISSUE_SETS)}")
+    common = {"categories": list(pickup_volumes().index), "departments": departments, "zones": [zone_code]}
+    if issue_set == "chosen":
+        return IssueFilter(ids=chosen or [], **common)
+    day_end = datetime.combine(on_date or local_today(), datetime.min.time()) + timedelta(days=1)
+    return IssueFilter(statuses=PENDING_STATUSES, until=day_end,
+                       since=day_end - timedelta(days=1) if issue_set == "today" else None,
+                       due_until=day_end if issue_set == "overdue" else None, **common)
+
+
 def zone_pickups(
     engine: Engine,
     settings: Settings,
     zone_code: str,
     *,
-    issue_set: str = "open",
+    issue_set: str = "today",
     on_date: date | None = None,
     chosen: list[int] | None = None,
     departments: list[str] | tuple[str, ...] | None = None,
+    max_stops: int = MAX_STOPS,
     **options,
 ) -> PickupPlan:
     """Plan the pickups of a zone; ``options`` go to :func:`geo.routing.vrp.plan_pickups`.
 
     ``departments`` keeps the stops to the issues of those departments (a crew plans its own
-    issues only); None takes every department's.
+    issues only); None takes every department's. The stops are counted in SQL first
+    (:func:`pickup_filter`): more than ``max_stops`` is a ValidationError saying how many
+    there are, before anything is read.
     """
     zone = zone_row(engine, settings, zone_code)
-    statuses = None if issue_set == "chosen" else PENDING_STATUSES
-    issues = store.query_issues(engine, jurisdiction_code=settings.jurisdiction_code,
-                                where=IssueFilter(statuses=statuses, categories=list(pickup_volumes().index),
-                                                  departments=departments))
+    where = pickup_filter(zone_code, issue_set=issue_set, on_date=on_date, chosen=chosen, departments=departments)
+    j = settings.jurisdiction_code
+    n = store.count_issues(engine, jurisdiction_code=j, where=where)
+    if n > max_stops:
+        raise ValidationError(f"所选问题集有 {n} 处清运，超过一次规划的上限 {max_stops} 处：请选“今日上报”“已超时”、"
+                              f"指定问题或换一天规划 ({n} stops exceed the cap of {max_stops} per plan)")
+    issues = store.query_issues(engine, jurisdiction_code=j, where=where, columns=PICKUP_COLUMNS)
     stops = select_issues(issues, zone_code=zone_code, issue_set=issue_set, on_date=on_date, chosen=chosen)
     return plan_pickups(road_graph(engine, settings), stops, (zone["depot_lon"], zone["depot_lat"]), **options)
 
@@ -103,10 +133,9 @@ def zone_sweep(
         required = inside & (graph.edges["road_class"] == "alley").to_numpy()
     else:
         day_end = pd.Timestamp(on_date or local_today()) + pd.Timedelta(days=1)
-        issues = store.query_issues(engine, jurisdiction_code=settings.jurisdiction_code,
-                                    where=IssueFilter(since=(day_end - timedelta(days=HOTSPOT_DAYS)).to_pydatetime(),
-                                                      until=day_end.to_pydatetime()))
-        counts = issues["segment_id"].dropna().astype(int).value_counts()
+        counts = store.count_issues_by(
+            engine, "segment_id", jurisdiction_code=settings.jurisdiction_code,
+            where=IssueFilter(since=(day_end - timedelta(days=HOTSPOT_DAYS)).to_pydatetime(), until=day_end.to_pydatetime()))
         per_edge = graph.edges["segment_id"].map(counts).fillna(0).to_numpy()
         in_zone = per_edge[inside]
         threshold = np.quantile(in_zone, 1 - HOTSPOT_SHARE) if in_zone.size else np.inf

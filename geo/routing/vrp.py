@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import pyvrp
 from pyvrp.exceptions import PenaltyBoundWarning
-from pyvrp.stop import MaxRuntime
+from pyvrp.stop import MaxRuntime, MultipleCriteria, NoImprovement
 
 from geo.clock import local_today
 from geo.errors import ValidationError
@@ -87,7 +87,7 @@ def pickup_stops(issues: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return kept.reset_index(drop=True)
 
 
-ISSUE_SETS = ("open", "overdue", "chosen")
+ISSUE_SETS = ("today", "open", "overdue", "chosen")
 
 
 def select_issues(
@@ -98,7 +98,7 @@ def select_issues(
     on_date: date | None = None,
     chosen: list[int] | None = None,
 ) -> gpd.GeoDataFrame:
-    """The pending pickup issues of a zone: all open, only the overdue, or a chosen set.
+    """The pending pickup issues of a zone: the day's, all open, only the overdue, or a chosen set.
 
     Parameters
     ----------
@@ -107,10 +107,10 @@ def select_issues(
         ``category_code`` (as :func:`geo.store.query_issues` returns them).
     zone_code : str or None, keyword-only
         Keep the issues of this contractor zone; None keeps all.
-    issue_set : {"open", "overdue", "chosen"}, keyword-only
-        ``open``: pending piles reported up to the end of ``on_date``; ``overdue``:
-        those whose deadline passed before the end of ``on_date``; ``chosen``: the
-        issue ids in ``chosen`` (pending or not).
+    issue_set : {"today", "open", "overdue", "chosen"}, keyword-only
+        ``today``: pending piles reported on ``on_date``; ``open``: pending piles
+        reported up to the end of ``on_date``; ``overdue``: those whose deadline passed
+        before the end of ``on_date``; ``chosen``: the issue ids in ``chosen`` (pending or not).
     on_date : datetime.date, optional, keyword-only
         The day planned; today when omitted.
     """
@@ -128,6 +128,8 @@ def select_issues(
             raise ValidationError(f"issue(s) {missing} are not in zone {zone_code!r} or do not exist")
         return pickup_stops(kept)
     kept = kept[kept["status"].isin(PENDING_STATUSES) & (kept["reported_at"] < day_end)]
+    if issue_set == "today":
+        kept = kept[kept["reported_at"] >= day_end - pd.Timedelta(days=1)]
     if issue_set == "overdue":
         kept = kept[kept["deadline_at"].notna() & (kept["deadline_at"] < day_end)]
     return pickup_stops(kept)
@@ -170,6 +172,7 @@ def plan_pickups(
     speed_kmh: float = DEFAULT_SPEED_KMH,
     seed: int = 0,
     time_limit_s: float = 3.0,
+    stall_iterations: int | None = None,
 ) -> PickupPlan:
     """Plan pickup routes from a depot over the road graph.
 
@@ -191,6 +194,9 @@ def plan_pickups(
         Travel speed on every road.
     seed, time_limit_s : keyword-only
         PyVRP's seed and wall-clock limit (seconds).
+    stall_iterations : int, optional, keyword-only
+        Stop sooner, after this many of PyVRP's iterations without a better plan: a dozen
+        stops are solved in a tenth of the time limit (the page's plans).
 
     Raises
     ------
@@ -201,6 +207,8 @@ def plan_pickups(
     speed = check_speed(speed_kmh)
     if not isinstance(vehicles, (int, np.integer)) or not 1 <= vehicles <= MAX_VEHICLES:
         raise ValidationError(f"vehicles {vehicles!r} must be a whole number 1…{MAX_VEHICLES}")
+    if stall_iterations is not None and not (isinstance(stall_iterations, (int, np.integer)) and stall_iterations >= 1):
+        raise ValidationError(f"stall_iterations {stall_iterations!r} must be a whole number of iterations >= 1")
     for name, value, highest in (("capacity_m3", capacity_m3, MAX_CAPACITY_M3), ("shift_h", shift_h, MAX_SHIFT_H),
                                  ("time_limit_s", time_limit_s, MAX_TIME_LIMIT_S)):
         if not 0 < value <= highest:
@@ -247,7 +255,9 @@ def plan_pickups(
     with warnings.catch_warnings():
         # An infeasible instance makes PyVRP warn about its penalties; we raise a clear error instead.
         warnings.simplefilter("ignore", PenaltyBoundWarning)
-        result = pyvrp.solve(data, stop=MaxRuntime(time_limit_s), seed=seed, display=False, collect_stats=False)
+        stop = MaxRuntime(time_limit_s) if stall_iterations is None else MultipleCriteria(
+            [MaxRuntime(time_limit_s), NoImprovement(int(stall_iterations))])
+        result = pyvrp.solve(data, stop=stop, seed=seed, display=False, collect_stats=False)
     if not result.best.is_feasible():
         total = stops["volume_m3"].sum()
         raise ValidationError(

@@ -5,7 +5,8 @@ The public surface is this package's namespace (``from geo import store``;
 
 * :mod:`~geo.store.layers` reference layers, :mod:`~geo.store.issues` issues (reads,
   counts, the import's insert), :mod:`~geo.store.features` issues as GeoJSON Feature texts
-  the database writes (the feature APIs' pages), :mod:`~geo.store.figures` the closed loop's figures
+  the database writes (the feature APIs' pages), :mod:`~geo.store.aggregates` issues counted per group, time
+  bin or grid square and the newest of each group (maps, analyses), :mod:`~geo.store.figures` the closed loop's figures
   counted in SQL (per group and period, per day), :mod:`~geo.store.bulk` the bulk-load paths,
   :mod:`~geo.store.loop` the closed loop's locked state, events and photos,
   :mod:`~geo.store.greening`, :mod:`~geo.store.coverage` (frontage units, inspections),
@@ -45,6 +46,13 @@ from geo.store.access import (  # noqa: F401
     reveal_phone,
     session_user,
     set_password,
+)
+from geo.store.aggregates import (  # noqa: F401
+    ASSIGNMENT_KEYS,
+    ISSUE_GROUP_COLUMNS,
+    PSEUDO_COLUMNS,
+    count_issues_by,
+    newest_issues_by,
 )
 from geo.store.base import (  # noqa: F401
     BOOLEAN_COLUMNS,
@@ -108,7 +116,6 @@ from geo.store.issues import (  # noqa: F401
     IssueLoad,
     LoadResult,
     count_issues,
-    count_issues_by,
     count_rows,
     insert_issues,
     issue_id_of,
@@ -284,4 +291,9 @@ __all__ = [
     "FeaturePage",
     "issue_features",
     "known_total",
+    # counts for maps and analyses (issue 19)
+    "ASSIGNMENT_KEYS",
+    "ISSUE_GROUP_COLUMNS",
+    "PSEUDO_COLUMNS",
+    "newest_issues_by",
 ]

@@ -259,6 +259,7 @@ def query_issues(
     columns: Sequence[str] = ISSUE_READ_COLUMNS,
     newest_first: bool = False,
     due_first: bool = False,
+    spatial_index: bool = True,
 ) -> gpd.GeoDataFrame:
     """Issues of a jurisdiction as points (EPSG:4326), those that pass ``where`` (default: all).
 
@@ -267,6 +268,11 @@ def query_issues(
     timestamps come back as datetime64, phone numbers in ``description`` and
     ``address`` masked. Rows are in id order, newest report first with
     ``newest_first``, or earliest deadline first (no deadline last) with ``due_first``.
+    Without ``spatial_index``, SQLite reads the rows through the index of the filter's
+    narrowest criterion (:func:`sqlite_index`, as it does without a bbox and a limit) and
+    tests their points against the bbox:
+    the faster way when the filter alone matches fewer issues than the bbox holds (the
+    few open issues of a city's million); PostgreSQL's planner chooses by itself.
     """
     unknown = [c for c in columns if c not in models.Issue.__table__.columns or c == "geom"]
     if unknown:
@@ -275,7 +281,8 @@ def query_issues(
     sql, params = issue_where(jurisdiction_code, where)
     return _masked_text(_read_geo(
         bind, "issues", columns, where=sql, params=params, bbox=where.bbox, points=True, limit=limit, offset=offset,
-        order_by=issue_order(newest_first=newest_first, due_first=due_first), timestamps=TIMESTAMP_COLUMNS))
+        order_by=issue_order(newest_first=newest_first, due_first=due_first), timestamps=TIMESTAMP_COLUMNS,
+        index=_read_index(where, limit=limit, spatial_index=spatial_index)))
 
 
 def issue_order(*, newest_first: bool = False, due_first: bool = False) -> str:
@@ -286,12 +293,26 @@ def issue_order(*, newest_first: bool = False, due_first: bool = False) -> str:
             "t.deadline_at IS NULL, t.deadline_at, t.id" if due_first else "t.id")
 
 
+def _read_index(where: IssueFilter, *, limit: int | None, spatial_index: bool) -> str | None:
+    """The SQLite index :func:`query_issues` reads through: the R*Tree's way with a bbox (unless told
+    otherwise); without a limit the filter's (:func:`sqlite_index`) — left to itself SQLite walks the
+    table in id order to skip the sort, reading every issue; with a limit the planner's, which may walk
+    the order's index and stop early."""
+    if where.bbox is not None and spatial_index:
+        return None
+    if limit is None or not spatial_index:
+        return sqlite_index(where.narrowed(bbox=None), ())
+    return None
+
+
 def count_issues(bind: Engine | Connection, *, jurisdiction_code: str, where: IssueFilter | None = None) -> int:
-    """How many issues :func:`query_issues` returns with the same filter (no paging), counted in SQL."""
+    """How many issues :func:`query_issues` returns with the same filter (no paging), counted in SQL
+    (on SQLite through the index of :func:`sqlite_index`, or the R*Tree with a bbox)."""
     where = where or IssueFilter()
     sql, params = issue_where(jurisdiction_code, where)
+    index = None if where.bbox is not None else sqlite_index(where, ())
     return _with_conn(bind, lambda conn: _count(conn, "issues", where=sql, params=params, bbox=where.bbox,
-                                                points=True))
+                                                points=True, index=index))
 
 
 def issue_where(jurisdiction_code: str, where: IssueFilter) -> tuple[str, dict]:
@@ -305,7 +326,10 @@ def issue_where(jurisdiction_code: str, where: IssueFilter) -> tuple[str, dict]:
                *_in_clause("t.department_code", where.departments, params, "department_code"),
                *_in_clause("t.community_code", where.communities, params, "community_code"),
                *_in_clause("t.source", where.sources, params, "source"),
-               *_in_clause("t.id", where.ids, params, "id")]
+               *_in_clause("t.id", where.ids, params, "id"),
+               *_in_clause("t.cell_code", where.cells, params, "cell_code"),
+               *_in_clause("t.zone_code", where.zones, params, "zone_code"),
+               *_in_clause("t.segment_id", where.segments, params, "segment_id")]
     if where.categories is not None:
         codes = [c for c in where.categories if len(c) == 5]
         majors = [c for c in where.categories if len(c) == 2]
@@ -322,6 +346,32 @@ def issue_where(jurisdiction_code: str, where: IssueFilter) -> tuple[str, dict]:
     return " AND ".join(clauses), params
 
 
+def sqlite_index(where: IssueFilter, by: Sequence[str]) -> str | None:
+    """The index a SQLite read of ``where`` (grouped ``by`` columns) goes through, or None for the planner's choice.
+
+    The index of the criterion that usually narrows most: a period with a start, the
+    states, deadlines from a start, the departments, exact categories, the cells (or a
+    count per cell alone); a period with an end only reaches back over the whole history.
+    Without statistics SQLite's planner prefers the index of a grouping or ordering
+    column, which reads every issue of the table.
+    """
+    if where.ids is not None:
+        return None  # the rowid leads
+    if where.since is not None:
+        return "ix_issues_reported_at"
+    if where.statuses is not None:
+        return "ix_issues_status"
+    if where.due_since is not None:
+        return "ix_issues_deadline_at"
+    if where.departments is not None:
+        return "ix_issues_department"
+    if where.categories is not None and all(len(code) == 5 for code in where.categories):
+        return "ix_issues_category"
+    if where.cells is not None or tuple(by) == ("cell_code",):
+        return "ix_issues_cell"
+    return None
+
+
 def issue_time_range(bind: Engine | Connection, *, jurisdiction_code: str,
                      before: datetime | None = None) -> tuple[datetime, datetime] | None:
     """The first and last ``reported_at`` of a jurisdiction's issues (naive local time), None when none.
@@ -336,31 +386,6 @@ def issue_time_range(bind: Engine | Connection, *, jurisdiction_code: str,
         text(f"SELECT (SELECT min(reported_at) {one}), (SELECT max(reported_at) {one})"),
         {"j": jurisdiction_code, "before": before}).one())
     return None if row[0] is None else (pd.Timestamp(row[0]).to_pydatetime(), pd.Timestamp(row[1]).to_pydatetime())
-
-
-def count_issues_by(
-    bind: Engine | Connection,
-    column: str,
-    *,
-    jurisdiction_code: str,
-    where: IssueFilter | None = None,
-) -> pd.Series:
-    """Issue counts of those that pass ``where``, grouped by an assignment or attribute column, in SQL.
-
-    Issues whose ``column`` is NULL are not counted.
-    """
-    groupable = {"cell_code", "segment_id", "compound_code", "community_code", "grid_code", "zone_code",
-                 "department_code", "category_code", "status", "source"}
-    if column not in groupable:
-        raise ValidationError(f"cannot count issues by {column!r}; choose one of {sorted(groupable)}")
-    where = where or IssueFilter()
-    if where.bbox is not None:
-        raise ValidationError("count_issues_by does not take a bbox")
-    condition, params = issue_where(jurisdiction_code, where)
-    sql = text(f"SELECT t.{column}, count(*) FROM issues t WHERE {condition} AND t.{column} IS NOT NULL "
-               f"GROUP BY t.{column}")
-    rows = _with_conn(bind, lambda conn: conn.execute(sql, params).fetchall())
-    return pd.Series({key: n for key, n in rows}, name="count", dtype="int64").rename_axis(column)
 
 
 def count_rows(bind: Engine | Connection, table: str, *, jurisdiction_code: str) -> int:

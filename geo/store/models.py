@@ -183,6 +183,13 @@ class ImportBatch(Base):
     rows_rejected: Mapped[int] = mapped_column(Integer)
 
 
+#: a case (registered, neither refused nor merged) not handled — nor, without a handling time, closed — by
+#: its deadline: the condition of the partial index ``ix_issues_late``, which a query uses only when its WHERE
+#: holds this very text (geo.store.figures.daily_counts); one term without OR, which SQLite's planner can match
+LATE_CASE = ("registered_at IS NOT NULL AND status <> 'refused' AND status <> 'merged' "
+             "AND COALESCE(COALESCE(handled_at, closed_at) > deadline_at, TRUE)")
+
+
 class Issue(Base):
     """A geotagged problem and where it belongs (the assignment columns)."""
 
@@ -190,8 +197,11 @@ class Issue(Base):
     __table_args__ = (
         # An index, not a table constraint: a bulk load drops it and builds it again (migration 0007).
         Index("uq_issue_source_external_id", "jurisdiction_code", "source", "external_id", unique=True),
-        Index("ix_issues_status", "jurisdiction_code", "status"),
-        Index("ix_issues_reported_at", "jurisdiction_code", "reported_at"),
+        # the open issues per cell and a period's issues per cell and segment, counted from the index alone
+        # (geo.store.aggregates; migration 0016)
+        Index("ix_issues_status", "jurisdiction_code", "status", "cell_code"),
+        Index("ix_issues_reported_at", "jurisdiction_code", "reported_at", "cell_code", "segment_id"),
+        Index("ix_issues_cell", "jurisdiction_code", "cell_code"),
         Index("ix_issues_category", "jurisdiction_code", "category_code"),
         Index("ix_issues_department", "jurisdiction_code", "department_code"),
         # the lifecycle times the dashboards count by within a period (migration 0015)
@@ -199,6 +209,9 @@ class Issue(Base):
         Index("ix_issues_handled_at", "jurisdiction_code", "handled_at"),
         Index("ix_issues_closed_at", "jurisdiction_code", "closed_at"),
         Index("ix_issues_deadline_at", "jurisdiction_code", "deadline_at"),
+        # the cases not handled by their deadline, per day of the deadline (the dashboards' 逾期; migration 0016)
+        Index("ix_issues_late", "jurisdiction_code", "deadline_at", sqlite_where=text(LATE_CASE),
+              postgresql_where=text(LATE_CASE)),
         Index("ix_issues_import_batch", "import_batch_id"),
         # the duplicates merged into an issue, listed on its page (migration 0010)
         Index("ix_issues_merged_into", "merged_into"),

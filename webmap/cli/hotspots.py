@@ -43,11 +43,12 @@ def hotspots_cmd(cli: CliContext, category: str | None, since: datetime | None, 
     end = until + timedelta(days=1) if until else default_until
     start = since or end - (default_until - default_since)
     filters = IssueFilter(since=start, until=end, categories=(category,) if category else None)
-    view = hotspot_views.hotspot_view(engine, settings, filters, band_m=band_m, fdr=fdr, with_density=map_path is not None)
+    view = hotspot_views.hotspot_view(engine, settings, filters, band_m=band_m, fdr=fdr, with_density=map_path is not None,
+                                      per_major=map_path is not None)
     cells = view.cells.rename(columns={"code": "cell_code"})[[*CELL_PROPERTIES, view.cells.geometry.name]]
     write_frame(cells, out)
     hot, cold = int((cells["gi_bin"] >= 2).sum()), int((cells["gi_bin"] <= -2).sum())
-    click.echo(f"{len(view.issues)} issues {start:%Y-%m-%d} – {end - timedelta(days=1):%Y-%m-%d}: "
+    click.echo(f"{view.n_issues} issues {start:%Y-%m-%d} – {end - timedelta(days=1):%Y-%m-%d}: "
                f"{len(cells)} cells, {hot} hot and {cold} cold at 95 % → {out}")
     if map_path is not None:
         from geo.taxonomy import load_taxonomy

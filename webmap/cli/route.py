@@ -47,7 +47,10 @@ def route() -> None:
 @route.command("pickup")
 @click.option("--zone", required=True, help="Contractor zone code, e.g. sanitation_west.")
 @click.option("--date", "on_date", type=click.DateTime(["%Y-%m-%d"]), default=None, help="Day planned (default today).")
-@click.option("--set", "issue_set", type=click.Choice(("open", "overdue", "chosen")), default="open", show_default=True)
+# the choices are geo.routing.vrp.ISSUE_SETS (a test keeps them equal), written out so that `citymap --help`
+# does not import the solver
+@click.option("--set", "issue_set", type=click.Choice(("today", "open", "overdue", "chosen")), default="open",
+              show_default=True, help="Pending pickups reported on the day, up to its end, due by its end, or chosen.")
 @click.option("--issues", "chosen", default="", help="Comma-separated issue ids for --set chosen.")
 @click.option("--vehicles", default=2, show_default=True, type=int)
 @click.option("--capacity-m3", default=8.0, show_default=True, type=float)

@@ -134,7 +134,8 @@ class MapDocument:
         name : str or None, keyword-only
             The layer's name in the layer control (plain text); None keeps it out of the control.
         kind : {"geojson", "cluster"}, keyword-only
-            Drawn as they are, or points gathered into marker clusters.
+            Drawn as they are, or points gathered into marker clusters (at most a few
+            thousand points: a layer of many issues is :meth:`add_live`).
         style, style_props : dict, keyword-only
             Leaflet path options for every feature, and options taken from a property of each.
         point : {"circle", "badge", "arrow", "tag"}, keyword-only
@@ -149,18 +150,49 @@ class MapDocument:
             of this app), ``fields`` (label, property) lines, ``items`` (property holding a list
             of lines), ``photos`` (property holding a list of photo paths), ``max_width`` (px).
         """
+        layer = _layer_spec(name=name, kind=kind, show=show, style=style, style_props=style_props, point=point,
+                            label=label, angle=angle, count=count, tooltip=tooltip, popup=popup)
+        layer["data"] = self.feature_collection(frame, properties, what=name)
+        self.layers.append(layer)
+
+    def feature_collection(self, frame: gpd.GeoDataFrame, properties: Sequence[str] = (), *,
+                           what: str | None = None) -> dict:
+        """``frame``'s features as a GeoJSON FeatureCollection with the columns ``properties`` as plain values.
+
+        Missing geometries are left out; coordinates as :meth:`add_features` writes them.
+        """
         kept = frame[frame.geometry.notna() & ~frame.geometry.is_empty] if len(frame) else frame
         missing = [c for c in properties if c not in kept.columns]
         if missing:
-            raise KeyError(f"map layer {name!r}: no column(s) {missing}")
+            raise KeyError(f"map layer {what!r}: no column(s) {missing}")
         values = plain_values(pd.DataFrame(kept[list(properties)])).to_dict("records")
         geometries = self._geometries(kept)
-        features = [{"type": "Feature", "properties": props, "geometry": json.loads(geojson)}
-                    for props, geojson in zip(values, shapely.to_geojson(geometries).tolist() if len(kept) else [])]
-        layer = {"name": name, "kind": kind, "show": show, "style": style or {}, "style_props": style_props or {},
-                 "point": point, "label": label, "angle": angle, "count": count,
-                 "tooltip": {"fields": [list(pair) for pair in tooltip]} if tooltip else None,
-                 "popup": popup, "data": {"type": "FeatureCollection", "features": features}}
+        # one parse of every geometry together: a call per feature was most of a large layer's time
+        shapes = json.loads("[" + ",".join(shapely.to_geojson(geometries).tolist()) + "]") if len(kept) else []
+        features = [{"type": "Feature", "properties": props, "geometry": shape} for props, shape in zip(values, shapes)]
+        return {"type": "FeatureCollection", "features": features}
+
+    def add_live(self, *, name: str, source: str, params: dict[str, str] | None = None, show: bool = True,
+                 style: dict | None = None, style_props: dict[str, str] | None = None,
+                 tooltip: Sequence[tuple[str, str]] | None = None, popup: dict | None = None) -> None:
+        """A layer of issues that the map asks ``source`` for whenever its view changes (:mod:`webmap.maps.live`).
+
+        Parameters
+        ----------
+        name : str, keyword-only
+            The layer's name in the layer control.
+        source : str, keyword-only
+            A path of this app answering :func:`webmap.maps.live.live_answer` for the page's
+            query string plus ``params``, ``view`` and ``zoom``.
+        params : dict, keyword-only
+            Query parameters of this layer that replace the page's (a major class, …).
+        style, style_props, tooltip, popup : keyword-only
+            How each issue is drawn, as for :meth:`add_features`; squares of counts are
+            drawn as cluster bubbles that zoom in when clicked.
+        """
+        layer = _layer_spec(name=name, kind="live", show=show, style=style, style_props=style_props,
+                            tooltip=tooltip, popup=popup)
+        layer.update(source=source, params=dict(params or {}))
         self.layers.append(layer)
 
     def add_heat(self, lon: Iterable[float], lat: Iterable[float], weight: Iterable[float], *, name: str,
@@ -190,6 +222,15 @@ class MapDocument:
                     "title": _word(self.legend["title"]),
                     "rows": [[row[0], _word(row[1]), *row[2:]] for row in self.legend["rows"]]},
                 "message": _word(self.message)}
+
+
+def _layer_spec(*, name: str | None, kind: str, show: bool, style: dict | None = None,
+                style_props: dict[str, str] | None = None, point: str = "circle", label: str | None = None,
+                angle: str | None = None, count: str | None = None,
+                tooltip: Sequence[tuple[str, str]] | None = None, popup: dict | None = None) -> dict:
+    return {"name": name, "kind": kind, "show": show, "style": style or {}, "style_props": style_props or {},
+            "point": point, "label": label, "angle": angle, "count": count,
+            "tooltip": {"fields": [list(pair) for pair in tooltip]} if tooltip else None, "popup": popup}
 
 
 def _word(text: str | None) -> str | None:

@@ -8,13 +8,15 @@ import pandas as pd
 from flask_babel import gettext
 
 from geo.crs import to_metric
-from geo.greening.progress import chainage_label
+from geo.greening.progress import chainage_label, greening_issues
 from geo.greening.tasks import SIDES, SIDES_EN
 from geo.io import PHOTO_NAME_RE
+from geo.issue_filter import IssueFilter
 from geo.settings import Settings
 from webmap.i18n import N_, current_language, status_labels
 from webmap.maps.base import add_roads, new_document
 from webmap.maps.document import MapDocument
+from webmap.maps.live import LiveIssues
 
 #: (upper bound of the share done, colour, legend label); NaN (nothing planned) is grey
 SHARE_CLASSES = (
@@ -72,18 +74,36 @@ def _record_lines(pairs: pd.DataFrame, unit: str) -> tuple[pd.Series, pd.Series]
     return lines, photo_lists
 
 
+def greening_issue_layer(where: IssueFilter, *, segments: gpd.GeoDataFrame, roads_metric: gpd.GeoDataFrame,
+                         category_names: dict[str, str]) -> LiveIssues:
+    """The live layer of the greening issues of ``where`` (:func:`geo.greening.views.greening_issue_roads`),
+    each titled and placed by its chainage along its road (``roads_metric``)."""
+    def describe(issues: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+        on_roads = greening_issues(issues, segments, roads_metric, codes=tuple(where.categories or ()))
+        return on_roads.assign(
+            title="#" + on_roads["id"].astype(str) + " " + on_roads["category_code"].map(category_names).fillna(""),
+            href="/issues/" + on_roads["id"].astype(str),
+            state=on_roads["reported_at"].dt.strftime("%Y-%m-%d") + " · "
+            + on_roads["status"].map(status_labels()).fillna(on_roads["status"]) + " · "
+            + chainage_label(on_roads["chainage_m"]).to_numpy(),
+        )
+
+    return LiveIssues(where=where, columns=("id", "category_code", "status", "reported_at", "address", "segment_id"),
+                      describe=describe, properties=("title", "href", "state", "address"))
+
+
 def greening_map(
     *,
     boundary: gpd.GeoDataFrame,
     roads: gpd.GeoDataFrame,
     sections: gpd.GeoDataFrame,
     section_records: pd.DataFrame,
-    issues: gpd.GeoDataFrame,
+    issue_count: int,
+    source: str,
     task_name: str,
     unit: str,
     as_of: pd.Timestamp,
     settings: Settings,
-    category_names: dict[str, str],
 ) -> MapDocument:
     """Build the greening progress map of one task as of one day.
 
@@ -98,13 +118,12 @@ def greening_map(
     section_records : DataFrame
         (section, record) pairs: ``road_id``, ``section_no``, ``done_on``, ``team``,
         ``side``, ``from_m``, ``to_m``, ``quantity``, ``photo``, ``note``.
-    issues : GeoDataFrame
-        Greening issues on the roads (points, EPSG:4326) with ``id``,
-        ``category_code``, ``status``, ``reported_at``, ``address``, ``chainage_m``.
+    issue_count : int
+        How many greening issues lie on the roads (the live layer's name says it).
+    source : str
+        The path of their live layer (:func:`greening_issue_layer`).
     task_name, unit : str
         The task shown and the unit its quantity is counted in.
-    category_names : dict
-        Category code → Chinese name.
     """
     document = new_document(boundary, settings)
     # Context roads in their class greys: red is the colour of work not started here.
@@ -142,20 +161,12 @@ def greening_map(
                                geometry=metric.geometry.interpolate(at, normalized=True).to_numpy(), crs=metric.crs)
     document.add_features(middles, name=N_("道路名称"), properties=["label"], point="tag", label="label",
                           style={"color": "#1f3b73", "size": [80, 18]})
-    if len(issues):
-        marked = issues.assign(
-            title="#" + issues["id"].astype(str) + " " + issues["category_code"].map(category_names).fillna(""),
-            href="/issues/" + issues["id"].astype(str),
-            state=issues["reported_at"].dt.strftime("%Y-%m-%d") + " · "
-            + issues["status"].map(status_labels()).fillna(issues["status"]) + " · "
-            + chainage_label(issues["chainage_m"]).to_numpy(),
-        )
-        # their own layer, off at first: on top of the sections they hid the progress colours
-        document.add_features(
-            marked, name=gettext("绿化相关问题（%(n)s）", n=len(issues)), properties=["title", "href", "state", "address"],
-            style={"radius": 4, "color": ISSUE_COLOR, "weight": 1, "fill": True, "fillOpacity": 0.8}, show=False,
-            popup={"title": "title", "href": "href", "fields": [["", "state"], [N_("地址"), "address"]]},
-        )
+    # their own layer, off at first: on top of the sections they hid the progress colours
+    document.add_live(
+        name=gettext("绿化相关问题（%(n)s）", n=issue_count), source=source, show=False,
+        style={"radius": 4, "color": ISSUE_COLOR, "weight": 1, "fill": True, "fillOpacity": 0.8},
+        popup={"title": "title", "href": "href", "fields": [["", "state"], [N_("地址"), "address"]]},
+    )
     document.set_legend(gettext("%(task)s完成率", task=task_name), [(c, label) for _, c, label in SHARE_CLASSES]
                         + [NOT_PLANNED, (ISSUE_COLOR, N_("绿化相关问题（图层默认关闭）"), "dot")])
     return document

@@ -5,10 +5,11 @@ Every layer is bounded in size whatever the number of issues:
 * cells and road segments are drawn as plain GeoJSON dicts (6-decimal coordinates, no
   per-feature bbox), only the cells that have issues or a significant Gi* bin;
 * the heat layer is the kernel-density raster (:mod:`geo.hotspots.density`), not the issues;
-* the issue clusters are built in the browser from points: one per issue up to
-  :data:`MAX_POINTS` issues, beyond that one per unit cell (its centre, ``n`` its
-  issues) — the cluster bubbles add the ``n`` of their members, so they count issues
-  either way.
+* the issues are live layers (:mod:`webmap.maps.live`): the map asks for those of its view,
+  each one while the view holds few, squares of counts beyond; one layer per major
+  category, hidden at first. A standalone file (``citymap hotspots --map``), which has no
+  server to ask, carries them as one point per unit cell with its count ``n``, which the
+  browser's cluster bubbles add up.
 
 Every value is plain text in a map document (:mod:`webmap.maps.document`).
 """
@@ -29,10 +30,9 @@ from geo.settings import Settings
 from webmap.i18n import N_
 from webmap.maps.base import PRIORITY_COLOR, add_roads, new_document
 from webmap.maps.document import MapDocument
+from webmap.maps.issues import ISSUE_POPUP
 from webmap.maps.overview import COUNT_COLORS, class_legend, count_classes
 
-#: beyond this many issues a cluster layer carries one row per unit cell instead of one per issue
-MAX_POINTS = 3000
 #: Gi* bin → (fill colour, Chinese legend label)
 GI_CLASSES = {
     3: ("#b2182b", N_("热点（99% 置信）")), 2: ("#ef8a62", N_("热点（95% 置信）")), 1: ("#fddbc7", N_("热点（90% 置信）")),
@@ -52,20 +52,22 @@ PER_KM_CLASSES = ((0.0, "#fcbba1"), (20.0, "#fb6a4a"), (50.0, "#de2d26"), (100.0
 
 
 
-def cluster_points(issues: gpd.GeoDataFrame, cells: gpd.GeoDataFrame, *, max_points: int = MAX_POINTS,
-                   metric_crs: str = "EPSG:4548") -> gpd.GeoDataFrame:
-    """Points for a cluster layer with ``n`` issues each: one per issue, or one per unit cell beyond ``max_points``."""
-    if len(issues) <= max_points:
-        points = gpd.GeoDataFrame({"n": np.ones(len(issues), dtype=int)}, geometry=issues.geometry.values,
-                                  crs=issues.crs)
-        return points.assign(tip=gettext("%(n)s 件", n=1))
-    per_cell = issues["cell_code"].value_counts()
-    hit = cells[cells["code"].isin(per_cell.index)]
+def cluster_points(per_cell: pd.Series, cells: gpd.GeoDataFrame, *, metric_crs: str = "EPSG:4548") -> gpd.GeoDataFrame:
+    """One point per unit cell with issues (its centre) with ``n``, its issues, and the hover text ``tip``.
+
+    Parameters
+    ----------
+    per_cell : Series
+        Issues per cell code (:func:`geo.store.count_issues_by`).
+    cells : GeoDataFrame
+        Unit cells with ``code``.
+    """
+    hit = cells[cells["code"].isin(per_cell.index[per_cell > 0])]
     # centroids in the metric CRS: the cells are squares there
     centres = to_wgs84(to_metric(hit.geometry, crs=metric_crs).centroid)
-    points = gpd.GeoDataFrame({"n": hit["code"].map(per_cell).to_numpy(int)}, geometry=centres.values,
+    points = gpd.GeoDataFrame({"n": hit["code"].map(per_cell).to_numpy("int64")}, geometry=centres.values,
                               crs=centres.crs)
-    return points.assign(tip=points["n"].map(lambda n: gettext("%(n)s 件", n=n)))
+    return points.assign(tip=[gettext("%(n)s 件", n=int(n)) for n in points["n"]])
 
 
 def add_clusters(document: MapDocument, points: gpd.GeoDataFrame, *, name: str, show: bool = True) -> None:
@@ -92,26 +94,28 @@ def _cell_properties(cells: gpd.GeoDataFrame, view: HotspotView) -> gpd.GeoDataF
     latest = view.popup_issues
     lines = (_issue_lines(latest, names.get("categories", {})).groupby(latest["cell_code"]).agg(list)
              if len(latest) else pd.Series(dtype=object))
+    # the words once per class, not once per cell
+    labels = {b: gettext(label) for b, (_colour, label) in GI_CLASSES.items()}
     return cells.assign(
-        title=cells["code"].map(lambda code: gettext("单元网格 %(code)s", code=code)),
+        title=[gettext("单元网格 %(code)s", code=code) for code in cells["code"]],
         community=cells["community_code"].map(names.get("communities", {})), n=cells["count"],
-        z=cells["gi_z"].round(2), p=cells["gi_p"].map("{:.2g}".format),
-        cls=gettext("未判定：问题太少") if view.gi_withheld else cells["gi_bin"].map(lambda b: gettext(GI_CLASSES[int(b)][1])),
+        z=cells["gi_z"].round(2), p=[f"{p:.2g}" for p in cells["gi_p"]],
+        cls=gettext("未判定：问题太少") if view.gi_withheld else cells["gi_bin"].astype(int).map(labels),
         fill=(np.asarray(COUNT_COLORS)[count_classes(cells["count"].to_numpy())] if view.gi_withheld
-              else cells["gi_bin"].map(lambda b: GI_CLASSES[int(b)][0])),
-        open=cells["code"].map(view.open_issues["cell_code"].value_counts()).fillna(0).astype(int),
+              else cells["gi_bin"].astype(int).map({b: colour for b, (colour, _label) in GI_CLASSES.items()})),
+        open=cells["open_count"],
         top=cells["code"].map(lines),
     )
 
 
 def hotspot_map(view: HotspotView, *, boundary: gpd.GeoDataFrame, roads: gpd.GeoDataFrame, settings: Settings,
-                major_names: dict[str, str], max_points: int = MAX_POINTS) -> MapDocument:
+                major_names: dict[str, str], source: str | None = None) -> MapDocument:
     """The hotspot map of a :class:`~geo.hotspots.views.HotspotView`.
 
     Layers: Gi* classes of the unit cells (choropleth with popups and a Chinese legend),
-    the kernel-density heat layer, all filtered issues clustered, one cluster layer per
-    major category (hidden at first), the priority roads coloured by issues per km,
-    the roads and the boundary.
+    the kernel-density heat layer, all filtered issues, one layer of them per major
+    category (hidden at first), the priority roads coloured by issues per km, the roads
+    and the boundary.
 
     Parameters
     ----------
@@ -119,8 +123,10 @@ def hotspot_map(view: HotspotView, *, boundary: gpd.GeoDataFrame, roads: gpd.Geo
         EPSG:4326 layers of the jurisdiction.
     major_names : dict
         Major class code (``"06"``) → Chinese name.
-    max_points : int, keyword-only
-        See :data:`MAX_POINTS`.
+    source : str, optional, keyword-only
+        The path of the issues' live layers (``major`` names a layer's class); without one
+        (a standalone file) the issues are one point per cell, from the view's
+        ``cell_majors``.
     """
     document = new_document(boundary, settings)
     add_roads(document, roads)
@@ -139,15 +145,19 @@ def hotspot_map(view: HotspotView, *, boundary: gpd.GeoDataFrame, roads: gpd.Geo
                           name=N_("问题核密度（热力）"),
                           options={"radius": 14, "blur": 12, "minOpacity": 0.3, "maxZoom": 17})
 
-    metric_crs = settings.metric_crs
-    add_clusters(document, cluster_points(view.issues, view.cells, max_points=max_points, metric_crs=metric_crs),
-                 name=gettext("全部问题（%(n)s）", n=len(view.issues)))
-    major = view.issues["category_code"].astype(str).str[:2]
-    for code, name in major_names.items():
-        subset = view.issues[(major == code).to_numpy()]
-        if len(subset):
-            add_clusters(document, cluster_points(subset, view.cells, max_points=max_points, metric_crs=metric_crs),
-                         name=f"{name}（{len(subset)}）", show=False)
+    layers = [(gettext("全部问题（%(n)s）", n=view.n_issues), None, True)]
+    layers += [(f"{name}（{int(view.majors[code])}）", code, False) for code, name in major_names.items()
+               if view.majors.get(code, 0) > 0]
+    for name, major, show in layers:
+        if source is not None:
+            document.add_live(name=name, source=source, params={"major": major} if major else None, show=show,
+                              style={"radius": 5, "color": "#b30000", "weight": 1, "fillOpacity": 0.7},
+                              popup=ISSUE_POPUP)
+        elif view.cell_majors is not None:
+            per_cell = view.cell_majors.groupby(level="cell_code").sum() if major is None else (
+                view.cell_majors.xs(major, level="major"))
+            add_clusters(document, cluster_points(per_cell, view.cells, metric_crs=settings.metric_crs), name=name,
+                         show=show)
 
     priority = view.segments[view.segments["is_priority"]]
     if len(priority):
@@ -168,12 +178,12 @@ def hotspot_map(view: HotspotView, *, boundary: gpd.GeoDataFrame, roads: gpd.Geo
         document.set_legend(N_("单元网格问题数（未做 Gi* 判定）"),
                             class_legend(cells["count"][cells["count"] > 0].to_numpy())
                             + [(PRIORITY_COLOR, N_("重点道路"))])
-        document.message = gettext("所选时段只有 %(n)s 件问题（少于 %(min)s 件），不判定冷热点", n=len(view.issues),
+        document.message = gettext("所选时段只有 %(n)s 件问题（少于 %(min)s 件），不判定冷热点", n=view.n_issues,
                                    min=MIN_GI_ISSUES)
     else:
         document.set_legend(N_("热点分析（Getis-Ord Gi*）"),
                             [GI_CLASSES[b] for b in (3, 2, 1, 0, -1, -2, -3)] + [(PRIORITY_COLOR, N_("重点道路"))])
-    if view.issues.empty:
+    if view.n_issues == 0:
         document.message = N_("所选时段和条件下没有问题")
     return document
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import geopandas as gpd
 import pandas as pd
 
+from geo.issue_filter import IssueFilter
 from geo.settings import Settings
 from webmap.i18n import N_, status_labels
 from webmap.maps.base import add_roads, new_document
 from webmap.maps.document import MapDocument
+from webmap.maps.live import LiveIssues
 
 #: marker colour per status: red while waiting for handling, orange while being checked, grey when done
 STATUS_COLORS = {"reported": "#b30000", "registered": "#b30000", "dispatched": "#d94801", "handled": "#e6a100",
@@ -20,6 +22,8 @@ ISSUE_POPUP = {"title": "title", "href": "href",
                "fields": [["", "status_label"], [N_("上报"), "reported"], [N_("地址"), "address"], [N_("描述"), "description"]],
                "max_width": 300}
 ISSUE_POPUP_PROPERTIES = ("title", "href", "status_label", "reported", "address", "description")
+#: the issue columns :func:`issue_popup_columns` reads
+ISSUE_POPUP_COLUMNS = ("id", "category_code", "status", "reported_at", "address", "description")
 
 
 def issue_popup_columns(issues: gpd.GeoDataFrame, category_names: dict[str, str]) -> gpd.GeoDataFrame:
@@ -42,6 +46,17 @@ def issue_popup_columns(issues: gpd.GeoDataFrame, category_names: dict[str, str]
     )
 
 
+def issue_layer(where: IssueFilter, category_names: dict[str, str]) -> LiveIssues:
+    """A live layer of the issues of ``where``, each with the properties of :data:`ISSUE_POPUP` and
+    ``color`` (:data:`STATUS_COLORS`)."""
+    def describe(issues: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+        marked = issue_popup_columns(issues, category_names)
+        return marked.assign(color=marked["status"].map(STATUS_COLORS).fillna("#b30000"))
+
+    return LiveIssues(where=where, columns=ISSUE_POPUP_COLUMNS, describe=describe,
+                      properties=(*ISSUE_POPUP_PROPERTIES, "color"))
+
+
 def issues_map(
     *,
     boundary: gpd.GeoDataFrame,
@@ -50,9 +65,9 @@ def issues_map(
     settings: Settings,
     category_names: dict[str, str],
     title: str,
-    focus: bool = False,
 ) -> MapDocument:
-    """Issues as circle markers coloured by status, over the roads and the boundary.
+    """A few issues (one issue's page) as circle markers coloured by status, over the roads, showing their
+    surroundings.
 
     Parameters
     ----------
@@ -60,17 +75,15 @@ def issues_map(
         EPSG:4326 layers of the jurisdiction.
     issues : GeoDataFrame
         Points (EPSG:4326) with ``id``, ``category_code``, ``status``, ``address``,
-        ``description``, ``reported_at``. The caller caps their number: a browser
-        draws a few thousand canvas markers at most.
+        ``description``, ``reported_at``; a handful (a list's many issues are
+        :func:`issue_list_map`).
     category_names : dict
         Category code → name.
     title : str
         The marker layer's name in the layer control.
-    focus : bool, keyword-only
-        Show the issues' surroundings (an issue's page) instead of the whole jurisdiction.
     """
     bounds = None
-    if focus and len(issues):
+    if len(issues):
         minx, miny, maxx, maxy = issues.total_bounds
         bounds = (minx - FOCUS_PAD_DEG, miny - FOCUS_PAD_DEG, maxx + FOCUS_PAD_DEG, maxy + FOCUS_PAD_DEG)
     document = new_document(boundary, settings, bounds=bounds)
@@ -79,13 +92,40 @@ def issues_map(
     marked = marked.assign(color=marked["status"].map(STATUS_COLORS).fillna("#b30000"))
     document.add_features(
         marked, name=title, properties=[*ISSUE_POPUP_PROPERTIES, "color"],
-        style={"radius": 7 if focus else 5, "fill": True, "fillOpacity": 0.8},
+        style={"radius": 7, "fill": True, "fillOpacity": 0.8},
         style_props={"color": "color", "fillColor": "color"}, popup=ISSUE_POPUP,
     )
+    _status_legend(document)
+    if issues.empty:
+        document.message = N_("所选条件下没有问题")
+    return document
+
+
+def issue_list_map(*, boundary: gpd.GeoDataFrame, roads: gpd.GeoDataFrame, settings: Settings, source: str,
+                   title: str, total: int) -> MapDocument:
+    """An issue list's map: its issues as a live layer (:mod:`webmap.maps.live`) over the roads and the boundary.
+
+    Parameters
+    ----------
+    source : str
+        The path of the live layer (:func:`issue_layer` of the list's filter).
+    title : str
+        The layer's name in the layer control.
+    total : int
+        How many issues the list holds (none: the map says so).
+    """
+    document = new_document(boundary, settings)
+    add_roads(document, roads)
+    document.add_live(name=title, source=source, style={"radius": 5, "fill": True, "fillOpacity": 0.8},
+                      style_props={"color": "color", "fillColor": "color"}, popup=ISSUE_POPUP)
+    _status_legend(document)
+    if total == 0:
+        document.message = N_("所选条件下没有问题")
+    return document
+
+
+def _status_legend(document: MapDocument) -> None:
     document.set_legend(N_("问题状态"), [(STATUS_COLORS["registered"], N_("待处置"), "dot"),
                                       (STATUS_COLORS["dispatched"], N_("处置中"), "dot"),
                                       (STATUS_COLORS["handled"], N_("待核查"), "dot"),
                                       (STATUS_COLORS["closed"], N_("已结束"), "dot")])
-    if issues.empty:
-        document.message = N_("所选条件下没有问题")
-    return document

@@ -1,16 +1,19 @@
-"""The first map a supervisor sees: issues per unit cell, open issues, roads, the boundary."""
+"""The first map a supervisor sees: issues per unit cell over the last year, open issues, roads, the boundary."""
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 import geopandas as gpd
 import numpy as np
 from flask_babel import gettext
 
+from geo.loop.views import CellCounts
 from geo.settings import Settings
 from webmap.i18n import N_
 from webmap.maps.base import add_roads, new_document
 from webmap.maps.document import MapDocument
-from webmap.maps.issues import ISSUE_POPUP, ISSUE_POPUP_PROPERTIES, issue_popup_columns
+from webmap.maps.issues import ISSUE_POPUP
 
 #: colours of the count classes (light → dark)
 COUNT_COLORS = ("#fff5eb", "#fdd0a2", "#fd8d3c", "#d94801", "#7f2704")
@@ -44,29 +47,31 @@ def overview_map(
     *,
     boundary: gpd.GeoDataFrame,
     roads: gpd.GeoDataFrame,
-    cell_counts: gpd.GeoDataFrame,
-    open_issues: gpd.GeoDataFrame,
+    counted: CellCounts,
+    open_count: int,
     settings: Settings,
-    category_names: dict[str, str],
     community_names: dict[str, str],
+    source: str,
 ) -> MapDocument:
-    """Build the overview map.
+    """Build the overview map: issues per unit cell over a period, the open issues, roads, the boundary.
 
     Parameters
     ----------
     boundary, roads : GeoDataFrame
         EPSG:4326 layers of the jurisdiction.
-    cell_counts : GeoDataFrame
-        Unit cells with ``code`` and ``count`` (issues in the chosen period), EPSG:4326;
-        only cells with a positive count are drawn.
-    open_issues : GeoDataFrame
-        Open issues (points, EPSG:4326) with ``id``, ``category_code``, ``status``,
-        ``address``, ``description``, ``reported_at``.
-    category_names, community_names : dict
-        Category code → name, community code → name (a cell is named by its community).
+    counted : geo.loop.views.CellCounts
+        Unit cells with ``code``, ``community_code`` and ``count`` (issues reported in its
+        period), EPSG:4326; only cells with a positive count are drawn.
+    open_count : int
+        How many issues are open (the live layer's name says it).
+    community_names : dict
+        Community code → name (a cell is named by its community).
+    source : str
+        The path of the open issues' live layer (:mod:`webmap.maps.live`).
     """
     document = new_document(boundary, settings)
-    drawn = cell_counts[cell_counts["count"] > 0]
+    cells = counted.cells
+    drawn = cells[cells["count"] > 0]
     drawn = drawn.assign(place=drawn["community_code"].map(community_names).fillna(""))
     counts = drawn["count"].to_numpy()
     drawn = drawn.assign(fill=np.asarray(COUNT_COLORS)[count_classes(counts)] if len(drawn) else [])
@@ -76,13 +81,12 @@ def overview_map(
         tooltip=[(N_("位置"), "place"), (N_("问题数"), "count"), (N_("单元网格编号"), "code")],
     )
     add_roads(document, roads)
-    document.add_features(
-        issue_popup_columns(open_issues, category_names), name=gettext("未结案问题（%(n)s）", n=len(open_issues)), kind="cluster",
-        properties=list(ISSUE_POPUP_PROPERTIES), style={"radius": 5, "color": "#b30000", "fill": True,
-                                                         "fillOpacity": 0.8},
-        popup=ISSUE_POPUP,
+    document.add_live(
+        name=gettext("未结案问题（%(n)s）", n=open_count), source=source,
+        style={"radius": 5, "color": "#b30000", "fill": True, "fillOpacity": 0.8}, popup=ISSUE_POPUP,
     )
-    document.set_legend(N_("单元网格问题数"),
+    period = gettext("%(since)s 至 %(until)s 上报", since=f"{counted.since:%Y-%m-%d}",
+                     until=f"{counted.until - timedelta(days=1):%Y-%m-%d}")
+    document.set_legend(gettext("单元网格问题数（%(period)s）", period=period),
                         class_legend(counts) + [("#d62728", N_("重点道路")), ("#b30000", N_("未结案问题"), "dot")])
     return document
-

@@ -24,8 +24,9 @@ from webmap.figures import PAGE_FIGURES, figure_label, weekly_map_words, write_w
 from webmap.i18n import N_, category_names, department_name, localised
 from webmap.rows import template_row, template_rows
 from webmap.context import engine_of, jurisdiction_boundary, settings_of
-from webmap.map_views import map_route
-from webmap.maps.coverage import coverage_map
+from webmap.map_views import live_route, map_route
+from webmap.maps.coverage import coverage_issues, coverage_map
+from webmap.maps.live import LiveIssues
 from webmap.pages.blueprint import bp
 from webmap.pages.names import department_names
 
@@ -133,10 +134,14 @@ def plan_tasks():
                                                 for key, rule in TASK_STATES])
 
 
+def _team() -> str:
+    return request.args.get("team", "").strip() or "sanitation_west"
+
+
 def _coverage_request():
     engine, settings = engine_of(current_app), settings_of(current_app)
     args = request.args
-    team = args.get("team", "").strip() or "sanitation_west"
+    team = _team()
     days = params.whole(args, "days", default=settings.coverage_days, lo=1, hi=MAX_COVERAGE_DAYS)
     last_day = params.day(args, "until")
     if last_day is not None:
@@ -164,7 +169,7 @@ def coverage():
         since=view.until - timedelta(days=view.days), asked=bool(request.args.get("until")), today=local_now(),
         figures={"cells": f"{r.cells_visited} / {r.cells_total}", "cell_share": r.cell_share * 100,
                  "road": f"{r.road_visited_km:.1f} / {r.road_km:.1f}", "road_share": r.road_share * 100,
-                 "open": len(view.issues), "overdue": int(view.issues["overdue"].sum())},
+                 "open": view.open, "overdue": view.overdue},
         map_src=url_for("pages.coverage_map_page") + "?" + urlencode(query),
     )
 
@@ -172,10 +177,17 @@ def coverage():
 @map_route(bp, "/maps/coverage", endpoint="coverage_map_page")
 def coverage_map_page():
     """The coverage map's document of one team."""
-    settings = settings_of(current_app)
     view = _coverage_request()
-    return coverage_map(boundary=jurisdiction_boundary(), patch=view.patch, result=view.result, issues=view.issues,
-                        settings=settings, category_names=category_names())
+    return coverage_map(boundary=jurisdiction_boundary(), patch=view.patch, result=view.result, open_count=view.open,
+                        overdue_count=view.overdue, settings=settings_of(current_app),
+                        source=url_for("pages.coverage_map_page_points"))
+
+
+@live_route(bp, "/maps/coverage", endpoint="coverage_map_page")
+def coverage_map_page_points() -> LiveIssues:
+    """The open issues of the coverage map's team, the overdue ones marked."""
+    team = _team()
+    return coverage_issues(loop_views.team_issues(team), category_names(), now=local_now())
 
 
 @bp.get("/reports/weekly.xlsx")

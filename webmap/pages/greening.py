@@ -14,14 +14,16 @@ from geo.clock import MAX_YEAR, MIN_YEAR
 from geo.errors import ValidationError
 from geo.greening.progress import STATUS_NAMES, STATUS_NAMES_EN
 from geo.greening.tasks import SEASONS, SEASONS_EN, load_greening_tasks, task_due_around
-from geo.greening.views import GreeningView, greening_view, section_view
+from geo.greening.views import GreeningView, greening_issue_roads, greening_view, section_view
 from geo.taxonomy import in_language
 from webmap import params
 from webmap.charts import chart_spec, series
 from webmap.context import engine_of, jurisdiction_boundary, settings_of
 from webmap.i18n import N_, category_names, current_language, localised
-from webmap.map_views import map_route
+from webmap.map_views import live_route, map_route
+from webmap.maps.greening import greening_issue_layer
 from webmap.maps.greening import greening_map as build_greening_map
+from webmap.maps.live import LiveIssues
 from webmap.pages.blueprint import bp
 from webmap.rows import template_rows
 
@@ -125,7 +127,23 @@ def greening_map():
     return build_greening_map(
         boundary=jurisdiction_boundary(),
         roads=store.read_layer(engine, "roads", jurisdiction_code=settings.jurisdiction_code),
-        sections=sections, section_records=pairs, issues=view.issues,
-        task_name=localised(tasks.loc[task], "name"), unit=tasks.loc[task, "unit"],
-        as_of=view.as_of, settings=settings, category_names=category_names(),
+        sections=sections, section_records=pairs, issue_count=int(view.issue_counts["n_issues"].sum()),
+        source=url_for("pages.greening_map_points"), task_name=localised(tasks.loc[task], "name"),
+        unit=tasks.loc[task, "unit"], as_of=view.as_of, settings=settings,
     )
+
+
+@live_route(bp, "/maps/greening", endpoint="greening_map")
+def greening_map_points() -> LiveIssues:
+    """The greening issues on the greening map's roads (its ``year``, ``as_of`` and ``road``)."""
+    engine, settings = engine_of(current_app), settings_of(current_app)
+    year = params.whole(request.args, "year", lo=MIN_YEAR, hi=MAX_YEAR)
+    as_of = params.day(request.args, "as_of")
+    if year is None or as_of is None:
+        # the map's own address names both; without them, the page's defaults
+        view, _task, _offered = _greening_request()
+        year, as_of = view.year, view.as_of
+    where, roads, segments = greening_issue_roads(engine, jurisdiction_code=settings.jurisdiction_code, year=year,
+                                                  as_of=as_of, road=request.args.get("road") or None)
+    return greening_issue_layer(where, segments=segments, roads_metric=roads,
+                                category_names=category_names())

@@ -14,9 +14,13 @@ from webmap.auth import current_user
 from webmap.context import engine_of, jurisdiction_boundary, settings_of
 from webmap.dashboard import dashboard_charts
 from webmap.i18n import category_names
-from webmap.map_views import map_route
+from webmap.map_views import live_route, map_route
+from webmap.maps.issues import issue_layer
+from webmap.maps.live import LiveIssues
 from webmap.maps.overview import overview_map
 from webmap.pages.blueprint import bp
+
+OPEN_ISSUES = IssueFilter(statuses=OPEN_STATUSES)
 
 
 @bp.get("/")
@@ -38,20 +42,19 @@ def index():
 
 @map_route(bp, "/maps/overview", endpoint="overview")
 def overview():
-    """The overview map's document: issues per unit cell, open issues, roads."""
+    """The overview map's document: issues per unit cell over the last year with data, the open issues (a live
+    layer), roads."""
     engine, settings = engine_of(current_app), settings_of(current_app)
     j = settings.jurisdiction_code
-    boundary = jurisdiction_boundary()
-    cells = store.read_layer(engine, "unit_cells", jurisdiction_code=j)
-    counts = store.count_issues_by(engine, "cell_code", jurisdiction_code=j)
-    cells["count"] = cells["code"].map(counts).fillna(0).astype(int)
+    counted = loop_views.overview_cells(engine, settings, now=local_now())
     communities = store.read_layer(engine, "communities", jurisdiction_code=j)
     return overview_map(
-        boundary=boundary,
-        roads=store.read_layer(engine, "roads", jurisdiction_code=j),
-        cell_counts=cells,
-        open_issues=store.query_issues(engine, jurisdiction_code=j, where=IssueFilter(statuses=OPEN_STATUSES)),
-        settings=settings,
-        category_names=category_names(),
-        community_names=dict(zip(communities["code"], communities["name"])),
-    )
+        boundary=jurisdiction_boundary(), roads=store.read_layer(engine, "roads", jurisdiction_code=j), counted=counted,
+        open_count=store.count_issues(engine, jurisdiction_code=j, where=OPEN_ISSUES), settings=settings,
+        community_names=dict(zip(communities["code"], communities["name"])), source=url_for("pages.overview_points"))
+
+
+@live_route(bp, "/maps/overview", endpoint="overview")
+def overview_points() -> LiveIssues:
+    """The overview map's open issues."""
+    return issue_layer(OPEN_ISSUES, category_names())

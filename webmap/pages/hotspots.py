@@ -23,8 +23,10 @@ from webmap import charts, params
 from webmap.charts import chart_spec
 from webmap.context import engine_of, jurisdiction_boundary, settings_of
 from webmap.i18n import category_names, current_language, major_names
-from webmap.map_views import map_route
+from webmap.map_views import live_route, map_route
 from webmap.maps.hotspots import emerging_map, hotspot_map
+from webmap.maps.issues import issue_layer
+from webmap.maps.live import LiveIssues
 from webmap.pages.blueprint import bp
 from webmap.pages.names import community_names, department_names, source_names
 from webmap.rows import template_rows
@@ -85,7 +87,7 @@ def hotspots():
     shown = _chosen(FILTER_FIELDS) | {"since": f"{filters.since:%Y-%m-%d}",
                                       "until": f"{filters.until - timedelta(days=1):%Y-%m-%d}"}
     withheld = view.gi_withheld
-    figures = {"issues": len(view.issues), "open": len(view.open_issues),
+    figures = {"issues": view.n_issues, "open": view.n_open,
                "hot": "—" if withheld else int((view.cells["gi_bin"] >= 2).sum()),
                "cold": "—" if withheld else int((view.cells["gi_bin"] <= -2).sum())}
     top_cells = template_rows(view.top_cells)
@@ -110,7 +112,18 @@ def hotspots_map_page():
     view = replace(view, names={**view.names, "categories": category_names()})
     return hotspot_map(view, boundary=jurisdiction_boundary(),
                        roads=store.read_layer(engine, "roads", jurisdiction_code=settings.jurisdiction_code),
-                       settings=settings, major_names=major_names())
+                       settings=settings, major_names=major_names(), source=url_for("pages.hotspots_map_page_points"))
+
+
+@live_route(bp, "/maps/hotspots", endpoint="hotspots_map_page")
+def hotspots_map_page_points() -> LiveIssues:
+    """The issues of the hot-spot map's filter (``major``: of one major class only)."""
+    filters = _filters()
+    major = params.choice(request.args, "major", major_names(), default="")
+    if major:
+        asked = filters.categories or (major,)
+        filters = filters.narrowed(categories=tuple(code for code in asked if code[:2] == major))
+    return issue_layer(filters, category_names())
 
 
 def _emerging_filters() -> tuple[IssueFilter, int]:

@@ -23,8 +23,9 @@ from geo.privacy import mask_phone
 from webmap import params
 from webmap.auth import current_user, department_reach, visible_issue
 from webmap.context import engine_of, jurisdiction_boundary, settings_of
-from webmap.map_views import map_route
+from webmap.map_views import live_route, map_route
 from webmap.maps import issues as issue_maps
+from webmap.maps.live import LiveIssues
 from webmap.pages.blueprint import bp
 from webmap.pages.dispatch import issue_desk
 from webmap.pages.names import display_names
@@ -32,8 +33,6 @@ from webmap.reports import discard_photos, photos_dir, record_photos, request_ph
 from webmap.rows import template_row, template_rows
 
 PAGE_SIZE = 50
-#: markers drawn on a list's map at most (the newest); beyond that the list pages through the rest
-MAP_MAX_ISSUES = 2000
 LIST_COLUMNS = ("id", "category_code", "description", "address", "status", "reported_at", "deadline_at",
                 "deadline_provisional", "closed_at", "handled_at", "community_code", "department_code")
 DETAIL_COLUMNS = ("id", "source", "external_id", "category_code", "description", "address", "status", "reported_at",
@@ -49,7 +48,7 @@ def issue_list():
     """The issue list with filters (status, category, department, community, time) and paging."""
     engine, settings = engine_of(current_app), settings_of(current_app)
     reach = department_reach()
-    where = params.issue_filter(request.args).within_departments(reach)
+    where = _list_filter()
     page = params.whole(request.args, "page", default=1, lo=1, hi=params.MAX_ID // PAGE_SIZE)
     total = store.count_issues(engine, jurisdiction_code=settings.jurisdiction_code, where=where)
     pages = max(1, -(-total // PAGE_SIZE))
@@ -69,18 +68,24 @@ def issue_list():
     )
 
 
+def _list_filter():
+    return params.issue_filter(request.args).within_departments(department_reach())
+
+
 @map_route(bp, "/maps/issues", endpoint="issues_map")
 def issues_map():
-    """The map document of the issue list's filter: its newest issues (at most MAP_MAX_ISSUES)."""
+    """The map document of the issue list's filter: its issues as a live layer."""
     engine, settings = engine_of(current_app), settings_of(current_app)
-    where = params.issue_filter(request.args).within_departments(department_reach())
-    issues = store.query_issues(engine, jurisdiction_code=settings.jurisdiction_code, where=where, newest_first=True,
-                                limit=MAP_MAX_ISSUES)
-    return issue_maps.issues_map(
+    total = store.count_issues(engine, jurisdiction_code=settings.jurisdiction_code, where=_list_filter())
+    return issue_maps.issue_list_map(
         boundary=jurisdiction_boundary(), roads=store.read_layer(engine, "roads", jurisdiction_code=settings.jurisdiction_code),
-        issues=issues, settings=settings, category_names=display_names()["category"],
-        title=f"{_('问题列表')}（{len(issues)}）")
+        settings=settings, source=url_for("pages.issues_map_points"), title=f"{_('问题列表')}（{total}）", total=total)
 
+
+@live_route(bp, "/maps/issues", endpoint="issues_map")
+def issues_map_points() -> LiveIssues:
+    """The issues of the list's filter, as the list's map shows them."""
+    return issue_maps.issue_layer(_list_filter(), display_names()["category"])
 
 
 def _actions(issue, *, pending: str | None = None) -> list[dict]:
@@ -140,7 +145,7 @@ def issue_map(issue_id: int):
     frame = visible_issue(issue_id)
     return issue_maps.issues_map(
         boundary=jurisdiction_boundary(), roads=store.read_layer(engine, "roads", jurisdiction_code=settings.jurisdiction_code),
-        issues=frame, settings=settings, category_names=display_names()["category"], title=f"#{issue_id}", focus=True)
+        issues=frame, settings=settings, category_names=display_names()["category"], title=f"#{issue_id}")
 
 
 #: where a step taken from a page leads: the issue's page, the merge target's page, the crew's queue (or, when

@@ -6,11 +6,15 @@
  *
  * Document: {bounds: [[s, w], [n, e]], layers: [...], legend: {title, rows: [[colour, label, shape]]},
  *            message: "..."}
- * Layer:    {name, kind: "geojson" | "cluster" | "heat", show, data (GeoJSON) | rows ([lat, lon, w]),
+ * Layer:    {name, kind: "geojson" | "cluster" | "heat" | "live", show, data (GeoJSON) | rows ([lat, lon, w]),
  *            style, style_props {leaflet option: property}, point ("circle" | "badge" | "arrow" | "tag"),
  *            label (property of a badge or tag), angle (property of an arrow), count (property: issues a
  *            point stands for), tooltip {fields: [[label, property]]}, popup {title, href, fields, items,
- *            photos, max_width}, options (heat)}
+ *            photos, max_width}, options (heat), source and params (live)}
+ * A live layer asks its source (a path of this app) for the issues of the view whenever the view changes:
+ * the page's query string with the layer's params, view=minlon,minlat,maxlon,maxlat and zoom; the answer,
+ * {clustered, total, data}, holds the issues (drawn as the layer says) or squares of counts (drawn as
+ * cluster bubbles; a click zooms in). webmap/maps/live.py.
  */
 (function () {
   "use strict";
@@ -147,11 +151,7 @@
       iconCreateFunction: function (cluster) {
         var n = 0;
         cluster.getAllChildMarkers().forEach(function (m) { n += m.options.issues || 1; });
-        var size = n < 100 ? "small" : (n < 1000 ? "medium" : "large");
-        var inner = el("div");
-        inner.appendChild(el("span", null, n));
-        return L.divIcon({html: inner, className: "marker-cluster marker-cluster-" + size,
-                          iconSize: new L.Point(40, 40)});
+        return bubble(n);
       },
     });
     var markers = (spec.data.features || []).map(function (feature) {
@@ -164,6 +164,93 @@
       return marker;
     });
     group.addLayers(markers);
+    return group;
+  }
+
+  // a bubble holds four digits: beyond, 万 (ten thousands) on Chinese pages, k on English ones
+  function compact(n) {
+    if (n < 10000) return String(n);
+    return ENGLISH ? Math.round(n / 1000) + "k" : (n / 10000).toFixed(n < 100000 ? 1 : 0) + "万";
+  }
+
+  function bubble(n) {
+    var size = n < 100 ? "small" : (n < 1000 ? "medium" : "large");
+    var inner = el("div");
+    inner.appendChild(el("span", null, compact(n)));
+    return L.divIcon({html: inner, className: "marker-cluster marker-cluster-" + size, iconSize: new L.Point(40, 40)});
+  }
+
+  function fetchJson(url) {
+    return fetch(url, {credentials: "same-origin", headers: {Accept: "application/json"}})
+      .then(function (response) {
+        // a login page instead of JSON: the session has ended
+        if ((response.headers.get("Content-Type") || "").indexOf("application/json") !== 0) {
+          throw new Error(WORDS.login + response.status + (ENGLISH ? ")" : "）"));
+        }
+        return response.json().then(function (body) {
+          if (!response.ok) throw new Error(text(body.error) || "HTTP " + response.status);
+          return body;
+        });
+      });
+  }
+
+  function clamp(value, low, high) {
+    return Math.min(high, Math.max(low, value));
+  }
+
+  // the view as the source expects it: degrees within the world, 6 decimals
+  function viewParam(map) {
+    var b = map.getBounds();
+    return [clamp(b.getWest(), -180, 180), clamp(b.getSouth(), -85, 85), clamp(b.getEast(), -180, 180),
+            clamp(b.getNorth(), -85, 85)].map(function (v) { return v.toFixed(6); }).join(",");
+  }
+
+  function liveLayer(map, spec, entry) {
+    var group = L.layerGroup();
+    var asked = 0;
+    if (!SAFE_PATH.test(text(spec.source))) return group;
+    function draw(answer) {
+      group.clearLayers();
+      (answer.data.features || []).forEach(function (feature) {
+        var props = feature.properties || {};
+        var xy = feature.geometry.coordinates;
+        var latlng = L.latLng(xy[1], xy[0]);
+        var marker;
+        if (answer.clustered) {
+          marker = L.marker(latlng, {icon: bubble(Number(props.n) || 0), keyboard: false});
+          marker.bindTooltip(function () { return el("div", "cm-tooltip", props.tip); });
+          marker.on("click", function () { map.setView(latlng, Math.min(map.getZoom() + 2, map.getMaxZoom())); });
+        } else {
+          marker = pointLayer(spec, props, latlng);
+          bindInfo(marker, spec, props);
+        }
+        marker.feature = feature;
+        group.addLayer(marker);
+      });
+      entry.features = (answer.data.features || []).length;
+      entry.issues = answer.total;
+      entry.clustered = answer.clustered;
+      entry.loaded = true;
+    }
+    function load() {
+      if (!map.hasLayer(group)) return;
+      var query = new URLSearchParams(window.location.search);
+      Object.keys(spec.params || {}).forEach(function (key) { query.set(key, text(spec.params[key])); });
+      query.set("view", viewParam(map));
+      query.set("zoom", String(map.getZoom()));
+      var mine = ++asked;
+      entry.loaded = false;
+      fetchJson(spec.source + "?" + query.toString())
+        .then(function (answer) { if (mine === asked) draw(answer); })
+        .catch(function (err) {
+          if (mine !== asked) return;
+          entry.loaded = true;
+          entry.error = text(err.message);
+          notice(map, WORDS.failed + text(err.message), "cm-notice cm-error");
+        });
+    }
+    map.on("moveend", load);
+    group.on("add", load);
     return group;
   }
 
@@ -197,6 +284,7 @@
 
   function features(layer) {
     if (layer.kind === "heat") return (layer.rows || []).length;
+    if (layer.kind === "live") return 0;  // until its first answer
     return ((layer.data || {}).features || []).length;
   }
 
@@ -217,11 +305,13 @@
     L.control.scale({imperial: false, metric: true}).addTo(map);
     var overlays = L.control.layers(null, null, {collapsed: true});
     (doc.layers || []).forEach(function (spec) {
+      var entry = {name: text(spec.name), kind: spec.kind, features: features(spec)};
       var layer = spec.kind === "heat" ? heatLayer(spec) : (spec.kind === "cluster" ? clusterLayer(spec)
-                                                                                    : geojsonLayer(spec));
+                  : (spec.kind === "live" ? liveLayer(map, spec, entry) : geojsonLayer(spec)));
+      entry.layer = layer;
+      drawn.push(entry);
       if (spec.show !== false) layer.addTo(map);
       if (spec.name) overlays.addOverlay(layer, escapeHtml(spec.name));
-      drawn.push({name: text(spec.name), kind: spec.kind, layer: layer, features: features(spec)});
     });
     overlays.addTo(map);
     localiseControls(map, overlays);
@@ -236,22 +326,13 @@
   }
 
   function start(map, url) {
+    window.citymapMap.map = map;
     var embedded = document.getElementById("citymap-map-data");
     if (embedded) {
       draw(map, JSON.parse(embedded.textContent));
       return;
     }
-    fetch(url + window.location.search, {credentials: "same-origin", headers: {Accept: "application/json"}})
-      .then(function (response) {
-        // a login page instead of JSON: the session has ended
-        if ((response.headers.get("Content-Type") || "").indexOf("application/json") !== 0) {
-          throw new Error(WORDS.login + response.status + (ENGLISH ? ")" : "）"));
-        }
-        return response.json().then(function (body) {
-          if (!response.ok) throw new Error(text(body.error) || "HTTP " + response.status);
-          return body;
-        });
-      })
+    fetchJson(url + window.location.search)
       .then(function (doc) { draw(map, doc); })
       .catch(function (err) { fail(map, WORDS.failed + text(err.message)); });
   }
