@@ -43,6 +43,8 @@ ALLOW = {"Getis-Ord", "z", "p", "ArcGIS", "Pro", "Mann", "Kendall", "GPS", "Open
 #: routes that are no page: the APIs (JSON, XML, GPX, XLSX), files, and the map documents (checked on their own)
 NOT_PAGES = ("/api/", "/open311/", "/openapi.json", "/static/", "/vendor/", "/favicon.ico", "/photos/",
              "/reports/", "/routes.gpx")
+#: the sample's jurisdiction in WGS84 degrees (minlon,minlat,maxlon,maxlat), the view a live layer is asked for
+SAMPLE_VIEW = "117.30,39.04,117.45,39.16"
 #: the states of a page a query shows, besides its default
 VARIANTS = {
     "pages.issue_list": ("status=open", "status=reported,registered", "page=2"),
@@ -51,7 +53,7 @@ VARIANTS = {
     "pages.league": ("month=2025-06",),
     "pages.plan_tasks": ("month=2025-06",),
     "pages.greening": ("year=2025&day=160",),
-    "pages.routes": ("job=sweep",),
+    "pages.routes": ("job=sweep", "set=open"),
     "pages.crew_todo": ("done=1",),
 }
 NAN = re.compile(r"\b(nan|NaN|None|NaT)\b")
@@ -153,6 +155,11 @@ def _paths(app, world, role: str, *, documents: bool = False) -> list[str]:
         for fill in fills:
             path = rule.build(fill, append_unknown=False)[1]
             query = ["f=html"] if rule.endpoint.startswith("ogcapi.") else [""]
+            if rule.rule.endswith("/points"):
+                query = [f"view={SAMPLE_VIEW}&zoom=17"]  # a map's live layer answers for a view and a zoom
+            if rule.endpoint.removesuffix("_data") == "pages.routes_map_page":
+                # today (after the sample's year) has no pickups: the page says so, its map has no plan to draw
+                query = ["set=open", "job=sweep"]
             if rule.endpoint == "pages.report_done":
                 query = [f"issue={world['reports'][2]}"]
             paths += [f"{path}?{q}" for q in (*query, *VARIANTS.get(rule.endpoint.removesuffix("_data"), ()))]

@@ -96,6 +96,10 @@ def zone_pickups(
     where = pickup_filter(zone_code, issue_set=issue_set, on_date=on_date, chosen=chosen, departments=departments)
     j = settings.jurisdiction_code
     n = store.count_issues(engine, jurisdiction_code=j, where=where)
+    if n == 0:
+        # the day's pickups are often none (the default set on a quiet day): say what to choose instead
+        raise ValidationError("所选问题集没有待清运的垃圾或渣土问题：可选“全部未清运”或换一天规划 "
+                              "(no stops to plan: the chosen issue set holds no open garbage or debris issue)")
     if n > max_stops:
         raise ValidationError(f"所选问题集有 {n} 处清运，超过一次规划的上限 {max_stops} 处：请选“今日上报”“已超时”、"
                               f"指定问题或换一天规划 ({n} stops exceed the cap of {max_stops} per plan)")

@@ -1,6 +1,7 @@
 """The database schema: SQLAlchemy 2 / GeoAlchemy2 tables.
 
-This is the only module that knows table and column names. Geometries are WGS84
+This module and :mod:`geo.store.layer_models` (the reference layers' tables, re-exported here) are the
+only ones that know table and column names. Geometries are WGS84
 lon/lat (SRID 4326). Every row carries ``jurisdiction_code`` (the 9-digit
 sub-district code) so that one deployment can serve many sub-districts and a
 city-wide PostGIS can be sharded on it (Citus distribution column): which tables are
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from geoalchemy2 import Geometry
 from sqlalchemy import (
     Boolean,
     Date,
@@ -26,147 +26,23 @@ from sqlalchemy import (
     false,
     text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
 from geo.store.distribution import of_issue, references
-
-SRID = 4326
-
-def _geom(kind: str, *, nullable: bool = False) -> Mapped:
-    return mapped_column(Geometry(kind, srid=SRID, spatial_index=True), nullable=nullable)
-
-
-class Base(DeclarativeBase):
-    pass
-
-
-class Jurisdiction(Base):
-    """A sub-district (街道) and the definition of its unit grid."""
-
-    __tablename__ = "jurisdictions"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    code: Mapped[str] = mapped_column(String(9), unique=True)
-    name: Mapped[str] = mapped_column(String(100))
-    district_code: Mapped[str] = mapped_column(String(6))
-    metric_crs: Mapped[str] = mapped_column(String(32))
-    cell_size_m: Mapped[float] = mapped_column(Float)
-    grid_origin_x: Mapped[float] = mapped_column(Float)
-    grid_origin_y: Mapped[float] = mapped_column(Float)
-    geom = _geom("GEOMETRY")
-
-
-class Department(Base):
-    """A responsible department (责任科室), contractor or community team."""
-
-    __tablename__ = "departments"
-    __table_args__ = (UniqueConstraint("jurisdiction_code", "code"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    jurisdiction_code: Mapped[str] = mapped_column(String(9), index=True)
-    code: Mapped[str] = mapped_column(String(40))
-    name: Mapped[str] = mapped_column(String(100))
-    name_en: Mapped[str | None] = mapped_column(String(200))
-    kind: Mapped[str] = mapped_column(String(20))
-    parent: Mapped[str | None] = mapped_column(String(40))
-
-
-class Community(Base):
-    __tablename__ = "communities"
-    __table_args__ = (UniqueConstraint("jurisdiction_code", "code"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    jurisdiction_code: Mapped[str] = mapped_column(String(9), primary_key=True, index=True)
-    code: Mapped[str] = mapped_column(String(12))
-    name: Mapped[str] = mapped_column(String(100))
-    geom = _geom("GEOMETRY")
-
-
-class Compound(Base):
-    """A residential compound (小区)."""
-
-    __tablename__ = "compounds"
-    __table_args__ = (UniqueConstraint("jurisdiction_code", "code"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    jurisdiction_code: Mapped[str] = mapped_column(String(9), primary_key=True, index=True)
-    code: Mapped[str] = mapped_column(String(20))
-    name: Mapped[str] = mapped_column(String(100))
-    community_code: Mapped[str | None] = mapped_column(String(12))
-    geom = _geom("GEOMETRY")
-
-
-class ManagementGrid(Base):
-    """A management grid (网格) with its grid worker."""
-
-    __tablename__ = "management_grids"
-    __table_args__ = (UniqueConstraint("jurisdiction_code", "code"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    jurisdiction_code: Mapped[str] = mapped_column(String(9), primary_key=True, index=True)
-    code: Mapped[str] = mapped_column(String(20))
-    name: Mapped[str] = mapped_column(String(100))
-    community_code: Mapped[str | None] = mapped_column(String(12))
-    worker: Mapped[str | None] = mapped_column(String(100))
-    department_code: Mapped[str | None] = mapped_column(String(40))
-    geom = _geom("GEOMETRY")
-
-
-class ContractorZone(Base):
-    """A sanitation contractor zone (西片 / 东片 环卫一体化) with its depot."""
-
-    __tablename__ = "contractor_zones"
-    __table_args__ = (UniqueConstraint("jurisdiction_code", "code"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    jurisdiction_code: Mapped[str] = mapped_column(String(9), primary_key=True, index=True)
-    code: Mapped[str] = mapped_column(String(40))
-    name: Mapped[str] = mapped_column(String(100))
-    department_code: Mapped[str] = mapped_column(String(40))
-    depot_lon: Mapped[float] = mapped_column(Float)
-    depot_lat: Mapped[float] = mapped_column(Float)
-    geom = _geom("GEOMETRY")
-
-
-class UnitCell(Base):
-    """A 100 m unit grid cell (万米单元网格) with its 15-character code."""
-
-    __tablename__ = "unit_cells"
-    __table_args__ = (UniqueConstraint("jurisdiction_code", "code"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    jurisdiction_code: Mapped[str] = mapped_column(String(9), primary_key=True, index=True)
-    code: Mapped[str] = mapped_column(String(15))
-    community_code: Mapped[str | None] = mapped_column(String(12))
-    col: Mapped[int] = mapped_column(Integer)
-    row: Mapped[int] = mapped_column(Integer)
-    geom = _geom("GEOMETRY")
-
-
-class Road(Base):
-    __tablename__ = "roads"
-    __table_args__ = (UniqueConstraint("jurisdiction_code", "road_id"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    jurisdiction_code: Mapped[str] = mapped_column(String(9), primary_key=True, index=True)
-    road_id: Mapped[str] = mapped_column(String(40))
-    name: Mapped[str] = mapped_column(String(100))
-    road_class: Mapped[str] = mapped_column(String(20))
-    is_priority: Mapped[bool] = mapped_column(Boolean)
-    oneway: Mapped[bool] = mapped_column(Boolean)
-    geom = _geom("GEOMETRY")
-
-
-class RoadSegment(Base):
-    """A piece of a road between intersections, at most ~200 m, with its chainage."""
-
-    __tablename__ = "road_segments"
-    __table_args__ = (UniqueConstraint("jurisdiction_code", "segment_id"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    jurisdiction_code: Mapped[str] = mapped_column(String(9), primary_key=True, index=True)
-    segment_id: Mapped[int] = mapped_column(Integer)
-    road_id: Mapped[str] = mapped_column(String(40))
-    name: Mapped[str] = mapped_column(String(100))
-    road_class: Mapped[str] = mapped_column(String(20))
-    is_priority: Mapped[bool] = mapped_column(Boolean)
-    oneway: Mapped[bool] = mapped_column(Boolean)
-    seq: Mapped[int] = mapped_column(Integer)
-    from_m: Mapped[float] = mapped_column(Float)
-    to_m: Mapped[float] = mapped_column(Float)
-    length_m: Mapped[float] = mapped_column(Float)
-    geom = _geom("LINESTRING")
+from geo.store.layer_models import (  # noqa: F401 (the schema is one namespace: models.Road, models.Base)
+    SRID,
+    Base,
+    Community,
+    Compound,
+    ContractorZone,
+    Department,
+    Jurisdiction,
+    ManagementGrid,
+    Road,
+    RoadSegment,
+    UnitCell,
+    geometry_column,
+)
 
 
 class ImportBatch(Base):
@@ -247,7 +123,7 @@ class Issue(Base):
     import_batch_id: Mapped[int | None] = mapped_column(Integer)
     # The issue this one was merged into as a duplicate (status "merged"); geo.loop.workflow sets it.
     merged_into: Mapped[int | None] = mapped_column(Integer)
-    geom = _geom("POINT")
+    geom = geometry_column("POINT")
 
 
 class ReporterContact(Base):
@@ -281,7 +157,7 @@ class IssueEvent(Base):
     photo: Mapped[str | None] = mapped_column(Text)
     # the issue's department after the step (whom a dispatch sent it to); NULL on imported history
     department_code: Mapped[str | None] = mapped_column(String(60))
-    geom = _geom("POINT", nullable=True)
+    geom = geometry_column("POINT", nullable=True)
 
 
 class ImportedLifecycle(Base):
@@ -346,7 +222,7 @@ class GreeningRecord(Base):
     source: Mapped[str] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(DateTime)
     # The stretch of road covered (a LineString) or the spot (a Point), for QGIS and maps.
-    geom = _geom("GEOMETRY")
+    geom = geometry_column("GEOMETRY")
 
 
 # --------------------------------------------------------------------------- Open311 API keys
@@ -399,7 +275,7 @@ class FrontageUnit(Base):
     road_id: Mapped[str | None] = mapped_column(String(40))
     from_m: Mapped[float | None] = mapped_column(Float)
     to_m: Mapped[float | None] = mapped_column(Float)
-    geom = _geom("GEOMETRY")
+    geom = geometry_column("GEOMETRY")
 
 
 class Inspection(Base):
@@ -420,7 +296,7 @@ class Inspection(Base):
     ended_at: Mapped[datetime] = mapped_column(DateTime)
     source: Mapped[str] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(DateTime)
-    geom = _geom("GEOMETRY")
+    geom = geometry_column("GEOMETRY")
 
 
 # --------------------------------------------------------------------------- users, sessions and audit of people (webmap.auth)
