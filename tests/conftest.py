@@ -404,3 +404,17 @@ def schema_differences(conn) -> list:
 
     widened = {k[:3] for entry in diff if (k := key(entry)) and entry[0].startswith("add_") and k[3]}
     return [entry for entry in diff if not ((k := key(entry)) and k[:3] in widened)]
+
+
+def migrate_to(engine, revision: str, *, down: bool = True) -> None:
+    """Run Alembic's downgrade (or, with ``down=False``, upgrade) of ``engine`` to ``revision``."""
+    from alembic import command
+    from alembic.config import Config
+
+    from geo.store.db import MIGRATIONS_DIR, migration_tx
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with migration_tx(engine) as conn:
+        config.attributes["connection"] = conn
+        (command.downgrade if down else command.upgrade)(config, revision)

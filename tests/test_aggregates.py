@@ -219,13 +219,12 @@ def test_the_late_cases_are_counted_from_their_partial_index(db_engine, monkeypa
 
 
 def test_migration_0016_changes_the_indexes_and_goes_back(db_engine):
-    from alembic import command
     from alembic.autogenerate import compare_metadata
-    from alembic.config import Config
     from alembic.migration import MigrationContext
+    from conftest import migrate_to
     from sqlalchemy import inspect
 
-    from geo.store.db import MIGRATIONS_DIR, head_revision, init_db, migration_tx, schema_revision
+    from geo.store.db import head_revision, init_db, schema_revision
     from geo.store.models import Base
 
     def indexes() -> dict[str, list[str]]:
@@ -239,11 +238,7 @@ def test_migration_0016_changes_the_indexes_and_goes_back(db_engine):
              "ix_issues_reported_at": ["jurisdiction_code", "reported_at", "cell_code", "segment_id"],
              "ix_issues_cell": ["jurisdiction_code", "cell_code"], "ix_issues_late": ["jurisdiction_code", "deadline_at"]}
     assert indexes() == after
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    with migration_tx(db_engine) as conn:
-        config.attributes["connection"] = conn
-        command.downgrade(config, "0014")
+    migrate_to(db_engine, "0014")
     assert schema_revision(db_engine) == "0014"
     assert indexes() == {"ix_issues_status": ["jurisdiction_code", "status"],
                          "ix_issues_reported_at": ["jurisdiction_code", "reported_at"]}

@@ -185,13 +185,12 @@ def test_sample_league_and_areas_equal_the_pandas_reference(sample, month):
 
 
 def test_migration_0015_adds_the_time_indexes_and_goes_back(db_engine):
-    from alembic import command
     from alembic.autogenerate import compare_metadata
-    from alembic.config import Config
     from alembic.migration import MigrationContext
+    from conftest import migrate_to
     from sqlalchemy import inspect
 
-    from geo.store.db import MIGRATIONS_DIR, head_revision, init_db, migration_tx, schema_revision
+    from geo.store.db import head_revision, init_db, schema_revision
     from geo.store.models import Base
 
     added = {"ix_issues_registered_at", "ix_issues_handled_at", "ix_issues_closed_at", "ix_issues_deadline_at"}
@@ -203,11 +202,7 @@ def test_migration_0015_adds_the_time_indexes_and_goes_back(db_engine):
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert [d for d in diff if "ix_issues" in str(d)] == []
     assert indexes() == added
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    with migration_tx(db_engine) as conn:
-        config.attributes["connection"] = conn
-        command.downgrade(config, "0009")
+    migrate_to(db_engine, "0009")
     assert schema_revision(db_engine) == "0009" and indexes() == set()
     init_db(db_engine)
     assert schema_revision(db_engine) == head_revision() and indexes() == added

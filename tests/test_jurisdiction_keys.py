@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from conftest import migrate_to
 from sqlalchemy import inspect, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.schema import CreateTable
-from test_store import _downgrade
 
 from geo import store
 from geo.store import distribution, models
@@ -87,7 +87,7 @@ def test_migration_0014_goes_both_ways_and_refuses_a_row_of_another_jurisdiction
     store.insert_issues(db_engine, issues, jurisdiction_code=J, file="a.csv", actor="test")
     postgres = db_engine.dialect.name == "postgresql"
     before = {t: store.count_rows(db_engine, t, jurisdiction_code=J) for t in ("issues", "reporter_contacts")}
-    _downgrade(db_engine, "0012")
+    migrate_to(db_engine, "0012")
     if postgres:
         assert inspect(db_engine).get_pk_constraint("issues")["constrained_columns"] == ["id"]
         # under the old keys a contact may name another jurisdiction than its issue's …

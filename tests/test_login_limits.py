@@ -446,13 +446,12 @@ def test_citymap_user_password_sets_a_checked_password_and_ends_the_logins(tmp_p
 # --------------------------------------------------------------------------- the migration
 
 def test_migration_0009_replaces_login_failures_and_goes_back(db_engine):
-    from alembic import command
     from alembic.autogenerate import compare_metadata
-    from alembic.config import Config
     from alembic.migration import MigrationContext
+    from conftest import migrate_to
     from sqlalchemy import inspect
 
-    from geo.store.db import MIGRATIONS_DIR, head_revision, init_db, migration_tx, schema_revision
+    from geo.store.db import head_revision, init_db, schema_revision
     from geo.store.models import Base
 
     def tables() -> set[str]:
@@ -462,11 +461,7 @@ def test_migration_0009_replaces_login_failures_and_goes_back(db_engine):
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert [d for d in diff if "login" in str(d)] == []
     assert tables() == {"login_throttles"}
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    with migration_tx(db_engine) as conn:
-        config.attributes["connection"] = conn
-        command.downgrade(config, "0008")
+    migrate_to(db_engine, "0008")
     assert schema_revision(db_engine) == "0008" and tables() == {"login_failures"}
     assert {c["name"] for c in inspect(db_engine).get_columns("login_failures")} == {"id", "name", "ip", "at"}
     init_db(db_engine)

@@ -8,15 +8,14 @@ from datetime import datetime
 import geopandas as gpd
 import pandas as pd
 import pytest
-from alembic import command
-from alembic.config import Config
+from conftest import migrate_to
 from sqlalchemy import inspect
 
 from geo import store
 from geo.errors import ValidationError
 from geo.issue_filter import IssueFilter
 from geo.loop import workflow
-from geo.store.db import MIGRATIONS_DIR, head_revision, init_db, migration_tx, schema_revision
+from geo.store.db import head_revision, init_db, schema_revision
 
 J = "120110900"
 
@@ -83,14 +82,6 @@ def test_photo_kinds_and_merged_duplicates(db_engine):
     assert store.read_merged_into(db_engine, first).empty
 
 
-def _migrate(engine, revision: str, *, down: bool) -> None:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    with migration_tx(engine) as conn:
-        config.attributes["connection"] = conn
-        (command.downgrade if down else command.upgrade)(config, revision)
-
-
 def test_migration_0010_goes_both_ways(db_engine):
     from conftest import schema_differences
 
@@ -101,7 +92,7 @@ def test_migration_0010_goes_both_ways(db_engine):
     (issue_id,) = _ids(db_engine).values()
     workflow.apply_transition(db_engine, issue_id, "ask_extension", actor="西片", role="department",
                               department_code="sanitation_west", note="需要吊车", days=2)
-    _migrate(db_engine, "0009", down=True)
+    migrate_to(db_engine, "0009")
     assert schema_revision(db_engine) == "0009"
     schema = inspect(db_engine)
     assert "issue_requests" not in schema.get_table_names()

@@ -13,7 +13,7 @@ from shapely.geometry import Point
 from sqlalchemy import inspect, text
 
 from geo import store
-from geo.store.db import MIGRATIONS_DIR, head_revision, init_db, migration_tx, schema_revision, write_tx
+from geo.store.db import head_revision, init_db, schema_revision, write_tx
 
 J = "120110900"
 NOW = datetime(2026, 12, 6, 9, 0)
@@ -72,9 +72,7 @@ def test_a_token_finds_its_report_and_only_its_digest_is_stored(db_engine):
 
 
 def test_migration_0011_goes_both_ways(db_engine):
-    from alembic import command
-    from alembic.config import Config
-    from conftest import schema_differences
+    from conftest import migrate_to, schema_differences
 
     # the model and the migrations agree on the tables 0011 makes or changes (SpatiaLite's own tables aside)
     ours = re.compile(r"(?<!\w)(report_receipts|webhooks|notifications|issue_events)(?!\w)")
@@ -83,11 +81,7 @@ def test_migration_0011_goes_both_ways(db_engine):
     assert [d for d in diff if ours.search(str(d))] == []
     [issue] = _issues(db_engine, 1)
     store.create_receipt(db_engine, issue, jurisdiction_code=J, user_id=None, api_key_id=None, now=NOW)
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    with migration_tx(db_engine) as conn:
-        config.attributes["connection"] = conn
-        command.downgrade(config, "0009")
+    migrate_to(db_engine, "0009")
     assert schema_revision(db_engine) == "0009"
     tables = set(inspect(db_engine).get_table_names())
     assert not tables & {"report_receipts", "webhooks", "notifications"}

@@ -11,8 +11,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
-from alembic import command
-from alembic.config import Config
+from conftest import migrate_to
 from geopandas.testing import assert_geodataframe_equal
 from shapely.geometry import LineString, box
 from sqlalchemy import event, text
@@ -22,12 +21,10 @@ from geo import store
 from geo.errors import ConfigError, ConflictError, NotFoundError, ValidationError
 from geo.issue_filter import IssueFilter
 from geo.store.db import (
-    MIGRATIONS_DIR,
     SQLITE_PAGE_BYTES,
     head_revision,
     init_db,
     make_engine,
-    migration_tx,
     schema_revision,
     write_tx,
 )
@@ -113,16 +110,8 @@ def test_api_keys_act_as_their_user(db_engine):
         store.create_api_key(db_engine, "又一个", jurisdiction_code=J, user=crew)
 
 
-def _downgrade(engine, revision: str) -> None:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    with migration_tx(engine) as conn:
-        config.attributes["connection"] = conn
-        command.downgrade(config, revision)
-
-
 def test_a_key_made_before_keys_had_users_migrates_to_one_without_a_user(db_engine):
-    _downgrade(db_engine, "0005")
+    migrate_to(db_engine, "0005")
     assert schema_revision(db_engine) == "0005"
     old_key = "a key of revision 0005"
     with write_tx(db_engine) as conn:
@@ -139,7 +128,7 @@ def test_issues_stored_under_the_key_constraint_keep_everything_through_the_migr
     """0007 rebuilds the SQLite table: ids, events, contacts, R*Tree and triggers must all come through."""
     issues = _issues(300, seed=31)
     store.insert_issues(db_engine, issues, jurisdiction_code=J, file="old.csv", actor="test")
-    _downgrade(db_engine, "0006")
+    migrate_to(db_engine, "0006")
     bbox = (117.34, 39.09, 117.37, 39.11)
 
     def state():
@@ -159,7 +148,7 @@ def test_issues_stored_under_the_key_constraint_keep_everything_through_the_migr
         if step == "upgrade":
             init_db(db_engine)
         else:
-            _downgrade(db_engine, "0006")
+            migrate_to(db_engine, "0006")
         assert state() == before, step
     assert schema_revision(db_engine) == head_revision()
     assert {name: sql for name, sql in _issue_schema(db_engine) if name == "uq_issue_source_external_id"}

@@ -12,13 +12,13 @@ import pandas as pd
 
 from geo.errors import ImportRejected, RowError, ValidationError
 from geo.greening.tasks import resolve_tasks, task_dates
-from geo.io.sources import formula_problems, read_source
+from geo.io.sources import chunk_text, formula_problems, read_source
 from geo.io.tables import (
-    clean_text,
     column_of,
     fold_text,
     match_headers,
     parse_times,
+    refuse_missing,
     row_problems,
 )
 
@@ -95,12 +95,8 @@ def _greening_table(path: Path, required: tuple[str, ...], roads: pd.DataFrame, 
     missing = [c for c in required if c not in found]
     if "at_m" not in found and not {"from_m", "to_m"} <= set(found):
         missing += [c for c in ("from_m", "to_m") if c not in found]
-    if missing:
-        wanted = "; ".join(f"{c} ({'/'.join(_GREENING_ALIASES[c])})" for c in missing)
-        raise ValidationError(f"{name}: missing column(s) {wanted}; headers found: {', '.join(headers) or 'none'}")
-    data = pd.DataFrame({c: clean_text(raw.table[h]) for c, h in found.items()})
-    keep = data.notna().any(axis=1).to_numpy()
-    data, rows = data[keep].reset_index(drop=True), raw.rows[keep]
+    refuse_missing(name, missing, _GREENING_ALIASES, headers)
+    data, rows = chunk_text(raw, found)
     problems: list[RowError] = formula_problems(raw, found, name)
 
     road_text = column_of(data, "road")

@@ -8,12 +8,12 @@ from pathlib import Path
 import pandas as pd
 
 from geo.errors import ImportRejected, ValidationError
-from geo.io.sources import formula_problems, read_source
+from geo.io.sources import chunk_text, formula_problems, read_source
 from geo.io.tables import (
-    clean_text,
     column_of,
     fold_text,
     match_headers,
+    refuse_missing,
     row_problems,
 )
 
@@ -57,13 +57,8 @@ def read_calendar_file(path: str | Path) -> pd.DataFrame:
     raw = read_source(path, name, _CALENDAR_ALIASES)
     headers = [str(h) for h in raw.table.columns]
     found = match_headers(headers, _CALENDAR_ALIASES)
-    missing = [c for c in ("date", "kind") if c not in found]
-    if missing:
-        wanted = "; ".join(f"{c} ({'/'.join(_CALENDAR_ALIASES[c])})" for c in missing)
-        raise ValidationError(f"{name}: missing column(s) {wanted}; headers found: {', '.join(headers) or 'none'}")
-    data = pd.DataFrame({c: clean_text(raw.table[h]) for c, h in found.items()})
-    keep = data.notna().any(axis=1).to_numpy()
-    data, rows = data[keep].reset_index(drop=True), raw.rows[keep]
+    refuse_missing(name, [c for c in ("date", "kind") if c not in found], _CALENDAR_ALIASES, headers)
+    data, rows = chunk_text(raw, found)
     problems = formula_problems(raw, found, name)
     day_text, kind_text = data["date"], data["kind"]
     day = pd.to_datetime(day_text.str.normalize("NFKC"), format="%Y-%m-%d", errors="coerce")

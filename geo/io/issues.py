@@ -21,14 +21,14 @@ import shapely
 from geo.errors import RowError, ValidationError
 from geo.io.layers import _POLYGON_TYPES
 from geo.io.locate import check_gazetteer, locate_rows
-from geo.io.sources import Chunk, formula_problems, iter_source
+from geo.io.sources import Chunk, chunk_text, formula_problems, iter_source
 from geo.io.tables import (
-    clean_text,
     column_of,
     fold_text,
     match_headers,
     normalise_system_argument,
     parse_times,
+    refuse_missing,
     row_problems,
 )
 from geo.privacy import PHONE_REFUSED, mask_phones, normalise_phones
@@ -223,12 +223,8 @@ def _check_chunk(raw: Chunk, *, found: dict[str, str], name: str, seen: FirstSee
                  gazetteer: pd.DataFrame | None, boundary: shapely.Geometry | None, taxonomy) -> IssueBatch:
     """The good rows and the problems of one chunk of an issue file (``seen``: the case numbers of earlier rows)."""
     vector = raw.geometry is not None
-    data = pd.DataFrame({canonical: clean_text(raw.table[header]) for canonical, header in found.items()})
-    rows = raw.rows
-    if not vector:
-        # Blank spreadsheet lines are not rows anyone meant to submit.
-        keep = data.notna().any(axis=1).to_numpy()
-        data, rows = data[keep].reset_index(drop=True), rows[keep]
+    # a vector file's feature is a row whatever its attributes (it has a point)
+    data, rows = chunk_text(raw, found, drop_blank=not vector)
 
     problems: list[RowError] = formula_problems(raw, found, name)
 
@@ -298,10 +294,7 @@ def _require_issue_columns(found: dict[str, str], headers: list[str], name: str,
     has_point = vector or ("lon" in found and "lat" in found)
     if not has_point and "address" not in found:
         missing += [canonical for canonical in ("lon", "lat") if canonical not in found] + ["address"]
-    if missing:
-        wanted = "; ".join(f"{canonical} ({'/'.join(_ISSUE_ALIASES[canonical])})" for canonical in missing)
-        shown = ", ".join(headers) if headers else "none"
-        raise ValidationError(f"{name}: missing column(s) {wanted}; headers found: {shown}")
+    refuse_missing(name, missing, _ISSUE_ALIASES, headers)
 
 
 def _check_times(

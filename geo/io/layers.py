@@ -34,6 +34,7 @@ from geo.io.tables import (
     clean_text,
     fold_text,
     match_headers,
+    refuse_missing,
     row_problems,
 )
 from geo.layers import (
@@ -209,12 +210,7 @@ def read_layer_file(
         raise ValidationError(f"{name}: no column {options.id_column!r} (--id-column); "
                               f"headers found: {', '.join(headers) or 'none'}")
     missing = [c for c in spec.columns if c not in found and not _fillable(spec, c, options)]
-    if missing:
-        aliases = layer_aliases(kind)
-        wanted = "; ".join(f"{column} ({'/'.join(aliases[column])})" for column in missing)
-        raise ValidationError(
-            f"{name}: missing column(s) for a {kind} layer: {wanted}; headers found: {', '.join(headers) or 'none'}"
-        )
+    refuse_missing(name, missing, layer_aliases(kind), headers, what=f"for a {kind} layer:")
 
     text = {column: clean_text(source.table[header]).reset_index(drop=True) for column, header in found.items()}
     problems = _Problems(name, source.rows, source.unit)

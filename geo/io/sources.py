@@ -27,7 +27,7 @@ import pyogrio
 from pandas.io.parsers import TextParser
 
 from geo.errors import RowError, ValidationError
-from geo.io.tables import match_headers, row_problems
+from geo.io.tables import clean_text, match_headers, row_problems
 
 # A spreadsheet's header may sit below a title row or two; look this far down for it.
 _HEADER_SEARCH_ROWS = 10
@@ -73,6 +73,16 @@ def iter_source(path: Path, name: str, aliases: dict[str, tuple[str, ...]], *,
     raise ValidationError(
         f"{name}: unsupported file type {suffix!r}; expected .csv, .xlsx, .geojson, .json, .gpkg or .shp"
     )
+
+
+def chunk_text(raw: Chunk, found: dict[str, str], *, drop_blank: bool = True) -> tuple[pd.DataFrame, np.ndarray]:
+    """The cells of ``found``'s columns (canonical name → the file's header) as cleaned text, and their rows;
+    with ``drop_blank``, the lines with no value in any of them are left out (nobody meant to submit them)."""
+    data = pd.DataFrame({canonical: clean_text(raw.table[header]) for canonical, header in found.items()})
+    if not drop_blank:
+        return data, raw.rows
+    keep = data.notna().any(axis=1).to_numpy()
+    return data[keep].reset_index(drop=True), raw.rows[keep]
 
 
 def read_source(path: Path, name: str, aliases: dict[str, tuple[str, ...]]) -> Chunk:

@@ -66,6 +66,16 @@ def match_headers(headers: list[str], aliases: dict[str, tuple[str, ...]]) -> di
     return found
 
 
+def refuse_missing(name: str, missing: list[str], aliases: dict[str, tuple[str, ...]], headers: list[str], *,
+                   what: str = "") -> None:
+    """Refuse a file without the columns ``missing`` (none: nothing happens): the message names the file, each
+    column with the headers that would do, and the headers found; ``what`` says for what (``for a roads layer:``)."""
+    if missing:
+        wanted = "; ".join(f"{column} ({'/'.join(aliases[column])})" for column in missing)
+        raise ValidationError(f"{name}: missing column(s) {what + ' ' if what else ''}{wanted}; "
+                              f"headers found: {', '.join(headers) or 'none'}")
+
+
 def row_problems(
     file: str,
     rows: np.ndarray,
