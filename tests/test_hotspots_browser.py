@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from click.testing import CliRunner
-from conftest import DRAWN_LAYERS
+from conftest import DRAWN_LAYERS, LIVE_LAYERS
 
 from webmap.cli import main
 
@@ -17,7 +19,6 @@ def test_hotspot_page_draws_its_layers(live_server, page_watch, browser_login):
     issues = int(page.locator("#fig-issues").inner_text())
     frame = page.frame_locator("#hotspot-map")
     frame.locator(".leaflet-container").wait_for()
-    frame.locator(".marker-cluster").first.wait_for()
     assert "热点分析" in frame.locator(".cm-legend").inner_text()
     map_frame = next(f for f in page.frames if "/maps/hotspots" in f.url)
     drawn = map_frame.evaluate(DRAWN_LAYERS)
@@ -25,9 +26,13 @@ def test_hotspot_page_draws_its_layers(live_server, page_watch, browser_login):
     by_name = {d["name"]: d for d in drawn["layers"]}
     assert by_name["热点分析（Gi*）"]["features"] > 500
     assert by_name["问题核密度（热力）"]["kind"] == "heat" and by_name["问题核密度（热力）"]["features"] > 100
-    # the "all issues" cluster holds every issue of the period; the five major-class layers add up to it
-    clusters = [d["issues"] for d in drawn["layers"] if d["kind"] == "cluster"]
-    assert clusters[0] == issues and sum(clusters[1:]) == issues and len(clusters) == 6
+    # the "all issues" live layer, shown, holds every issue of the period in the view (the whole jurisdiction);
+    # the five major-class layers, hidden at first, add up to it
+    live = map_frame.evaluate(LIVE_LAYERS, None)
+    [every] = [d for d in live if d["shown"]]
+    assert every["name"] == f"全部问题（{issues}）" and every["loaded"] and every["issues"] == issues
+    majors = [int(re.search(r"（(\d+)）$", d["name"]).group(1)) for d in live if not d["shown"]]
+    assert len(majors) == 5 and sum(majors) == issues
     frame.locator(".leaflet-control-layers").hover()
     labels = " ".join(frame.locator(".leaflet-control-layers-overlays label").all_inner_texts())
     for name in ("热点分析（Gi*）", "问题核密度（热力）", f"全部问题（{issues}）", "重点道路（每公里问题数）", "市容环境"):
