@@ -47,7 +47,7 @@ def _dispatched(engine, department: str) -> list[int]:
 
 def test_a_crew_plans_its_own_zones_only_and_picks_up_its_own_issues(as_user, engine):
     west = as_user("west")
-    page = west.get("/routes?job=pickup&date=2025-12-31").get_data(as_text=True)
+    page = west.get("/routes?job=pickup&date=2025-12-31&set=open").get_data(as_text=True)
     assert re.findall(r'<option value="(\w+)"', page.split('id="zone-select"')[1].split("</select>")[0]) == [
         "sanitation_west"]
     refused = west.get("/routes?zone=sanitation_east")
