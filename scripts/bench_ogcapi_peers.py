@@ -383,8 +383,12 @@ def main() -> None:
                   "answer; CPU ms per request: " + ", ".join(f"{k} {v:.1f}" for k, v in result["cpu_ms"].items()),
                   flush=True)
         for name, same in answers.items():
-            if same != answers.get("citymap", same):
-                print(f"WARNING: {name} answered other features than citymap for the first boxes")
+            ours = answers.get("citymap", same)
+            if same != ours:
+                box = next(i for i, (a, b) in enumerate(zip(same, ours)) if a != b)
+                print(f"WARNING: {name} answered other features than citymap for box {box}: "
+                      f"{len(same[box])} features (ids {same[box][:5]}…) against {len(ours[box])} "
+                      f"({ours[box][:5]}…); the same set of ids: {sorted(map(str, same[box])) == sorted(map(str, ours[box]))}")
         ratios = [("citymap (one process)", ("citymap", 1), "tipg, 1 worker", ("tipg", 1)),
                   ("citymap (one process)", ("citymap", 1), "pygeoapi, 1 worker", ("pygeoapi", 1)),
                   ("citymap --workers 1", ("citymap --workers", 1), "tipg, 1 worker", ("tipg", 1)),

@@ -3,7 +3,8 @@
 # what they provide works: a package being "installed" is not the same as the capability being there
 # (Debian's `postgis` only *recommends* the server extension, so `--no-install-recommends` left it out).
 #   scripts/setup_system.sh run    what the service needs (Python venv, SpatiaLite)
-#   scripts/setup_system.sh test   plus what the tests need (PostgreSQL + PostGIS, Chromium, CJK fonts)
+#   scripts/setup_system.sh test   plus what the tests need (PostgreSQL + PostGIS, Chromium, CJK fonts, and the
+#                                  real clients of the standard APIs: GDAL's ogr2ogr and QGIS for OGC API – Features)
 set -euo pipefail
 mode="${1:-run}"
 cd "$(dirname "$0")/.."
@@ -30,7 +31,7 @@ install_missing python3 python3-venv libsqlite3-mod-spatialite
 # npm fetches the chart library at set-up (scripts/fetch_npm_assets.py); a NodeSource nodejs brings its own npm
 command -v npm >/dev/null 2>&1 || install_missing npm
 if [ "$mode" = "test" ]; then
-  install_missing postgresql chromium fonts-noto-cjk fontconfig
+  install_missing postgresql chromium fonts-noto-cjk fontconfig gdal-bin python3-qgis
   # The PostGIS server extension is packaged per PostgreSQL major version: take the newest server
   # installed (the one scripts/pg_throwaway.py runs).
   major="$(ls /usr/lib/postgresql | sort -n | tail -1)"
@@ -68,5 +69,15 @@ finally:
     --disable-background-networking --disable-component-update --disable-sync --no-first-run \
     --user-data-dir="$(mktemp -d)" --dump-dom "data:text/html,<p>ok</p>"
   check "a CJK font is installed" test -n "$(fc-list :lang=zh family)"
+  check "GDAL's ogr2ogr has the OGC API – Features driver (OAPIF)" sh -c "ogrinfo --formats | grep -q '^ *OAPIF'"
+  qgis_home="$(mktemp -d)"
+  check "QGIS starts headless with its OAPIF provider" env QT_QPA_PLATFORM=offscreen HOME="$qgis_home" \
+    XDG_RUNTIME_DIR="$qgis_home" timeout 120 /usr/bin/python3 -c "
+from qgis.core import QgsApplication, QgsProviderRegistry
+app = QgsApplication([], False)
+app.initQgis()
+assert 'OAPIF' in QgsProviderRegistry.instance().providerList()
+app.exitQgis()"
+  rm -rf "$qgis_home"
 fi
 exit "$failed"

@@ -22,6 +22,7 @@ from geo.io import (
     write_xlsx,
     write_xlsx_with_images,
 )
+from geo.io.tables import parse_times
 from geo.layers import LAYERS
 
 HEADER = "工单编号,受理时间,经度,纬度,问题类型,问题描述,联系电话,地址"
@@ -112,6 +113,22 @@ def test_time_formats_become_naive_shanghai_time(tmp_path, text, expected):
     batch = read_issue_file(path)
     assert batch.errors == []
     assert batch.frame["reported_at"].iloc[0] == pd.Timestamp(expected)
+
+
+@pytest.mark.parametrize("excel", [False, True])
+def test_times_that_are_no_real_date_and_time_are_missing_whichever_way_written(excel):
+    """The export's own shape is read off its characters, the rest by the pattern: both refuse the same
+    impossible values (no 25 o'clock carried into the next day, no year 0, no 30 February) and keep leap days."""
+    text = pd.Series(["2025-03-12 25:00:00", "2025/3/12 25:00", "2025-03-12 08:60:00", "2025/3/12 8:60",
+                      "2025-03-12 08:30:60", "0000-01-01 00:00:00", "2025-02-30 08:00:00", "2025/2/30 8:00",
+                      "2025-13-01 08:00:00", "2024-02-29 23:59:59", "2024/2/29 23:59:59", "1900-02-29 00:00:00",
+                      "2000-02-29 00:00:00", "9999-12-31 23:59:59", "２０２５-03-12 08:30:00", None, ""],
+                     dtype="string")
+    parsed = parse_times(text, excel=excel)
+    assert parsed.dtype == "datetime64[us]"
+    assert parsed.isna().tolist() == [True] * 9 + [False, False, True, False, False, False, True, True]
+    assert parsed.dropna().tolist() == [pd.Timestamp("2024-02-29 23:59:59")] * 2 + [
+        pd.Timestamp("2000-02-29"), pd.Timestamp("9999-12-31 23:59:59"), pd.Timestamp("2025-03-12 08:30")]
 
 
 def test_xlsx_with_title_row_excel_dates_and_numeric_cells(tmp_path):

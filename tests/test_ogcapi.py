@@ -5,7 +5,6 @@ tests/test_api_scope.py."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from datetime import datetime
 
@@ -262,7 +261,6 @@ def test_read_the_way_qgis_does(live_server, engine):
     assert sorted(ids) == sorted(expected["segment_id"])
 
 
-@pytest.mark.skipif(shutil.which("ogr2ogr") is None, reason="GDAL's ogr2ogr (Debian gdal-bin) is not installed")
 def test_gdal_reads_every_issue_of_a_bbox_page_by_page(live_server, engine, api_keys, tmp_path):
     """GDAL's OAPIF driver (the library QGIS and ogr2ogr read OGC API – Features with), following next links."""
     out = tmp_path / "issues.geojson"

@@ -43,8 +43,10 @@ def fold_text(text: pd.Series) -> pd.Series:
 
 def clean_text(values: pd.Series) -> pd.Series:
     """Cell values as trimmed strings, with empty cells as ``<NA>``."""
-    text = values.astype("string").str.strip()
-    return text.mask(text == "")
+    text = values.astype("string").to_numpy(dtype=object, na_value=None)
+    # one comprehension: pandas' .str.strip() and mask cost twice as much per cell, a third of an import's reading
+    trimmed = np.array([(value.strip() or None) if value is not None else None for value in text], dtype=object)
+    return pd.Series(trimmed, index=values.index, dtype="string", name=values.name)
 
 
 def column_of(data: pd.DataFrame, canonical: str) -> pd.Series:
@@ -139,14 +141,16 @@ _CANONICAL_DIGITS = np.array([0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18])
 _CANONICAL_MARKS = {4: "-", 7: "-", 10: " ", 13: ":", 16: ":"}
 #: year, month, day, hour, minute, second: their first digit among the 14 and how many digits they have
 _CANONICAL_PARTS = {"year": (0, 4), "month": (4, 2), "day": (6, 2), "hour": (8, 2), "minute": (10, 2), "second": (12, 2)}
+_MONTH_DAYS = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
 
 
-def _canonical_components(text: pd.Series) -> tuple[np.ndarray, pd.DataFrame]:
-    """Which values are written ``YYYY-MM-DD HH:MM:SS`` exactly, and their parts, read off the characters.
+def _canonical_stamps(text: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Which values are written ``YYYY-MM-DD HH:MM:SS`` exactly, and those values as ``datetime64[us]``.
 
-    What the date-time pattern would extract from them, as numbers, in a fraction of its
-    time: exports write every time this way, and parsing a million of them with the
-    pattern took seconds.
+    Read off the characters and counted in numpy: exports write every time this way,
+    and parsing a million of them with the pattern took seconds (assembling them with
+    ``pd.to_datetime`` still took one). A value of this shape that is no real date and
+    time (``2025-02-30``, ``0000-01-01``, ``08:60:00``) is ``NaT``, as on the pattern's path.
     """
     values = text.to_numpy(dtype=object, na_value="")
     lengths = np.fromiter(map(len, values), dtype=np.int64, count=len(values))
@@ -160,15 +164,27 @@ def _canonical_components(text: pd.Series) -> tuple[np.ndarray, pd.DataFrame]:
     for at, mark in _CANONICAL_MARKS.items():
         shaped &= chars[:, at] == ord(mark)
     canonical[canonical] = shaped
-    digits = digits[shaped].astype(np.int32)
-    parts = {}
-    for part, (first, places) in _CANONICAL_PARTS.items():
+    digits = digits[shaped].astype(np.int64)
+    part = {}
+    for name, (first, places) in _CANONICAL_PARTS.items():
         number = digits[:, first]
         for place in range(first + 1, first + places):
             number = number * 10 + digits[:, place]
-        parts[part] = number.astype("float64")
-    exact = pd.DataFrame(parts, index=text.index[canonical]).assign(microsecond=0.0)
-    return canonical, exact
+        part[name] = number
+    year, month, day = part["year"], part["month"], part["day"]
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    month_days = _MONTH_DAYS[np.clip(month, 1, 12) - 1] + (leap & (month == 2))
+    real = ((year >= 1) & (month >= 1) & (month <= 12) & (day >= 1) & (day <= month_days) & (part["hour"] <= 23)
+            & (part["minute"] <= 59) & (part["second"] <= 59))
+    # days since 1970-01-01 of the proleptic Gregorian calendar, counted in 400-year eras from March
+    shifted = year - (month <= 2)
+    era = shifted // 400
+    year_of_era = shifted - era * 400
+    day_of_year = (153 * np.where(month > 2, month - 3, month + 9) + 2) // 5 + day - 1
+    days = era * 146097 + year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year - 719468
+    seconds = days * 86400 + part["hour"] * 3600 + part["minute"] * 60 + part["second"]
+    stamps = np.where(real, seconds * 1_000_000, np.iinfo(np.int64).min).view("datetime64[us]")
+    return canonical, stamps
 
 
 def parse_times(text: pd.Series, *, excel: bool) -> pd.Series:
@@ -178,12 +194,16 @@ def parse_times(text: pd.Series, *, excel: bool) -> pd.Series:
     with ``T`` and an offset or ``Z`` (converted to Asia/Shanghai), and, for
     spreadsheets, Excel day serials.
     """
-    canonical, exact = _canonical_components(text)
+    canonical, exact = _canonical_stamps(text)
+    stamps = pd.Series(np.full(len(text), np.datetime64("NaT"), dtype="datetime64[us]"), index=text.index)
+    stamps[canonical] = exact
     # the pattern reads the rest; full-width digits and colons (a Chinese input method's) as ASCII ones
     other = text[~canonical & text.notna().to_numpy()]
+    if not len(other):
+        return stamps
     parts = other.str.normalize("NFKC").str.extract(_DATETIME)
     fraction = parts["fraction"].str.slice(0, 6).str.pad(6, side="right", fillchar="0")
-    components = pd.concat([exact, pd.DataFrame(
+    components = pd.DataFrame(
         {
             "year": pd.to_numeric(parts["year"]),
             "month": pd.to_numeric(parts["month"]),
@@ -194,8 +214,11 @@ def parse_times(text: pd.Series, *, excel: bool) -> pd.Series:
             "microsecond": pd.to_numeric(fraction).fillna(0),
         },
         index=parts.index,
-    ).astype("float64")]).reindex(text.index)
-    stamps = pd.to_datetime(components, errors="coerce").astype("datetime64[us]")
+    ).astype("float64")
+    # pd.to_datetime would carry 25:00 into the next day
+    clock = components[["hour", "minute", "second"]]
+    components = components.mask((clock > [23, 59, 59]).any(axis=1))
+    stamps[other.index] = pd.to_datetime(components, errors="coerce").astype("datetime64[us]")
 
     tz = parts["tz"]
     offset = tz.str.extract(r"^(?P<sign>[+-])(?P<hh>\d{2}):?(?P<mm>\d{2})$")
@@ -207,7 +230,7 @@ def parse_times(text: pd.Series, *, excel: bool) -> pd.Series:
         local = utc.dt.tz_localize("UTC").dt.tz_convert(JURISDICTION_TZ.key).dt.tz_localize(None)
         stamps[offset_min.index] = local
 
-    if excel and len(other):
+    if excel:
         serial = pd.to_numeric(other.where(other.str.fullmatch(_EXCEL_SERIAL)), errors="coerce")
         serial = serial.where(serial.between(*_EXCEL_SERIAL_RANGE))
         # Day fractions carry float noise (08:29:59.9999); times are kept to the second.
