@@ -230,6 +230,14 @@ def sample_copy(sample_db, api_keys, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def sample_engine(sample_db):
+    """An engine on the session's sample database (for reading; a test that writes takes :func:`copy_engine`)."""
+    engine = make_engine(sample_db.resolved_database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="module")
 def copy_engine(sample_copy):
     """An engine on :func:`sample_copy`."""
     engine = make_engine(sample_copy.resolved_database_url)

@@ -32,15 +32,6 @@ def client(sample_db, api_keys):
     return client
 
 
-@pytest.fixture(scope="module")
-def engine(sample_db):
-    from geo.store.db import make_engine
-
-    engine = make_engine(sample_db.resolved_database_url)
-    yield engine
-    engine.dispose()
-
-
 def _rels(links: list[dict]) -> dict[str, dict]:
     return {link["rel"]: link for link in links}
 
@@ -61,17 +52,17 @@ def test_conformance_classes(client):
     assert {c.rsplit("/", 1)[-1] for c in classes} == {"core", "geojson", "oas30", "html"}
 
 
-def test_collections_with_extents_from_the_data(client, engine):
+def test_collections_with_extents_from_the_data(client, sample_engine):
     collections = {c["id"]: c for c in client.get("/ogcapi/collections").get_json()["collections"]}
     assert {"issues", "segments", "roads", "unit_cells", "compounds", "grids"} <= set(collections)
     assert all(c["itemType"] == "feature" for c in collections.values())
-    issues = store.query_issues(engine, jurisdiction_code=J)
+    issues = store.query_issues(sample_engine, jurisdiction_code=J)
     [bbox] = collections["issues"]["extent"]["spatial"]["bbox"]
     assert bbox == pytest.approx(list(issues.total_bounds), abs=1e-6)
     [interval] = collections["issues"]["extent"]["temporal"]["interval"]
     assert interval == [f"{issues['reported_at'].min():%Y-%m-%dT%H:%M:%S}+08:00",
                         f"{issues['reported_at'].max():%Y-%m-%dT%H:%M:%S}+08:00"]
-    cells = store.read_layer(engine, "unit_cells", jurisdiction_code=J)
+    cells = store.read_layer(sample_engine, "unit_cells", jurisdiction_code=J)
     assert collections["unit_cells"]["extent"]["spatial"]["bbox"][0] == pytest.approx(list(cells.total_bounds),
                                                                                        abs=1e-6)
     assert "temporal" not in collections["roads"]["extent"]
@@ -81,19 +72,19 @@ def test_collections_with_extents_from_the_data(client, engine):
     assert client.get("/ogcapi/collections/nope").status_code == 404
 
 
-def test_items_default_page_and_counts(client, engine):
+def test_items_default_page_and_counts(client, sample_engine):
     answer = client.get("/ogcapi/collections/issues/items")
     assert answer.status_code == 200 and answer.mimetype == "application/geo+json"
     data = answer.get_json()
     assert data["numberReturned"] == len(data["features"]) == 10
-    assert data["numberMatched"] == store.count_rows(engine, "issues", jurisdiction_code=J)
+    assert data["numberMatched"] == store.count_rows(sample_engine, "issues", jurisdiction_code=J)
     assert [f["id"] for f in data["features"]] == list(range(1, 11))
     rels = _rels(data["links"])
     assert "offset=10" in rels["next"]["href"] and "prev" not in rels
 
 
-def test_items_in_a_bbox_follow_next_links_to_the_end(client, engine):
-    expected = store.query_issues(engine, jurisdiction_code=J, where=IssueFilter(bbox=BBOX))
+def test_items_in_a_bbox_follow_next_links_to_the_end(client, sample_engine):
+    expected = store.query_issues(sample_engine, jurisdiction_code=J, where=IssueFilter(bbox=BBOX))
     url, seen, pages = f"/ogcapi/collections/issues/items?bbox={BBOX_TEXT}&limit=100", [], 0
     while url:
         data = client.get(url).get_json()
@@ -115,8 +106,8 @@ def test_items_in_a_bbox_follow_next_links_to_the_end(client, engine):
     ("../2025-01-15", None, "2025-01-16"),
     ("2025-02-10", "2025-02-10", "2025-02-11"),
 ])
-def test_items_datetime_instants_and_intervals(client, engine, value, since, until):
-    frame = store.query_issues(engine, jurisdiction_code=J)
+def test_items_datetime_instants_and_intervals(client, sample_engine, value, since, until):
+    frame = store.query_issues(sample_engine, jurisdiction_code=J)
     keep = frame["reported_at"].notna()
     if since:
         keep &= frame["reported_at"] >= datetime.fromisoformat(since)
@@ -127,8 +118,8 @@ def test_items_datetime_instants_and_intervals(client, engine, value, since, unt
     assert {f["id"] for f in data["features"]} == set(frame.loc[keep, "id"][:10000])
 
 
-def test_an_instant_matches_that_second(client, engine):
-    issue = store.query_issues(engine, jurisdiction_code=J, where=IssueFilter(ids=[42])).iloc[0]
+def test_an_instant_matches_that_second(client, sample_engine):
+    issue = store.query_issues(sample_engine, jurisdiction_code=J, where=IssueFilter(ids=[42])).iloc[0]
     instant = f"{issue['reported_at']:%Y-%m-%dT%H:%M:%S}+08:00"
     data = client.get("/ogcapi/collections/issues/items", query_string={"datetime": instant}).get_json()
     assert 42 in [f["id"] for f in data["features"]]
@@ -157,8 +148,8 @@ def test_bad_parameters_are_400(client, url, message):
     assert answer.status_code == 400 and message in answer.get_json()["description"]
 
 
-def test_layer_items_and_single_features(client, engine):
-    roads = store.read_layer(engine, "roads", jurisdiction_code=J)
+def test_layer_items_and_single_features(client, sample_engine):
+    roads = store.read_layer(sample_engine, "roads", jurisdiction_code=J)
     data = client.get("/ogcapi/collections/roads/items?limit=100").get_json()
     assert data["numberMatched"] == len(roads) == data["numberReturned"]
     assert [f["id"] for f in data["features"]] == list(roads["road_id"])
@@ -203,37 +194,37 @@ def _features(monkeypatch, url: str, key: str) -> Features:
     return Features(url, headers={"X-API-Key": key})
 
 
-def test_owslib_features_client(live_server, engine, api_keys, monkeypatch):
+def test_owslib_features_client(live_server, sample_engine, api_keys, monkeypatch):
     api = _features(monkeypatch, f"{live_server}/ogcapi", api_keys["supervisor"])
     assert "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core" in api.conformance()["conformsTo"]
     assert {"issues", "roads", "segments", "unit_cells", "compounds", "grids"} <= set(api.feature_collections())
     assert api.collection("segments")["itemType"] == "feature"
     page = api.collection_items("issues", bbox=list(BBOX), limit=5)
     assert page["numberReturned"] == 5
-    assert page["numberMatched"] == store.count_issues(engine, jurisdiction_code=J, where=IssueFilter(bbox=BBOX))
+    assert page["numberMatched"] == store.count_issues(sample_engine, jurisdiction_code=J, where=IssueFilter(bbox=BBOX))
     feature = api.collection_item("issues", str(page["features"][0]["id"]))
     assert feature["geometry"]["coordinates"] == page["features"][0]["geometry"]["coordinates"]
     assert api.api()["paths"]["/ogcapi/collections/{cid}/items"]["get"]
 
 
-def test_owslib_with_a_department_key_reads_its_own_issues_only(live_server, engine, api_keys, monkeypatch):
+def test_owslib_with_a_department_key_reads_its_own_issues_only(live_server, sample_engine, api_keys, monkeypatch):
     own_departments = ["construction"]
     api = _features(monkeypatch, f"{live_server}/ogcapi", api_keys["construction"])
     page = api.collection_items("issues", bbox=list(BBOX), limit=10000)
-    own = store.query_issues(engine, jurisdiction_code=J, where=IssueFilter(bbox=BBOX, departments=own_departments))
+    own = store.query_issues(sample_engine, jurisdiction_code=J, where=IssueFilter(bbox=BBOX, departments=own_departments))
     assert page["numberMatched"] == page["numberReturned"] == len(own) > 0
     assert [f["id"] for f in page["features"]] == list(own["id"])
     assert {f["properties"]["department_code"] for f in page["features"]} == {"construction"}
-    other = store.query_issues(engine, jurisdiction_code=J, where=IssueFilter(bbox=BBOX, departments=["sanitation_west",
+    other = store.query_issues(sample_engine, jurisdiction_code=J, where=IssueFilter(bbox=BBOX, departments=["sanitation_west",
                                                                                    "sanitation_east"]), limit=1)
     with pytest.raises(RuntimeError, match="NotFound"):
         api.collection_item("issues", str(other["id"].iloc[0]))
     # the reference layers are everyone's
-    assert api.collection_items("roads", limit=1)["numberMatched"] == len(store.read_layer(engine, "roads",
+    assert api.collection_items("roads", limit=1)["numberMatched"] == len(store.read_layer(sample_engine, "roads",
                                                                                             jurisdiction_code=J))
 
 
-def test_read_the_way_qgis_does(live_server, engine):
+def test_read_the_way_qgis_does(live_server, sample_engine):
     """QGIS's OAPIF provider: landing page, conformance, the API's limit, collections, then items of the
     map extent page by page following rel=next, asking for GeoJSON."""
     session = requests.Session()
@@ -256,12 +247,12 @@ def test_read_the_way_qgis_does(live_server, engine):
         data = answer.json()
         ids += [f["id"] for f in data["features"]]
         url = _rels(data["links"]).get("next", {}).get("href")
-    expected = store.read_layer(engine, "segments", jurisdiction_code=J, bbox=extent)
+    expected = store.read_layer(sample_engine, "segments", jurisdiction_code=J, bbox=extent)
     assert len(ids) == len(set(ids)) == len(expected) > 50
     assert sorted(ids) == sorted(expected["segment_id"])
 
 
-def test_gdal_reads_every_issue_of_a_bbox_page_by_page(live_server, engine, api_keys, tmp_path):
+def test_gdal_reads_every_issue_of_a_bbox_page_by_page(live_server, sample_engine, api_keys, tmp_path):
     """GDAL's OAPIF driver (the library QGIS and ogr2ogr read OGC API – Features with), following next links."""
     out = tmp_path / "issues.geojson"
     done = subprocess.run(["ogr2ogr", "-f", "GeoJSON", str(out), f"OAPIF:{live_server}/ogcapi", "issues",
@@ -270,7 +261,7 @@ def test_gdal_reads_every_issue_of_a_bbox_page_by_page(live_server, engine, api_
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     got = gpd.read_file(out).sort_values("external_id").reset_index(drop=True)
-    expected = store.query_issues(engine, jurisdiction_code=J, where=IssueFilter(bbox=BBOX)).sort_values(
+    expected = store.query_issues(sample_engine, jurisdiction_code=J, where=IssueFilter(bbox=BBOX)).sort_values(
         "external_id").reset_index(drop=True)
     assert len(got) == len(expected) > 100  # more than one page
     assert got["external_id"].tolist() == expected["external_id"].tolist()

@@ -148,9 +148,10 @@ def _canonical_stamps(text: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Which values are written ``YYYY-MM-DD HH:MM:SS`` exactly, and those values as ``datetime64[us]``.
 
     Read off the characters and counted in numpy: exports write every time this way,
-    and parsing a million of them with the pattern took seconds (assembling them with
-    ``pd.to_datetime`` still took one). A value of this shape that is no real date and
-    time (``2025-02-30``, ``0000-01-01``, ``08:60:00``) is ``NaT``, as on the pattern's path.
+    and parsing a million of them with the pattern took seconds. A value of this shape
+    that is no real date and time (``2025-02-30``, ``0000-01-01``, ``08:60:00``) is
+    ``NaT``, as on the pattern's path (``pd.to_datetime`` would carry ``25:00`` into the
+    next day).
     """
     values = text.to_numpy(dtype=object, na_value="")
     lengths = np.fromiter(map(len, values), dtype=np.int64, count=len(values))

@@ -75,7 +75,8 @@ class Issue(Base):
         Index("uq_issue_source_external_id", "jurisdiction_code", "source", "external_id", unique=True),
         # the open issues per cell and a period's issues per cell and segment, counted from the index alone
         # (geo.store.aggregates; migration 0016)
-        Index("ix_issues_status", "jurisdiction_code", "status", "cell_code"),
+        Index("ix_issues_status", "jurisdiction_code", "status", "cell_code", "deadline_at", "department_code",
+              "category_code"),
         Index("ix_issues_reported_at", "jurisdiction_code", "reported_at", "cell_code", "segment_id"),
         Index("ix_issues_cell", "jurisdiction_code", "cell_code"),
         Index("ix_issues_category", "jurisdiction_code", "category_code"),
