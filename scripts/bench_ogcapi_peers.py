@@ -355,7 +355,10 @@ def main() -> None:
                         "tipg", workers, [str(python.with_name("uvicorn")), "tipg.main:app", "--host", "127.0.0.1",
                                           "--port", "{port}", "--workers", str(workers), "--no-access-log",
                                           "--log-level", "warning"],
-                        {"DATABASE_URL": f"postgresql://postgres@127.0.0.1:{db_port}/postgres"},
+                        # the issues' primary key is (id, jurisdiction_code), ready for Citus: tipg takes no
+                        # composite key, and without this it numbers the features by their geometry
+                        {"DATABASE_URL": f"postgresql://postgres@127.0.0.1:{db_port}/postgres",
+                         "TIPG_TABLE_CONFIG__public_issues__PK": "id"},
                         "/collections/public.issues/items", f"&properties={properties}", geojson))
                 else:
                     python = peer_python(cache, "pygeoapi")
