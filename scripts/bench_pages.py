@@ -4,7 +4,7 @@
 The database is built the way an office builds it, through the CLI, on each back end:
 ``citymap load-sample --no-issues`` (the sample's layers, greening and inspections), then
 ``citymap import EXPORT`` of a city-scale 12345 export — one million cases of five years,
-98 % closed, written by ``scripts/make_city_export.py`` of the scale-store branch (issue 19):
+98 % closed, written by ``scripts/make_city_export.py``:
 
     python scripts/make_city_export.py /tmp/city-1m.csv            # 1,000,000 rows, ~250 MB
     python scripts/bench_pages.py /tmp/city-1m.csv [--backend spatialite|postgis|both] [--repeat 3]

@@ -234,8 +234,8 @@ def test_migration_0016_changes_the_indexes_and_goes_back(db_engine):
     with db_engine.connect() as conn:  # the model and the migration agree
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert [d for d in diff if "ix_issues" in str(d)] == []
-    after = {"ix_issues_status": ["jurisdiction_code", "status", "cell_code", "deadline_at", "department_code",
-                                  "category_code"],
+    after = {"ix_issues_status": ["jurisdiction_code", "status", "cell_code", "segment_id", "deadline_at",
+                                  "department_code", "category_code"],
              "ix_issues_reported_at": ["jurisdiction_code", "reported_at", "cell_code", "segment_id"],
              "ix_issues_cell": ["jurisdiction_code", "cell_code"], "ix_issues_late": ["jurisdiction_code", "deadline_at"]}
     assert indexes() == after

@@ -10,7 +10,7 @@ On SQLite the count is read through the index that narrows the filter best (``IN
 :func:`geo.store.issues.sqlite_index`): without statistics SQLite's planner prefers the index of the
 grouping column, which reads every issue of the table. The indexes of migration 0016 hold
 the columns these counts group by (``ix_issues_reported_at``: reported_at, cell, segment;
-``ix_issues_status``: status, cell, deadline, department, category; ``ix_issues_cell``), so the usual counts — a period's
+``ix_issues_status``: status, cell, segment, deadline, department, category; ``ix_issues_cell``), so the usual counts — a period's
 issues per cell and segment, the open issues per cell, every issue per cell — never read a
 row of the table itself: the rows lie in the order of their points (a Z curve), and reading
 them in time order costs a random page read each (1.5 s for a year of a million-issue

@@ -73,10 +73,11 @@ class Issue(Base):
     __table_args__ = (
         # An index, not a table constraint: a bulk load drops it and builds it again (migration 0007).
         Index("uq_issue_source_external_id", "jurisdiction_code", "source", "external_id", unique=True),
-        # the open issues per cell, their backlog and overdue cases per department or category, and a period's
-        # issues per cell and segment, counted from the index alone (geo.store.aggregates, figures; migration 0016)
-        Index("ix_issues_status", "jurisdiction_code", "status", "cell_code", "deadline_at", "department_code",
-              "category_code"),
+        # the open issues per cell or segment, their backlog and overdue cases per department or category, and a
+        # period's issues per cell and segment, counted from the index alone (geo.store.aggregates, figures;
+        # migration 0016)
+        Index("ix_issues_status", "jurisdiction_code", "status", "cell_code", "segment_id", "deadline_at",
+              "department_code", "category_code"),
         Index("ix_issues_reported_at", "jurisdiction_code", "reported_at", "cell_code", "segment_id"),
         Index("ix_issues_cell", "jurisdiction_code", "cell_code"),
         Index("ix_issues_category", "jurisdiction_code", "category_code"),
