@@ -237,9 +237,11 @@ def main() -> None:
     args = parser.parse_args()
     if not args.export.is_file():
         parser.error(f"{args.export}: no such file")
-    base = args.keep or Path(tempfile.mkdtemp(prefix="citymap-bench-pages-"))
-    # the throwaway PostgreSQL runs as its own user (as root: postgres), which must reach its folder inside
-    base.chmod(0o755)
+    base = args.keep
+    if base is None:
+        base = Path(tempfile.mkdtemp(prefix="citymap-bench-pages-"))
+        # the throwaway PostgreSQL runs as its own user (as root: postgres), which must reach its folder inside
+        base.chmod(0o755)
     lines = [f"machine: {machine()}", f"export: {args.export} ({args.export.stat().st_size / 1e6:.0f} MB)",
              f"run: {datetime.now():%Y-%m-%d %H:%M}, load average (1, 5, 15 min) "
              + " / ".join(f"{v:.1f}" for v in os.getloadavg())]
