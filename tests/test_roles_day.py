@@ -169,7 +169,12 @@ def _tap_targets_too_small(page) -> list[str]:
 
 
 def test_crew_handles_from_its_phone_with_photos_and_takes_its_route(day, engine, sample_copy, tmp_path):
-    issue_id = _report(engine, sample_copy, tag="crew-pile", category="06010", point=WEST, minutes_ago=30)
+    # reported today in Tianjin: the route's default stop set is the day's reports, and half an hour before
+    # now is yesterday there from 00:00 to 00:30 (16:00–16:30 UTC)
+    now = local_now()
+    minutes_today = (now - now.replace(hour=0, minute=0, second=0)).total_seconds() / 60
+    issue_id = _report(engine, sample_copy, tag="crew-pile", category="06010", point=WEST,
+                       minutes_ago=min(30, minutes_today))
     for action, extra in (("register", {}), ("dispatch", {"department_code": "sanitation_west"})):
         workflow.apply_transition(engine, issue_id, action, actor="调度", role="dispatcher", **extra)
     here = (117.3420, 39.0930)
