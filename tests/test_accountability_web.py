@@ -13,7 +13,6 @@ from conftest import DRAWN_LAYERS, map_document, map_layer
 
 from geo.clock import local_now
 from geo.loop import views as loop_views
-from geo.store.db import make_engine
 from webmap.app import create_app
 from webmap.cli import main
 
@@ -25,25 +24,18 @@ def client(sample_db, login):
     return client
 
 
-@pytest.fixture(scope="module")
-def engine(sample_db):
-    engine = make_engine(sample_db.resolved_database_url)
-    yield engine
-    engine.dispose()
-
-
 def cells_text(html: str, table_id: str) -> list[list[str]]:
     body = html.split(f'id="{table_id}"', 1)[1].split("</table>", 1)[0]
     return [re.findall(r"<t[dh]>(.*?)</t[dh]>", row) for row in re.findall(r"<tr>(.*?)</tr>", body, re.DOTALL)]
 
 
-def test_league_table_lists_departments_best_first(client, engine, sample_db):
+def test_league_table_lists_departments_best_first(client, sample_engine, sample_db):
     html = client.get("/league?month=2025-12&lang=zh").get_data(as_text=True)
     table = html.split('id="league-table"', 1)[1].split("</table>", 1)[0]
     header = re.findall(r"<th>(.*?)</th>", table)
     assert header[:5] == ["科室", "立案数", "应结案数", "结案数", "按期结案数"]
     rows = re.findall(r'<tr data-code="([^"]+)"><td class="name"(?: data-value)?>([^<]+)</td>(.*?)</tr>', table, re.S)
-    expected = loop_views.league(engine, sample_db, start=datetime(2025, 12, 1), end=datetime(2026, 1, 1),
+    expected = loop_views.league(sample_engine, sample_db, start=datetime(2025, 12, 1), end=datetime(2026, 1, 1),
                                  now=local_now())
     shown = [code for code, _name, _cells in rows]
     assert shown == [c for c in expected.index if c in shown]
@@ -65,9 +57,9 @@ def test_plan_task_board_shows_all_24_tasks_with_departments(client):
     assert "城建办" in task2 and "综合执法大队" in task2 and "07001" in task2
 
 
-def test_coverage_page_figures_match_the_analysis(client, engine, sample_db):
+def test_coverage_page_figures_match_the_analysis(client, sample_engine, sample_db):
     html = client.get("/coverage?team=sanitation_west").get_data(as_text=True)
-    view = loop_views.coverage_view(engine, sample_db, team="sanitation_west", until=datetime(2026, 1, 1), days=7,
+    view = loop_views.coverage_view(sample_engine, sample_db, team="sanitation_west", until=datetime(2026, 1, 1), days=7,
                               now=local_now())
     share = re.search(r'id="fig-cell-share">([\d.]+)%', html)[1]
     assert float(share) == round(view.result.cell_share * 100, 1)

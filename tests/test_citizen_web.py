@@ -20,7 +20,6 @@ from geo.loop import workflow
 from geo.loop.citizen import category_plain_words, common_categories
 from geo.loop.views import department_names
 from geo.statuses import STATUS_PLAIN
-from geo.store.db import make_engine
 from webmap.app import create_app
 from webmap.i18n import split_message
 
@@ -32,13 +31,6 @@ PNG = tiny_image()
 @pytest.fixture(scope="module")
 def app(sample_copy):
     return create_app(sample_copy)
-
-
-@pytest.fixture(scope="module")
-def engine(sample_copy):
-    engine = make_engine(sample_copy.resolved_database_url)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture
@@ -67,10 +59,10 @@ def _text(answer) -> str:
     return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", answer.get_data(as_text=True))))
 
 
-def test_the_short_list_is_the_most_reported_problems_in_plain_words(as_user, engine, sample_copy):
-    top = common_categories(engine, sample_copy)
-    newest = store.issue_time_range(engine, jurisdiction_code=J)[1]
-    issues = store.query_issues(engine, jurisdiction_code=J, columns=("category_code",),
+def test_the_short_list_is_the_most_reported_problems_in_plain_words(as_user, copy_engine, sample_copy):
+    top = common_categories(copy_engine, sample_copy)
+    newest = store.issue_time_range(copy_engine, jurisdiction_code=J)[1]
+    issues = store.query_issues(copy_engine, jurisdiction_code=J, columns=("category_code",),
                                 where=IssueFilter(since=newest - timedelta(days=365)))
     counts = issues["category_code"].value_counts()
     assert top["count"].tolist() == counts.head(10).tolist() and len(top) == 10
@@ -84,11 +76,11 @@ def test_the_short_list_is_the_most_reported_problems_in_plain_words(as_user, en
     assert len(re.findall(r'<option value="\d{5}"', form)) == 97
 
 
-def test_a_report_gets_its_deadline_and_a_tracking_link_that_needs_no_login(as_user, app, engine):
+def test_a_report_gets_its_deadline_and_a_tracking_link_that_needs_no_login(as_user, app, copy_engine):
     citizen = as_user("citizen")
     issue_id, link = _report(citizen, description="{{7*7}}</script><script>alert(1)</script> 13912345678",
                              photos=[(BytesIO(PNG), "before.png")])
-    issue = store.query_issues(engine, jurisdiction_code=J, where=IssueFilter(ids=[issue_id]),
+    issue = store.query_issues(copy_engine, jurisdiction_code=J, where=IssueFilter(ids=[issue_id]),
                                columns=("deadline_at",)).iloc[0]
     done = _text(citizen.get(f"/report/done?issue={issue_id}"))
     assert f"预计处理时限 {issue['deadline_at']:%Y-%m-%d %H:%M} 前" in done
@@ -102,7 +94,7 @@ def test_a_report_gets_its_deadline_and_a_tracking_link_that_needs_no_login(as_u
     assert "139****5678" in body and "13912345678" not in body
     assert STATUS_PLAIN["reported"] in _text(page) and "垃圾乱堆乱放" in _text(page)
     # the citizen's own photo is no after-photo: not on the page, not served through the link
-    photo = store.read_issue_photos(engine, issue_id=issue_id)["file"].iloc[0]
+    photo = store.read_issue_photos(copy_engine, issue_id=issue_id)["file"].iloc[0]
     assert photo not in body and anonymous.get(f"{link}/photos/{photo}").status_code == 404
     # the token is the key: a changed one, another report's number, a malformed one are all simply not found
     token = link.rsplit("/", 1)[1]
@@ -115,11 +107,11 @@ def test_a_report_gets_its_deadline_and_a_tracking_link_that_needs_no_login(as_u
     assert f"#{issue_id}" not in other.get("/my/reports").get_data(as_text=True)
 
 
-def test_the_status_page_follows_the_loop_in_plain_words_with_the_after_photo(as_user, app, engine, sample_copy):
+def test_the_status_page_follows_the_loop_in_plain_words_with_the_after_photo(as_user, app, copy_engine, sample_copy):
     citizen = as_user("citizen")
     issue_id, link = _report(citizen)
     now = local_now()
-    department = store.query_issues(engine, jurisdiction_code=J, where=IssueFilter(ids=[issue_id]),
+    department = store.query_issues(copy_engine, jurisdiction_code=J, where=IssueFilter(ids=[issue_id]),
                                     columns=("department_code",))["department_code"].iloc[0]
     dispatcher = as_user("dispatcher")
     after = dispatcher.post(f"/api/issues/{issue_id}/photos", headers={"X-CSRF-Token": dispatcher.csrf},
@@ -129,7 +121,7 @@ def test_the_status_page_follows_the_loop_in_plain_words_with_the_after_photo(as
                                 ("handle", "department", {"note": "内部说明：王五已处理", "photo": after_name,
                                                           "department_code": department}),
                                 ("verify", "dispatcher", {}), ("close", "dispatcher", {})):
-        workflow.apply_transition(engine, issue_id, action, actor="王调度", role=role, now=now, **extra)
+        workflow.apply_transition(copy_engine, issue_id, action, actor="王调度", role=role, now=now, **extra)
     page = app.test_client().get(link)
     text = _text(page)
     assert "已办结" in text and "预计处理时限" not in text
@@ -154,13 +146,13 @@ def test_the_status_page_follows_the_loop_in_plain_words_with_the_after_photo(as
     steps = re.findall(r'<b class="step">([^<]+)</b>', staff)
     assert steps[0] == "上报" and steps[1:] == ["立案（挂号）", "派遣", "处置", "核查通过", "结案（销号）"]
     sent_to = re.findall(r'派遣至：<span>([^<]+)</span>', staff)
-    assert sent_to == [department_names(engine, sample_copy)[department]]
+    assert sent_to == [department_names(copy_engine, sample_copy)[department]]
     assert "nan" not in _text(dispatcher.get(f"/issues/{issue_id}")).lower()
 
 
-def test_an_error_page_speaks_the_pages_language(as_user, engine):
+def test_an_error_page_speaks_the_pages_language(as_user, copy_engine):
     dispatcher = as_user("dispatcher")
-    handled = store.query_issues(engine, jurisdiction_code=J, where=IssueFilter(statuses=["handled"]), limit=1)
+    handled = store.query_issues(copy_engine, jurisdiction_code=J, where=IssueFilter(statuses=["handled"]), limit=1)
     issue_id = int(handled["id"].iloc[0])
     for lang, expected, absent in (("zh", "请填写说明", "note is required"), ("en", "note is required", "请填写")):
         answer = dispatcher.post(f"/issues/{issue_id}/transitions?lang={lang}",
@@ -197,12 +189,12 @@ def test_the_done_page_needs_its_number(as_user):
     assert citizen.get("/report/done?issue=999999999").status_code == 404
 
 
-def test_a_merged_report_shows_how_the_report_it_joined_goes_on(as_user, app, engine):
+def test_a_merged_report_shows_how_the_report_it_joined_goes_on(as_user, app, copy_engine):
     citizen = as_user("citizen")
     first, _ = _report(citizen, description="第一次上报")
     second, link = _report(citizen, description="同一堆垃圾")
-    workflow.apply_transition(engine, first, "register", actor="王调度", role="dispatcher")
-    workflow.apply_transition(engine, second, "merge", actor="王调度", role="dispatcher", merge_into=first)
+    workflow.apply_transition(copy_engine, first, "register", actor="王调度", role="dispatcher")
+    workflow.apply_transition(copy_engine, second, "merge", actor="王调度", role="dispatcher", merge_into=first)
     text = _text(app.test_client().get(link))
     assert "与其他上报合并处理" in text
     assert f"您的上报与同一问题的其他上报一并处理，当前进度：{STATUS_PLAIN['registered']}" in text

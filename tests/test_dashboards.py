@@ -37,13 +37,6 @@ def client(sample_db, login):
     return client
 
 
-@pytest.fixture(scope="module")
-def engine(sample_db):
-    engine = make_engine(sample_db.resolved_database_url)
-    yield engine
-    engine.dispose()
-
-
 def _page(client, url: str, lang: str) -> str:
     answer = client.get(url + ("&" if "?" in url else "?") + f"lang={lang}")
     assert answer.status_code == 200, (url, answer.get_data(as_text=True)[:300])
@@ -68,10 +61,10 @@ def test_switching_language_keeps_the_query_string(client):
     assert link == "?month=2025-06&lang=en"
 
 
-def test_home_tiles_are_the_figures_of_the_latest_day_with_data(client, engine, sample_db):
+def test_home_tiles_are_the_figures_of_the_latest_day_with_data(client, sample_engine, sample_db):
     html = _page(client, "/", "zh")
     now = local_now()
-    issues = store.query_issues(engine, jurisdiction_code=sample_db.jurisdiction_code, columns=metrics.METRIC_COLUMNS)
+    issues = store.query_issues(sample_engine, jurisdiction_code=sample_db.jurisdiction_code, columns=metrics.METRIC_COLUMNS)
     day = min(issues["reported_at"].max(), now).normalize()
     assert "数据截至 " + f"{day:%Y-%m-%d}" in html and f"今天是 {now:%Y-%m-%d}" in html
     shown = {key: re.search(rf'id="fig-{key}"[^>]*>([^<]+)<', html)[1]
@@ -97,7 +90,7 @@ def _chart_spec(html: str, chart_id: str) -> dict:
     return json.loads(re.search(rf'<script type="application/json" id="{chart_id}">(.*?)</script>', html, re.S)[1])
 
 
-def test_home_charts_hold_the_days_weeks_and_the_departments_ranked_by_name(client, engine, sample_db):
+def test_home_charts_hold_the_days_weeks_and_the_departments_ranked_by_name(client, sample_engine, sample_db):
     html = _page(client, "/", "zh")
     daily = _chart_spec(html, "chart-daily")
     assert len(daily["categories"]) == loop_views.DASHBOARD_DAYS and [s["name"] for s in daily["series"]] == [
@@ -171,16 +164,16 @@ def test_emerging_cell_shows_its_series_and_the_reason_of_its_class(client):
     assert re.fullmatch(r"/emerging\?cell=\d{15}#cell", href)
 
 
-def test_league_folds_empty_rows_names_departments_and_compares_with_last_month(client, engine, sample_db):
+def test_league_folds_empty_rows_names_departments_and_compares_with_last_month(client, sample_engine, sample_db):
     html = _page(client, "/league?month=2025-12", "zh")
     assert "上月按期结案率" in html and "与上月（2025-11）比较" in html
     table = html.split('id="league-table"', 1)[1].split("</table>", 1)[0]
     names = re.findall(r'<td class="name"(?: data-value)?>([^<]+)</td>', table)
-    league = loop_views.league(engine, sample_db, start=datetime(2025, 12, 1), end=datetime(2026, 1, 1),
+    league = loop_views.league(sample_engine, sample_db, start=datetime(2025, 12, 1), end=datetime(2026, 1, 1),
                                now=local_now(), densities=False)
     active = league[(league[["registered", "due", "handled", "backlog"]].sum(axis=1) > 0)]
     # a community's team is named as on every page: the community's name and （社区）
-    known = loop_views.department_names(engine, sample_db)
+    known = loop_views.department_names(sample_engine, sample_db)
     assert names == [known.get(code, name) for code, name in zip(active.index, active["name"])]
     assert all(re.search(rf'data-code="{code}"><td class="name" data-value>', table)
                for code in active.index if code.startswith("community:"))
@@ -190,11 +183,11 @@ def test_league_folds_empty_rows_names_departments_and_compares_with_last_month(
     assert "显示 2025-12：最近有上报的月份" in default
 
 
-def test_plan_task_board_colours_progress_and_overdue(client, engine, sample_db):
+def test_plan_task_board_colours_progress_and_overdue(client, sample_engine, sample_db):
     html = _page(client, "/plan-tasks?month=2025-12", "zh")
     states = dict(re.findall(r'id="task-(\d+)" data-state="([\w-]+)"', html))
     assert len(states) == 24
-    board = loop_views.plan_task_board(engine, sample_db, start=datetime(2025, 12, 1), end=datetime(2026, 1, 1),
+    board = loop_views.plan_task_board(sample_engine, sample_db, start=datetime(2025, 12, 1), end=datetime(2026, 1, 1),
                                        now=local_now())
     late = {str(n) for n, row in board.iterrows() if row["overdue"] > 0}
     assert {n for n, s in states.items() if s == "task-late"} == late

@@ -21,7 +21,6 @@ from sqlalchemy import text
 from geo import store
 from geo.issue_filter import IssueFilter
 from geo.statuses import OPEN_STATUSES
-from geo.store.db import make_engine
 from geo.taxonomy import load_taxonomy
 from webmap.app import create_app
 
@@ -44,16 +43,9 @@ def client(app):
 
 
 @pytest.fixture(scope="module")
-def engine(sample_copy):
-    engine = make_engine(sample_copy.resolved_database_url)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def api_key(engine):
+def api_key(copy_engine):
     """A key without a user, as keys were before they had users: it submits and reads nothing."""
-    return store.create_api_key(engine, "测试客户端", jurisdiction_code=J)
+    return store.create_api_key(copy_engine, "测试客户端", jurisdiction_code=J)
 
 
 @pytest.fixture(scope="module")
@@ -62,8 +54,8 @@ def reader(api_keys):
     return {"X-API-Key": api_keys["supervisor"]}
 
 
-def _issues(engine, *, columns=store.ISSUE_READ_COLUMNS, **criteria) -> pd.DataFrame:
-    return store.query_issues(engine, jurisdiction_code=J, where=IssueFilter(**criteria), columns=columns)
+def _issues(copy_engine, *, columns=store.ISSUE_READ_COLUMNS, **criteria) -> pd.DataFrame:
+    return store.query_issues(copy_engine, jurisdiction_code=J, where=IssueFilter(**criteria), columns=columns)
 
 
 def test_services_are_the_taxonomy_categories(client):
@@ -96,11 +88,11 @@ def test_jurisdiction_id_is_accepted_and_checked(client):
     assert wrong.status_code == 404 and "110101001" in wrong.get_json()[0]["description"]
 
 
-def test_requests_in_a_window_by_code_and_status(client, engine, reader):
+def test_requests_in_a_window_by_code_and_status(client, copy_engine, reader):
     answer = client.get(f"{BASE}/requests.json", query_string={**JUNE, "service_code": "06010,07001"}, headers=reader)
     assert answer.status_code == 200 and answer.mimetype == "application/json"
     got = answer.get_json()
-    expected = _issues(engine, categories=["06010", "07001"], since=datetime.fromisoformat("2025-06-01"),
+    expected = _issues(copy_engine, categories=["06010", "07001"], since=datetime.fromisoformat("2025-06-01"),
                        until=datetime.fromisoformat("2025-07-01"))
     assert len(got) == len(expected) > 0
     assert {r["service_request_id"] for r in got} == set(expected["id"])
@@ -115,10 +107,10 @@ def test_requests_in_a_window_by_code_and_status(client, engine, reader):
     assert "phone" not in one and "email" not in one
 
 
-def test_status_maps_to_open_and_closed(client, engine, api_keys):
+def test_status_maps_to_open_and_closed(client, copy_engine, api_keys):
     # the key as Open311 clients send it: the api_key parameter
     window = {"start_date": "2025-10-01", "end_date": "2025-12-29", "api_key": api_keys["supervisor"]}
-    frame = _issues(engine, since=datetime.fromisoformat("2025-10-01"), until=datetime.fromisoformat("2025-12-30"))
+    frame = _issues(copy_engine, since=datetime.fromisoformat("2025-10-01"), until=datetime.fromisoformat("2025-12-30"))
     for status, ours in (("open", list(OPEN_STATUSES)), ("closed", ["closed", "refused", "merged"])):
         got = client.get(f"{BASE}/requests.json", query_string={**window, "status": status}).get_json()
         assert {r["status"] for r in got} <= {status}
@@ -192,17 +184,17 @@ def test_post_errors(client, api_key, fields, status, message):
     assert root.find("error/code").text == str(status) and message in root.find("error/description").text
 
 
-def test_post_creates_an_assigned_issue_and_keeps_the_contact_apart(client, engine, api_key, api_keys, reader):
+def test_post_creates_an_assigned_issue_and_keeps_the_contact_apart(client, copy_engine, api_key, api_keys, reader):
     answer = _post(client, api_key=api_key, service_code="06010", description="路边堆了垃圾，请联系13800138000",
                    phone="13912345678", email="reporter@example.cn", first_name="小", last_name="王", **INSIDE)
     assert answer.status_code == 201
     [created] = answer.get_json()
     issue_id, token = created["service_request_id"], created["token"]
-    [issue] = _issues(engine, ids=[issue_id], columns=(*store.ISSUE_READ_COLUMNS, "source_system")).to_dict("records")
+    [issue] = _issues(copy_engine, ids=[issue_id], columns=(*store.ISSUE_READ_COLUMNS, "source_system")).to_dict("records")
     assert (issue["source"], issue["external_id"], issue["status"]) == ("open311", token, "reported")
     assert issue["category_code"] == "06010" and issue["department_code"] and issue["cell_code"]
     assert issue["deadline_at"] >= issue["reported_at"]
-    with engine.connect() as conn:
+    with copy_engine.connect() as conn:
         contact = conn.execute(text("SELECT phone, email, name FROM reporter_contacts WHERE issue_id = :i"),
                                {"i": issue_id}).one()
         batch = conn.execute(text("SELECT b.actor FROM issues i JOIN import_batches b ON b.id = i.import_batch_id "
@@ -230,15 +222,15 @@ def test_post_creates_an_assigned_issue_and_keeps_the_contact_apart(client, engi
     assert client.get(f"{BASE}/tokens/nope.xml", headers=reader).status_code == 404
 
 
-def test_post_by_place_name(client, engine, api_key):
+def test_post_by_place_name(client, copy_engine, api_key):
     [created] = _post(client, api_key=api_key, service_code="07001", address_string="津北公路").get_json()
-    [issue] = _issues(engine, ids=[created["service_request_id"]]).to_dict("records")
-    roads = store.read_layer(engine, "roads", jurisdiction_code=J)
+    [issue] = _issues(copy_engine, ids=[created["service_request_id"]]).to_dict("records")
+    roads = store.read_layer(copy_engine, "roads", jurisdiction_code=J)
     road = roads.loc[roads["name"] == "津北公路"].geometry.union_all()
     assert issue["address"] == "津北公路" and road.distance(issue["geometry"]) < 1e-6
 
 
-def test_cli_api_key_create_prints_the_key_last_and_stores_its_hash(sample_copy, engine, client):
+def test_cli_api_key_create_prints_the_key_last_and_stores_its_hash(sample_copy, copy_engine, client):
     env = {"CITYMAP_DATA_DIR": str(sample_copy.data_dir), "PATH": "/usr/bin:/bin"}
 
     def create(*args):
@@ -249,7 +241,7 @@ def test_cli_api_key_create_prints_the_key_last_and_stores_its_hash(sample_copy,
     assert done.returncode == 0, done.stderr
     key = done.stdout.strip().splitlines()[-1]
     assert len(key) >= 40 and "'dispatcher'" in done.stdout
-    with engine.connect() as conn:
+    with copy_engine.connect() as conn:
         stored, user = conn.execute(text("SELECT k.key_sha256, u.name FROM api_keys k JOIN users u ON u.id = k.user_id "
                                          "WHERE k.name = '12345热线平台'")).one()
     import hashlib
@@ -258,12 +250,12 @@ def test_cli_api_key_create_prints_the_key_last_and_stores_its_hash(sample_copy,
     assert _post(client, api_key=key, service_code="06010", **INSIDE).status_code == 201
     # the key reads as its user, a dispatcher: every request
     assert len(client.get(f"{BASE}/requests.json", query_string={**JUNE, "api_key": key}).get_json()) == len(
-        _issues(engine, since=datetime(2025, 6, 1), until=datetime(2025, 7, 1)).head(1000))
+        _issues(copy_engine, since=datetime(2025, 6, 1), until=datetime(2025, 7, 1)).head(1000))
     again = create("12345热线平台")
     assert again.returncode == 1 and "already exists" in again.stderr
     nobody = create("无主", "--user", "nobody")
     assert nobody.returncode == 1 and "user 'nobody' not found" in nobody.stderr
-    with engine.connect() as conn:
+    with copy_engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM api_keys WHERE name = '无主'")).scalar_one() == 0
 
 
@@ -278,7 +270,7 @@ def _georeport(monkeypatch, url: str, key: str, **options) -> GeoReport:
     return GeoReport(url, jurisdiction=J, api_key=key, **options)
 
 
-def test_georeport_client_reads_services_and_requests(copy_server, engine, api_keys, monkeypatch):
+def test_georeport_client_reads_services_and_requests(copy_server, copy_engine, api_keys, monkeypatch):
     for fmt in ("json", "xml"):
         client = _georeport(monkeypatch, f"{copy_server}{BASE}", api_keys["supervisor"], output_format=fmt)
         services = client.get_service_list()
@@ -287,7 +279,7 @@ def test_georeport_client_reads_services_and_requests(copy_server, engine, api_k
         definition = client.get_service_definition("06010")
         assert definition["service_code"] == "06010"
         got = client.get_service_requests(service_code="06042", status="closed", **JUNE)
-        expected = _issues(engine, categories=["06042"], statuses=["closed", "refused", "merged"],
+        expected = _issues(copy_engine, categories=["06042"], statuses=["closed", "refused", "merged"],
                            since=datetime.fromisoformat("2025-06-01"), until=datetime.fromisoformat("2025-07-01"))
         assert len(got) == len(expected) > 1
         assert {int(r["service_request_id"]) for r in got} == set(expected["id"])
@@ -295,9 +287,9 @@ def test_georeport_client_reads_services_and_requests(copy_server, engine, api_k
         assert int(one["service_request_id"]) == 7 and one["status"] in ("open", "closed")
 
 
-def test_georeport_client_with_a_department_key_reads_its_own_requests_only(copy_server, engine, api_keys,
+def test_georeport_client_with_a_department_key_reads_its_own_requests_only(copy_server, copy_engine, api_keys,
                                                                              monkeypatch):
-    june = _issues(engine, since=datetime(2025, 6, 1), until=datetime(2025, 7, 1))
+    june = _issues(copy_engine, since=datetime(2025, 6, 1), until=datetime(2025, 7, 1))
     own = june[june["department_code"].isin(["sanitation", "sanitation_west", "sanitation_east"])]
     other = june[june["department_code"] == "construction"]
     assert len(own) and len(other)
@@ -339,12 +331,12 @@ def test_spec_post_then_read_back_over_http(copy_server, api_key, api_keys, monk
     assert all("someone@example.cn" not in str(r) for r in recent)
 
 
-def test_a_request_without_description_or_address_shows_on_every_page(app, engine, api_keys, login):
+def test_a_request_without_description_or_address_shows_on_every_page(app, copy_engine, api_keys, login):
     """Open311 makes description optional: the NULL it stores renders on every page and map of every role."""
     answer = _post(app.test_client(), api_key=api_keys["citizen"], service_code="06010", **INSIDE)
     assert answer.status_code == 201
     issue_id = answer.get_json()[0]["service_request_id"]
-    [issue] = _issues(engine, ids=[issue_id], columns=("description", "address", "department_code")).to_dict("records")
+    [issue] = _issues(copy_engine, ids=[issue_id], columns=("description", "address", "department_code")).to_dict("records")
     assert pd.isna(issue["description"]) and pd.isna(issue["address"]) and issue["department_code"] == "sanitation"
     pages = ["/issues", f"/issues/{issue_id}", "/api/issues", f"/api/issues/{issue_id}",
              "/maps/issues/data", "/maps/issues/points?view=117.3695,39.0995,117.3705,39.1005&zoom=19",

@@ -15,7 +15,6 @@ from georeport import GeoReport
 
 from geo import store
 from geo.issue_filter import IssueFilter
-from geo.store.db import make_engine
 
 J = "120110900"
 BASE = "/open311/v2"
@@ -33,13 +32,6 @@ def public_server(public_settings):
     yield from _serve_in_thread(public_settings)
 
 
-@pytest.fixture(scope="module")
-def engine(sample_copy):
-    engine = make_engine(sample_copy.resolved_database_url)
-    yield engine
-    engine.dispose()
-
-
 def _post(url: str, key: str, **fields) -> dict:
     answer = requests.post(f"{url}{BASE}/requests.json", timeout=30,
                            data={"api_key": key, "service_code": "06010", **INSIDE, **fields})
@@ -47,11 +39,11 @@ def _post(url: str, key: str, **fields) -> dict:
     return answer.json()[0]
 
 
-def test_the_unmodified_client_reads_without_a_key_when_reading_is_public(public_server, engine):
+def test_the_unmodified_client_reads_without_a_key_when_reading_is_public(public_server, copy_engine):
     client = GeoReport(f"{public_server}{BASE}", jurisdiction=J)
     assert len(client.get_service_list()) == 97
     got = client.get_service_requests(service_code="06042", **JUNE)
-    expected = store.query_issues(engine, jurisdiction_code=J, columns=("id",), where=IssueFilter(
+    expected = store.query_issues(copy_engine, jurisdiction_code=J, columns=("id",), where=IssueFilter(
         categories=["06042"], since=datetime(2025, 6, 1), until=datetime(2025, 7, 1)))
     assert {r["service_request_id"] for r in got} == set(expected["id"]) and len(got) > 10
     one = client.get_service_request(str(got[0]["service_request_id"]))

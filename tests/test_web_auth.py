@@ -22,7 +22,6 @@ from geo.clock import local_now
 from geo.issue_filter import IssueFilter
 from geo.loop import metrics
 from geo.statuses import OPEN_STATUSES
-from geo.store.db import make_engine
 from webmap.app import create_app
 from webmap.auth import ACCESS, GUARDED_BLUEPRINTS
 
@@ -36,15 +35,8 @@ def app(sample_copy):
     return create_app(sample_copy)
 
 
-@pytest.fixture(scope="module")
-def engine(sample_copy):
-    engine = make_engine(sample_copy.resolved_database_url)
-    yield engine
-    engine.dispose()
-
-
-def _open_issue(engine, department: str, status: str = "dispatched") -> int:
-    frame = store.query_issues(engine, jurisdiction_code=J,
+def _open_issue(copy_engine, department: str, status: str = "dispatched") -> int:
+    frame = store.query_issues(copy_engine, jurisdiction_code=J,
                                where=IssueFilter(statuses=[status], departments=[department]), limit=1)
     assert len(frame), (department, status)
     return int(frame.iloc[0]["id"])
@@ -64,7 +56,7 @@ def test_anonymous_requests_are_sent_to_the_login(app):
     assert client.get("/vendor/leaflet/leaflet.js").status_code == 200
 
 
-def test_form_login_then_logout_revokes_the_cookie(app, engine):
+def test_form_login_then_logout_revokes_the_cookie(app, copy_engine):
     client = app.test_client()
     form = client.get("/login?next=/issues").get_data(as_text=True)
     token = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
@@ -74,11 +66,11 @@ def test_form_login_then_logout_revokes_the_cookie(app, engine):
     cookie = client.get_cookie("session")
     assert cookie.http_only and cookie.same_site == "Lax"
     assert client.get("/issues").status_code == 200
-    before = engine.connect().execute(text("SELECT count(*) FROM user_sessions")).scalar_one()
+    before = copy_engine.connect().execute(text("SELECT count(*) FROM user_sessions")).scalar_one()
     page_token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/issues").get_data(as_text=True)).group(1)
     assert page_token != token  # a login starts a fresh CSRF token
     assert client.post("/logout", data={"csrf_token": page_token}).status_code == 302
-    after = engine.connect().execute(text("SELECT count(*) FROM user_sessions")).scalar_one()
+    after = copy_engine.connect().execute(text("SELECT count(*) FROM user_sessions")).scalar_one()
     assert after == before - 1
     # the old cookie, replayed by someone who copied it, no longer works
     thief = app.test_client()
@@ -118,9 +110,9 @@ def test_login_redirects_only_to_local_paths(app, target, expected):
     assert done.headers["Location"] == expected
 
 
-def test_every_form_and_api_write_needs_the_csrf_token(app, as_user, engine):
+def test_every_form_and_api_write_needs_the_csrf_token(app, as_user, copy_engine):
     client = as_user("dispatcher")
-    issue_id = _open_issue(engine, "enforcement", "reported")
+    issue_id = _open_issue(copy_engine, "enforcement", "reported")
     assert app.test_client().post("/login", data={"name": "supervisor", "password": TEST_PASSWORD}).status_code == 400
     for url, kwargs in [(f"/issues/{issue_id}/transitions", {"data": {"action": "register"}}),
                         (f"/issues/{issue_id}/phone", {"data": {}}),
@@ -132,7 +124,7 @@ def test_every_form_and_api_write_needs_the_csrf_token(app, as_user, engine):
         wrong = client.post(url, headers={"X-CSRF-Token": "forged"}, **kwargs)
         assert missing.status_code == wrong.status_code == 400, url
         assert "CSRF" in missing.get_data(as_text=True)
-    assert store.query_issues(engine, jurisdiction_code=J,
+    assert store.query_issues(copy_engine, jurisdiction_code=J,
                               where=IssueFilter(ids=[issue_id]))["status"].tolist() == ["reported"]
     assert client.get("/issues").status_code == 200  # still logged in
 
@@ -220,9 +212,9 @@ def test_every_guarded_endpoint_has_its_roles_and_every_one_is_tested(app):
 
 
 @pytest.fixture(scope="module")
-def sanitation_photo(app, engine, login):
+def sanitation_photo(app, copy_engine, login):
     """A photo on an issue of the west sanitation contractor (uploaded by the dispatcher) and that issue's id."""
-    issue_id = _open_issue(engine, "sanitation_west")
+    issue_id = _open_issue(copy_engine, "sanitation_west")
     client = app.test_client()
     token = login(client, "dispatcher")
     answer = client.post(f"/api/issues/{issue_id}/photos", headers={"X-CSRF-Token": token},
@@ -249,10 +241,10 @@ def test_each_role_gets_exactly_the_routes_of_its_table(as_user, sanitation_phot
             assert answer.status_code == 403, (role, url, answer.status_code)
 
 
-def test_a_department_reads_and_changes_only_its_own_issues_on_every_route(as_user, engine, sanitation_photo):
+def test_a_department_reads_and_changes_only_its_own_issues_on_every_route(as_user, copy_engine, sanitation_photo):
     own_id, photo = sanitation_photo
-    other_id = _open_issue(engine, "construction")
-    other = store.query_issues(engine, jurisdiction_code=J, where=IssueFilter(ids=[other_id])).iloc[0]
+    other_id = _open_issue(copy_engine, "construction")
+    other = store.query_issues(copy_engine, jurisdiction_code=J, where=IssueFilter(ids=[other_id])).iloc[0]
     client = as_user("sanitation")
     headers = {"X-CSRF-Token": client.csrf}
     for path in ISSUE_ROUTES:
@@ -269,9 +261,9 @@ def test_a_department_reads_and_changes_only_its_own_issues_on_every_route(as_us
                     content_type="multipart/form-data", headers=headers),
     ]
     assert [w.status_code for w in writes] == [404, 404, 404]
-    assert store.query_issues(engine, jurisdiction_code=J,
+    assert store.query_issues(copy_engine, jurisdiction_code=J,
                               where=IssueFilter(ids=[other_id]))["status"].tolist() == ["dispatched"]
-    assert store.read_issue_photos(engine, issue_id=other_id).empty
+    assert store.read_issue_photos(copy_engine, issue_id=other_id).empty
     # a photo of another department's issue is not served
     construction = as_user("construction")
     assert construction.get(f"/photos/{photo}").status_code == 404
@@ -282,13 +274,13 @@ def test_a_department_reads_and_changes_only_its_own_issues_on_every_route(as_us
     departments = {f["properties"]["department_code"] for f in own["features"]}
     assert departments <= {"sanitation", "sanitation_west", "sanitation_east"} and own["numberMatched"] > 0
     sanitation = IssueFilter(departments=["sanitation", "sanitation_west", "sanitation_east"])
-    assert own["numberMatched"] == store.count_issues(engine, jurisdiction_code=J, where=sanitation)
+    assert own["numberMatched"] == store.count_issues(copy_engine, jurisdiction_code=J, where=sanitation)
     listed = client.get("/issues?department=construction").get_data(as_text=True)
     assert 'id="no-issues"' in listed and "0 条" in listed
     # the list's map asks for the issues of its view: around either issue, only one's own comes back
     assert map_layer(map_document(client, "/maps/issues"), "问题列表")["kind"] == "live"
     for issue_id, shown in ((own_id, True), (other_id, False)):
-        [x, y] = store.query_issues(engine, jurisdiction_code=J, where=IssueFilter(ids=[issue_id])).geometry.iloc[0].coords[0]
+        [x, y] = store.query_issues(copy_engine, jurisdiction_code=J, where=IssueFilter(ids=[issue_id])).geometry.iloc[0].coords[0]
         near = client.get(f"/maps/issues/points?view={x - 1e-4},{y - 1e-4},{x + 1e-4},{y + 1e-4}&zoom=19").get_json()
         assert not near["clustered"]
         hrefs = {f["properties"]["href"] for f in near["data"]["features"]}
@@ -298,11 +290,11 @@ def test_a_department_reads_and_changes_only_its_own_issues_on_every_route(as_us
 
 # --------------------------------------------------------------------------- phones
 
-def test_phones_are_masked_and_a_dispatcher_reveal_is_logged(as_user, engine):
-    issue_id = int(engine.connect().execute(text(
+def test_phones_are_masked_and_a_dispatcher_reveal_is_logged(as_user, copy_engine):
+    issue_id = int(copy_engine.connect().execute(text(
         "SELECT c.issue_id FROM reporter_contacts c JOIN issues i ON i.id = c.issue_id "
         "WHERE c.phone IS NOT NULL AND i.department_code = 'sanitation_west' ORDER BY c.issue_id LIMIT 1")).scalar_one())
-    phone = store.read_contact(engine, issue_id)["phone"]
+    phone = store.read_contact(copy_engine, issue_id)["phone"]
     digits = re.sub(r"\D", "", phone)[:11]
     masked = digits[:3] + "****" + digits[-4:]
     for name in ("supervisor", "sanitation", "dispatcher"):
@@ -315,38 +307,38 @@ def test_phones_are_masked_and_a_dispatcher_reveal_is_logged(as_user, engine):
     assert as_user("supervisor").post(f"/issues/{issue_id}/phone", headers={"X-CSRF-Token": "x"}).status_code in (400, 403)
     supervisor = as_user("supervisor")
     assert supervisor.post(f"/issues/{issue_id}/phone", data={"csrf_token": supervisor.csrf}).status_code == 403
-    before = store.read_phone_reveals(engine, jurisdiction_code=J, issue_id=issue_id)
+    before = store.read_phone_reveals(copy_engine, jurisdiction_code=J, issue_id=issue_id)
     dispatcher = as_user("dispatcher")
     shown = dispatcher.post(f"/issues/{issue_id}/phone", data={"csrf_token": dispatcher.csrf})
     assert shown.status_code == 200 and digits in re.sub(r"\D", "", shown.get_data(as_text=True))
     assert shown.headers["Cache-Control"] == "private, no-store"
-    log = store.read_phone_reveals(engine, jurisdiction_code=J, issue_id=issue_id)
+    log = store.read_phone_reveals(copy_engine, jurisdiction_code=J, issue_id=issue_id)
     assert len(log) == len(before) + 1 and log.iloc[-1]["user_name"] == "dispatcher"
 
 
 # --------------------------------------------------------------------------- reports and photos
 
-def test_a_decompression_bomb_upload_gets_400_on_the_form_and_the_api(as_user, engine):
+def test_a_decompression_bomb_upload_gets_400_on_the_form_and_the_api(as_user, copy_engine):
     from test_users import _bomb_png
 
     bomb = _bomb_png(20000, 20000)
-    issue_id = _open_issue(engine, "sanitation_west")
-    photos_before = len(store.read_issue_photos(engine, issue_id=issue_id))
+    issue_id = _open_issue(copy_engine, "sanitation_west")
+    photos_before = len(store.read_issue_photos(copy_engine, issue_id=issue_id))
     dispatcher = as_user("dispatcher")
     answer = dispatcher.post(f"/api/issues/{issue_id}/photos", headers={"X-CSRF-Token": dispatcher.csrf},
                              data={"photo": (BytesIO(bomb), "bomb.png")}, content_type="multipart/form-data")
     assert answer.status_code == 400 and "megapixels" in answer.get_json()["error"]
-    assert len(store.read_issue_photos(engine, issue_id=issue_id)) == photos_before
+    assert len(store.read_issue_photos(copy_engine, issue_id=issue_id)) == photos_before
     citizen = as_user("citizen")
-    count = store.count_issues(engine, jurisdiction_code=J)
+    count = store.count_issues(copy_engine, jurisdiction_code=J)
     form = citizen.post("/report", data={**INSIDE, "category_code": "07001", "description": "大图",
                                          "csrf_token": citizen.csrf, "photos": [(BytesIO(bomb), "bomb.png")]},
                         content_type="multipart/form-data")
     assert form.status_code == 400 and "百万像素" in form.get_data(as_text=True)
-    assert store.count_issues(engine, jurisdiction_code=J) == count
+    assert store.count_issues(copy_engine, jurisdiction_code=J) == count
 
 
-def test_a_report_with_a_photo_becomes_an_assigned_issue(as_user, engine, sample_copy):
+def test_a_report_with_a_photo_becomes_an_assigned_issue(as_user, copy_engine, sample_copy):
     client = as_user("citizen")
     answer = client.post("/report", data={**INSIDE, "category_code": "07001", "description": "墙上小广告",
                                           "address": "东兴路", "phone": "13912345678", "csrf_token": client.csrf,
@@ -356,13 +348,13 @@ def test_a_report_with_a_photo_becomes_an_assigned_issue(as_user, engine, sample
     issue_id = int(re.search(r"issue=(\d+)", answer.headers["Location"]).group(1))
     done = client.get(answer.headers["Location"]).get_data(as_text=True)
     assert f"#{issue_id}" in done and 'id="view-issue"' not in done
-    issue = store.query_issues(engine, jurisdiction_code=J, where=IssueFilter(ids=[issue_id]),
+    issue = store.query_issues(copy_engine, jurisdiction_code=J, where=IssueFilter(ids=[issue_id]),
                                columns=("id", "source", "status", "category_code", "cell_code", "department_code",
                                         "deadline_at", "description")).iloc[0]
     assert (issue["source"], issue["status"], issue["category_code"]) == ("web", "reported", "07001")
     assert issue["cell_code"].startswith(J) and issue["department_code"] and issue["deadline_at"] is not None
-    assert store.read_contact(engine, issue_id)["phone"] == "13912345678"
-    photos = store.read_issue_photos(engine, issue_id=issue_id)
+    assert store.read_contact(copy_engine, issue_id)["phone"] == "13912345678"
+    photos = store.read_issue_photos(copy_engine, issue_id=issue_id)
     assert photos["content_type"].tolist() == ["image/png"] and photos["uploaded_by"].tolist() == ["citizen"]
     # the public submits only: it cannot read the issue or its photo back
     assert client.get(f"/issues/{issue_id}").status_code == 403
@@ -382,15 +374,15 @@ def test_a_report_with_a_photo_becomes_an_assigned_issue(as_user, engine, sample
     ({"description": ""}, 400, "请填写问题描述"),
     ({"description": "x" * 2001}, 400, "最多 2000 个"),
 ])
-def test_bad_reports_store_nothing(as_user, engine, sample_copy, change, status, message):
+def test_bad_reports_store_nothing(as_user, copy_engine, sample_copy, change, status, message):
     """The form comes back with the refusal in the page's language (Chinese), and nothing is stored."""
     client = as_user("citizen")
-    before = store.count_rows(engine, "issues", jurisdiction_code=J)
+    before = store.count_rows(copy_engine, "issues", jurisdiction_code=J)
     files = len(list((sample_copy.data_dir / "photos").glob("*"))) if (sample_copy.data_dir / "photos").exists() else 0
     form = {**INSIDE, "category_code": "07001", "description": "小广告", "csrf_token": client.csrf, **change}
     answer = client.post("/report", data=form, content_type="multipart/form-data")
     assert answer.status_code == status and message in answer.get_data(as_text=True)
-    assert store.count_rows(engine, "issues", jurisdiction_code=J) == before
+    assert store.count_rows(copy_engine, "issues", jurisdiction_code=J) == before
     after = len(list((sample_copy.data_dir / "photos").glob("*"))) if (sample_copy.data_dir / "photos").exists() else 0
     assert after == files
 
@@ -406,7 +398,7 @@ def test_an_oversized_upload_is_refused_before_it_is_read(as_user):
 
 # --------------------------------------------------------------------------- REST API
 
-def test_api_create_and_the_whole_loop_with_roles(as_user, engine):
+def test_api_create_and_the_whole_loop_with_roles(as_user, copy_engine):
     dispatcher, department, public = as_user("dispatcher"), as_user("sanitation"), as_user("citizen")
     body = {"lon": 117.37, "lat": 39.1, "category_code": "06010", "description": "路边垃圾堆", "phone": "13812345678"}
     created = public.post("/api/issues", json=body, headers={"X-CSRF-Token": public.csrf})
@@ -444,11 +436,11 @@ def test_api_create_and_the_whole_loop_with_roles(as_user, engine):
     assert "清理完毕" in page and f"/photos/{photo.get_json()['photo']}" in page
 
 
-def test_api_issue_list_filters_and_paging(as_user, engine):
+def test_api_issue_list_filters_and_paging(as_user, copy_engine):
     client = as_user("supervisor")
     url = "/api/issues?status=open&category=06010,07001&since=2025-06-01&until=2025-12-31&limit=5"
     first = client.get(url).get_json()
-    expected = store.count_issues(engine, jurisdiction_code=J,
+    expected = store.count_issues(copy_engine, jurisdiction_code=J,
                                   where=IssueFilter(statuses=OPEN_STATUSES, categories=["06010", "07001"],
                                                     since=pd_ts("2025-06-01"), until=pd_ts("2026-01-01")))
     assert first["numberMatched"] == expected and first["numberReturned"] == len(first["features"]) == min(5, expected)
@@ -486,9 +478,9 @@ def test_api_analysis_results(as_user):
 
 # --------------------------------------------------------------------------- pages
 
-def test_home_figures_are_the_metrics_of_the_stored_issues(as_user, engine):
+def test_home_figures_are_the_metrics_of_the_stored_issues(as_user, copy_engine):
     html = as_user("supervisor").get("/").get_data(as_text=True)
-    issues = store.query_issues(engine, jurisdiction_code=J, columns=metrics.METRIC_COLUMNS)
+    issues = store.query_issues(copy_engine, jurisdiction_code=J, columns=metrics.METRIC_COLUMNS)
     now = local_now()
     # the figures are as of the latest day with a report (today here: the tests report issues today)
     day = min(issues["reported_at"].max(), pd.Timestamp(now)).normalize()
@@ -507,10 +499,10 @@ def test_home_figures_are_the_metrics_of_the_stored_issues(as_user, engine):
         assert f'id="{link}"' in html
 
 
-def test_issue_list_filters_pages_and_languages(as_user, engine):
+def test_issue_list_filters_pages_and_languages(as_user, copy_engine):
     client = as_user("dispatcher")
     page = client.get("/issues?status=open&category=06010").get_data(as_text=True)
-    total = store.count_issues(engine, jurisdiction_code=J,
+    total = store.count_issues(copy_engine, jurisdiction_code=J,
                                where=IssueFilter(statuses=OPEN_STATUSES, categories=["06010"]))
     assert f"{total} 条" in page and "问题列表" in page
     ids = re.findall(r'href="/issues/(\d+)"', page)
@@ -527,15 +519,15 @@ def test_issue_list_filters_pages_and_languages(as_user, engine):
     assert 'lang="zh-CN"' in client.get("/issues?lang=zh").get_data(as_text=True)
 
 
-def test_transition_form_on_the_issue_page(as_user, engine):
-    issue_id = _open_issue(engine, "enforcement", "reported")
+def test_transition_form_on_the_issue_page(as_user, copy_engine):
+    issue_id = _open_issue(copy_engine, "enforcement", "reported")
     client = as_user("dispatcher")
     page = client.get(f"/issues/{issue_id}").get_data(as_text=True)
     assert 'id="action-register"' in page and 'id="action-refuse"' in page
     assert 'id="action-' not in as_user("supervisor").get(f"/issues/{issue_id}").get_data(as_text=True)
     done = client.post(f"/issues/{issue_id}/transitions", data={"action": "register", "csrf_token": client.csrf})
     assert done.status_code == 302 and done.headers["Location"] == f"/issues/{issue_id}"
-    assert store.query_issues(engine, jurisdiction_code=J,
+    assert store.query_issues(copy_engine, jurisdiction_code=J,
                               where=IssueFilter(ids=[issue_id]))["status"].tolist() == ["registered"]
     again = client.post(f"/issues/{issue_id}/transitions", data={"action": "register", "csrf_token": client.csrf})
     assert again.status_code == 409
